@@ -1,0 +1,1 @@
+"""trio_crawl: crawl paginated catalogues with trio structured concurrency."""

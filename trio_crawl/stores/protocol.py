@@ -1,0 +1,30 @@
+"""What the crawl needs from a store. Implementations raise `StageError` with kind
+`database_busy` (lock contention: retried) or `database_error` (anything else)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from ..sites.records import Product
+
+
+class Store(Protocol):
+    async def newest_position(self) -> int | None:
+        """The newest stored product's position counted from the oldest
+        (`page_id * per_page + index_in_page`), or None when nothing is stored."""
+        ...
+
+    async def save_products(self, products: Sequence[Product]) -> int:
+        """Upsert `products` in one transaction; returns how many rows were written."""
+        ...
+
+    async def start_run(self, session_id: str, config: Mapping[str, Any]) -> None: ...
+
+    async def finish_run(
+        self,
+        session_id: str,
+        status: str,
+        counts: Mapping[str, int],
+        error: Mapping[str, Any] | None = None,
+    ) -> None: ...
