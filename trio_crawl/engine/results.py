@@ -5,8 +5,8 @@ One picture of the whole taxonomy (cf. httpx's exception tree)::
     StageResult                       reported once per stage/batch through a one-shot
     ├── Success(stats, outputs)
     ├── PartialSuccess(stats, outputs, failed_items)
-    ├── RecoverableError(error, attempts, retry_after, ...)   interrupted (timeout, stop); could rerun
-    └── FatalError(error, context, ...)                       the stage or actor could not do its job
+    ├── RecoverableError(error, attempts, retry_after, ...)  interrupted (timeout, stop)
+    └── FatalError(error, context, ...)                      the stage or actor failed
 
     ErrorKind                 retried by default in stage …
     ├── network_timeout       list_pages, product_details
@@ -115,6 +115,17 @@ class StageStats:
     items_failed: int = 0
     retries: int = 0
     elapsed: float = 0.0
+    by_stage: tuple[tuple[str, StageStats], ...] = ()
+    """For a batch: each stage's own stats, in the order the stages ran."""
+
+    def __add__(self, other: StageStats) -> StageStats:
+        return StageStats(
+            self.items_in + other.items_in,
+            self.items_ok + other.items_ok,
+            self.items_failed + other.items_failed,
+            self.retries + other.retries,
+            self.elapsed + other.elapsed,
+        )
 
 
 @attrs.frozen

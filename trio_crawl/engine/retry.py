@@ -11,6 +11,7 @@ import email.utils
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 
@@ -28,17 +29,17 @@ def _kinds(value: Iterable[ErrorKind | str]) -> frozenset[ErrorKind]:
     return frozenset(ErrorKind(v) if isinstance(v, str) else v for v in value)
 
 
-def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
     if value < 1:
         raise ValueError(f"{attribute.name} must be at least 1, got {value!r}")
 
 
-def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 0:
         raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
 
 
-def _at_least_one(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 1.0:
         raise ValueError(f"{attribute.name} must be at least 1.0, got {value!r}")
 

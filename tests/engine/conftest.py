@@ -1,0 +1,48 @@
+"""Fake stages for engine tests: the engine must work with any named async operation."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from trio_crawl.config import CrawlConfig
+
+
+def quick_config(**sections: dict[str, Any]) -> CrawlConfig:
+    """A config with zero jitter so that mock-clock timings are exact."""
+    data: dict[str, Any] = {
+        "retry": {
+            name: {"jitter_ms": 0}
+            for name in ("list_pages", "product_details", "validation", "saving")
+        }
+    }
+    for section, values in sections.items():
+        if section == "retry":
+            for stage, policy in values.items():
+                data["retry"].setdefault(stage, {}).update(policy)
+        else:
+            data[section] = values
+    return CrawlConfig.from_dict(data)
+
+
+class Recorder:
+    """Counts calls per item and remembers the (mock) times they happened."""
+
+    def __init__(self) -> None:
+        self.calls: dict[Any, int] = {}
+        self.saved: list[Any] = []
+
+    def handler(self, fn: Callable[[Any, int], Awaitable[Any]]) -> Callable[[Any], Awaitable[Any]]:
+        async def handle(item: Any) -> Any:
+            key = tuple(item) if isinstance(item, list) else item
+            self.calls[key] = self.calls.get(key, 0) + 1
+            return await fn(item, self.calls[key])
+
+        return handle
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()

@@ -1,0 +1,99 @@
+"""How a parent runs a child actor: own task, control channel in, one-shot result out.
+
+A child never crashes its parent: an unexpected exception becomes `FatalError(kind=internal)`
+and a child that ends without reporting becomes `FatalError(kind=channel_closed)`. Cancellation
+(`trio.Cancelled`, a BaseException) is never caught here, so it always propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Generic, Protocol, TypeVar
+
+import trio
+
+from .commands import Command
+from .oneshot import OneshotReceiver, OneshotSender, SenderClosedError, oneshot
+from .results import ErrorKind, FatalError, fatal
+
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Actor(Protocol[R_co]):  # R_co: what the actor reports, for the parent's benefit
+    """Anything with a name that runs from a control channel and reports through a one-shot."""
+
+    name: str
+
+    async def run(
+        self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
+    ) -> None: ...
+
+
+class Child(Generic[R]):
+    """The parent's handle on a running child actor."""
+
+    __slots__ = ("_control", "_result", "name", "scope")
+
+    def __init__(
+        self,
+        name: str,
+        control: trio.MemorySendChannel[Command],
+        result: OneshotReceiver[R],
+        scope: trio.CancelScope,
+    ) -> None:
+        self.name = name
+        self._control = control
+        self._result = result
+        self.scope = scope
+
+    def tell(self, command: Command) -> None:
+        """Send a command without blocking; a child that has already finished ignores it."""
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            self._control.send_nowait(command)
+
+    def result_nowait(self) -> R | None:
+        """The report if it has already arrived (after a cancellation, say), else None."""
+        try:
+            return self._result.receive_nowait()
+        except (trio.WouldBlock, SenderClosedError):
+            return None
+
+    async def result(self, within: float = math.inf) -> R | FatalError:
+        """Await the child's report; a lost child or a missed deadline is a typed error."""
+        with trio.move_on_after(within):
+            try:
+                return await self._result.receive()
+            except SenderClosedError as exc:
+                return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
+        self.scope.cancel()
+        return fatal(ErrorKind.stage_timeout, f"{self.name} did not report within {within:g}s")
+
+
+async def _guarded(
+    actor: Actor[Any],
+    control: trio.MemoryReceiveChannel[Command],
+    report: OneshotSender[Any],
+    scope: trio.CancelScope,
+) -> None:
+    with scope, report, control:
+        try:
+            await actor.run(control, report)
+        except Exception as exc:
+            if not report.sent:
+                report.send(fatal(ErrorKind.internal, f"{actor.name} crashed", exc))
+
+
+def spawn(nursery: trio.Nursery, actor: Actor[R], first: Command | None = None) -> Child[R]:
+    """Start `actor` in `nursery` (owned by the parent) and send it `first`, if given."""
+    send, receive = trio.open_memory_channel[Command](math.inf)
+    sender: OneshotSender[R]
+    receiver: OneshotReceiver[R]
+    sender, receiver = oneshot()
+    scope = trio.CancelScope()
+    nursery.start_soon(_guarded, actor, receive, sender, scope, name=actor.name)
+    child: Child[R] = Child(actor.name, send, receiver, scope)
+    if first is not None:
+        child.tell(first)
+    return child

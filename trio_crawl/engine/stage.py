@@ -1,0 +1,324 @@
+"""Stages as plug-ins, and the actor that runs one stage over a batch's items.
+
+A stage is "a named async operation over items": the engine knows nothing of what the items
+are. The stage name is also the key of its retry policy and concurrency limit in the config,
+looked up with the same name everywhere (the original system used mismatched keys and silently
+fell back to defaults).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import attrs
+import trio
+
+from .commands import Cancel, Command, ExecuteStage, Pause, Resume, Shutdown
+from .events import EventBus, ItemProgress, StageCompleted, StageRetrying, StageStarted
+from .live import LiveConfig
+from .oneshot import OneshotSender
+from .results import (
+    ErrorKind,
+    FailedItem,
+    FatalError,
+    PartialSuccess,
+    RecoverableError,
+    StageError,
+    StageResult,
+    StageStats,
+    Success,
+)
+from .retry import RetryCalculator
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+PROGRESS_INTERVAL = 0.25
+"""Seconds between grouped progress events of one stage."""
+
+
+@attrs.frozen
+class Stage:
+    """One step of a batch. What its handler returns becomes the next stage's items.
+
+    - `fan_out`: the handler returns an iterable; each element is a next-stage item.
+    - `batched`: the handler gets the whole list of pending items at once (one database
+      transaction, say); a failure fails, and retries, them together.
+    - `drain`: the stage still runs over already-completed work when the session is cancelled,
+      shut down or timed out, so that what was fetched gets saved.
+    - `count_ok` / `count_failed`: summary counters this stage's items add to.
+    - `policy`: config key for retry policy and concurrency, when it differs from `name`.
+    """
+
+    name: str
+    handler: Handler
+    fan_out: bool = False
+    batched: bool = False
+    drain: bool = False
+    count_ok: str | None = None
+    count_failed: str | None = None
+    policy: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.policy or self.name
+
+
+@attrs.define
+class Runtime:
+    """What every actor of one session shares: the live config, the event bus, the jitter rng."""
+
+    live: LiveConfig
+    bus: EventBus
+    rng: random.Random
+
+
+class Stop(enum.Enum):
+    """Why an actor is stopping; graceful lets in-flight items finish."""
+
+    cancel = "cancel"
+    timeout = "timeout"
+    graceful = "graceful"
+    hard = "hard"
+
+
+class StageActor:
+    """Runs one stage's items concurrently under the configured limit, with per-item retries."""
+
+    def __init__(self, stage: Stage, runtime: Runtime, batch_id: int, paused: bool = False) -> None:
+        self.stage = stage
+        self.name = f"stage {stage.name} (batch {batch_id})"
+        self.runtime = runtime
+        self.batch_id = batch_id
+        self.paused = paused
+        self.stop: Stop | None = None
+        self.stop_reason = ""
+        self._resume = trio.Event()
+        if not paused:
+            self._resume.set()
+        self._stopped = trio.Event()
+        self._items_scope = trio.CancelScope()
+        self._config_version = -1
+        self._limiter = trio.CapacityLimiter(1)
+        self._outputs: list[Any] = []
+        self._failed: list[FailedItem] = []
+        self._unfinished: list[tuple[Any, int, str]] = []
+        self._ok = 0
+        self._retries = 0
+        self._total = 0
+        self._last_progress = 0.0
+
+    async def run(
+        self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
+    ) -> None:
+        command = await control.receive()
+        if not isinstance(command, ExecuteStage):
+            raise TypeError(f"{self.name} expected ExecuteStage first, got {command!r}")
+        items: Sequence[Any] = command.items
+        bus = self.runtime.bus
+        started = trio.current_time()
+        config = self._refresh_config()
+        units: list[Any] = [list(items)] if self.stage.batched and items else list(items)
+        self._total = len(items)
+        self._outputs = [None] * len(units)
+        bus.emit(StageStarted, self.batch_id, self.stage.name, len(items))
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._listen, control)
+            with trio.move_on_after(config.system.stage_timeout_secs) as deadline:
+                with self._items_scope:
+                    async with trio.open_nursery() as items_nursery:
+                        await self._feed(units, items_nursery)
+            elapsed = trio.current_time() - started
+            result = self._result(deadline.cancelled_caught, elapsed)
+            self._emit_progress(force=True)
+            failures = 0 if isinstance(result, Success) else len(result.failed_items)
+            bus.emit(
+                StageCompleted,
+                self.batch_id,
+                self.stage.name,
+                type(result).__name__,
+                self._ok,
+                failures,
+                self._retries,
+                elapsed,
+            )
+            report.send(result)
+            nursery.cancel_scope.cancel()
+
+    # -- control -------------------------------------------------------------------------
+
+    async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
+        async for command in control:
+            if isinstance(command, Pause):
+                if not self.paused:
+                    self.paused = True
+                    self._resume = trio.Event()
+            elif isinstance(command, Resume):
+                self.paused = False
+                self._resume.set()
+            elif isinstance(command, Cancel):
+                self._begin_stop(Stop.cancel, command.reason, hard=True)
+            elif isinstance(command, Shutdown):
+                stop = Stop.graceful if command.graceful else Stop.hard
+                self._begin_stop(stop, "shutdown", hard=not command.graceful)
+
+    def _begin_stop(self, stop: Stop, reason: str, *, hard: bool) -> None:
+        if self.stop is None or hard:
+            self.stop = stop
+            self.stop_reason = reason
+        self._stopped.set()
+        self._resume.set()
+        if hard:
+            self._items_scope.cancel()
+
+    # -- items ---------------------------------------------------------------------------
+
+    def _refresh_config(self) -> Any:
+        live = self.runtime.live
+        config = live.current
+        if live.version != self._config_version:
+            self._config_version = live.version
+            self._limiter.total_tokens = config.concurrency.for_stage(self.stage.key)
+        return config
+
+    async def _acquire(self, borrower: int) -> bool:
+        """Wait for a free slot while not paused; False when the stage is stopping."""
+        while True:
+            if self.paused:
+                await self._resume.wait()
+            if self.stop is not None:
+                return False
+            self._refresh_config()
+            await self._limiter.acquire_on_behalf_of(borrower)
+            if not self.paused and self.stop is None:
+                return True
+            self._limiter.release_on_behalf_of(borrower)
+
+    async def _feed(self, units: list[Any], nursery: trio.Nursery) -> None:
+        """Start units in input order as slots free up; a task exists only while its unit
+        runs or waits to retry, so a large stage costs no more tasks than its limit."""
+        started = 0
+        try:
+            for index, unit in enumerate(units):
+                if not await self._acquire(index):
+                    return
+                nursery.start_soon(self._run_unit, index, unit)
+                started += 1
+        finally:
+            for unit in units[started:]:
+                self._unfinished.append((unit, 0, "not started"))
+
+    async def _run_unit(self, index: int, unit: Any) -> None:
+        """Run one unit (holding the slot the feeder took for it) until it succeeds, fails
+        for good, or the stage stops; each retry waits its delay, then queues for a slot."""
+        stage = self.stage
+        attempts = 0
+        error: StageError | None = None
+        finished = False
+        try:
+            while True:
+                if attempts and not await self._acquire(index):
+                    return
+                attempts += 1
+                try:
+                    output = await stage.handler(unit)
+                except StageError as exc:
+                    error = exc
+                except Exception as exc:
+                    error = StageError.from_exception(exc)
+                else:
+                    self._outputs[index] = output
+                    self._ok += len(unit) if stage.batched else 1
+                    finished = True
+                    return
+                finally:
+                    self._limiter.release_on_behalf_of(index)
+                live = self.runtime.live.current
+                calculator = RetryCalculator(
+                    live.retry.for_stage(stage.key),
+                    self.runtime.rng,
+                    max_retry_after_secs=live.crawl.max_retry_after_secs,
+                )
+                if not calculator.should_retry(error.kind, attempts):
+                    self._fail(unit, error.kind, attempts, error.message)
+                    finished = True
+                    return
+                delay = calculator.delay(attempts, error.retry_after)
+                self._retries += 1
+                self.runtime.bus.emit(
+                    StageRetrying,
+                    self.batch_id,
+                    stage.name,
+                    attempts + 1,
+                    delay,
+                    error.kind.value,
+                    error.message,
+                )
+                with trio.move_on_after(delay):
+                    await self._stopped.wait()
+                if self.stop is not None:
+                    return
+        finally:
+            if not finished:
+                if error is not None:
+                    note = f"last error: {error.message}"
+                else:
+                    note = "in flight" if attempts else "not started"
+                self._unfinished.append((unit, attempts, note))
+            self._emit_progress()
+
+    def _fail(self, unit: Any, kind: ErrorKind, attempts: int, message: str) -> None:
+        units: Iterable[Any] = unit if self.stage.batched else (unit,)
+        for item in units:
+            self._failed.append(FailedItem(item, self.stage.name, kind, attempts, message))
+
+    def _emit_progress(self, force: bool = False) -> None:
+        now = trio.current_time()
+        if force or now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            self.runtime.bus.emit(
+                ItemProgress,
+                self.batch_id,
+                self.stage.name,
+                self._ok,
+                len(self._failed),
+                self._total,
+                self._retries,
+            )
+
+    # -- result --------------------------------------------------------------------------
+
+    def _collect_outputs(self) -> tuple[Any, ...]:
+        if self.stage.fan_out or self.stage.batched:
+            collected: list[Any] = []
+            for output in self._outputs:
+                if output is not None:
+                    collected.extend(output)
+            return tuple(collected)
+        return tuple(output for output in self._outputs if output is not None)
+
+    def _result(self, timed_out: bool, elapsed: float) -> StageResult:
+        interrupted = self.stop is not None or (timed_out and bool(self._unfinished))
+        if interrupted:
+            kind = ErrorKind.cancelled if self.stop is not None else ErrorKind.stage_timeout
+            reason = self.stop_reason or f"stage timeout after {elapsed:g}s"
+            for unit, attempts, note in self._unfinished:
+                self._fail(unit, kind, attempts, f"{reason}; {note}")
+        failed = tuple(self._failed)
+        stats = StageStats(self._total, self._ok, len(failed), self._retries, elapsed)
+        outputs = self._collect_outputs()
+        if interrupted:
+            error = StageError(kind, reason)
+            return RecoverableError(error, 1, None, stats, outputs, failed)
+        if not failed:
+            return Success(stats, outputs)
+        system = self.runtime.live.current.system
+        for item in failed:
+            if (item.kind is ErrorKind.database_error and system.abort_on_database_error) or (
+                item.kind is ErrorKind.validation_error and system.abort_on_validation_error
+            ):
+                error = StageError(item.kind, f"{self.stage.name}: {item.last_error}")
+                return FatalError(error, self.stage.name, stats, outputs, failed)
+        return PartialSuccess(stats, outputs, failed)
