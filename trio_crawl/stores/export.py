@@ -1,0 +1,75 @@
+"""Export stored products as JSON Lines or CSV: one flat record per product, oldest first.
+
+Export is a command-line action, not part of a crawl, so it reads with plain blocking sqlite3
+through a read-only connection (it never creates or changes a database).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Literal, TextIO, TypeAlias
+
+from .schema import RECORD_COLUMNS, RECORD_QUERY
+
+ExportFormat: TypeAlias = Literal["jsonl", "csv"]
+
+Record = dict[str, Any]
+
+
+def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: TextIO) -> int:
+    """Write every product in the database at `db_path` to `out`; returns how many.
+
+    Records have the columns `schema.RECORD_COLUMNS` (the product, then its details), ordered by
+    `(page_id, index_in_page)`. `"jsonl"` writes one JSON object a line (integers stay integers,
+    missing values are null); `"csv"` writes a header row, then one row a product (missing
+    values are empty) — open `out` with `newline=""` for CSV.
+
+    Raises FileNotFoundError when there is no file at `db_path`, ValueError for an unknown
+    format or a database without a products table.
+    """
+    writer = _writer_for(fmt)
+    path = Path(db_path)
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no database to export", str(path))
+    with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as connection:
+        has_products = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'products'"
+        ).fetchone()
+        if has_products is None:
+            raise ValueError(f"{path} has no products table; is it a trio_crawl database?")
+        cursor = connection.execute(RECORD_QUERY)
+        names = [column[0] for column in cursor.description]
+        return writer((dict(zip(names, row, strict=True)) for row in cursor), out)
+
+
+def _write_jsonl(records: Iterable[Record], out: TextIO) -> int:
+    count = 0
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def _write_csv(records: Iterable[Record], out: TextIO) -> int:
+    writer = csv.DictWriter(out, fieldnames=RECORD_COLUMNS)
+    writer.writeheader()
+    count = 0
+    for record in records:
+        writer.writerow(record)
+        count += 1
+    return count
+
+
+def _writer_for(fmt: str) -> Callable[[Iterable[Record], TextIO], int]:
+    if fmt == "jsonl":
+        return _write_jsonl
+    if fmt == "csv":
+        return _write_csv
+    raise ValueError(f"unknown export format {fmt!r}; expected 'jsonl' or 'csv'")

@@ -1,0 +1,358 @@
+"""The embedded SQLite store: products, their details and crawl runs in one WAL-mode file.
+
+sqlite3 blocks, so every call runs in a worker thread (`trio.to_thread.run_sync`) on the store's
+one connection; a `trio.Lock` makes sure only one thread uses that connection at a time. sqlite3
+errors become `StageError`s in one place, `map_sqlite_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import trio
+
+from ..engine.results import ErrorKind, StageError
+from ..sites.records import Product
+from .schema import DDL, DETAIL_COLUMNS, PRODUCT_COLUMNS, RECORD_QUERY, SCHEMA_VERSION
+
+T = TypeVar("T")
+
+Row = dict[str, Any]
+
+_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+
+@contextmanager
+def map_sqlite_errors() -> Iterator[None]:
+    """Translate sqlite3 failures into `StageError`: lock contention (SQLITE_BUSY/LOCKED,
+    "database is locked") is `database_busy`, which the saving stage retries; any other
+    sqlite3 error is `database_error`. The sqlite3 exception is kept as the cause."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        kind = ErrorKind.database_busy if _is_busy(exc) else ErrorKind.database_error
+        raise StageError(kind, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _BUSY_CODES:
+        return True
+    message = str(exc).lower()
+    return "locked" in message or "busy" in message
+
+
+def utc_timestamp() -> str:
+    """Now as ISO-8601 UTC text with microseconds (fixed width, so it sorts as text)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class SqliteStore:
+    """A `Store` backed by one SQLite file. Create it with `SqliteStore.open(path)`.
+
+    `per_page` is the catalogue's page size, used to turn `(page_id, index_in_page)` into a
+    position for `newest_position()`.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, *, per_page: int = 12) -> None:
+        self._connection = connection
+        self._per_page = per_page
+        self._lock = trio.Lock()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_ms: int = 1000,
+        per_page: int = 12,
+    ) -> AsyncIterator[SqliteStore]:
+        """Open (creating if needed) the database at `path` and its schema; close it on exit.
+
+        `busy_timeout_ms` is how long a write waits for another writer's lock before failing
+        with `database_busy`.
+        """
+        if busy_timeout_ms < 0:
+            raise ValueError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms!r}")
+        if per_page < 1:
+            raise ValueError(f"per_page must be >= 1, got {per_page!r}")
+        with map_sqlite_errors():
+            connection = await trio.to_thread.run_sync(_connect, os.fspath(path), busy_timeout_ms)
+        store = cls(connection, per_page=per_page)
+        try:
+            yield store
+        finally:
+            # Close even when the surrounding scope is cancelled, or the file stays open.
+            with trio.CancelScope(shield=True):
+                await store.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection; later calls fail with `database_error`."""
+        await self._run(lambda connection: connection.close())
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._lock:
+            with map_sqlite_errors():
+                return await trio.to_thread.run_sync(fn, self._connection)
+
+    # -- the Store protocol ------------------------------------------------------------------
+
+    async def save_products(self, products: Sequence[Product]) -> int:
+        """Upsert `products` (and their details) in one transaction; returns how many products
+        were written.
+
+        Saving the same product again updates its row (`updated_at` changes, `created_at`
+        stays). Within a batch the last product for a url or a position wins; a stored product
+        that holds one of the batch's positions under another url is deleted first.
+        """
+        winners = latest_per_url_and_position(products)
+        if not winners:
+            return 0
+        now = utc_timestamp()
+        product_rows = [_product_row(product, now) for product in winners]
+        detail_rows = [_detail_row(product, now) for product in winners]
+        return await self._run(lambda connection: _save(connection, product_rows, detail_rows))
+
+    async def newest_position(self) -> int | None:
+        per_page = self._per_page
+
+        def query(connection: sqlite3.Connection) -> int | None:
+            row = connection.execute(
+                "SELECT MAX(page_id * ? + index_in_page) FROM products", (per_page,)
+            ).fetchone()
+            return None if row[0] is None else int(row[0])
+
+        return await self._run(query)
+
+    async def start_run(self, session_id: str, config: Mapping[str, Any]) -> None:
+        """Record that session `session_id` started, with the config it runs under."""
+        params = (session_id, utc_timestamp(), _to_json(config))
+        await self._run(
+            lambda connection: connection.execute(
+                "INSERT INTO crawl_runs (session_id, status, started_at, config_json)"
+                " VALUES (?, 'running', ?, ?)",
+                params,
+            )
+        )
+
+    async def finish_run(
+        self,
+        session_id: str,
+        status: str,
+        counts: Mapping[str, int],
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record how session `session_id` ended. Missing counts are 0; `error` is stored as
+        JSON. Raises `database_error` when the run was never started."""
+        params = {
+            "session_id": session_id,
+            "status": status,
+            "finished_at": utc_timestamp(),
+            "pages_ok": counts.get("pages_ok", 0),
+            "pages_failed": counts.get("pages_failed", 0),
+            "products_saved": counts.get("products_saved", 0),
+            "products_failed": counts.get("products_failed", 0),
+            "error_json": None if error is None else _to_json(error),
+        }
+        updated = await self._run(
+            lambda connection: (
+                connection.execute(
+                    "UPDATE crawl_runs SET status = :status, finished_at = :finished_at,"
+                    " pages_ok = :pages_ok, pages_failed = :pages_failed,"
+                    " products_saved = :products_saved, products_failed = :products_failed,"
+                    " error_json = :error_json WHERE session_id = :session_id",
+                    params,
+                ).rowcount
+            )
+        )
+        if updated == 0:
+            raise StageError(ErrorKind.database_error, f"no crawl run {session_id!r} to finish")
+
+    # -- reads for tests and the CLI ---------------------------------------------------------
+
+    async def count_products(self) -> int:
+        def query(connection: sqlite3.Connection) -> int:
+            return int(connection.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+
+        return await self._run(query)
+
+    async def fetch_products(self) -> list[Row]:
+        """Every product as one flat record (`schema.RECORD_COLUMNS`), oldest position first."""
+        return await self._run(
+            lambda connection: [dict(row) for row in connection.execute(RECORD_QUERY)]
+        )
+
+    async def runs(self) -> list[Row]:
+        """Every crawl_runs row, in the order the runs started."""
+        return await self._run(
+            lambda connection: [
+                dict(row)
+                for row in connection.execute(
+                    "SELECT * FROM crawl_runs ORDER BY started_at, session_id"
+                )
+            ]
+        )
+
+
+def latest_per_url_and_position(products: Sequence[Product]) -> list[Product]:
+    """Drop every product that a later one in the batch supersedes (same url or same position),
+    so the batch's upserts cannot collide with each other. Keeps batch order."""
+    seen_urls: set[str] = set()
+    seen_positions: set[tuple[int, int]] = set()
+    kept: list[Product] = []
+    for product in reversed(products):
+        ref = product.ref
+        position = (ref.page_id, ref.index_in_page)
+        if ref.url in seen_urls or position in seen_positions:
+            continue
+        seen_urls.add(ref.url)
+        seen_positions.add(position)
+        kept.append(product)
+    kept.reverse()
+    return kept
+
+
+def _product_row(product: Product, now: str) -> Row:
+    ref = product.ref
+    return {
+        "url": ref.url,
+        "manufacturer": ref.manufacturer,
+        "model": ref.model,
+        "certificate_id": ref.certificate_id,
+        "page_id": ref.page_id,
+        "index_in_page": ref.index_in_page,
+        "id": ref.id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _detail_row(product: Product, now: str) -> Row:
+    ref, detail = product.ref, product.detail
+    # Keyed by the list's url, which is what products references (a detail page may redirect).
+    return {
+        "url": ref.url,
+        "page_id": ref.page_id,
+        "index_in_page": ref.index_in_page,
+        "id": ref.id,
+        "manufacturer": detail.manufacturer,
+        "model": detail.model,
+        "device_type": detail.device_type,
+        "certificate_id": detail.certificate_id,
+        "certification_date": detail.certification_date,
+        "software_version": detail.software_version,
+        "hardware_version": detail.hardware_version,
+        "firmware_version": detail.firmware_version,
+        "specification_version": detail.specification_version,
+        "vid": detail.vid,
+        "pid": detail.pid,
+        "family_sku": detail.family_sku,
+        "family_variant_sku": detail.family_variant_sku,
+        "family_id": detail.family_id,
+        "tis_trp_tested": detail.tis_trp_tested,
+        "transport_interface": detail.transport_interface,
+        "primary_device_type_id": detail.primary_device_type_id,
+        "program_type": detail.program_type,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _upsert_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(columns)
+    values = ", ".join(f":{column}" for column in columns)
+    updates = ", ".join(
+        f"{column} = excluded.{column}" for column in columns if column not in ("url", "created_at")
+    )
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT (url) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_PRODUCT = _upsert_sql("products", PRODUCT_COLUMNS)
+_UPSERT_DETAIL = _upsert_sql("product_details", DETAIL_COLUMNS)
+
+# A batch may move stored products between positions (even swap them), and the unique position
+# index is checked per row. So first move every batch product that changes position to a
+# parking spot no real product uses (page_id = -rowid is unique per row), then delete the
+# products of other urls that hold the batch's positions, then upsert.
+_PARK = (
+    "UPDATE {table} SET page_id = -rowid WHERE url = :url"
+    " AND (page_id <> :page_id OR index_in_page <> :index_in_page)"
+)
+_PARK_PRODUCT = _PARK.format(table="products")
+_PARK_DETAIL = _PARK.format(table="product_details")
+_EVICT_DETAIL = (
+    "DELETE FROM product_details WHERE url <> :url AND ("
+    " (page_id = :page_id AND index_in_page = :index_in_page)"
+    " OR url IN (SELECT url FROM products"
+    "  WHERE page_id = :page_id AND index_in_page = :index_in_page))"
+)
+_EVICT_PRODUCT = (
+    "DELETE FROM products WHERE url <> :url"
+    " AND page_id = :page_id AND index_in_page = :index_in_page"
+)
+
+
+def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: list[Row]) -> int:
+    with _immediate_transaction(connection):
+        connection.executemany(_PARK_DETAIL, product_rows)
+        connection.executemany(_PARK_PRODUCT, product_rows)
+        connection.executemany(_EVICT_DETAIL, product_rows)
+        connection.executemany(_EVICT_PRODUCT, product_rows)
+        connection.executemany(_UPSERT_PRODUCT, product_rows)
+        connection.executemany(_UPSERT_DETAIL, detail_rows)
+    return len(product_rows)
+
+
+@contextmanager
+def _immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE (take the write lock up front, so contention shows at the start) …
+    COMMIT, rolling back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; _immediate_transaction makes them.
+    connection = sqlite3.connect(
+        path,
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,
+        check_same_thread=False,
+    )
+    try:
+        connection.row_factory = sqlite3.Row
+        connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        connection.execute("PRAGMA foreign_keys = ON")
+        with _immediate_transaction(connection):
+            for statement in DDL:
+                connection.execute(statement)
+            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _to_json(value: Mapping[str, Any]) -> str:
+    # default=str: a run record must not fail over one odd value (a Path, an enum, a datetime).
+    return json.dumps(dict(value), sort_keys=True, default=str)
