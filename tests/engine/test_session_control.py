@@ -32,7 +32,9 @@ def _fetch_and_save(
 async def test_session_times_out_exactly_at_its_deadline_keeping_earlier_results(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    config = quick_config(system={"session_timeout_secs": 30}, crawl={"batch_size": 2})
+    config = quick_config(
+        system={"session_timeout_secs": 30}, crawl={"batch_size": 2, "parallel_batches": 1}
+    )
     saved: list[int] = []
     live = 0
     cleaned = 0

@@ -195,7 +195,10 @@ async def test_abort_on_database_error_fails_the_session(
         raise StageError(ErrorKind.database_error, "disk I/O error")
 
     for abort, status, batches in ((True, "failed", 1), (False, "partial", 2)):
-        config = quick_config(system={"abort_on_database_error": abort}, crawl={"batch_size": 1})
+        config = quick_config(
+            system={"abort_on_database_error": abort},
+            crawl={"batch_size": 1, "parallel_batches": 1},
+        )
         stage = Stage("saving", save, batched=True)
         async with open_session(config, stages=[stage], items=[1, 2]) as s:
             summary = await s.wait()

@@ -53,6 +53,12 @@ class Child(Generic[R]):
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             self._control.send_nowait(command)
 
+    async def _receive(self) -> R | FatalError:
+        try:
+            return await self._result.receive()
+        except SenderClosedError as exc:
+            return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
+
     def result_nowait(self) -> R | None:
         """The report if it has already arrived (after a cancellation, say), else None."""
         try:
@@ -62,11 +68,10 @@ class Child(Generic[R]):
 
     async def result(self, within: float = math.inf) -> R | FatalError:
         """Await the child's report; a lost child or a missed deadline is a typed error."""
+        if within == math.inf:
+            return await self._receive()
         with trio.move_on_after(within):
-            try:
-                return await self._result.receive()
-            except SenderClosedError as exc:
-                return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
+            return await self._receive()
         self.scope.cancel()
         return fatal(ErrorKind.stage_timeout, f"{self.name} did not report within {within:g}s")
 

@@ -202,9 +202,8 @@ class SessionActor:
         self.reason = ""
         self.error: StageError | None = None
         self.failed = False
-        self._child: Child[StageResult] | None = None
+        self._children: dict[Child[StageResult], Sequence[Any]] = {}
         self._plan_scope: trio.CancelScope | None = None
-        self._current_items: Sequence[Any] = ()
         self._failed_items: list[FailedItem] = []
         self._stages: dict[str, StageStats] = {}
         self._counts: dict[str, int] = {}
@@ -258,39 +257,48 @@ class SessionActor:
             return
         self._planned = len(batches)
         self.runtime.bus.emit(PlanReady, len(batches), sum(len(b) for b in batches))
+        slots = trio.CapacityLimiter(self.runtime.live.current.crawl.parallel_batches)
         async with trio.open_nursery() as nursery:
             for batch_id, items in enumerate(batches, start=1):
+                await slots.acquire_on_behalf_of(batch_id)
                 if self.stop_status is not None:
+                    slots.release_on_behalf_of(batch_id)
                     break
                 actor = BatchActor(self.stages, self.runtime, batch_id, paused=self.paused)
                 child: Child[StageResult] = spawn(nursery, actor, ProcessBatch(batch_id, items))
-                self._child = child
-                self._current_items = items
-                result = await child.result()
-                self._child = None
-                self._absorb(result)
-                if isinstance(result, FatalError) and self._aborts(result):
-                    self.failed = True
-                    self.error = result.error
-                    self.reason = f"aborted: {result.error.message}"
-                    break
+                self._children[child] = items
+                nursery.start_soon(self._await_batch, child, slots, batch_id)
+
+    async def _await_batch(
+        self, child: Child[StageResult], slots: trio.CapacityLimiter, batch_id: int
+    ) -> None:
+        try:
+            result = await child.result()
+        finally:
+            slots.release_on_behalf_of(batch_id)
+        del self._children[child]
+        self._absorb(result)
+        if isinstance(result, FatalError) and self._aborts(result):
+            self.failed = True
+            self.error = result.error
+            self._stop("failed", f"aborted: {result.error.message}", Cancel("aborted"))
 
     def _salvage(self) -> None:
-        """After the hard deadline: take the running batch's report if it made it, else
+        """After the hard deadline: take each running batch's report if it made it, else
         account for the batch's items as cancelled, so nothing vanishes from the summary."""
-        child, self._child = self._child, None
-        if child is None:
-            return
-        result = child.result_nowait()
-        if result is None:
-            first = self.stages[0].name
-            error = StageError(ErrorKind.cancelled, "session hard deadline")
-            lost = tuple(
-                FailedItem(item, first, ErrorKind.cancelled, 0, error.message)
-                for item in self._current_items
-            )
-            result = FatalError(error, "session", StageStats(len(lost), 0, len(lost)), (), lost)
-        self._absorb(result)
+        children, self._children = self._children, {}
+        for child, items in children.items():
+            result = child.result_nowait()
+            if result is None:
+                first = self.stages[0].name
+                error = StageError(ErrorKind.cancelled, "session hard deadline")
+                lost = tuple(
+                    FailedItem(item, first, ErrorKind.cancelled, 0, error.message)
+                    for item in items
+                )
+                stats = StageStats(len(lost), 0, len(lost))
+                result = FatalError(error, "session", stats, (), lost)
+            self._absorb(result)
 
     def _aborts(self, result: FatalError) -> bool:
         system = self.runtime.live.current.system
@@ -323,10 +331,10 @@ class SessionActor:
         self._counts[counter] = self._counts.get(counter, 0) + value
 
     def _summary(self, elapsed: float) -> SessionSummary:
-        if self.stop_status is not None:
-            status = self.stop_status
-        elif self.failed:
+        if self.failed:
             status = "failed"
+        elif self.stop_status is not None:
+            status = self.stop_status
         elif self._failed_items or self._batches_failed:
             status = "partial"
         else:
@@ -368,8 +376,8 @@ class SessionActor:
                 self._stop("cancelled", f"{kind} shutdown", command)
 
     def _forward(self, command: Command) -> None:
-        if self._child is not None:
-            self._child.tell(command)
+        for child in self._children:
+            child.tell(command)
 
     def _stop(self, status: str, reason: str, command: Command | None) -> None:
         if self.stop_status is None:

@@ -68,11 +68,28 @@ class Stage:
 
 @attrs.define
 class Runtime:
-    """What every actor of one session shares: the live config, the event bus, the jitter rng."""
+    """What every actor of one session shares: the live config, the event bus, the jitter rng,
+    and one concurrency limiter per stage key, so a limit holds across batches in flight."""
 
     live: LiveConfig
     bus: EventBus
     rng: random.Random
+    _limiters: dict[str, tuple[int, trio.CapacityLimiter]] = attrs.field(factory=dict)
+
+    def limiter(self, key: str) -> trio.CapacityLimiter:
+        """The stage's limiter, resized from the config in force when that has changed."""
+        live = self.live
+        entry = self._limiters.get(key)
+        if entry is not None and entry[0] == live.version:
+            return entry[1]
+        tokens = live.current.concurrency.for_stage(key)
+        if entry is None:
+            limiter = trio.CapacityLimiter(tokens)
+        else:
+            limiter = entry[1]
+            limiter.total_tokens = tokens
+        self._limiters[key] = (live.version, limiter)
+        return limiter
 
 
 class Stop(enum.Enum):
@@ -100,8 +117,7 @@ class StageActor:
             self._resume.set()
         self._stopped = trio.Event()
         self._items_scope = trio.CancelScope()
-        self._config_version = -1
-        self._limiter = trio.CapacityLimiter(1)
+        self._limiter = runtime.limiter(stage.key)
         self._outputs: list[Any] = []
         self._failed: list[FailedItem] = []
         self._unfinished: list[tuple[Any, int, str]] = []
@@ -119,7 +135,7 @@ class StageActor:
         items: Sequence[Any] = command.items
         bus = self.runtime.bus
         started = trio.current_time()
-        config = self._refresh_config()
+        config = self.runtime.live.current
         units: list[Any] = [list(items)] if self.stage.batched and items else list(items)
         self._total = len(items)
         self._outputs = [None] * len(units)
@@ -175,22 +191,14 @@ class StageActor:
 
     # -- items ---------------------------------------------------------------------------
 
-    def _refresh_config(self) -> Any:
-        live = self.runtime.live
-        config = live.current
-        if live.version != self._config_version:
-            self._config_version = live.version
-            self._limiter.total_tokens = config.concurrency.for_stage(self.stage.key)
-        return config
-
-    async def _acquire(self, borrower: int) -> bool:
+    async def _acquire(self, borrower: tuple[int, int]) -> bool:
         """Wait for a free slot while not paused; False when the stage is stopping."""
         while True:
             if self.paused:
                 await self._resume.wait()
             if self.stop is not None:
                 return False
-            self._refresh_config()
+            self._limiter = self.runtime.limiter(self.stage.key)  # resized on a reload
             await self._limiter.acquire_on_behalf_of(borrower)
             if not self.paused and self.stop is None:
                 return True
@@ -202,7 +210,7 @@ class StageActor:
         started = 0
         try:
             for index, unit in enumerate(units):
-                if not await self._acquire(index):
+                if not await self._acquire((id(self), index)):
                     return
                 nursery.start_soon(self._run_unit, index, unit)
                 started += 1
@@ -219,7 +227,7 @@ class StageActor:
         finished = False
         try:
             while True:
-                if attempts and not await self._acquire(index):
+                if attempts and not await self._acquire((id(self), index)):
                     return
                 attempts += 1
                 try:
@@ -234,7 +242,7 @@ class StageActor:
                     finished = True
                     return
                 finally:
-                    self._limiter.release_on_behalf_of(index)
+                    self._limiter.release_on_behalf_of((id(self), index))
                 live = self.runtime.live.current
                 calculator = RetryCalculator(
                     live.retry.for_stage(stage.key),

@@ -1,0 +1,115 @@
+"""Engine overhead: actor round trips per second, and per-item cost of the stage machinery.
+
+    python benchmarks/engine_overhead.py [--items 100000] [--round-trips 20000]
+
+Prints figures; asserts nothing (speed targets live here, never in tests).
+Goals (issue 2): ≥ 20,000 actor spawn + one-shot round trips/s; ≤ 20 µs/item over a bare
+nursery loop for a no-op stage at concurrency 100.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import trio
+
+from trio_crawl import CrawlConfig, Stage, open_session
+from trio_crawl.engine import spawn
+from trio_crawl.engine.commands import Command
+from trio_crawl.engine.oneshot import OneshotSender
+
+
+class Echo:
+    """The smallest real actor: take one command, report it back."""
+
+    name = "echo"
+
+    async def run(
+        self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
+    ) -> None:
+        report.send(await control.receive())
+
+
+async def round_trips(n: int) -> float:
+    from trio_crawl.engine import Resume
+
+    command = Resume()
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            child = spawn(nursery, Echo(), command)
+            await child.result()
+    return n / (time.perf_counter() - start)
+
+
+async def bare_loop(n: int, concurrency: int, *, lean: bool) -> float:
+    """Hand-written loops over a no-op: naive (a task per item, each taking a slot of a
+    CapacityLimiter) or lean (the loop takes the slot, so tasks exist only while they run)."""
+    limiter = trio.CapacityLimiter(concurrency)
+    results: list[int] = [0] * n
+
+    async def naive(i: int) -> None:
+        async with limiter:
+            results[i] = i
+
+    async def lean_work(i: int) -> None:
+        results[i] = i
+        limiter.release_on_behalf_of(i)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for i in range(n):
+            if lean:
+                await limiter.acquire_on_behalf_of(i)
+                nursery.start_soon(lean_work, i)
+            else:
+                nursery.start_soon(naive, i)
+    return time.perf_counter() - start
+
+
+async def engine_stage(n: int, concurrency: int, subscribe: bool) -> float:
+    config = CrawlConfig.from_dict(
+        {"crawl": {"batch_size": n}, "concurrency": {"product_details": concurrency}}
+    )
+
+    async def noop(item: int) -> int:
+        return item
+
+    start = time.perf_counter()
+    async with open_session(config, stages=[Stage("product_details", noop)], items=range(n)) as s:
+        if subscribe:
+            async with s.events() as events:
+                async for _ in events:
+                    pass
+        summary = await s.wait()
+    assert summary.status == "completed", summary.status
+    return time.perf_counter() - start
+
+
+async def main(items: int, trips: int) -> None:
+    rate = await round_trips(trips)
+    print(f"actor spawn + one-shot round trips: {rate:,.0f}/s  (goal >= 20,000/s)")
+    naive = min([await bare_loop(items, 100, lean=False) for _ in range(3)])
+    lean = min([await bare_loop(items, 100, lean=True) for _ in range(3)])
+    quiet = min([await engine_stage(items, 100, False) for _ in range(3)])
+    watched = min([await engine_stage(items, 100, True) for _ in range(3)])
+    per = 1e6 / items
+    print(f"bare nursery loop (naive), concurrency 100: {naive * per:.2f} µs/item")
+    print(f"bare nursery loop (lean),  concurrency 100: {lean * per:.2f} µs/item")
+    print(
+        f"engine no-op stage, concurrency 100:        {quiet * per:.2f} µs/item "
+        f"(overhead over lean {(quiet - lean) * per:.2f} µs/item, goal <= 20)"
+    )
+    print(
+        f"  same with an event subscriber:            {watched * per:.2f} µs/item "
+        f"(overhead over lean {(watched - lean) * per:.2f} µs/item)"
+    )
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--round-trips", type=int, default=20_000)
+    args = parser.parse_args()
+    trio.run(main, args.items, args.round_trips)

@@ -1,0 +1,190 @@
+"""The config's value objects: defaults from DESIGN §4/§5, checks on direct construction, and
+stage lookups that never fall back silently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+import pytest
+
+from trio_crawl.config import (
+    ConcurrencyConfig,
+    ConfigError,
+    CrawlConfig,
+    CrawlSettings,
+    EventsConfig,
+    RateLimitConfig,
+    RetryConfig,
+    Strategy,
+    SystemConfig,
+)
+from trio_crawl.engine.results import ErrorKind
+from trio_crawl.engine.retry import RetryPolicy
+
+K = ErrorKind
+NETWORK = {K.network_timeout, K.network_error, K.server_error, K.rate_limited}
+
+# DESIGN §4, written out by hand so a drift in the engine's defaults is caught here.
+DESIGN_RETRY = {
+    "list_pages": (3, 1000, 30000, 2.0, 500, NETWORK),
+    "product_details": (5, 500, 60000, 1.5, 200, NETWORK | {K.parse_error}),
+    "validation": (2, 100, 5000, 1.2, 50, {K.validation_error}),
+    "saving": (10, 200, 30000, 1.8, 100, {K.database_busy}),
+}
+STAGES = tuple(DESIGN_RETRY)
+
+
+def test_system_defaults_match_design_table() -> None:
+    assert SystemConfig() == SystemConfig(
+        session_timeout_secs=3600,
+        stage_timeout_secs=300,
+        cancellation_timeout_secs=30,
+        abort_on_database_error=False,
+        abort_on_validation_error=False,
+        config_poll_secs=1.0,
+    )
+    assert attrs.asdict(SystemConfig()) == {
+        "session_timeout_secs": 3600,
+        "stage_timeout_secs": 300,
+        "cancellation_timeout_secs": 30,
+        "abort_on_database_error": False,
+        "abort_on_validation_error": False,
+        "config_poll_secs": 1.0,
+    }
+
+
+def test_crawl_defaults_match_design_table() -> None:
+    assert attrs.asdict(CrawlSettings()) == {
+        "strategy": Strategy.continue_from_db,
+        "page_range_limit": 100,
+        "batch_size": 10,
+        "parallel_batches": 4,
+        "request_timeout_secs": 30,
+        "max_retry_after_secs": 120,
+        "max_response_bytes": 10 * 1024 * 1024,
+        "allow_offsite_redirects": False,
+    }
+
+
+def test_concurrency_rate_limit_and_events_defaults_match_design_table() -> None:
+    assert attrs.asdict(ConcurrencyConfig()) == {
+        "list_pages": 5,
+        "product_details": 20,
+        "validation": 10,
+        "saving": 3,
+        "max_connections": 50,
+    }
+    assert attrs.asdict(RateLimitConfig()) == {
+        "requests_per_second": 50,
+        "per_host_concurrency": 20,
+    }
+    assert attrs.asdict(EventsConfig()) == {"heartbeat_secs": 5, "subscriber_buffer": 1000}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_retry_defaults_match_design_section_4(stage: str) -> None:
+    attempts, base, top, multiplier, jitter, kinds = DESIGN_RETRY[stage]
+    policy = getattr(RetryConfig(), stage)
+    assert policy == RetryPolicy(attempts, base, top, multiplier, jitter, frozenset(kinds))
+
+
+def test_crawl_config_is_made_of_default_sections() -> None:
+    config = CrawlConfig()
+    assert config.system == SystemConfig()
+    assert config.crawl == CrawlSettings()
+    assert config.concurrency == ConcurrencyConfig()
+    assert config.rate_limit == RateLimitConfig()
+    assert config.retry == RetryConfig()
+    assert config.events == EventsConfig()
+    assert config.source is None
+
+
+def test_float_fields_store_ints_as_floats() -> None:
+    settings = CrawlSettings(request_timeout_secs=7)
+    assert settings.request_timeout_secs == 7.0
+    assert isinstance(settings.request_timeout_secs, float)
+
+
+def test_strategy_accepts_its_name_in_code() -> None:
+    assert CrawlSettings(strategy="full").strategy is Strategy.full
+
+
+@pytest.mark.parametrize(
+    ("build", "path", "value"),
+    [
+        (lambda: CrawlSettings(batch_size=0), "batch_size", 0),
+        (lambda: CrawlSettings(batch_size=True), "batch_size", True),
+        (lambda: CrawlSettings(strategy="sideways"), "strategy", "sideways"),
+        (lambda: SystemConfig(stage_timeout_secs=-1), "stage_timeout_secs", -1.0),
+        (
+            lambda: SystemConfig(abort_on_database_error=1),  # type: ignore[arg-type]
+            "abort_on_database_error",
+            1,
+        ),
+        (lambda: RateLimitConfig(requests_per_second=-0.5), "requests_per_second", -0.5),
+        (lambda: EventsConfig(subscriber_buffer=0), "subscriber_buffer", 0),
+        (
+            lambda: CrawlConfig(crawl=SystemConfig()),  # type: ignore[arg-type]
+            "crawl",
+            SystemConfig(),
+        ),
+    ],
+)
+def test_direct_construction_is_checked_like_a_file(
+    build: Callable[[], object], path: str, value: object
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build()
+    assert caught.value.path == path
+    assert caught.value.value == value
+    assert type(caught.value.value) is type(value)
+
+
+def test_source_does_not_take_part_in_equality() -> None:
+    assert CrawlConfig(source=Path("a.toml")) == CrawlConfig(source=None)
+
+
+def test_configs_are_frozen() -> None:
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        CrawlConfig().crawl.batch_size = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_concurrency_for_stage_reads_that_stage(stage: str) -> None:
+    limits = {name: 11 + i for i, name in enumerate(STAGES)}
+    config = ConcurrencyConfig(**limits)
+    assert config.for_stage(stage) == limits[stage]
+
+
+def test_concurrency_status_check_uses_list_pages_limit() -> None:
+    assert ConcurrencyConfig(list_pages=7, product_details=8).for_stage("status_check") == 7
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_retry_for_stage_reads_that_stage(stage: str) -> None:
+    assert RetryConfig().for_stage(stage) == RetryPolicy(
+        *DESIGN_RETRY[stage][:5], frozenset(DESIGN_RETRY[stage][5])
+    )
+
+
+def test_retry_status_check_uses_list_pages_policy() -> None:
+    custom = RetryPolicy(max_attempts=9)
+    assert RetryConfig(list_pages=custom).for_stage("status_check") is custom
+
+
+@pytest.mark.parametrize("section", ["concurrency", "retry"])
+@pytest.mark.parametrize("name", ["savng", "max_connections", "", "Saving"])
+def test_for_stage_refuses_an_unknown_stage_instead_of_a_default(section: str, name: str) -> None:
+    config = CrawlConfig()
+    with pytest.raises(ConfigError) as caught:
+        getattr(config, section).for_stage(name)
+    assert caught.value.path == section
+    assert caught.value.value == name
+    assert "status_check" in caught.value.expected
+
+
+def test_for_stage_suggests_the_close_stage_name() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'saving'"):
+        ConcurrencyConfig().for_stage("savng")

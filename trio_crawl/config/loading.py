@@ -1,0 +1,369 @@
+"""Reading a `CrawlConfig`: TOML file → plain dict → environment overrides → cattrs → value.
+
+::
+
+    crawl.toml --tomllib--> dict --TRIO_CRAWL__SECTION__KEY--> dict --cattrs--> CrawlConfig
+
+cattrs does the walking; our structure hooks do the judging. Each table hook refuses unknown
+names (with a did-you-mean), each leaf hook applies the field's `Rule` before instantiation, and
+each ``[retry.<stage>]`` table is filled from *that stage's* defaults rather than
+`RetryPolicy`'s generic ones. cattrs' exception groups are translated into `ConfigError` at the
+table they come from, with the dotted path built inside out from cattrs' attribute notes, so
+nothing cattrs-specific escapes this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import BaseValidationError, ClassValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from ..engine.retry import DEFAULT_POLICIES, RetryPolicy
+from .errors import ConfigError, ConfigProblem, unknown_name
+from .model import (
+    RETRY_RULES,
+    STAGES,
+    ConcurrencyConfig,
+    CrawlConfig,
+    CrawlSettings,
+    EventsConfig,
+    RateLimitConfig,
+    RetryConfig,
+    Rule,
+    Strategy,
+    SystemConfig,
+    as_float,
+    retry_kinds,
+)
+
+ENV_PREFIX = "TRIO_CRAWL__"
+"""Environment variables starting with this (any case) override the file, one key each."""
+
+_T = TypeVar("_T")
+_Hook = Callable[[Any, Any], Any]
+
+
+def load_config(
+    path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+) -> CrawlConfig:
+    """Load `path`, apply overrides from `env` (`os.environ` when None) and validate."""
+    file = Path(path)
+    raw = _read_toml(file)
+    return _build(raw, os.environ if env is None else env, origin=f"file {file}", source=file)
+
+
+def config_from_dict(
+    mapping: Mapping[str, Any], *, env: Mapping[str, str] | None = None
+) -> CrawlConfig:
+    """Validate a TOML-shaped mapping; overrides apply only when `env` is given."""
+    return _build(mapping, env if env is not None else {}, origin=None, source=None)
+
+
+def unstructure_config(config: CrawlConfig) -> dict[str, Any]:
+    """`config` as the plain dict a TOML file would hold (without `source`)."""
+    result: dict[str, Any] = _converter().unstructure(config)
+    return result
+
+
+def parse_env_value(text: str) -> object:
+    """Read an override the way TOML reads a value (``3``, ``2.5``, ``true``, ``["a"]``); text
+    that is not a TOML value (``full``) is taken as the string itself."""
+    try:
+        document = tomllib.loads(f"value = {text}")
+    except tomllib.TOMLDecodeError:
+        return text
+    # A newline in the text could smuggle in more keys; then it was not one value.
+    return document["value"] if document.keys() == {"value"} else text
+
+
+def _read_toml(file: Path) -> Mapping[str, Any]:
+    def unreadable(detail: str, expected: str) -> ConfigError:
+        problem = ConfigProblem(
+            path="", value=str(file), expected=expected, kind="unreadable", detail=detail
+        )
+        return ConfigError.from_problems([problem])
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise unreadable(f"cannot read: {exc.strerror or exc}", "a readable file") from exc
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise unreadable(f"not UTF-8 ({exc.reason})", "a UTF-8 TOML document") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise unreadable(f"invalid TOML: {exc}", "a valid TOML document") from exc
+
+
+def _build(
+    raw: object, env: Mapping[str, str], *, origin: str | None, source: Path | None
+) -> CrawlConfig:
+    if not isinstance(raw, Mapping):
+        raise ConfigError("", raw, "a table of sections")
+    merged, set_by_env = _apply_env(raw, env)
+    try:
+        config: CrawlConfig = _converter().structure(merged, CrawlConfig)
+    except ConfigError as exc:
+        problems = (_attribute(p, set_by_env, origin) for p in exc.problems)
+        raise ConfigError.from_problems(problems) from None
+    return attrs.evolve(config, source=source)
+
+
+def _attribute(
+    problem: ConfigProblem, set_by_env: Mapping[str, str], origin: str | None
+) -> ConfigProblem:
+    """Say where a bad value came from: the override that set it, else the file."""
+    for path, variable in set_by_env.items():
+        if problem.path == path or problem.path.startswith(f"{path}."):
+            return attrs.evolve(problem, origin=f"environment variable {variable}")
+    return attrs.evolve(problem, origin=origin) if problem.origin is None else problem
+
+
+# --- environment overrides ------------------------------------------------------------------
+
+
+def _apply_env(
+    raw: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A copy of `raw` with every ``TRIO_CRAWL__…`` override applied, and which path each set.
+
+    A variable naming no known key is an error naming the variable, not a silent no-op: a typo
+    in an override would otherwise leave the file's value in force unnoticed.
+    """
+    shape = unstructure_config(CrawlConfig())
+    merged = _plain(raw)
+    set_by: dict[str, str] = {}
+    problems: list[ConfigProblem] = []
+    for variable in sorted(env):
+        if not variable.upper().startswith(ENV_PREFIX):
+            continue
+        parts = tuple(p.lower() for p in variable[len(ENV_PREFIX) :].split("__"))
+        origin = f"environment variable {variable}"
+        problem = _check_env_path(parts, shape, env[variable])
+        dotted = ".".join(parts)
+        if problem is None and dotted in set_by:
+            problem = ConfigProblem(
+                path=dotted,
+                value=env[variable],
+                expected=f"one variable per key, but {set_by[dotted]} sets it too",
+            )
+        if problem is not None:
+            problems.append(attrs.evolve(problem, origin=origin))
+            continue
+        set_by[dotted] = variable
+        _set_path(merged, parts, parse_env_value(env[variable]))
+    if problems:
+        raise ConfigError.from_problems(problems)
+    return merged, set_by
+
+
+def _check_env_path(
+    parts: tuple[str, ...], shape: Mapping[str, Any], text: str
+) -> ConfigProblem | None:
+    """None if `parts` names a leaf key of the configuration, else the problem with it."""
+    level: Any = shape
+    for depth, part in enumerate(parts):
+        if not isinstance(level, Mapping):
+            parent = ".".join(parts[:depth])
+            return ConfigProblem(
+                path=".".join(parts[: depth + 1]),
+                value=text,
+                expected=f"nothing below {parent!r}, which is a single value",
+                kind="unknown_key",
+            )
+        if part not in level:
+            tables = all(isinstance(v, Mapping) for v in level.values())
+            problem = unknown_name(part, text, list(level), section=tables)
+            return problem.under(".".join(parts[:depth]))
+        level = level[part]
+    if isinstance(level, Mapping):
+        path = ".".join(parts)
+        return ConfigProblem(
+            path=path,
+            value=text,
+            expected=f"a variable naming one key inside {path or 'a section'}",
+        )
+    return None
+
+
+def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy whose tables are fresh dicts, so overrides never mutate the caller's mapping."""
+    return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in mapping.items()}
+
+
+def _set_path(target: dict[str, Any], parts: tuple[str, ...], value: object) -> None:
+    node = target
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            # The file has a scalar where a table belongs; leave it for validation to report.
+            return
+        node = child
+    node[parts[-1]] = value
+
+
+# --- cattrs ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The converter, built once and never changed afterwards."""
+    conv = cattrs.Converter(detailed_validation=True)
+    for section in (SystemConfig, CrawlSettings, ConcurrencyConfig, RateLimitConfig, EventsConfig):
+        leaf_hooks: dict[str, Any] = {
+            a.name: override(struct_hook=_leaf_hook(a)) for a in attrs.fields(section)
+        }
+        fields_fn = make_dict_structure_fn(section, conv, **leaf_hooks)
+        conv.register_structure_hook(section, _table_hook(section, fields_fn))
+
+    stage_hooks: dict[str, Any] = {
+        stage: override(struct_hook=_policy_hook(stage)) for stage in STAGES
+    }
+    retry_fn = make_dict_structure_fn(RetryConfig, conv, **stage_hooks)
+    conv.register_structure_hook(RetryConfig, _table_hook(RetryConfig, retry_fn, section=True))
+
+    # Section hooks must exist before this: cattrs resolves field handlers when generating.
+    root_fn = make_dict_structure_fn(CrawlConfig, conv, source=override(omit=True))
+    conv.register_structure_hook(CrawlConfig, _table_hook(CrawlConfig, root_fn, section=True))
+
+    # A StrEnum is a str, so cattrs would pass the member through; TOML wants the plain name.
+    conv.register_unstructure_hook(Strategy, lambda strategy: strategy.value)
+    conv.register_unstructure_hook(
+        RetryPolicy,
+        make_dict_unstructure_fn(
+            RetryPolicy, conv, retry_on=override(unstruct_hook=_kinds_to_names)
+        ),
+    )
+    conv.register_unstructure_hook(
+        CrawlConfig, make_dict_unstructure_fn(CrawlConfig, conv, source=override(omit=True))
+    )
+    return conv
+
+
+def _kinds_to_names(kinds: frozenset[Any]) -> list[str]:
+    return sorted(k.value for k in kinds)
+
+
+def _table_names(cls: type) -> list[str]:
+    return [a.name for a in attrs.fields(cls) if a.name != "source"]
+
+
+def _table_hook(
+    cls: type[_T], fields_fn: Callable[[Any, Any], _T], *, section: bool = False
+) -> _Hook:
+    """Structure one table: refuse unknown names, then let cattrs fill the known ones.
+
+    Problems come back with paths relative to this table; the enclosing table's hook prefixes
+    its own attribute name, so the full dotted path is built on the way out.
+    """
+    allowed = _table_names(cls)
+
+    def structure(value: object, _type: object) -> _T:
+        if not isinstance(value, Mapping):
+            raise ConfigError("", value, "a table")
+        problems = [
+            unknown_name(str(key), item, allowed, section=section)
+            for key, item in value.items()
+            if key not in allowed
+        ]
+        known = {key: item for key, item in value.items() if key in allowed}
+        try:
+            result = fields_fn(known, cls)
+        # cattrs' exception groups, our ConfigErrors, or a validator's ValueError; anything
+        # else is a bug and should surface as itself.
+        except (BaseValidationError, ValueError) as exc:
+            raise ConfigError.from_problems([*problems, *_problems(exc, known)]) from None
+        if problems:
+            raise ConfigError.from_problems(problems)
+        return result
+
+    return structure
+
+
+def _problems(exc: BaseException, value: object) -> list[ConfigProblem]:
+    """Translate what structuring `value` raised into problems with paths relative to it."""
+    if isinstance(exc, ConfigError):
+        return list(exc.problems)
+    if isinstance(exc, ClassValidationError):
+        table = value if isinstance(value, Mapping) else {}
+        noted, others = exc.group_exceptions()
+        found: list[ConfigProblem] = []
+        for sub, note in noted:
+            found += [p.under(note.name) for p in _problems(sub, table.get(note.name))]
+        for sub in others:
+            found += _problems(sub, value)
+        return found
+    if isinstance(exc, BaseValidationError):
+        return [p for sub in exc.exceptions for p in _problems(sub, value)]
+    # A check we did not anticipate (say, a new validator in the engine) is still a
+    # ConfigError, with its own words as the explanation.
+    return [ConfigProblem(path="", value=value, expected=f"a valid value ({exc})")]
+
+
+def _leaf_hook(attribute: attrs.Attribute[Any]) -> _Hook:
+    """Convert then check one raw value with the field's own converter and `Rule`."""
+    rule = attribute.validator
+    convert = attribute.converter
+    if not isinstance(rule, Rule):
+        raise TypeError(f"{attribute.name} has no Rule validator")  # a programming error
+
+    def structure(value: object, _type: object) -> object:
+        if callable(convert):
+            value = convert(value)
+        rule.check(value)
+        return value
+
+    return structure
+
+
+def _policy_hook(stage: str) -> _Hook:
+    """Structure ``[retry.<stage>]`` on top of that stage's defaults.
+
+    A partial table such as ``[retry.saving] max_attempts = 3`` must keep *saving's* other
+    values; structuring a bare `RetryPolicy` would silently use its generic defaults instead.
+    """
+    defaults = DEFAULT_POLICIES[stage]
+    allowed = [a.name for a in attrs.fields(RetryPolicy)]
+
+    def structure(value: object, _type: object) -> RetryPolicy:
+        if not isinstance(value, Mapping):
+            raise ConfigError("", value, "a table")
+        problems: list[ConfigProblem] = []
+        given: dict[str, Any] = {}
+        for key, item in value.items():
+            try:
+                if key == "retry_on":
+                    given[key] = retry_kinds(item)
+                elif key in RETRY_RULES:
+                    # RetryPolicy's one float field; ints elsewhere must stay ints.
+                    converted = as_float(item) if key == "backoff_multiplier" else item
+                    RETRY_RULES[key].check(converted)
+                    given[key] = converted
+                else:
+                    problems.append(unknown_name(str(key), item, allowed))
+            except ConfigError as exc:
+                problems += [p.under(str(key)) for p in exc.problems]
+        if not problems:
+            base = given.get("base_delay_ms", defaults.base_delay_ms)
+            top = given.get("max_delay_ms", defaults.max_delay_ms)
+            if top < base:
+                problems.append(
+                    ConfigProblem(
+                        path="max_delay_ms",
+                        value=top,
+                        expected=f"an integer ≥ base_delay_ms ({base})",
+                    )
+                )
+        if problems:
+            raise ConfigError.from_problems(problems)
+        return attrs.evolve(defaults, **given)
+
+    return structure

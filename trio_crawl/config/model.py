@@ -1,0 +1,346 @@
+"""The configuration's shape: frozen attrs value objects, one per TOML section (DESIGN §5).
+
+Every field has a default (the original system's, where it had one), so `CrawlConfig()` and an
+empty file are both valid. Each field's validator is a `Rule` that knows the human text of what
+it allows; the same rule checks direct construction (``CrawlSettings(batch_size=0)``) and, in
+`loading`, every raw TOML value before instantiation, so both paths raise `ConfigError` with the
+same wording and a file reports all its bad fields at once.
+
+Types are strict on purpose: TOML ``"yes"`` is not a bool and ``2.5`` is not a count; an integer
+where a float is expected is fine (and is stored as a float).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, cast
+
+import attrs
+
+from ..engine.results import ErrorKind
+from ..engine.retry import DEFAULT_POLICIES, RetryPolicy
+from .errors import ConfigError, did_you_mean, one_of
+
+STAGES: tuple[str, ...] = ("list_pages", "product_details", "validation", "saving")
+"""The per-batch stages, in order; each has a concurrency limit and a retry policy."""
+
+STAGE_ALIASES: Mapping[str, str] = MappingProxyType({"status_check": "list_pages"})
+"""Stages that borrow another stage's settings: the status check fetches list pages."""
+
+
+class Rule:
+    """One field's constraint together with the human text of what it allows.
+
+    Usable as an attrs validator (raising `ConfigError` with the attribute's name as path) and,
+    through `check`, on raw values (with the path left for the caller to fill in).
+    """
+
+    __slots__ = ("_accepts", "choices", "expected")
+
+    def __init__(
+        self,
+        expected: str,
+        accepts: Callable[[Any], bool],
+        *,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        self.expected = expected
+        self.choices = choices
+        self._accepts = accepts
+
+    def check(self, value: object, path: str = "") -> None:
+        """Raise `ConfigError` at `path` unless `value` is allowed."""
+        if not self._accepts(value):
+            raise ConfigError(
+                path, value, self.expected, suggestion=did_you_mean(value, self.choices)
+            )
+
+    def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        self.check(value, attribute.name)
+
+    def __repr__(self) -> str:
+        return f"Rule({self.expected!r})"
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass, but `true` is never a sensible count.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def int_at_least(low: int) -> Rule:
+    """An integer (never a bool or a float) of at least `low`."""
+    return Rule(f"an integer ≥ {low}", lambda v: _is_int(v) and v >= low)
+
+
+def number_above(low: float) -> Rule:
+    """An int or float strictly above `low` (NaN fails every comparison, so it is refused)."""
+    return Rule(f"a number > {low:g}", lambda v: _is_number(v) and v > low)
+
+
+def number_at_least(low: float) -> Rule:
+    """An int or float of at least `low`."""
+    return Rule(f"a number ≥ {low:g}", lambda v: _is_number(v) and v >= low)
+
+
+BOOL = Rule("true or false", lambda v: isinstance(v, bool))
+POSITIVE_INT = int_at_least(1)
+POSITIVE_NUMBER = number_above(0)
+
+
+def as_float(value: float) -> float:
+    """Store an int given for a float field as a float, and leave anything else to the rule."""
+    return float(value) if _is_int(value) else value
+
+
+class Strategy(enum.StrEnum):
+    """Which pages a crawl visits (DESIGN §6, smart range)."""
+
+    continue_from_db = "continue_from_db"
+    newest_first = "newest_first"
+    full = "full"
+
+
+_STRATEGY_NAMES = tuple(s.value for s in Strategy)
+STRATEGY = Rule(one_of(_STRATEGY_NAMES), lambda v: isinstance(v, Strategy), choices=_STRATEGY_NAMES)
+
+
+def as_strategy(value: Strategy | str) -> Strategy:
+    """Accept a strategy by name; an unknown name is left for `STRATEGY` to explain."""
+    try:
+        return Strategy(value)
+    except ValueError:
+        return cast(Strategy, value)
+
+
+def _section_rule(cls: type) -> Rule:
+    return Rule(f"a {cls.__name__}", lambda v: isinstance(v, cls))
+
+
+def _unknown_stage(section: str, name: str) -> ConfigError:
+    known = (*STAGE_ALIASES, *STAGES)
+    return ConfigError(section, name, one_of(known, "stages"), suggestion=did_you_mean(name, known))
+
+
+@attrs.frozen
+class SystemConfig:
+    """``[system]``: session-wide time limits and which failures abort a whole session.
+
+    .. versionadded:: 0.1
+    """
+
+    session_timeout_secs: float = attrs.field(
+        default=3600.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    stage_timeout_secs: float = attrs.field(
+        default=300.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    cancellation_timeout_secs: float = attrs.field(
+        default=30.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    abort_on_database_error: bool = attrs.field(default=False, validator=BOOL)
+    abort_on_validation_error: bool = attrs.field(default=False, validator=BOOL)
+    config_poll_secs: float = attrs.field(
+        default=1.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    """How often a running session looks at its config file for changes."""
+
+
+@attrs.frozen
+class CrawlSettings:
+    """``[crawl]``: which pages to visit and how each request is bounded.
+
+    .. versionadded:: 0.1
+    """
+
+    strategy: Strategy = attrs.field(
+        default=Strategy.continue_from_db, converter=as_strategy, validator=STRATEGY
+    )
+    page_range_limit: int = attrs.field(default=100, validator=POSITIVE_INT)
+    batch_size: int = attrs.field(default=10, validator=POSITIVE_INT)
+    """List pages per batch."""
+    parallel_batches: int = attrs.field(default=4, validator=POSITIVE_INT)
+    """Batches in flight at once. Stage limits are shared by all of them, so this overlaps a
+    batch's slow tail (a retried item) with the next batch's work instead of waiting on it."""
+    request_timeout_secs: float = attrs.field(
+        default=30.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    max_retry_after_secs: float = attrs.field(
+        default=120.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    max_response_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=int_at_least(1024))
+    allow_offsite_redirects: bool = attrs.field(default=False, validator=BOOL)
+
+
+@attrs.frozen
+class ConcurrencyConfig:
+    """``[concurrency]``: how many items each stage runs at once, and the connection pool size.
+
+    .. versionadded:: 0.1
+    """
+
+    list_pages: int = attrs.field(default=5, validator=POSITIVE_INT)
+    product_details: int = attrs.field(default=20, validator=POSITIVE_INT)
+    validation: int = attrs.field(default=10, validator=POSITIVE_INT)
+    saving: int = attrs.field(default=3, validator=POSITIVE_INT)
+    max_connections: int = attrs.field(default=50, validator=POSITIVE_INT)
+
+    def for_stage(self, name: str) -> int:
+        """The limit for stage `name`; an unknown name raises `ConfigError`.
+
+        The original system fell back to a default for a mistyped stage name, which hid the
+        mismatch; refusing makes it visible at once.
+        """
+        stage = STAGE_ALIASES.get(name, name)
+        if stage not in STAGES:
+            raise _unknown_stage("concurrency", name)
+        limit: int = getattr(self, stage)
+        return limit
+
+
+@attrs.frozen
+class RateLimitConfig:
+    """``[rate_limit]``: politeness towards the catalogue's servers.
+
+    .. versionadded:: 0.1
+    """
+
+    requests_per_second: float = attrs.field(
+        default=50.0, converter=as_float, validator=number_at_least(0)
+    )
+    """Requests per second over all hosts; 0 means unlimited."""
+    per_host_concurrency: int = attrs.field(default=20, validator=POSITIVE_INT)
+
+
+_POLICY = _section_rule(RetryPolicy)
+
+
+@attrs.frozen
+class RetryConfig:
+    """``[retry.<stage>]``: one `RetryPolicy` per stage, each defaulting to that stage's own.
+
+    .. versionadded:: 0.1
+    """
+
+    list_pages: RetryPolicy = attrs.field(default=DEFAULT_POLICIES["list_pages"], validator=_POLICY)
+    product_details: RetryPolicy = attrs.field(
+        default=DEFAULT_POLICIES["product_details"], validator=_POLICY
+    )
+    validation: RetryPolicy = attrs.field(default=DEFAULT_POLICIES["validation"], validator=_POLICY)
+    saving: RetryPolicy = attrs.field(default=DEFAULT_POLICIES["saving"], validator=_POLICY)
+
+    def for_stage(self, name: str) -> RetryPolicy:
+        """The policy for stage `name` (``status_check`` uses ``list_pages``'); unknown raises."""
+        stage = STAGE_ALIASES.get(name, name)
+        if stage not in STAGES:
+            raise _unknown_stage("retry", name)
+        policy: RetryPolicy = getattr(self, stage)
+        return policy
+
+
+_KIND_NAMES = tuple(k.value for k in ErrorKind)
+
+RETRY_RULES: Mapping[str, Rule] = MappingProxyType(
+    {
+        "max_attempts": POSITIVE_INT,
+        "base_delay_ms": int_at_least(0),
+        "max_delay_ms": int_at_least(0),
+        "backoff_multiplier": number_at_least(1),
+        "jitter_ms": int_at_least(0),
+    }
+)
+"""What a ``[retry.<stage>]`` table allows for each scalar `RetryPolicy` field.
+
+`RetryPolicy` lives in the engine and checks ranges with plain ValueErrors; these rules add the
+strict typing and the wording a config file needs. ``retry_on`` is checked by `retry_kinds`.
+"""
+
+RETRY_ON_EXPECTED = f"a list of error kinds, each {one_of(_KIND_NAMES)}"
+
+
+def retry_kinds(value: object) -> frozenset[ErrorKind]:
+    """Parse ``retry_on`` (a list of kind names) or raise `ConfigError` naming the bad entry."""
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ConfigError("", value, RETRY_ON_EXPECTED)
+    kinds: set[ErrorKind] = set()
+    for entry in value:
+        if isinstance(entry, ErrorKind):
+            kinds.add(entry)
+        elif isinstance(entry, str) and entry in _KIND_NAMES:
+            kinds.add(ErrorKind(entry))
+        else:
+            raise ConfigError(
+                "", entry, RETRY_ON_EXPECTED, suggestion=did_you_mean(entry, _KIND_NAMES)
+            )
+    return frozenset(kinds)
+
+
+@attrs.frozen
+class EventsConfig:
+    """``[events]``: heartbeat cadence and how far a subscriber may fall behind.
+
+    .. versionadded:: 0.1
+    """
+
+    heartbeat_secs: float = attrs.field(default=5.0, converter=as_float, validator=POSITIVE_NUMBER)
+    subscriber_buffer: int = attrs.field(default=1000, validator=POSITIVE_INT)
+
+
+@attrs.frozen
+class CrawlConfig:
+    """The whole configuration: one attribute per TOML section, every knob with a default.
+
+    `source` records the file the configuration was loaded from (None when built in code); it
+    is not part of the TOML shape and does not take part in equality, so a reloaded file with
+    the same content compares equal.
+
+    .. versionadded:: 0.1
+    """
+
+    system: SystemConfig = attrs.field(factory=SystemConfig, validator=_section_rule(SystemConfig))
+    crawl: CrawlSettings = attrs.field(
+        factory=CrawlSettings, validator=_section_rule(CrawlSettings)
+    )
+    concurrency: ConcurrencyConfig = attrs.field(
+        factory=ConcurrencyConfig, validator=_section_rule(ConcurrencyConfig)
+    )
+    rate_limit: RateLimitConfig = attrs.field(
+        factory=RateLimitConfig, validator=_section_rule(RateLimitConfig)
+    )
+    retry: RetryConfig = attrs.field(factory=RetryConfig, validator=_section_rule(RetryConfig))
+    events: EventsConfig = attrs.field(factory=EventsConfig, validator=_section_rule(EventsConfig))
+    source: Path | None = attrs.field(default=None, eq=False, kw_only=True)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None
+    ) -> CrawlConfig:
+        """Read a TOML file, apply ``TRIO_CRAWL__…`` overrides (from `os.environ` when `env` is
+        None) and validate; raise `ConfigError` listing every problem."""
+        from .loading import load_config  # loading imports this module
+
+        return load_config(path, env=env)
+
+    @classmethod
+    def from_dict(
+        cls, mapping: Mapping[str, Any], *, env: Mapping[str, str] | None = None
+    ) -> CrawlConfig:
+        """Build from a mapping shaped like the TOML file; overrides apply only when `env` is
+        given, so code-built configs do not depend on the process environment."""
+        from .loading import config_from_dict
+
+        return config_from_dict(mapping, env=env)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The TOML-shaped plain dict (enums as names, ``retry_on`` sorted); round-trips exactly
+        through `from_dict`."""
+        from .loading import unstructure_config
+
+        return unstructure_config(self)

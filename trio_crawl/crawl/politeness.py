@@ -1,0 +1,148 @@
+"""Politeness: how fast, and how many at once, a crawl may ask a site for pages.
+
+Two independent limits, both changeable while a crawl runs (live config reload):
+
+- `TokenBucket` — a global request rate (requests per second, with a burst allowance);
+- `HostLimiter` — how many requests may be in flight to one host at a time.
+
+`Politeness` combines them: ``async with politeness.request(host):`` first waits for a slot
+on the host, then for a token, so a request queued behind a busy host never burns a token
+it cannot use yet. Everything here runs on trio's clock (`trio.current_time`, `trio.sleep`),
+so tests drive it with a `MockClock`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import trio
+
+# Float arithmetic can leave a bucket a hair short of a whole token after sleeping exactly
+# the computed wait; without the slack a waiter would go round once more for nothing.
+_TOKEN_SLACK = 1e-9
+
+
+class TokenBucket:
+    """A global rate limit: `acquire()` returns at most `rate` times per second on average.
+
+    The bucket holds up to `burst` tokens (default 1: requests are evenly spaced) and starts
+    full. A rate of 0 or less means unlimited. Waiters are served first come, first served.
+    """
+
+    __slots__ = ("_burst", "_changed", "_lock", "_rate", "_stamp", "_tokens")
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        if burst is not None and not burst >= 1:
+            raise ValueError(f"burst must be at least 1, got {burst!r}")
+        self._rate = float(rate)
+        self._burst = 1.0 if burst is None else float(burst)
+        self._tokens = self._burst
+        # None until first used, so a bucket can be built outside `trio.run` (e.g. from config).
+        self._stamp: float | None = None
+        self._lock = trio.Lock()
+        self._changed = trio.Event()
+
+    @property
+    def rate(self) -> float:
+        """Requests per second; 0 or less means unlimited."""
+        return self._rate
+
+    @property
+    def burst(self) -> float:
+        """How many requests may go back to back after a quiet spell."""
+        return self._burst
+
+    def set_rate(self, rate: float) -> None:
+        """Change the rate live; a caller already waiting re-plans its wait at once."""
+        if self._stamp is not None:
+            self._refill(trio.current_time())
+        self._rate = float(rate)
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent (returns at once when unlimited)."""
+        if self._rate <= 0:
+            await trio.lowlevel.checkpoint()
+            return
+        async with self._lock:
+            while self._rate > 0:
+                self._refill(trio.current_time())
+                if self._tokens >= 1 - _TOKEN_SLACK:
+                    self._tokens = max(0.0, self._tokens - 1)
+                    return
+                # Sleep until the next token is due, unless the rate changes first.
+                with trio.move_on_after((1 - self._tokens) / self._rate):
+                    await self._changed.wait()
+
+    def _refill(self, now: float) -> None:
+        if self._stamp is None or self._rate <= 0:
+            self._tokens = self._burst
+        else:
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+
+
+def _capacity(per_host: int) -> float:
+    return math.inf if per_host <= 0 else per_host
+
+
+class HostLimiter:
+    """Per-host concurrency: at most `per_host` requests in flight to each host (0 = no limit).
+
+    One `trio.CapacityLimiter` per host, made on first use; `set_limit` resizes all of them.
+    """
+
+    __slots__ = ("_limit", "_limiters")
+
+    def __init__(self, per_host: int) -> None:
+        self._limit = _capacity(per_host)
+        self._limiters: dict[str, trio.CapacityLimiter] = {}
+
+    @property
+    def limit(self) -> float:
+        """The current per-host limit (`math.inf` when unlimited)."""
+        return self._limit
+
+    def slot(self, host: str) -> trio.CapacityLimiter:
+        """The limiter for `host`; use it as ``async with limiter.slot(host):``."""
+        limiter = self._limiters.get(host)
+        if limiter is None:
+            limiter = self._limiters[host] = trio.CapacityLimiter(self._limit)
+        return limiter
+
+    def set_limit(self, per_host: int) -> None:
+        """Change the limit live for every host; lowering it lets in-flight requests finish."""
+        self._limit = _capacity(per_host)
+        for limiter in self._limiters.values():
+            limiter.total_tokens = self._limit
+
+
+class Politeness:
+    """The crawl's manners towards a site: a global rate limit plus per-host concurrency."""
+
+    __slots__ = ("bucket", "hosts")
+
+    def __init__(
+        self,
+        requests_per_second: float = 50.0,
+        per_host_concurrency: int = 20,
+        *,
+        burst: float | None = None,
+    ) -> None:
+        self.bucket = TokenBucket(requests_per_second, burst)
+        self.hosts = HostLimiter(per_host_concurrency)
+
+    @asynccontextmanager
+    async def request(self, host: str) -> AsyncIterator[None]:
+        """Hold a slot on `host` and one rate token for the duration of one request."""
+        async with self.hosts.slot(host):
+            await self.bucket.acquire()
+            yield
+
+    def update(self, requests_per_second: float, per_host_concurrency: int) -> None:
+        """Apply reloaded limits; they take effect for requests not yet admitted."""
+        self.bucket.set_rate(requests_per_second)
+        self.hosts.set_limit(per_host_concurrency)
