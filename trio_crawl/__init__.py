@@ -21,7 +21,7 @@ from .engine import Stage as Stage
 from .engine import StageError as StageError
 from .engine import StageResult as StageResult
 from .engine import Success as Success
-from .engine import oneshot as oneshot
 from .engine import events as events
+from .engine import oneshot as oneshot
 
 __version__ = "0.1.0"

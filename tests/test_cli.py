@@ -1,0 +1,90 @@
+"""The `trio-crawl` command as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+CLI = [sys.executable, "-m", "trio_crawl.cli"]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
+
+
+def test_demo_crawls_a_small_catalogue_then_export_writes_jsonl_and_csv(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    demo = run("demo", "--products", "120", "--db", str(db), "--no-dashboard", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "completed" in demo.stdout
+    assert "products saved" in demo.stdout
+
+    jsonl = run("export", "--db", str(db), "--format", "jsonl", cwd=tmp_path)
+    assert jsonl.returncode == 0, jsonl.stderr
+    records = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert len(records) == 120
+    assert all(isinstance(r["vid"], int) and r["certificate_id"].startswith("CSA") for r in records)
+
+    out = tmp_path / "products.csv"
+    exported = run("export", "--db", str(db), "--format", "csv", "--out", str(out), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 120
+    assert {row["url"] for row in rows} == {r["url"] for r in records}
+
+
+def test_crawl_with_a_bad_config_exits_2_naming_the_field(tmp_path: Path) -> None:
+    config = tmp_path / "crawl.toml"
+    config.write_text("[crawl]\nbatch_size = 0\n")
+    result = run(
+        "crawl",
+        "--config",
+        str(config),
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--db",
+        str(tmp_path / "x.db"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "crawl.batch_size" in lines[0]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_unknown_config_key_suggests_the_right_one(tmp_path: Path) -> None:
+    config = tmp_path / "crawl.toml"
+    config.write_text("[crawl]\npage_range_limt = 5\n")
+    result = run(
+        "crawl",
+        "--config",
+        str(config),
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--db",
+        str(tmp_path / "x.db"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "page_range_limit" in result.stderr
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path: Path) -> None:
+    result = run("export", "--db", "x.db", "--format", "xml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "xml" in result.stderr
+
+
+def test_export_of_a_missing_database_exits_2(tmp_path: Path) -> None:
+    result = run("export", "--db", str(tmp_path / "none.db"), "--format", "jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "none.db" in result.stderr
+    assert not (tmp_path / "none.db").exists()

@@ -1,0 +1,194 @@
+"""The `trio-crawl` command: demo, crawl, export, serve-demo.
+
+Exit status: 0 when the crawl completed (even partially: failed items are listed), 1 when it
+failed, 3 when it timed out, 130 when it was cancelled (Ctrl-C), 2 for bad arguments or config
+(one line naming the problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import trio
+from rich.console import Console
+
+from .api import open_session
+from .config.errors import ConfigError
+from .config.model import CrawlConfig
+from .engine.session import SessionSummary
+from .ui.dashboard import run_dashboard, summary_table
+
+EXIT_CODES = {"completed": 0, "partial": 0, "failed": 1, "timed_out": 3, "cancelled": 130}
+
+DEMO_SETTINGS: dict[str, Any] = {
+    # The demo target is our own server on loopback: crawl all of it, without a rate limit,
+    # and retry the malformed list pages its fault injection serves now and then.
+    "crawl": {"strategy": "full", "request_timeout_secs": 10},
+    "rate_limit": {"requests_per_second": 0},
+    "retry": {
+        "list_pages": {
+            "retry_on": [
+                "network_timeout",
+                "network_error",
+                "server_error",
+                "rate_limited",
+                "parse_error",
+            ]
+        }
+    },
+}
+
+
+class UsageError(Exception):
+    """Bad command-line input; reported on one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    demo = commands.add_parser("demo", help="serve the demo catalogue and crawl it into SQLite")
+    demo.add_argument("--products", type=int, default=3000, help="catalogue size (3000)")
+    demo.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
+    demo.add_argument("--db", default="demo.db", help="SQLite file (demo.db)")
+    demo.add_argument("--faults", choices=("low", "none"), default="low", help="faults (low)")
+    demo.add_argument("--config", type=Path, help="TOML config (demo defaults otherwise)")
+    demo.add_argument("--no-dashboard", action="store_true", help="print only the summary")
+
+    crawl = commands.add_parser("crawl", help="crawl a catalogue into SQLite")
+    crawl.add_argument("--config", type=Path, help="TOML config file")
+    crawl.add_argument("--base-url", required=True, help="catalogue base URL")
+    crawl.add_argument("--db", required=True, help="SQLite file")
+    crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
+
+    export = commands.add_parser("export", help="export stored products")
+    export.add_argument("--db", required=True, help="SQLite file")
+    export.add_argument("--format", choices=("jsonl", "csv"), required=True)
+    export.add_argument("--out", type=Path, help="output file (stdout otherwise)")
+
+    serve = commands.add_parser("serve-demo", help="serve the demo catalogue on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000, help="port (8000; 0 = any free)")
+    serve.add_argument("--products", type=int, default=4000, help="catalogue size (4000)")
+    serve.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
+    serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
+    return parser
+
+
+def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> CrawlConfig:
+    if path is not None:
+        return CrawlConfig.load(path)
+    return CrawlConfig.from_dict(defaults or {}, env=os.environ)
+
+
+async def run_crawl(
+    config: CrawlConfig, base_url: str, db: str, console: Console, dashboard: bool
+) -> SessionSummary:
+    """Crawl `base_url` into `db`, with the dashboard if asked; Ctrl-C cancels cleanly."""
+    from .sites import MatterCatalogue
+    from .stores import SqliteStore
+
+    site = MatterCatalogue(base_url=base_url)
+    async with (
+        SqliteStore.open(db) as store,
+        open_session(config, site=site, store=store) as session,
+    ):
+        subscription = session.events() if dashboard else None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_cancel_on_interrupt, session, nursery.cancel_scope)
+            if subscription is not None:
+                await run_dashboard(subscription, console)
+            summary = await session.wait()
+            nursery.cancel_scope.cancel()
+    return summary
+
+
+async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            session.cancel("interrupted by signal")
+
+
+async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
+    from .demo import DemoCatalogue, FaultConfig, serve_demo
+
+    config = load_config(args.config, DEMO_SETTINGS)
+    catalogue = DemoCatalogue(products=args.products, seed=args.seed)
+    faults = FaultConfig.low(seed=args.seed) if args.faults == "low" else FaultConfig()
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(functools.partial(serve_demo, catalogue, faults=faults))
+        console.print(
+            f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
+            f"{server.base_url} (faults: {args.faults}) → {args.db}"
+        )
+        summary = await run_crawl(config, server.base_url, args.db, console, not args.no_dashboard)
+        console.print(
+            f"server saw {server.stats.requests} requests, "
+            f"injected {sum(server.stats.faults.values())} faults"
+        )
+        nursery.cancel_scope.cancel()
+    return summary
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    console = Console()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "export":
+            return _export(args)
+        if args.command == "serve-demo":
+            from .demo import FaultConfig, run_demo_server
+
+            faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
+            trio.run(run_demo_server, args.products, args.port, args.seed, faults)
+            return 0
+        if args.command == "demo":
+            summary = trio.run(run_demo, args, console)
+        else:
+            config = load_config(args.config)
+            summary = trio.run(
+                run_crawl, config, args.base_url, args.db, console, not args.no_dashboard
+            )
+    except UsageError as exc:
+        return _fail(f"error: {exc}")
+    except ConfigError as exc:
+        return _fail(f"config error: {' | '.join(str(exc).splitlines())}")
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        return _fail(f"error: {exc}")
+    except KeyboardInterrupt:
+        return 130
+    console.print(summary_table(summary))
+    return EXIT_CODES[summary.status]
+
+
+def _fail(message: str) -> int:
+    """Report a usage or config problem on one line (never wrapped) and exit with status 2."""
+    print(f"trio-crawl: {message}", file=sys.stderr)
+    return 2
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .stores import export_products
+
+    if args.out is None:
+        count = export_products(args.db, args.format, sys.stdout)
+    else:
+        with open(args.out, "w", newline="", encoding="utf-8") as out:
+            count = export_products(args.db, args.format, out)
+    print(f"exported {count} products", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Where a product sits in the catalogue, and which list pages to crawl (DESIGN §6). Pure maths.
+
+The site lists products newest first, so a product's site page and index move every time a new
+product is certified. Its *position* is counted from the other end instead — the oldest product
+is page_id 0, index_in_page 0 — and so never changes::
+
+    site page:       1 (newest)  2  …  last_page - 1   last_page (oldest, `on_last` products)
+    oldest index:    total - 1   …                      0
+    position:        page_id = oldest index // per_page, index_in_page = oldest index % per_page
+
+Positions fill up in runs of `per_page`, like the site's pages, but aligned to the oldest end:
+one position page usually straddles two site pages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "STRATEGIES",
+    "oldest_index_of",
+    "plan_pages",
+    "position",
+    "site_page_of",
+    "total_products",
+]
+
+STRATEGIES = ("continue_from_db", "newest_first", "full")
+"""The crawl strategies `plan_pages` understands."""
+
+
+def total_products(last_page: int, on_last: int, per_page: int = 12) -> int:
+    """How many products a catalogue of `last_page` pages with `on_last` on the last one holds."""
+    _check_shape(last_page, on_last, per_page)
+    return (last_page - 1) * per_page + on_last
+
+
+def position(
+    page: int, index_on_page: int, *, last_page: int, on_last: int, per_page: int = 12
+) -> tuple[int, int, str]:
+    """The stable (page_id, index_in_page, id) of the product shown at `index_on_page` (from 0)
+    of site page `page` (from 1, newest first).
+
+    Raises ValueError if the catalogue has no product there.
+    """
+    total = total_products(last_page, on_last, per_page)
+    on_page = on_last if page == last_page else per_page
+    if not 1 <= page <= last_page or not 0 <= index_on_page < on_page:
+        raise ValueError(
+            f"no product at page {page}, index {index_on_page}: the catalogue has "
+            f"{last_page} pages of {per_page}, {on_last} on the last"
+        )
+    oldest = total - 1 - ((page - 1) * per_page + index_on_page)
+    page_id, index_in_page = divmod(oldest, per_page)
+    return page_id, index_in_page, f"p{page_id:04d}i{index_in_page:02d}"
+
+
+def oldest_index_of(page_id: int, index_in_page: int, per_page: int = 12) -> int:
+    """The product's index counted from the oldest (0), given its stable position."""
+    if per_page < 1:
+        raise ValueError(f"per_page must be at least 1, not {per_page}")
+    if page_id < 0 or not 0 <= index_in_page < per_page:
+        raise ValueError(f"({page_id}, {index_in_page}) is not a position with {per_page} a page")
+    return page_id * per_page + index_in_page
+
+
+def site_page_of(
+    oldest_index: int, *, last_page: int, on_last: int, per_page: int = 12
+) -> tuple[int, int]:
+    """Where the site currently shows the product with this oldest index: (page, index_on_page).
+
+    The inverse of `position`. Raises ValueError if the catalogue has no such product.
+    """
+    total = total_products(last_page, on_last, per_page)
+    if not 0 <= oldest_index < total:
+        raise ValueError(f"no product with oldest index {oldest_index}: the catalogue has {total}")
+    page, index_on_page = divmod(total - 1 - oldest_index, per_page)
+    return page + 1, index_on_page
+
+
+def plan_pages(
+    strategy: str,
+    *,
+    last_page: int,
+    on_last: int,
+    per_page: int = 12,
+    limit: int,
+    newest_stored: int | None,
+) -> list[int]:
+    """The site pages to crawl, in crawl order.
+
+    - ``continue_from_db``: with nothing stored (`newest_stored` None), the oldest `limit` pages,
+      oldest first. Otherwise up to `limit` pages going newer from the page that holds the product
+      just after `newest_stored` (an oldest index): a page whose newer products are not all
+      stored is crawled again, a page stored up to its newest product is not. Everything stored →
+      ``[]``. (If the catalogue shrank below `newest_stored`, there is nothing newer: ``[]``;
+      the ``full`` strategy is the way to re-read it.)
+    - ``newest_first``: pages 1 .. min(limit, last_page).
+    - ``full``: every page, oldest first; `limit` is ignored.
+
+    Raises ValueError for an unknown strategy or an impossible catalogue shape.
+    """
+    total = total_products(last_page, on_last, per_page)
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, not {limit}")
+    if strategy == "full":
+        return list(range(last_page, 0, -1))
+    if strategy == "newest_first":
+        return list(range(1, min(limit, last_page) + 1))
+    if strategy != "continue_from_db":
+        raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
+    if newest_stored is None:
+        start = last_page
+    elif newest_stored < 0:
+        raise ValueError(f"newest_stored must be an oldest index (>= 0), not {newest_stored}")
+    elif newest_stored + 1 >= total:
+        return []
+    else:
+        # The first product not yet stored decides: its page may hold stored products too.
+        start, _ = site_page_of(
+            newest_stored + 1, last_page=last_page, on_last=on_last, per_page=per_page
+        )
+    return list(range(start, max(start - limit, 0), -1))
+
+
+def _check_shape(last_page: int, on_last: int, per_page: int) -> None:
+    if per_page < 1:
+        raise ValueError(f"per_page must be at least 1, not {per_page}")
+    if last_page < 1:
+        raise ValueError(f"last_page must be at least 1, not {last_page}")
+    # Only a one-page catalogue may be empty; any other last page holds at least one product.
+    lowest = 0 if last_page == 1 else 1
+    if not lowest <= on_last <= per_page:
+        raise ValueError(
+            f"on_last must be between {lowest} and {per_page} with {last_page} pages, not {on_last}"
+        )

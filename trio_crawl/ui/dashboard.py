@@ -1,0 +1,184 @@
+"""A live terminal dashboard fed only by session events (it never reaches into the crawl).
+
+It is one more subscriber: if it renders slowly it loses progress events, never the crawl's
+time. Rendering is driven from a trio task (rich's auto-refresh thread is off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import trio
+from rich.console import Console, Group
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from ..engine import events as ev
+from ..engine.session import SessionSummary
+
+STAGES = ("list_pages", "product_details", "validation", "saving")
+
+
+@attrs.define
+class StageTally:
+    """One stage's counts over the whole session, summed over batches."""
+
+    seen: int = 0
+    done: int = 0
+    failed: int = 0
+    retries: int = 0
+    per_batch: dict[int, tuple[int, int, int]] = attrs.field(factory=dict)
+
+    def progress(self, batch_id: int, done: int, failed: int, retries: int) -> None:
+        old_done, old_failed, old_retries = self.per_batch.get(batch_id, (0, 0, 0))
+        self.done += done - old_done
+        self.failed += failed - old_failed
+        self.retries += retries - old_retries
+        self.per_batch[batch_id] = (done, failed, retries)
+
+
+@attrs.define
+class DashboardState:
+    """What the dashboard knows, folded from events; pure, so it is testable without a TTY."""
+
+    session_id: str = ""
+    status: str = "starting"
+    planned_pages: int = 0
+    started_at: float | None = None
+    now: float = 0.0
+    paused: bool = False
+    lost: int = 0
+    stages: dict[str, StageTally] = attrs.field(factory=lambda: {s: StageTally() for s in STAGES})
+    notes: list[str] = attrs.field(factory=list)
+    summary: SessionSummary | None = None
+
+    def apply(self, event: ev.Event) -> None:
+        if self.started_at is None:
+            self.started_at = event.ts
+        self.now = event.ts
+        if isinstance(event, ev.SessionStarted):
+            self.session_id, self.status = event.session_id, "planning"
+        elif isinstance(event, ev.PlanReady):
+            self.planned_pages, self.status = event.items, "crawling"
+        elif isinstance(event, ev.StageStarted):
+            self._tally(event.stage).seen += event.items
+        elif isinstance(event, ev.ItemProgress):
+            self._tally(event.stage).progress(
+                event.batch_id, event.done, event.failed, event.retries
+            )
+        elif isinstance(event, ev.StageRetrying) and event.batch_id == 0:
+            self.notes.append(f"status check retry {event.attempt}: {event.kind}")
+        elif isinstance(event, ev.SessionPaused | ev.SessionResumed):
+            self.paused = isinstance(event, ev.SessionPaused)
+        elif isinstance(event, ev.ConfigReloaded):
+            self.notes.append(f"config reloaded: {', '.join(event.changed) or 'no change'}")
+        elif isinstance(event, ev.ConfigRejected):
+            self.notes.append(f"config change rejected: {event.error.splitlines()[0]}")
+        elif isinstance(event, ev.EventsLost):
+            self.lost += event.count
+        elif isinstance(event, ev.SessionEnded):
+            self.status = event.status
+            self.summary = event.summary
+        del self.notes[:-3]
+
+    def _tally(self, stage: str) -> StageTally:
+        return self.stages.setdefault(stage, StageTally())
+
+    @property
+    def elapsed(self) -> float:
+        return 0.0 if self.started_at is None else self.now - self.started_at
+
+    def pages_per_sec(self) -> float:
+        pages = self.stages["list_pages"]
+        return (pages.done + pages.failed) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def eta(self) -> float | None:
+        pages = self.stages["list_pages"]
+        finished = pages.done + pages.failed
+        if not finished or not self.planned_pages or self.elapsed <= 0:
+            return None
+        return self.elapsed * (self.planned_pages - finished) / finished
+
+    def retries(self) -> int:
+        return sum(tally.retries for tally in self.stages.values())
+
+    def render(self) -> Group:
+        header = Text.assemble(
+            ("trio-crawl ", "bold cyan"),
+            (f"{self.status}{' (paused)' if self.paused else ''}", "bold"),
+            f"  {self.elapsed:5.1f}s  {self.pages_per_sec():6.1f} pages/s"
+            f"  retries {self.retries()}",
+            f"  ETA {self.eta():4.0f}s" if self.eta() is not None else "",
+        )
+        table = Table.grid(padding=(0, 1))
+        for column in ("stage", "bar", "done", "failed", "retries"):
+            table.add_column(column, justify="left" if column in ("stage", "bar") else "right")
+        pages_total = self.planned_pages or self.stages["list_pages"].seen
+        for name, tally in self.stages.items():
+            total = pages_total if name == "list_pages" else max(tally.seen, 1)
+            table.add_row(
+                name,
+                ProgressBar(total=max(total, 1), completed=tally.done + tally.failed, width=30),
+                f"{tally.done}/{total}",
+                Text(str(tally.failed), style="red" if tally.failed else ""),
+                str(tally.retries),
+            )
+        parts: list[Any] = [header, table]
+        parts.extend(Text(note, style="yellow") for note in self.notes)
+        if self.lost:
+            parts.append(Text(f"(dashboard skipped {self.lost} progress events)", style="dim"))
+        return Group(*parts)
+
+
+def summary_table(summary: SessionSummary) -> Table:
+    """The final summary, as a table."""
+    table = Table(title=f"crawl {summary.status}", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows: Iterable[tuple[str, str]] = (
+        ("status", summary.status),
+        ("elapsed", f"{summary.elapsed:.2f}s"),
+        ("pages ok", str(summary.pages_ok)),
+        ("pages failed", str(summary.pages_failed)),
+        ("products saved", str(summary.products_saved)),
+        ("products failed", str(summary.products_failed)),
+        ("retries", str(summary.retries)),
+        ("pages/s", f"{summary.pages_ok / summary.elapsed:.1f}" if summary.elapsed else "-"),
+    )
+    for row in rows:
+        table.add_row(*row)
+    if summary.reason:
+        table.add_row("reason", summary.reason)
+    kinds: dict[str, int] = {}
+    for item in summary.failed_items:
+        key = f"{item.stage}: {item.kind.value}"
+        kinds[key] = kinds.get(key, 0) + 1
+    for key, count in sorted(kinds.items()):
+        table.add_row(f"failed {key}", str(count))
+    return table
+
+
+async def run_dashboard(
+    subscription: ev.Subscription, console: Console, *, refresh_secs: float = 0.25
+) -> DashboardState:
+    """Fold events into a live view until the session ends; return the final state."""
+    from rich.live import Live
+
+    state = DashboardState()
+    with Live(state.render(), console=console, auto_refresh=False, transient=False) as live:
+        async with trio.open_nursery() as nursery:
+
+            async def redraw() -> None:
+                while True:
+                    await trio.sleep(refresh_secs)
+                    live.update(state.render(), refresh=True)
+
+            nursery.start_soon(redraw)
+            async for event in subscription:
+                state.apply(event)
+            nursery.cancel_scope.cancel()
+        live.update(state.render(), refresh=True)
+    return state
