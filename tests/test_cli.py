@@ -88,3 +88,44 @@ def test_export_of_a_missing_database_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "none.db" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    db = tmp_path / "demo.db"
+    process = subprocess.Popen(
+        [*CLI, "demo", "--products", "6000", "--db", str(db), "--no-dashboard"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        saved = 0
+        while saved < 100 and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling another process's database from the test, not the engine
+            if db.exists():
+                try:
+                    with sqlite3.connect(db) as conn:
+                        saved = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+                except sqlite3.OperationalError:
+                    saved = 0
+        assert saved >= 100, "the crawl never got going"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "cancelled" in stdout
+    assert "Traceback" not in stderr
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        status, products_saved = conn.execute(
+            "SELECT status, products_saved FROM crawl_runs"
+        ).fetchone()
+    assert 100 <= rows < 6000
+    assert (status, products_saved) == ("cancelled", rows)

@@ -52,6 +52,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Closing clients is shielded from cancellation (so sockets never leak), but bounded, so a
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
+CONNECTIONS_PER_SHARD = 4
 
 
 def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -82,9 +83,23 @@ class FetchSettings:
     allow_offsite_redirects: bool = False
     max_redirects: int = attrs.field(default=5, validator=_at_least(0))
     max_connections: int = attrs.field(default=50, validator=_at_least(1))
-    clients: int = attrs.field(default=4, validator=_at_least(1))
+    clients: int | None = attrs.field(default=None)
+    """Client shards; None picks one per `CONNECTIONS_PER_SHARD` connections. httpcore checks
+    every idle connection of a pool on each request, so small pools are cheaper per request."""
     user_agent: str = "trio-crawl/0.1"
     trust_env: bool = False
+
+    @clients.validator
+    def _check_clients(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and value < 1:
+            raise ValueError(f"clients must be at least 1, got {value!r}")
+
+    @property
+    def shard_count(self) -> int:
+        """How many httpx clients the connections are spread over."""
+        if self.clients is not None:
+            return self.clients
+        return max(1, -(-self.max_connections // CONNECTIONS_PER_SHARD))
 
 
 @attrs.frozen
@@ -197,7 +212,7 @@ class Fetcher:
         stack = contextlib.AsyncExitStack()
         try:
             clients = []
-            for size in _shard_sizes(settings.max_connections, settings.clients):
+            for size in _shard_sizes(settings.max_connections, settings.shard_count):
                 client = _make_client(settings, size)
                 stack.push_async_callback(client.aclose)
                 clients.append(client)

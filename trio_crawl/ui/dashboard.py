@@ -95,6 +95,10 @@ class DashboardState:
         pages = self.stages["list_pages"]
         return (pages.done + pages.failed) / self.elapsed if self.elapsed > 0 else 0.0
 
+    def products_per_sec(self) -> float:
+        saved = self.stages["saving"]
+        return saved.done / self.elapsed if self.elapsed > 0 else 0.0
+
     def eta(self) -> float | None:
         pages = self.stages["list_pages"]
         finished = pages.done + pages.failed
@@ -106,16 +110,17 @@ class DashboardState:
         return sum(tally.retries for tally in self.stages.values())
 
     def render(self) -> Group:
+        eta = self.eta()
         header = Text.assemble(
             ("trio-crawl ", "bold cyan"),
             (f"{self.status}{' (paused)' if self.paused else ''}", "bold"),
-            f"  {self.elapsed:5.1f}s  {self.pages_per_sec():6.1f} pages/s"
-            f"  retries {self.retries()}",
-            f"  ETA {self.eta():4.0f}s" if self.eta() is not None else "",
+            f"  {self.elapsed:5.1f}s  {self.pages_per_sec():6.1f} list pages/s"
+            f"  {self.products_per_sec():7.1f} products/s  retries {self.retries()}",
+            f"  ETA {eta:4.0f}s" if eta is not None else "",
         )
-        table = Table.grid(padding=(0, 1))
-        for column in ("stage", "bar", "done", "failed", "retries"):
-            table.add_column(column, justify="left" if column in ("stage", "bar") else "right")
+        table = Table(box=None, padding=(0, 1), header_style="dim")
+        for column in ("stage", "progress", "done", "failed", "retries"):
+            table.add_column(column, justify="left" if column in ("stage", "progress") else "right")
         pages_total = self.planned_pages or self.stages["list_pages"].seen
         for name, tally in self.stages.items():
             total = pages_total if name == "list_pages" else max(tally.seen, 1)
@@ -146,7 +151,11 @@ def summary_table(summary: SessionSummary) -> Table:
         ("products saved", str(summary.products_saved)),
         ("products failed", str(summary.products_failed)),
         ("retries", str(summary.retries)),
-        ("pages/s", f"{summary.pages_ok / summary.elapsed:.1f}" if summary.elapsed else "-"),
+        ("list pages/s", f"{summary.pages_ok / summary.elapsed:.1f}" if summary.elapsed else "-"),
+        (
+            "products/s",
+            f"{summary.products_saved / summary.elapsed:.1f}" if summary.elapsed else "-",
+        ),
     )
     for row in rows:
         table.add_row(*row)
