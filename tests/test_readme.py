@@ -28,3 +28,33 @@ def test_readme_session_example_runs_and_completes() -> None:
     assert lines[-1] == "completed 7"
     assert lines[0] == "SessionStarted 1"
     assert sum(line.startswith("saving") for line in lines) == 3
+
+
+def test_readme_library_example_crawls_the_demo_catalogue(tmp_path: Path) -> None:
+    code = _example("## Using it as a library")
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "completed 20 240"
+    assert lines[-1] == "completed 240 0"
+    assert (tmp_path / "matter.db").exists()
+
+
+def test_readme_config_reference_names_every_key() -> None:
+    from trio_crawl import CrawlConfig
+
+    text = README.read_text()
+    for section, values in CrawlConfig().to_dict().items():
+        if section == "retry":
+            names = {f"retry.<stage>.{field}" for policy in values.values() for field in policy}
+        else:
+            names = {f"{section}.{key}" for key in values}
+        for name in names:
+            assert f"`{name}`" in text, name
