@@ -34,7 +34,6 @@ from .events import (
     SessionResumed,
     SessionStarted,
     SessionTimedOut,
-    StageRetrying,
     Subscription,
 )
 from .live import LiveConfig
@@ -48,7 +47,6 @@ from .results import (
     StageStats,
     Success,
 )
-from .retry import RetryCalculator
 from .stage import Runtime, Stage
 
 if TYPE_CHECKING:
@@ -136,18 +134,9 @@ class PlanContext:
             try:
                 return await operation()
             except StageError as error:
-                live = self.runtime.live.current
-                calculator = RetryCalculator(
-                    live.retry.for_stage(policy),
-                    self.runtime.rng,
-                    max_retry_after_secs=live.crawl.max_retry_after_secs,
-                )
-                if not calculator.should_retry(error.kind, attempts):
+                delay = self.runtime.retry_delay(policy, policy, 0, error, attempts)
+                if delay is None:
                     raise
-                delay = calculator.delay(attempts, error.retry_after)
-                self.runtime.bus.emit(
-                    StageRetrying, 0, policy, attempts + 1, delay, error.kind.value, error.message
-                )
                 await trio.sleep(delay)
 
 
@@ -293,8 +282,7 @@ class SessionActor:
                 first = self.stages[0].name
                 error = StageError(ErrorKind.cancelled, "session hard deadline")
                 lost = tuple(
-                    FailedItem(item, first, ErrorKind.cancelled, 0, error.message)
-                    for item in items
+                    FailedItem(item, first, ErrorKind.cancelled, 0, error.message) for item in items
                 )
                 stats = StageStats(len(lost), 0, len(lost))
                 result = FatalError(error, "session", stats, (), lost)

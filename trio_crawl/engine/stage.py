@@ -76,6 +76,25 @@ class Runtime:
     rng: random.Random
     _limiters: dict[str, tuple[int, trio.CapacityLimiter]] = attrs.field(factory=dict)
 
+    def retry_delay(
+        self, key: str, stage: str, batch_id: int, error: StageError, attempts: int
+    ) -> float | None:
+        """Seconds to wait before retrying after `error` on attempt `attempts`, under the
+        policy in force for `key` (announced as `StageRetrying`); None when it is not retried."""
+        live = self.live.current
+        calculator = RetryCalculator(
+            live.retry.for_stage(key),
+            self.rng,
+            max_retry_after_secs=live.crawl.max_retry_after_secs,
+        )
+        if not calculator.should_retry(error.kind, attempts):
+            return None
+        delay = calculator.delay(attempts, error.retry_after)
+        self.bus.emit(
+            StageRetrying, batch_id, stage, attempts + 1, delay, error.kind.value, error.message
+        )
+        return delay
+
     def limiter(self, key: str) -> trio.CapacityLimiter:
         """The stage's limiter, resized from the config in force when that has changed."""
         live = self.live
@@ -243,27 +262,14 @@ class StageActor:
                     return
                 finally:
                     self._limiter.release_on_behalf_of((id(self), index))
-                live = self.runtime.live.current
-                calculator = RetryCalculator(
-                    live.retry.for_stage(stage.key),
-                    self.runtime.rng,
-                    max_retry_after_secs=live.crawl.max_retry_after_secs,
+                delay = self.runtime.retry_delay(
+                    stage.key, stage.name, self.batch_id, error, attempts
                 )
-                if not calculator.should_retry(error.kind, attempts):
+                if delay is None:
                     self._fail(unit, error.kind, attempts, error.message)
                     finished = True
                     return
-                delay = calculator.delay(attempts, error.retry_after)
                 self._retries += 1
-                self.runtime.bus.emit(
-                    StageRetrying,
-                    self.batch_id,
-                    stage.name,
-                    attempts + 1,
-                    delay,
-                    error.kind.value,
-                    error.message,
-                )
                 with trio.move_on_after(delay):
                     await self._stopped.wait()
                 if self.stop is not None:
