@@ -190,4 +190,6 @@ async def run_dashboard(
                 state.apply(event)
             nursery.cancel_scope.cancel()
         live.update(state.render(), refresh=True)
+    if not console.is_terminal:
+        console.line()  # Live leaves the cursor after its last frame when not on a terminal
     return state
