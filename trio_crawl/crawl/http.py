@@ -32,7 +32,8 @@ fault, so they fall under `client_error`, which no stage retries by default.
 from __future__ import annotations
 
 import contextlib
-import itertools
+import math
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import attrs
@@ -52,7 +53,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Closing clients is shielded from cancellation (so sockets never leak), but bounded, so a
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
-CONNECTIONS_PER_SHARD = 4
+CONNECTIONS_PER_SHARD = 2
 
 
 def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -164,8 +165,11 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 # --- the fetcher -------------------------------------------------------------------------------
 
 
-def _make_client(settings: FetchSettings, connections: int) -> httpx.AsyncClient:
+def _make_client(
+    settings: FetchSettings, connections: int, tls: ssl.SSLContext
+) -> httpx.AsyncClient:
     return httpx.AsyncClient(
+        verify=tls,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         timeout=httpx.Timeout(settings.request_timeout_secs),
         headers={"user-agent": settings.user_agent},
@@ -185,22 +189,31 @@ class Fetcher:
     """GETs HTML pages through a few sharded httpx clients; make one with `Fetcher.open`.
 
     A single `httpx.AsyncClient` degrades at high concurrency (every request contends for one
-    httpcore pool), so requests are spread round-robin over `settings.clients` shards, or pinned
-    to one by a caller's worker `key`. `max_connections` is split between the shards.
+    httpcore pool), so requests are spread over `settings.shard_count` shards, or pinned to one
+    by a caller's worker `key`. `max_connections` is split between the shards, and an unpinned
+    request waits for a free connection slot and takes the shard it belongs to, so no shard
+    queues requests while another sits idle.
     """
 
-    __slots__ = ("_clients", "_politeness", "_settings", "_turn")
+    __slots__ = ("_clients", "_free", "_politeness", "_release", "_settings")
 
     def __init__(
         self,
         settings: FetchSettings,
         clients: list[httpx.AsyncClient],
         politeness: Politeness | None,
+        sizes: list[int] | None = None,
     ) -> None:
         self._settings = settings
         self._clients = clients
         self._politeness = politeness
-        self._turn = itertools.cycle(range(len(clients)))
+        self._release, self._free = trio.open_memory_channel[int](math.inf)
+        sizes = sizes if sizes is not None else [1] * len(clients)
+        # Interleave the slots, so that the first requests land on different shards.
+        for depth in range(max(sizes, default=0)):
+            for shard, size in enumerate(sizes):
+                if depth < size:
+                    self._release.send_nowait(shard)
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -211,12 +224,15 @@ class Fetcher:
         settings = settings if settings is not None else FetchSettings()
         stack = contextlib.AsyncExitStack()
         try:
+            # One TLS context for every shard: building one costs ~20 ms, and they are alike.
+            tls = ssl.create_default_context()
             clients = []
-            for size in _shard_sizes(settings.max_connections, settings.shard_count):
-                client = _make_client(settings, size)
+            sizes = _shard_sizes(settings.max_connections, settings.shard_count)
+            for size in sizes:
+                client = _make_client(settings, size, tls)
                 stack.push_async_callback(client.aclose)
                 clients.append(client)
-            yield cls(settings, clients, politeness)
+            yield cls(settings, clients, politeness, sizes)
         finally:
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + _CLOSE_GRACE_SECS
@@ -251,8 +267,16 @@ class Fetcher:
         redirects included (a slow-drip server cannot stretch it); waiting for politeness
         does not count. `key` pins the request to a shard (e.g. a worker number).
         """
+        if key is not None:
+            return await self._get(self._clients[key % len(self._clients)], url)
+        shard = await self._free.receive()
+        try:
+            return await self._get(self._clients[shard], url)
+        finally:
+            self._release.send_nowait(shard)
+
+    async def _get(self, client: httpx.AsyncClient, url: str) -> FetchedPage:
         settings = self._settings
-        client = self._clients[(key if key is not None else next(self._turn)) % len(self._clients)]
         remaining = settings.request_timeout_secs
         with map_http_errors():
             current = httpx.URL(url)
