@@ -115,7 +115,6 @@ class Stop(enum.Enum):
     """Why an actor is stopping; graceful lets in-flight items finish."""
 
     cancel = "cancel"
-    timeout = "timeout"
     graceful = "graceful"
     hard = "hard"
 
