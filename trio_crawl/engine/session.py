@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 import trio
@@ -56,9 +56,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-STATUSES = ("completed", "partial", "cancelled", "timed_out", "failed")
+SessionStatus = Literal["completed", "partial", "cancelled", "timed_out", "failed"]
 
-FINAL_EVENTS: dict[str, type[SessionEnded]] = {
+FINAL_EVENTS: dict[SessionStatus, type[SessionEnded]] = {
     "completed": SessionCompleted,
     "partial": SessionCompleted,
     "cancelled": SessionCancelled,
@@ -72,7 +72,7 @@ class SessionSummary:
     """What a session did. `counts` holds the counters its stages feed (see `Stage.count_ok`)."""
 
     session_id: str
-    status: str
+    status: SessionStatus
     elapsed: float
     counts: Mapping[str, int]
     stages: Mapping[str, StageStats]
@@ -186,7 +186,7 @@ class SessionActor:
         self.runtime = runtime
         self.on_finish = on_finish
         self.paused = False
-        self.stop_status: str | None = None
+        self.stop_status: SessionStatus | None = None
         self.stop_command: Command | None = None
         self.reason = ""
         self.error: StageError | None = None
@@ -319,6 +319,7 @@ class SessionActor:
         self._counts[counter] = self._counts.get(counter, 0) + value
 
     def _summary(self, elapsed: float) -> SessionSummary:
+        status: SessionStatus
         if self.failed:
             status = "failed"
         elif self.stop_status is not None:
@@ -367,7 +368,7 @@ class SessionActor:
         for child in self._children:
             child.tell(command)
 
-    def _stop(self, status: str, reason: str, command: Command | None) -> None:
+    def _stop(self, status: SessionStatus, reason: str, command: Command | None) -> None:
         if self.stop_status is None:
             self.stop_status = status
             self.reason = reason
