@@ -238,3 +238,41 @@ async def test_cancel_mid_crawl_keeps_saved_rows_and_records_cancelled(
     assert 0 < len(rows) < 600
     [run] = _runs(path)
     assert (run["status"], run["products_saved"]) == ("cancelled", len(rows))
+
+
+async def test_a_live_rate_limit_change_applies_to_the_running_crawl(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    from trio_crawl import CrawlConfig
+    from trio_crawl.engine.events import ConfigReloaded
+
+    path = tmp_path / "crawl.toml"
+    slow = '[crawl]\nstrategy = "full"\n[rate_limit]\nrequests_per_second = 2\n'
+    path.write_text(slow)
+    config = CrawlConfig.load(path, env={})
+    catalogue = DemoCatalogue(products=120, seed=3)  # 10 list pages + 120 details + status check
+    reloaded: list[float] = []
+    async with (
+        demo_server(catalogue) as server,
+        SqliteStore.open(db_path(tmp_path)) as store,
+        open_session(config, site=MatterCatalogue(server.base_url), store=store) as session,
+        session.events() as events,
+    ):
+        start = trio.current_time()
+        async with trio.open_nursery() as nursery:
+
+            async def speed_up() -> None:
+                await trio.sleep(10)
+                path.write_text(slow.replace("= 2", "= 0"))
+
+            nursery.start_soon(speed_up)
+            async for event in events:
+                if isinstance(event, ConfigReloaded):
+                    reloaded.append(trio.current_time() - start)
+                    assert event.changed == ("rate_limit",)
+        summary = await session.wait()
+    elapsed = trio.current_time() - start
+    assert summary.status == "completed" and summary.products_saved == 120
+    assert len(reloaded) == 1 and 10 <= reloaded[0] <= 12
+    # at 2 requests/s the 132 requests would take 66 s; after the change the rest is immediate
+    assert elapsed < 15
