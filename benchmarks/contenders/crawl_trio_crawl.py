@@ -1,0 +1,161 @@
+"""trio_crawl, the real product: `open_session()` with the SQLite store and an events subscriber.
+
+Everything a user gets is on: the status check (it finds the last page by itself), the four
+stages with their retry policies, per-host politeness, events (consumed here as a dashboard
+would, but not drawn), SQLite upserts in a temporary file. The global rate limit is off
+(``requests_per_second = 0``) so the run is like for like with the peers.
+
+Concurrency (documented in results/latest.md): ``list_pages`` 8, ``product_details`` 32,
+``per_host_concurrency`` = ``--concurrency`` (32: at most 32 requests in flight to the site, as
+for every peer), ``max_connections`` 64, ``parallel_batches`` 4, ``batch_size`` 10.
+
+Two switches, for finding where time goes (run.py uses neither): ``--no-events`` (nobody
+subscribes) and ``--null-store`` (a store that keeps nothing, so no SQLite at all; products are
+counted and digested as they are saved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import trio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Tally, arguments, clean, record_digest, report
+
+from trio_crawl import CrawlConfig, SessionSummary, open_session
+from trio_crawl.sites import MatterCatalogue, Product
+from trio_crawl.stores import SqliteStore, Store
+
+
+def config(concurrency: int) -> CrawlConfig:
+    return CrawlConfig.from_dict(
+        {
+            "crawl": {"strategy": "full", "batch_size": 10, "parallel_batches": 4},
+            "concurrency": {
+                "list_pages": 8,
+                "product_details": 32,
+                "max_connections": 64,
+            },
+            "rate_limit": {"requests_per_second": 0, "per_host_concurrency": concurrency},
+        }
+    )
+
+
+class NullStore:
+    """A `Store` that keeps nothing: what trio_crawl costs without SQLite."""
+
+    def __init__(self, tally: Tally) -> None:
+        self.tally = tally
+
+    async def newest_position(self) -> int | None:
+        return None
+
+    async def save_products(self, products: Sequence[Product]) -> int:
+        for product in products:
+            detail = product.detail
+            self.tally.product(
+                clean(detail.model), clean(detail.manufacturer), clean(detail.certificate_id)
+            )
+        return len(products)
+
+    async def start_run(self, session_id: str, config: Mapping[str, Any]) -> None:
+        pass
+
+    async def finish_run(
+        self,
+        session_id: str,
+        status: str,
+        counts: Mapping[str, int],
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        pass
+
+
+async def crawl(
+    base_url: str,
+    concurrency: int,
+    db: Path | None,
+    events: Counter[str] | None,
+    tally: Tally,
+) -> SessionSummary:
+    site = MatterCatalogue(base_url)
+    async with contextlib.AsyncExitStack() as stack:
+        store: Store = (
+            NullStore(tally)
+            if db is None
+            else await stack.enter_async_context(SqliteStore.open(db))
+        )
+        session = await stack.enter_async_context(
+            open_session(config(concurrency), site=site, store=store)
+        )
+        if events is not None:
+            async with session.events() as subscription:
+                async for event in subscription:
+                    events[type(event).__name__] += 1
+        return await session.wait()
+
+
+def check_database(db: Path, tally: Tally) -> None:
+    """Count and digest what the crawl stored (after the clock stopped)."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT model, manufacturer, certificate_id FROM product_details")
+        for model, manufacturer, certificate_id in rows:
+            tally.details += 1
+            model, manufacturer, certificate_id = (
+                clean(model),
+                clean(manufacturer),
+                clean(certificate_id),
+            )
+            if model and manufacturer and certificate_id:
+                tally.products += 1
+                tally.digest = (
+                    tally.digest + record_digest(model, manufacturer, certificate_id)
+                ) % (1 << 64)
+        (stored,) = connection.execute("SELECT COUNT(*) FROM products").fetchone()
+    tally.notes["products_rows"] = stored
+    connection.close()
+
+
+def main() -> None:
+    args = arguments(
+        __doc__.splitlines()[0],
+        switches={"--no-events": "nobody subscribes", "--null-store": "no SQLite"},
+    )
+    events: Counter[str] | None = None if args.no_events else Counter()
+    tally = Tally(counts_requests=False, notes={"concurrency": args.concurrency})
+    if args.no_events or args.null_store:
+        tally.notes["variant"] = " ".join(
+            name
+            for name, on in (("no-events", args.no_events), ("null-store", args.null_store))
+            if on
+        )
+    with tempfile.TemporaryDirectory(prefix="trio-crawl-bench-") as folder:
+        db = None if args.null_store else Path(folder) / "bench.db"
+        tally.start()
+        summary = trio.run(crawl, args.base_url, args.concurrency, db, events, tally)
+        seconds = time.perf_counter() - tally.started
+        if db is not None:
+            check_database(db, tally)
+    tally.list_pages = summary.pages_ok
+    tally.errors = summary.pages_failed + summary.products_failed
+    tally.notes.update(
+        status=summary.status,
+        products_saved=summary.products_saved,
+        retries=summary.retries,
+        events=sum(events.values()) if events is not None else None,
+        events_lost=events.get("EventsLost", 0) if events is not None else None,
+    )
+    report("trio_crawl", tally, seconds)
+
+
+if __name__ == "__main__":
+    main()
