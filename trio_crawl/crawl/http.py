@@ -53,7 +53,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Closing clients is shielded from cancellation (so sockets never leak), but bounded, so a
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
-CONNECTIONS_PER_SHARD = 2
+CONNECTIONS_PER_SHARD = 1
 
 
 def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:

@@ -35,6 +35,8 @@ from .retry import RetryCalculator
 
 Handler = Callable[[Any], Awaitable[Any]]
 
+_NONE: Any = object()
+
 PROGRESS_INTERVAL = 0.25
 """Seconds between grouped progress events of one stage."""
 
@@ -143,6 +145,7 @@ class StageActor:
         self._retries = 0
         self._total = 0
         self._last_progress = 0.0
+        self._next = 0
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -223,64 +226,90 @@ class StageActor:
             self._limiter.release_on_behalf_of(borrower)
 
     async def _feed(self, units: list[Any], nursery: trio.Nursery) -> None:
-        """Start units in input order as slots free up; a task exists only while its unit
-        runs or waits to retry, so a large stage costs no more tasks than its limit."""
-        started = 0
+        """Start as many workers as the stage's limit allows. Workers take units in input
+        order; a unit that must wait to retry moves to a task of its own, so waiting never
+        holds a worker. Units no worker took are reported as not started."""
+        self._next = 0
+        workers = min(len(units), max(1, int(self._limiter.total_tokens)))
         try:
-            for index, unit in enumerate(units):
-                if not await self._acquire((id(self), index)):
-                    return
-                nursery.start_soon(self._run_unit, index, unit)
-                started += 1
+            async with trio.open_nursery() as own:
+                for number in range(workers):
+                    own.start_soon(self._worker, units, nursery, number)
         finally:
-            for unit in units[started:]:
+            for unit in units[self._next :]:
                 self._unfinished.append((unit, 0, "not started"))
 
-    async def _run_unit(self, index: int, unit: Any) -> None:
-        """Run one unit (holding the slot the feeder took for it) until it succeeds, fails
-        for good, or the stage stops; each retry waits its delay, then queues for a slot."""
-        stage = self.stage
-        attempts = 0
-        error: StageError | None = None
-        finished = False
+    async def _worker(self, units: list[Any], nursery: trio.Nursery, number: int) -> None:
+        borrower = (id(self), -1 - number)
+        current: Any = _NONE
+        try:
+            while self._next < len(units):
+                if not await self._acquire(borrower):
+                    return
+                if self._next >= len(units):
+                    self._limiter.release_on_behalf_of(borrower)
+                    return
+                index = self._next
+                self._next += 1
+                current = units[index]
+                retry = await self._attempt(index, current, borrower, 1)
+                if retry is not None:
+                    nursery.start_soon(self._retry, index, current, *retry)
+                current = _NONE
+        finally:
+            if current is not _NONE:
+                self._unfinished.append((current, 1, "in flight"))
+
+    async def _retry(
+        self, index: int, unit: Any, attempts: int, delay: float, error: StageError
+    ) -> None:
+        """Wait `delay`, then try `unit` again (and again) under the stage's policy."""
+        borrower = (id(self), index)
+        settled = False
+        note = "last error"
         try:
             while True:
-                if attempts and not await self._acquire((id(self), index)):
-                    return
-                attempts += 1
-                try:
-                    output = await stage.handler(unit)
-                except StageError as exc:
-                    error = exc
-                except Exception as exc:
-                    error = StageError.from_exception(exc)
-                else:
-                    self._outputs[index] = output
-                    self._ok += len(unit) if stage.batched else 1
-                    finished = True
-                    return
-                finally:
-                    self._limiter.release_on_behalf_of((id(self), index))
-                delay = self.runtime.retry_delay(
-                    stage.key, stage.name, self.batch_id, error, attempts
-                )
-                if delay is None:
-                    self._fail(unit, error.kind, attempts, error.message)
-                    finished = True
-                    return
-                self._retries += 1
                 with trio.move_on_after(delay):
                     await self._stopped.wait()
-                if self.stop is not None:
+                if self.stop is not None or not await self._acquire(borrower):
                     return
+                attempts += 1
+                note = "in flight after error"
+                retry = await self._attempt(index, unit, borrower, attempts)
+                if retry is None:
+                    settled = True
+                    return
+                _, delay, error = retry
+                note = "last error"
         finally:
-            if not finished:
-                if error is not None:
-                    note = f"last error: {error.message}"
-                else:
-                    note = "in flight" if attempts else "not started"
-                self._unfinished.append((unit, attempts, note))
+            if not settled:
+                self._unfinished.append((unit, attempts, f"{note}: {error.message}"))
+
+    async def _attempt(
+        self, index: int, unit: Any, borrower: tuple[int, int], attempts: int
+    ) -> tuple[int, float, StageError] | None:
+        """One attempt at `unit`, holding `borrower`'s slot (released here). None when the
+        unit is settled (done, or failed for good); else (attempts, delay, error) to retry."""
+        stage = self.stage
+        try:
+            output = await stage.handler(unit)
+        except StageError as exc:
+            error = exc
+        except Exception as exc:
+            error = StageError.from_exception(exc)
+        else:
+            self._outputs[index] = output
+            self._ok += len(unit) if stage.batched else 1
+            return None
+        finally:
+            self._limiter.release_on_behalf_of(borrower)
             self._emit_progress()
+        delay = self.runtime.retry_delay(stage.key, stage.name, self.batch_id, error, attempts)
+        if delay is None:
+            self._fail(unit, error.kind, attempts, error.message)
+            return None
+        self._retries += 1
+        return attempts, delay, error
 
     def _fail(self, unit: Any, kind: ErrorKind, attempts: int, message: str) -> None:
         units: Iterable[Any] = unit if self.stage.batched else (unit,)
