@@ -305,6 +305,18 @@ _EVICT_PRODUCT = (
 
 def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: list[Row]) -> int:
     with _immediate_transaction(connection):
+        # The usual batch moves nothing: plain upserts do it in a third of the statements. A
+        # position held by another url fails the unique index; then undo and take the long way.
+        connection.execute("SAVEPOINT plain_upsert")
+        try:
+            connection.executemany(_UPSERT_PRODUCT, product_rows)
+            connection.executemany(_UPSERT_DETAIL, detail_rows)
+        except sqlite3.IntegrityError:
+            connection.execute("ROLLBACK TO plain_upsert")
+        else:
+            connection.execute("RELEASE plain_upsert")
+            return len(product_rows)
+        connection.execute("RELEASE plain_upsert")
         connection.executemany(_PARK_DETAIL, product_rows)
         connection.executemany(_PARK_PRODUCT, product_rows)
         connection.executemany(_EVICT_DETAIL, product_rows)
