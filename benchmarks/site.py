@@ -302,8 +302,8 @@ def check_status(site: SiteInfo) -> tuple[int, int]:
     """Run trio_crawl's status check against `site`; return the (last_page, on_last) it found."""
     import trio
 
-    from trio_crawl.crawl.http import Fetcher
-    from trio_crawl.crawl.planner import find_last_page
+    from trio_crawl.crawling.http import Fetcher
+    from trio_crawl.crawling.planner import find_last_page
     from trio_crawl.sites import MatterCatalogue
     from trio_crawl.sites.records import ListPage
 

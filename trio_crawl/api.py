@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from .config.model import CrawlConfig
-from .crawl.http import Fetcher, FetchSettings
-from .crawl.planner import CataloguePlanner
-from .crawl.politeness import Politeness
-from .crawl.stages import CatalogueCrawl
+from .crawling.http import Fetcher, FetchSettings
+from .crawling.planner import CataloguePlanner
+from .crawling.politeness import Politeness
+from .crawling.stages import CatalogueCrawl
 from .engine import session as engine_session
 from .engine.session import Planner, Session, SessionSummary
 from .engine.stage import Stage

@@ -1,5 +1,5 @@
 """trio_crawl's `Fetcher` in the raw loop: raw_httpx's workers, but every page is fetched through
-`trio_crawl.crawl.http.Fetcher` with the settings and politeness `crawl()` would use.
+`trio_crawl.crawling.http.Fetcher` with the settings and politeness `crawl()` would use.
 
 A diagnostic variant (``run.py --variants``): set against raw_httpx it shows what the Fetcher adds
 (sharded clients, politeness, error mapping, streaming with a size limit); set against trio_crawl
@@ -19,8 +19,8 @@ from _common import Tally, arguments, list_url, report
 from crawl_trio_crawl import config
 
 from trio_crawl.api import fetch_settings
-from trio_crawl.crawl.http import Fetcher
-from trio_crawl.crawl.politeness import Politeness
+from trio_crawl.crawling.http import Fetcher
+from trio_crawl.crawling.politeness import Politeness
 from trio_crawl.engine import StageError
 from trio_crawl.sites import MatterCatalogue
 

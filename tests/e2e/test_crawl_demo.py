@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 from trio_crawl import ErrorKind, crawl, open_session
-from trio_crawl.crawl.planner import PageJob
+from trio_crawl.crawling.planner import PageJob
 from trio_crawl.demo import DemoCatalogue, DemoProduct, FaultConfig
 from trio_crawl.engine.events import BatchCompleted, StageRetrying
 from trio_crawl.sites import MatterCatalogue

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_crawl.crawl.positions import (
+from trio_crawl.crawling.positions import (
     STRATEGIES,
     oldest_index_of,
     plan_pages,

@@ -8,7 +8,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_crawl.crawl.politeness import HostLimiter, Politeness, TokenBucket
+from trio_crawl.crawling.politeness import HostLimiter, Politeness, TokenBucket
 
 
 class Peak:

@@ -1,4 +1,4 @@
-"""`Fetcher` against a real loopback server (tests/crawl/http_server.py), in-process.
+"""`Fetcher` against a real loopback server (tests/crawling/http_server.py), in-process.
 
 Most tests run on trio's real clock. Tests about time (timeouts, politeness waits) take
 `autojump_clock`: the server runs in the same trio run and loopback I/O is ready as soon as it
@@ -19,7 +19,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_crawl.crawl.http import (
+from trio_crawl.crawling.http import (
     FetchedPage,
     Fetcher,
     FetchSettings,
@@ -28,7 +28,7 @@ from trio_crawl.crawl.http import (
     classify_status,
     map_http_errors,
 )
-from trio_crawl.crawl.politeness import Politeness
+from trio_crawl.crawling.politeness import Politeness
 from trio_crawl.engine.results import ErrorKind, StageError
 
 from .http_server import HTML, Handler, Reply, Request, serve_routes
