@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import trio
 import trio_crawl.demo
 
 
-async def test_the_command_serves_and_announces_its_url() -> None:
+async def test_the_command_serves_announces_its_url_and_stops_quietly_on_ctrl_c() -> None:
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "trio_crawl.demo.server", "--port", "0", "--products", "30"],
         stdout=subprocess.PIPE,
@@ -34,11 +35,12 @@ async def test_the_command_serves_and_announces_its_url() -> None:
             response = await http.get(base_url + "/csa-iot_products/page/3/")
         assert response.status_code == 200 and b"post-feed" in response.content
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         with trio.fail_after(10):
             await process.wait()
     errors = await process.stderr.receive_some(65536)
     assert b"Warning" not in errors and b"Traceback" not in errors
+    assert process.returncode == 0
 
 
 def test_server_names_load_on_first_use() -> None:

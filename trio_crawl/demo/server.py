@@ -22,6 +22,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import signal
 import socket
 import struct
 import sys
@@ -352,17 +353,23 @@ async def run_demo_server(
     seed: int = 7,
     faults: FaultConfig = FaultConfig(),  # noqa: B008
 ) -> None:
-    """Serve a fresh demo catalogue forever, announcing its base URL on one stdout line."""
+    """Serve a fresh demo catalogue until SIGINT or SIGTERM, announcing its base URL on one
+    stdout line; a signal ends it quietly (trio would otherwise raise KeyboardInterrupt
+    wrapped in an exception group out of the nursery)."""
     catalogue = DemoCatalogue(products=products, seed=seed)
-    async with trio.open_nursery() as nursery:
-        server: DemoServer = await nursery.start(
-            functools.partial(serve_demo, catalogue, port=port, faults=faults)
-        )
-        print(
-            f"serving demo catalogue at {server.base_url} "
-            f"({catalogue.total} products, {catalogue.last_page} pages)",
-            flush=True,
-        )
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            server: DemoServer = await nursery.start(
+                functools.partial(serve_demo, catalogue, port=port, faults=faults)
+            )
+            print(
+                f"serving demo catalogue at {server.base_url} "
+                f"({catalogue.total} products, {catalogue.last_page} pages)",
+                flush=True,
+            )
+            async for _ in signals:
+                nursery.cancel_scope.cancel()
+                break
 
 
 def main(argv: Sequence[str] | None = None) -> int:
