@@ -219,3 +219,31 @@ async def test_unknown_stage_name_is_a_config_error_not_a_silent_default() -> No
             quick_config(), stages=[Stage("product_detail", handle)], items=[1]
         ):
             pass
+
+
+async def test_a_handler_that_never_awaits_still_lets_a_cancel_in(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    done: list[int] = []
+
+    def spin() -> None:
+        # CPU work with no await at all
+        sum(range(2000))
+
+    hundred = trio.Event()
+
+    async def busy(item: int) -> int:
+        spin()
+        done.append(item)
+        if len(done) == 100:
+            hundred.set()
+        return item
+
+    config = quick_config(crawl={"batch_size": 100_000})
+    async with open_session(config, stages=[Stage("validation", busy)], items=range(50_000)) as s:
+        await hundred.wait()  # wakes only if the busy workers yield
+        s.cancel("stop")
+        summary = await s.wait()
+    assert summary.status == "cancelled"
+    assert len(done) < 50_000
+    assert len(done) + len(summary.failed_items) == 50_000

@@ -269,7 +269,10 @@ class Fetcher:
         """
         if key is not None:
             return await self._get(self._clients[key % len(self._clients)], url)
-        shard = await self._free.receive()
+        try:
+            shard = self._free.receive_nowait()
+        except trio.WouldBlock:
+            shard = await self._free.receive()
         try:
             return await self._get(self._clients[shard], url)
         finally:

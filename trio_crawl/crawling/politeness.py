@@ -137,10 +137,21 @@ class Politeness:
 
     @asynccontextmanager
     async def request(self, host: str) -> AsyncIterator[None]:
-        """Hold a slot on `host` and one rate token for the duration of one request."""
-        async with self.hosts.slot(host):
-            await self.bucket.acquire()
+        """Hold a slot on `host` and one rate token for the duration of one request.
+
+        Free slots and an unlimited rate are taken without a trip through the scheduler (the
+        request itself is the checkpoint); only real waiting awaits."""
+        limiter = self.hosts.slot(host)
+        try:
+            limiter.acquire_nowait()
+        except trio.WouldBlock:
+            await limiter.acquire()
+        try:
+            if self.bucket.rate > 0:
+                await self.bucket.acquire()
             yield
+        finally:
+            limiter.release()
 
     def update(self, requests_per_second: float, per_host_concurrency: int) -> None:
         """Apply reloaded limits; they take effect for requests not yet admitted."""

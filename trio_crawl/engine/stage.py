@@ -37,6 +37,9 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 _NONE: Any = object()
 
+YIELD_EVERY = 16
+"""A worker yields to the scheduler at least once every this many units."""
+
 PROGRESS_INTERVAL = 0.25
 """Seconds between grouped progress events of one stage."""
 
@@ -220,7 +223,12 @@ class StageActor:
             if self.stop is not None:
                 return False
             self._limiter = self.runtime.limiter(self.stage.key)  # resized on a reload
-            await self._limiter.acquire_on_behalf_of(borrower)
+            try:
+                # A free slot is taken without a trip through the scheduler: the handler
+                # checkpoints anyway, and the nowait form still respects waiters' order.
+                self._limiter.acquire_on_behalf_of_nowait(borrower)
+            except trio.WouldBlock:
+                await self._limiter.acquire_on_behalf_of(borrower)
             if not self.paused and self.stop is None:
                 return True
             self._limiter.release_on_behalf_of(borrower)
@@ -242,8 +250,14 @@ class StageActor:
     async def _worker(self, units: list[Any], nursery: trio.Nursery, number: int) -> None:
         borrower = (id(self), -1 - number)
         current: Any = _NONE
+        taken = 0
         try:
             while self._next < len(units):
+                taken += 1
+                if taken % YIELD_EVERY == 0:
+                    # Slots are taken without yielding; a handler that never awaits would
+                    # otherwise keep this worker from ever letting others (or a cancel) in.
+                    await trio.lowlevel.checkpoint()
                 if not await self._acquire(borrower):
                     return
                 if self._next >= len(units):
