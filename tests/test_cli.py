@@ -90,35 +90,45 @@ def test_export_of_a_missing_database_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
-def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(tmp_path: Path) -> None:
+async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
+    tmp_path: Path,
+) -> None:
     import signal
     import sqlite3
-    import time
+
+    import trio
 
     db = tmp_path / "demo.db"
-    process = subprocess.Popen(
+    process = await trio.lowlevel.open_process(
         [*CLI, "demo", "--products", "6000", "--db", str(db), "--no-dashboard"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         cwd=tmp_path,
     )
+    assert process.stdout is not None and process.stderr is not None
+    errors = b""
     try:
-        deadline = time.monotonic() + 60
-        saved = 0
-        while saved < 100 and time.monotonic() < deadline:
-            time.sleep(0.2)  # polling another process's database from the test, not the engine
-            if db.exists():
-                try:
-                    with sqlite3.connect(db) as conn:
-                        saved = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
-                except sqlite3.OperationalError:
-                    saved = 0
-        assert saved >= 100, "the crawl never got going"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        with trio.fail_after(60):  # a guard against a hang, not a wait for work
+            while _saved_so_far(errors) < 100:
+                chunk = await process.stderr.receive_some(4096)
+                assert chunk, "the crawl ended before it was interrupted"
+                errors += chunk
+            process.send_signal(signal.SIGINT)
+            output = b""
+            async with trio.open_nursery() as nursery:
+
+                async def drain_errors() -> None:
+                    nonlocal errors
+                    while chunk := await process.stderr.receive_some(4096):
+                        errors += chunk
+
+                nursery.start_soon(drain_errors)
+                while chunk := await process.stdout.receive_some(4096):
+                    output += chunk
+            await process.wait()
     finally:
         process.kill()
+    stdout, stderr = output.decode(), errors.decode()
     assert process.returncode == 130, stderr
     assert "cancelled" in stdout
     assert "Traceback" not in stderr
@@ -129,3 +139,12 @@ def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(tmp_pat
         ).fetchone()
     assert 100 <= rows < 6000
     assert (status, products_saved) == ("cancelled", rows)
+
+
+def _saved_so_far(log: bytes) -> int:
+    counts = [
+        int(line.rsplit(b"; ", 1)[1].split()[0])
+        for line in log.splitlines()
+        if line.endswith(b"saved so far")
+    ]
+    return max(counts, default=0)

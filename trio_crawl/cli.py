@@ -22,6 +22,7 @@ from rich.console import Console
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
+from .engine.events import BatchCompleted, BatchFailed, Subscription
 from .engine.session import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
 
@@ -104,14 +105,31 @@ async def run_crawl(
         SqliteStore.open(db) as store,
         open_session(config, site=site, store=store) as session,
     ):
-        subscription = session.events() if dashboard else None
+        subscription = session.events()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_cancel_on_interrupt, session, nursery.cancel_scope)
-            if subscription is not None:
+            if dashboard:
                 await run_dashboard(subscription, console)
+            else:
+                await _log_batches(subscription)
             summary = await session.wait()
             nursery.cancel_scope.cancel()
     return summary
+
+
+async def _log_batches(subscription: Subscription) -> None:
+    """Without a dashboard (logs, pipes): one plain stderr line per finished batch."""
+    saved = 0
+    async for event in subscription:
+        if isinstance(event, BatchCompleted | BatchFailed):
+            if isinstance(event, BatchCompleted):
+                saved += event.items_ok
+                what = f"{event.outcome}, {event.items_ok} saved, {event.items_failed} failed"
+            else:
+                what = f"failed ({event.kind}: {event.message})"
+            print(
+                f"batch {event.batch_id}: {what}; {saved} saved so far", file=sys.stderr, flush=True
+            )
 
 
 async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
