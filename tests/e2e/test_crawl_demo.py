@@ -113,6 +113,7 @@ async def test_faulty_600_product_crawl_loses_nothing_and_duplicates_nothing(
     saved = {_slug(row["url"]): row for row in rows}
     assert len(saved) == len(rows)  # no duplicates
     failed = _failed_slugs(summary, catalogue)
+    assert all(item.url and item.url.startswith(server.base_url) for item in summary.failed_items)
     every = {catalogue.by_serial(serial).slug for serial in range(600)}
     assert set(saved) | failed == every  # zero silent loss
     assert not set(saved) & failed

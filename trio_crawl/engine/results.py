@@ -105,6 +105,12 @@ class FailedItem:
     attempts: int
     last_error: str
 
+    @property
+    def url(self) -> str | None:
+        """The item's `url`, for items that have one (a page or a product), else None."""
+        url = getattr(self.item, "url", None)
+        return url if isinstance(url, str) else None
+
 
 @attrs.frozen
 class StageStats:

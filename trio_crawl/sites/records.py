@@ -73,3 +73,7 @@ class Product:
 
     ref: ProductRef
     detail: ProductDetail
+
+    @property
+    def url(self) -> str:
+        return self.ref.url
