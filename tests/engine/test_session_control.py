@@ -191,3 +191,26 @@ async def test_exception_in_the_session_block_cancels_the_session(
     summary = await s.wait()
     assert summary.status == "cancelled"
     assert saved == [0]
+
+
+async def test_a_failing_outcome_hook_is_noted_in_the_summary_not_raised(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from trio_crawl.engine.session import SessionSummary
+
+    async def fetch(item: int) -> int:
+        return item
+
+    async def broken_hook(summary: SessionSummary) -> None:
+        raise OSError("disk full")
+
+    async with open_session(
+        quick_config(),
+        stages=[Stage("product_details", fetch)],
+        items=[1, 2],
+        on_finish=broken_hook,
+    ) as s:
+        summary = await s.wait()
+    assert summary.status == "completed"
+    assert "recording the session's outcome failed" in summary.reason
+    assert "disk full" in summary.reason

@@ -224,8 +224,19 @@ class SessionActor:
             nursery.cancel_scope.cancel()
         summary = self._summary(trio.current_time() - started)
         if self.on_finish is not None:
+            # Recording the outcome (a crawl_runs row, say) must not cost the caller the
+            # summary: a failure or a hang there is noted in it instead.
+            problem = "timed out"
             with trio.move_on_after(system.cancellation_timeout_secs, shield=True):
-                await self.on_finish(summary)
+                try:
+                    await self.on_finish(summary)
+                    problem = ""
+                except Exception as exc:
+                    problem = f"failed: {exc!r}"
+            if problem:
+                note = f"recording the session's outcome {problem}"
+                reason = f"{summary.reason}; {note}" if summary.reason else note
+                summary = attrs.evolve(summary, reason=reason)
         bus.emit(FINAL_EVENTS[summary.status], summary.status, summary)
         bus.end()
         report.send(summary)
