@@ -16,6 +16,7 @@ from .engine import RecoverableError as RecoverableError
 from .engine import RetryCalculator as RetryCalculator
 from .engine import RetryPolicy as RetryPolicy
 from .engine import Session as Session
+from .engine import SessionStatus as SessionStatus
 from .engine import SessionSummary as SessionSummary
 from .engine import Stage as Stage
 from .engine import StageError as StageError

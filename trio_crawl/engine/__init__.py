@@ -32,6 +32,7 @@ from .retry import RetryPolicy as RetryPolicy
 from .retry import parse_retry_after as parse_retry_after
 from .session import PlanContext as PlanContext
 from .session import Session as Session
+from .session import SessionStatus as SessionStatus
 from .session import SessionSummary as SessionSummary
 from .session import open_session as open_session
 from .stage import Stage as Stage
