@@ -523,9 +523,9 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "trio_crawl's settings: strategy `full`, `list_pages` 8, `product_details` 32, "
-        "`per_host_concurrency` 32 (so at most 32 requests in flight, like the others), "
-        "`max_connections` 64, `parallel_batches` 4, `batch_size` 10, rate limit 0 (off); "
+        "trio_crawl's settings: strategy `full`, `per_host_concurrency` 32 (so at most 32 "
+        "requests in flight, like the others) split as `list_pages` 8 + `product_details` 24, "
+        "`max_connections` 32, `parallel_batches` 4, `batch_size` 10, rate limit 0 (off); "
         "its run includes the status check (2 extra list-page requests) and SQLite upserts "
         "into a temporary file.",
         "",

@@ -5,9 +5,11 @@ stages with their retry policies, per-host politeness, events (consumed here as 
 would, but not drawn), SQLite upserts in a temporary file. The global rate limit is off
 (``requests_per_second = 0``) so the run is like for like with the peers.
 
-Concurrency (documented in results/latest.md): ``list_pages`` 8, ``product_details`` 32,
-``per_host_concurrency`` = ``--concurrency`` (32: at most 32 requests in flight to the site, as
-for every peer), ``max_connections`` 64, ``parallel_batches`` 4, ``batch_size`` 10.
+Concurrency (documented in results/latest.md): ``per_host_concurrency`` = ``--concurrency``
+(32: at most 32 requests in flight to the site, as for every peer), split between the stages
+that fetch: ``list_pages`` 8 and ``product_details`` = the rest (24), ``max_connections`` the
+same 32; ``parallel_batches`` 4, ``batch_size`` 10. Stage limits that add up to more than the
+per-host limit only make requests queue on it (measured: ~6 % slower with details at 32).
 
 Two switches, for finding where time goes (run.py uses neither): ``--no-events`` (nobody
 subscribes) and ``--null-store`` (a store that keeps nothing, so no SQLite at all; products are
@@ -35,15 +37,17 @@ from trio_crawl import CrawlConfig, SessionSummary, open_session
 from trio_crawl.sites import MatterCatalogue, Product
 from trio_crawl.stores import SqliteStore, Store
 
+LIST_PAGES = 8
+
 
 def config(concurrency: int) -> CrawlConfig:
     return CrawlConfig.from_dict(
         {
             "crawl": {"strategy": "full", "batch_size": 10, "parallel_batches": 4},
             "concurrency": {
-                "list_pages": 8,
-                "product_details": 32,
-                "max_connections": 64,
+                "list_pages": LIST_PAGES,
+                "product_details": concurrency - LIST_PAGES,
+                "max_connections": concurrency,
             },
             "rate_limit": {"requests_per_second": 0, "per_host_concurrency": concurrency},
         }
