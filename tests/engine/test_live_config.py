@@ -10,7 +10,7 @@ import trio.testing
 
 from trio_crawl import CrawlConfig
 from trio_crawl.engine import ErrorKind, Stage, StageError, open_session
-from trio_crawl.engine.events import ConfigRejected, ConfigReloaded
+from trio_crawl.engine.events import ConfigRejected, ConfigReloaded, Event, SessionEnded
 
 BASE = """
 [system]
@@ -23,11 +23,14 @@ jitter_ms = 0
 """
 
 
-async def test_live_change_of_max_attempts_applies_to_the_next_attempt(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
-) -> None:
-    path = tmp_path / "crawl.toml"
-    path.write_text(BASE.format(attempts=2))
+def _write(path: Path, attempts: int) -> None:
+    path.write_text(BASE.format(attempts=attempts))
+
+
+async def _fail_while_rewriting(path: Path, first: int, then: int) -> tuple[int, list[Event]]:
+    """Run one always-failing item from a config file with `max_attempts = first`; during the
+    first attempt the file is rewritten with `then`. Returns the calls made and the events."""
+    _write(path, first)
     config = CrawlConfig.load(path, env={})
     calls = 0
 
@@ -35,18 +38,24 @@ async def test_live_change_of_max_attempts_applies_to_the_next_attempt(
         nonlocal calls
         calls += 1
         if calls == 1:
-            # while the first attempt runs, somebody raises the limit in the file
-            path.write_text(BASE.format(attempts=6))
+            _write(path, then)  # a tiny local file: the edit under test, not I/O to overlap
         raise StageError(ErrorKind.server_error, "502")
 
-    events = []
-    async with open_session(config, stages=[Stage("product_details", fetch)], items=[1]) as s:
-        async with s.events() as stream:
-            async for event in stream:
-                events.append(event)
-        summary = await s.wait()
+    events: list[Event] = []
+    stages = [Stage("product_details", fetch)]
+    async with open_session(config, stages=stages, items=[1]) as s, s.events() as stream:
+        async for event in stream:
+            events.append(event)
+    return calls, events
+
+
+async def test_live_change_of_max_attempts_applies_to_the_next_attempt(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    calls, events = await _fail_while_rewriting(tmp_path / "crawl.toml", 2, 6)
     assert calls == 6
-    assert summary.failed_items[0].attempts == 6
+    [final] = [e for e in events if isinstance(e, SessionEnded)]
+    assert final.summary.failed_items[0].attempts == 6
     reloaded = [e for e in events if isinstance(e, ConfigReloaded)]
     assert len(reloaded) == 1 and reloaded[0].changed == ("retry",)
 
@@ -54,23 +63,7 @@ async def test_live_change_of_max_attempts_applies_to_the_next_attempt(
 async def test_invalid_live_change_is_rejected_and_the_old_config_stays(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
-    path = tmp_path / "crawl.toml"
-    path.write_text(BASE.format(attempts=3))
-    config = CrawlConfig.load(path, env={})
-    calls = 0
-
-    async def fetch(item: int) -> int:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            path.write_text(BASE.format(attempts=-4))
-        raise StageError(ErrorKind.server_error, "502")
-
-    events = []
-    stages = [Stage("product_details", fetch)]
-    async with open_session(config, stages=stages, items=[1]) as s, s.events() as stream:
-        async for event in stream:
-            events.append(event)
+    calls, events = await _fail_while_rewriting(tmp_path / "crawl.toml", 3, -4)
     assert calls == 3
     rejected = [e for e in events if isinstance(e, ConfigRejected)]
     assert len(rejected) == 1
