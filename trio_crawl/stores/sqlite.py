@@ -7,6 +7,7 @@ errors become `StageError`s in one place, `map_sqlite_errors`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -278,6 +279,33 @@ def _upsert_sql(table: str, columns: Sequence[str]) -> str:
     )
 
 
+def _upsert_at_once(
+    connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Row]
+) -> None:
+    """Upsert `rows` with multi-row statements: one statement executes while the GIL is
+    released, where executemany would hand the GIL back and forth with the crawl once a row.
+    (`rows` never repeat a url: `latest_per_url_and_position` saw to that.)"""
+    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, limit // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [row[column] for row in chunk for column in columns]
+        connection.execute(_multi_upsert_sql(table, tuple(columns), len(chunk)), values)
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    names = ", ".join(columns)
+    one_row = "(" + ", ".join("?" * len(columns)) + ")"
+    updates = ", ".join(
+        f"{column} = excluded.{column}" for column in columns if column not in ("url", "created_at")
+    )
+    return (
+        f"INSERT INTO {table} ({names}) VALUES {', '.join([one_row] * rows)}"
+        f" ON CONFLICT (url) DO UPDATE SET {updates}"
+    )
+
+
 _UPSERT_PRODUCT = _upsert_sql("products", PRODUCT_COLUMNS)
 _UPSERT_DETAIL = _upsert_sql("product_details", DETAIL_COLUMNS)
 
@@ -309,8 +337,8 @@ def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: 
         # position held by another url fails the unique index; then undo and take the long way.
         connection.execute("SAVEPOINT plain_upsert")
         try:
-            connection.executemany(_UPSERT_PRODUCT, product_rows)
-            connection.executemany(_UPSERT_DETAIL, detail_rows)
+            _upsert_at_once(connection, "products", PRODUCT_COLUMNS, product_rows)
+            _upsert_at_once(connection, "product_details", DETAIL_COLUMNS, detail_rows)
         except sqlite3.IntegrityError:
             connection.execute("ROLLBACK TO plain_upsert")
         else:
