@@ -182,6 +182,7 @@ class SessionActor:
     ) -> None:
         self.session_id = session_id
         self.stages = stages
+        self._by_name = {stage.name: stage for stage in stages}
         self.planner = planner
         self.runtime = runtime
         self.on_finish = on_finish
@@ -315,10 +316,9 @@ class SessionActor:
             self._batches_failed += 1
             if not stats.by_stage and not result.failed_items:
                 self.error = result.error
-        by_name = {stage.name: stage for stage in self.stages}
         for name, stage_stats in stats.by_stage:
             self._stages[name] = self._stages.get(name, StageStats()) + stage_stats
-            stage = by_name.get(name)
+            stage = self._by_name.get(name)
             if stage is None:
                 continue
             if stage.count_ok:

@@ -268,17 +268,6 @@ def _detail_row(product: Product, now: str) -> Row:
     }
 
 
-def _upsert_sql(table: str, columns: Sequence[str]) -> str:
-    names = ", ".join(columns)
-    values = ", ".join(f":{column}" for column in columns)
-    updates = ", ".join(
-        f"{column} = excluded.{column}" for column in columns if column not in ("url", "created_at")
-    )
-    return (
-        f"INSERT INTO {table} ({names}) VALUES ({values}) ON CONFLICT (url) DO UPDATE SET {updates}"
-    )
-
-
 def _upsert_at_once(
     connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Row]
 ) -> None:
@@ -305,9 +294,6 @@ def _multi_upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
         f" ON CONFLICT (url) DO UPDATE SET {updates}"
     )
 
-
-_UPSERT_PRODUCT = _upsert_sql("products", PRODUCT_COLUMNS)
-_UPSERT_DETAIL = _upsert_sql("product_details", DETAIL_COLUMNS)
 
 # A batch may move stored products between positions (even swap them), and the unique position
 # index is checked per row. So first move every batch product that changes position to a
@@ -337,8 +323,7 @@ def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: 
         # position held by another url fails the unique index; then undo and take the long way.
         connection.execute("SAVEPOINT plain_upsert")
         try:
-            _upsert_at_once(connection, "products", PRODUCT_COLUMNS, product_rows)
-            _upsert_at_once(connection, "product_details", DETAIL_COLUMNS, detail_rows)
+            _upsert_both(connection, product_rows, detail_rows)
         except sqlite3.IntegrityError:
             connection.execute("ROLLBACK TO plain_upsert")
         else:
@@ -349,9 +334,15 @@ def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: 
         connection.executemany(_PARK_PRODUCT, product_rows)
         connection.executemany(_EVICT_DETAIL, product_rows)
         connection.executemany(_EVICT_PRODUCT, product_rows)
-        connection.executemany(_UPSERT_PRODUCT, product_rows)
-        connection.executemany(_UPSERT_DETAIL, detail_rows)
+        _upsert_both(connection, product_rows, detail_rows)
     return len(product_rows)
+
+
+def _upsert_both(
+    connection: sqlite3.Connection, product_rows: list[Row], detail_rows: list[Row]
+) -> None:
+    _upsert_at_once(connection, "products", PRODUCT_COLUMNS, product_rows)
+    _upsert_at_once(connection, "product_details", DETAIL_COLUMNS, detail_rows)
 
 
 @contextmanager
