@@ -16,8 +16,6 @@ from .planner import PageJob, not_found
 from .positions import position
 from .validation import validate
 
-STAGE_NAMES = ("list_pages", "product_details", "validation", "saving")
-
 
 class CatalogueCrawl:
     """Binds a site, a store and a fetcher into the four crawl stages."""

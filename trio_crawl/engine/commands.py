@@ -49,4 +49,3 @@ class Shutdown:
 
 
 Command: TypeAlias = ProcessBatch | ExecuteStage | Pause | Resume | Cancel | Shutdown
-ControlCommand: TypeAlias = Pause | Resume | Cancel | Shutdown

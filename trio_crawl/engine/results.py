@@ -31,7 +31,6 @@ boundaries only `StageResult` values travel, never exceptions.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 import attrs
@@ -189,8 +188,3 @@ def fatal(kind: ErrorKind, context: str, cause: BaseException | None = None) -> 
     error = StageError(kind, f"{context}: {cause!r}" if cause is not None else context)
     error.__cause__ = cause
     return FatalError(error=error, context=context)
-
-
-def error_kinds(names: Mapping[str, Any] | list[str] | tuple[str, ...]) -> tuple[ErrorKind, ...]:
-    """Turn kind names into `ErrorKind`s (raising ValueError on an unknown name)."""
-    return tuple(ErrorKind(name) for name in names)
