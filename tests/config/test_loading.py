@@ -337,9 +337,17 @@ def test_unknown_section_suggests_the_close_name() -> None:
 
 
 def test_unknown_retry_stage_is_rejected_not_ignored() -> None:
-    error = error_for({"retry": {"status_check": {"max_attempts": 2}}})
-    assert error.path == "retry.status_check"
-    assert "unknown section" in str(error)
+    error = error_for({"retry": {"status_chek": {"max_attempts": 2}}})
+    assert error.path == "retry.status_chek"
+    assert "did you mean 'status_check'" in str(error)
+
+
+def test_status_check_has_its_own_policy_that_retries_parse_errors() -> None:
+    config = CrawlConfig.from_dict({"retry": {"status_check": {"max_attempts": 2}}})
+    policy = config.retry.for_stage("status_check")
+    assert policy.max_attempts == 2
+    assert ErrorKind.parse_error in policy.retry_on
+    assert ErrorKind.parse_error not in config.retry.for_stage("list_pages").retry_on
 
 
 def test_unknown_retry_field_is_rejected() -> None:

@@ -169,9 +169,10 @@ def test_retry_for_stage_reads_that_stage(stage: str) -> None:
     )
 
 
-def test_retry_status_check_uses_list_pages_policy() -> None:
+def test_retry_status_check_has_its_own_policy() -> None:
     custom = RetryPolicy(max_attempts=9)
-    assert RetryConfig(list_pages=custom).for_stage("status_check") is custom
+    assert RetryConfig(status_check=custom).for_stage("status_check") is custom
+    assert RetryConfig(list_pages=custom).for_stage("status_check") is not custom
 
 
 @pytest.mark.parametrize("section", ["concurrency", "retry"])

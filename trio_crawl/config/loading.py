@@ -30,7 +30,7 @@ from ..engine.retry import DEFAULT_POLICIES, RetryPolicy
 from .errors import ConfigError, ConfigProblem, unknown_name
 from .model import (
     RETRY_RULES,
-    STAGES,
+    RETRY_SECTIONS,
     ConcurrencyConfig,
     CrawlConfig,
     CrawlSettings,
@@ -225,7 +225,7 @@ def _converter() -> cattrs.Converter:
         conv.register_structure_hook(section, _table_hook(section, fields_fn))
 
     stage_hooks: dict[str, Any] = {
-        stage: override(struct_hook=_policy_hook(stage)) for stage in STAGES
+        stage: override(struct_hook=_policy_hook(stage)) for stage in RETRY_SECTIONS
     }
     retry_fn = make_dict_structure_fn(RetryConfig, conv, **stage_hooks)
     conv.register_structure_hook(RetryConfig, _table_hook(RetryConfig, retry_fn, section=True))

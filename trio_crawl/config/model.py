@@ -29,7 +29,10 @@ STAGES: tuple[str, ...] = ("list_pages", "product_details", "validation", "savin
 """The per-batch stages, in order; each has a concurrency limit and a retry policy."""
 
 STAGE_ALIASES: Mapping[str, str] = MappingProxyType({"status_check": "list_pages"})
-"""Stages that borrow another stage's settings: the status check fetches list pages."""
+"""Stages that borrow another stage's concurrency limit: the status check fetches list pages."""
+
+RETRY_SECTIONS: tuple[str, ...] = (*STAGES, "status_check")
+"""The ``[retry.<name>]`` tables: one per stage, and the status check's own."""
 
 
 class Rule:
@@ -235,13 +238,17 @@ class RetryConfig:
     )
     validation: RetryPolicy = attrs.field(default=DEFAULT_POLICIES["validation"], validator=_POLICY)
     saving: RetryPolicy = attrs.field(default=DEFAULT_POLICIES["saving"], validator=_POLICY)
+    status_check: RetryPolicy = attrs.field(
+        default=DEFAULT_POLICIES["status_check"], validator=_POLICY
+    )
+    """The planner's status check: list_pages' policy, plus ``parse_error`` (an unreadable page
+    is read again; it is never taken for the end of the catalogue)."""
 
     def for_stage(self, name: str) -> RetryPolicy:
-        """The policy for stage `name` (``status_check`` uses ``list_pages``'); unknown raises."""
-        stage = STAGE_ALIASES.get(name, name)
-        if stage not in STAGES:
+        """The policy for stage `name` (or ``status_check``); an unknown name raises."""
+        if name not in RETRY_SECTIONS:
             raise _unknown_stage("retry", name)
-        policy: RetryPolicy = getattr(self, stage)
+        policy: RetryPolicy = getattr(self, name)
         return policy
 
 
