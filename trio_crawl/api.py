@@ -2,27 +2,41 @@
 
 With `stages=` they run any plug-in stages on the engine; with `site=` and `store=` they build
 the catalogue crawl (fetcher, politeness, planner, the four stages) and record the session in
-the store's `crawl_runs`.
+the store's `crawl_runs`. Either way this layer turns the `CrawlConfig` into the engine's
+settings, and, when the config came from a file, watches that file and reconfigures the
+running session (the engine itself reads no files).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import attrs
+import trio
+
+from .config.errors import ConfigError
 from .config.model import CrawlConfig
+from .config.watch import watch_config
 from .crawling.http import Fetcher, FetchSettings
 from .crawling.planner import CataloguePlanner
 from .crawling.politeness import Politeness
 from .crawling.stages import CatalogueCrawl
-from .engine import session as engine_session
-from .engine.session import Planner, Session, SessionSummary
+from .engine.handle import Session
+from .engine.handle import open_session as open_engine_session
+from .engine.planning import Planner
+from .engine.session import SessionHook
 from .engine.stage import Stage
+from .engine.summary import SessionSummary
 from .sites.protocol import Site
 from .stores.protocol import Store
+
+STATUS_CHECK = "status_check"
+"""The catalogue planner's retry policy: a settings key besides the stages'."""
 
 
 def fetch_settings(config: CrawlConfig) -> FetchSettings:
@@ -36,6 +50,10 @@ def fetch_settings(config: CrawlConfig) -> FetchSettings:
     )
 
 
+def _keys(stages: Sequence[Stage], extra: Sequence[str] = ()) -> tuple[str, ...]:
+    return (*(stage.key for stage in stages), *extra)
+
+
 @asynccontextmanager
 async def open_session(
     config: CrawlConfig,
@@ -47,28 +65,42 @@ async def open_session(
     items: Sequence[Any] | None = None,
     rng: random.Random | None = None,
     session_id: str | None = None,
+    on_finish: SessionHook | None = None,
 ) -> AsyncIterator[Session]:
-    """Open a running session; see `trio_crawl.engine.session.open_session` for the semantics.
+    """Open a running session; see `trio_crawl.engine.open_session` for its semantics.
 
-    Either `site=` and `store=` (a catalogue crawl), or `stages=` with `planner=`/`items=`.
+    Either `site=` and `store=` (a catalogue crawl), or `stages=` with `planner=`/`items=`
+    (and, if you like, an `on_finish` hook). Raises `ConfigError` when the config names a
+    stage the session does not have.
     """
     if site is None and store is None:
         if stages is None:
             raise TypeError("open_session needs site= and store=, or stages=")
-        async with engine_session.open_session(
-            config, stages=stages, planner=planner, items=items, rng=rng, session_id=session_id
+        keys = _keys(stages)
+        async with _configured(
+            config,
+            keys,
+            stages=stages,
+            planner=planner,
+            items=items,
+            rng=rng,
+            session_id=session_id,
+            on_finish=on_finish,
         ) as session:
             yield session
         return
     if site is None or store is None:
         raise TypeError("a catalogue crawl needs both site= and store=")
-    if stages is not None or items is not None or planner is not None:
-        raise TypeError("site=/store= build their own stages and planner")
+    if stages is not None or items is not None or planner is not None or on_finish is not None:
+        raise TypeError("site=/store= build their own stages, planner and outcome hook")
     session_id = session_id or uuid.uuid4().hex
     rate = config.rate_limit
     politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
     async with Fetcher.open(fetch_settings(config), politeness) as fetcher:
         crawl = CatalogueCrawl(site, store, fetcher)
+        crawl_stages = crawl.stages()
+        keys = _keys(crawl_stages, (STATUS_CHECK,))
+        config.engine_settings(keys)  # a bad config is refused before a run is recorded
         await store.start_run(session_id, config.to_dict())
 
         async def record(summary: SessionSummary) -> None:
@@ -77,23 +109,101 @@ async def open_session(
                 error = {"reason": summary.reason}
             await store.finish_run(summary.session_id, summary.status, summary.counts, error)
 
-        async with engine_session.open_session(
+        def retune(new: CrawlConfig) -> None:
+            fetcher.update_settings(fetch_settings(new))
+            politeness.update(
+                new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
+            )
+
+        async with _configured(
             config,
-            stages=crawl.stages(),
-            planner=CataloguePlanner(site, store, crawl.fetch_list),
+            keys,
+            stages=crawl_stages,
+            planner=CataloguePlanner(site, store, crawl.fetch_list, config.crawl),
             rng=rng,
             session_id=session_id,
             on_finish=record,
+            on_reload=retune,
         ) as session:
-
-            def retune(new: CrawlConfig) -> None:
-                fetcher.update_settings(fetch_settings(new))
-                politeness.update(
-                    new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
-                )
-
-            session.live_config.on_change(retune)
             yield session
+
+
+@asynccontextmanager
+async def _configured(
+    config: CrawlConfig,
+    keys: Sequence[str],
+    *,
+    stages: Sequence[Stage],
+    planner: Planner | None = None,
+    items: Sequence[Any] | None = None,
+    rng: random.Random | None = None,
+    session_id: str | None = None,
+    on_finish: SessionHook | None = None,
+    on_reload: Callable[[CrawlConfig], None] | None = None,
+) -> AsyncIterator[Session]:
+    """An engine session under `config`, reconfigured live from `config.source` if it has one."""
+    settings = config.engine_settings(keys)
+    async with open_engine_session(
+        settings,
+        stages=stages,
+        planner=planner,
+        items=items,
+        rng=rng,
+        session_id=session_id,
+        on_finish=on_finish,
+    ) as session:
+        if config.source is None:
+            yield session
+            return
+        raised: BaseException | None = None
+        async with trio.open_nursery() as nursery:
+            reloader = _Reloader(session, config, keys, on_reload)
+            await nursery.start(reloader.watch, config.source)
+            try:
+                yield session
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                # Re-raised outside the nursery, so the caller sees it as it was.
+                raised = exc
+            nursery.cancel_scope.cancel()
+        if raised is not None:
+            raise raised
+
+
+@attrs.define
+class _Reloader:
+    """Applies each valid change of the config file to the running session."""
+
+    session: Session
+    current: CrawlConfig
+    keys: Sequence[str]
+    on_reload: Callable[[CrawlConfig], None] | None
+
+    async def watch(self, path: Path, *, task_status: trio.TaskStatus[None]) -> None:
+        await watch_config(
+            path,
+            poll_secs=self.current.system.config_poll_secs,
+            on_change=lambda new: self.changed(path, new),
+            on_error=lambda error: self.session.reject_config(str(path), str(error)),
+            task_status=task_status,
+        )
+
+    def changed(self, path: Path, new: CrawlConfig) -> None:
+        try:
+            settings = new.engine_settings(self.keys)
+        except ConfigError as error:
+            self.session.reject_config(str(path), str(error))
+            return
+        old, self.current = self.current, new
+        sections = tuple(
+            field.name
+            for field in attrs.fields(type(old))
+            if field.eq and getattr(old, field.name) != getattr(new, field.name)
+        )
+        if self.on_reload is not None:
+            self.on_reload(new)
+        self.session.reconfigure(settings, source=str(path), changed=sections)
 
 
 async def crawl(

@@ -23,7 +23,7 @@ from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
 from .engine.events import BatchCompleted, BatchFailed, Subscription
-from .engine.session import SessionSummary
+from .engine.summary import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
 
 EXIT_CODES = {"completed": 0, "partial": 0, "failed": 1, "timed_out": 3, "cancelled": 130}

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_crawl.config import (
+    DEFAULT_POLICIES,
     ConcurrencyConfig,
     ConfigError,
     CrawlConfig,
@@ -26,7 +27,7 @@ from trio_crawl.config import (
 )
 from trio_crawl.config.loading import parse_env_value
 from trio_crawl.engine.results import ErrorKind
-from trio_crawl.engine.retry import DEFAULT_POLICIES, RetryPolicy
+from trio_crawl.engine.retry import RetryPolicy
 
 
 def error_for(mapping: dict[str, Any], env: dict[str, str] | None = None) -> ConfigError:
@@ -191,7 +192,8 @@ def test_max_delay_below_base_delay_is_rejected_against_the_stage_defaults() -> 
         ("crawl.max_response_bytes", 2048.0, "an integer ≥ 1024"),
         ("crawl.allow_offsite_redirects", "false", "true or false"),
         ("crawl.strategy", 1, "'continue_from_db'"),
-        ("concurrency.saving", True, "an integer ≥ 1"),
+        ("concurrency.saving", True, "an integer from 1 to 1,000"),
+        ("concurrency.double", "4", "an integer from 1 to 1,000"),
         ("rate_limit.requests_per_second", "fast", "a number ≥ 0"),
         ("rate_limit.per_host_concurrency", [2], "an integer ≥ 1"),
         ("events.subscriber_buffer", 1000.0, "an integer ≥ 1"),
@@ -336,10 +338,26 @@ def test_unknown_section_suggests_the_close_name() -> None:
     assert error.value == {"saving": 2}
 
 
-def test_unknown_retry_stage_is_rejected_not_ignored() -> None:
-    error = error_for({"retry": {"status_chek": {"max_attempts": 2}}})
-    assert error.path == "retry.status_chek"
-    assert "did you mean 'status_check'" in str(error)
+def test_a_retry_table_for_a_stage_no_session_has_is_rejected_when_the_session_starts() -> None:
+    config = CrawlConfig.from_dict({"retry": {"status_chek": {"max_attempts": 2}}})
+    with pytest.raises(ConfigError) as caught:
+        config.engine_settings(["list_pages", "saving", "status_check"])
+    assert caught.value.path == "retry.status_chek"
+    assert "did you mean 'status_check'" in str(caught.value)
+
+
+def test_stages_of_ones_own_get_their_own_limits_and_policies() -> None:
+    config = CrawlConfig.from_dict(
+        {"concurrency": {"double": 4}, "retry": {"double": {"max_attempts": 7}}},
+        env={"TRIO_CRAWL__RETRY__DOUBLE__JITTER_MS": "0"},
+    )
+    assert config.concurrency.stages == {"double": 4}
+    settings = config.engine_settings(["double", "other"]).for_stage("double")
+    assert settings.limit == 4
+    assert settings.policy == RetryPolicy(max_attempts=7, jitter_ms=0)
+    other = config.engine_settings(["double", "other"]).for_stage("other")
+    assert other.limit == 10 and other.policy == RetryPolicy()
+    assert CrawlConfig.from_dict(config.to_dict()) == config
 
 
 def test_status_check_has_its_own_policy_that_retries_parse_errors() -> None:
@@ -462,7 +480,7 @@ def test_unrelated_env_variables_are_ignored() -> None:
     [
         ("TRIO_CRAWL__CRAWL__PAGE_RANGE_LIMT", "crawl.page_range_limt"),
         ("TRIO_CRAWL__CRAWLING__BATCH_SIZE", "crawling"),
-        ("TRIO_CRAWL__RETRY__SAVNG__MAX_ATTEMPTS", "retry.savng"),
+        ("TRIO_CRAWL__RETRY__SAVNG__MAX_TRIES", "retry.savng.max_tries"),
         ("TRIO_CRAWL__RETRY__SAVING__MAX_TRIES", "retry.saving.max_tries"),
         ("TRIO_CRAWL__CRAWL__BATCH_SIZE__EXTRA", "crawl.batch_size.extra"),
         ("TRIO_CRAWL__CRAWL", "crawl"),
@@ -521,6 +539,15 @@ def test_env_values_are_read_as_toml_values_else_as_text(text: str, value: objec
 
 positive = st.floats(min_value=0, exclude_min=True, allow_nan=False)
 counts = st.integers(min_value=1, max_value=2**40)
+limits = st.integers(min_value=1, max_value=1000)
+STAGE_NAMES = {
+    "list_pages",
+    "product_details",
+    "validation",
+    "saving",
+    "status_check",
+    "max_connections",
+}
 bools = st.booleans()
 
 
@@ -539,7 +566,7 @@ def policies(draw: st.DrawFn) -> RetryPolicy:
 
 configs = st.builds(
     CrawlConfig,
-    system=st.builds(SystemConfig, positive, positive, positive, bools, bools, positive),
+    system=st.builds(SystemConfig, positive, positive, positive, bools, bools, positive, positive),
     crawl=st.builds(
         CrawlSettings,
         strategy=st.sampled_from(Strategy),
@@ -550,9 +577,25 @@ configs = st.builds(
         max_response_bytes=st.integers(min_value=1024, max_value=2**40),
         allow_offsite_redirects=bools,
     ),
-    concurrency=st.builds(ConcurrencyConfig, counts, counts, counts, counts, counts),
+    concurrency=st.builds(
+        ConcurrencyConfig,
+        limits,
+        limits,
+        limits,
+        limits,
+        limits,
+        st.dictionaries(st.text(min_size=1).filter(lambda n: n not in STAGE_NAMES), limits),
+    ),
     rate_limit=st.builds(RateLimitConfig, st.floats(min_value=0, allow_nan=False), counts),
-    retry=st.builds(RetryConfig, policies(), policies(), policies(), policies()),
+    retry=st.builds(
+        RetryConfig,
+        policies(),
+        policies(),
+        policies(),
+        policies(),
+        policies(),
+        st.dictionaries(st.text(min_size=1).filter(lambda n: n not in STAGE_NAMES), policies()),
+    ),
     events=st.builds(EventsConfig, positive, counts),
 )
 

@@ -43,6 +43,7 @@ def test_system_defaults_match_design_table() -> None:
         cancellation_timeout_secs=30,
         abort_on_database_error=False,
         abort_on_validation_error=False,
+        outcome_timeout_secs=10,
         config_poll_secs=1.0,
     )
     assert attrs.asdict(SystemConfig()) == {
@@ -51,6 +52,7 @@ def test_system_defaults_match_design_table() -> None:
         "cancellation_timeout_secs": 30,
         "abort_on_database_error": False,
         "abort_on_validation_error": False,
+        "outcome_timeout_secs": 10.0,
         "config_poll_secs": 1.0,
     }
 
@@ -75,6 +77,7 @@ def test_concurrency_rate_limit_and_events_defaults_match_design_table() -> None
         "validation": 10,
         "saving": 3,
         "max_connections": 50,
+        "stages": {},
     }
     assert attrs.asdict(RateLimitConfig()) == {
         "requests_per_second": 50,
@@ -158,8 +161,18 @@ def test_concurrency_for_stage_reads_that_stage(stage: str) -> None:
     assert config.for_stage(stage) == limits[stage]
 
 
-def test_concurrency_status_check_uses_list_pages_limit() -> None:
-    assert ConcurrencyConfig(list_pages=7, product_details=8).for_stage("status_check") == 7
+def test_concurrency_for_a_stage_of_ones_own() -> None:
+    config = ConcurrencyConfig(stages={"double": 4})
+    assert config.for_stage("double") == 4
+    assert config.for_stage("status_check") is None
+    assert config.for_stage("triple") is None
+
+
+def test_concurrency_limits_are_bounded() -> None:
+    with pytest.raises(ConfigError, match="from 1 to 1,000"):
+        ConcurrencyConfig(max_connections=1_000_000)
+    with pytest.raises(ConfigError, match=r"stages\.double"):
+        ConcurrencyConfig(stages={"double": 2**63 - 1})
 
 
 @pytest.mark.parametrize("stage", STAGES)
@@ -176,16 +189,52 @@ def test_retry_status_check_has_its_own_policy() -> None:
 
 
 @pytest.mark.parametrize("section", ["concurrency", "retry"])
-@pytest.mark.parametrize("name", ["savng", "max_connections", "", "Saving"])
-def test_for_stage_refuses_an_unknown_stage_instead_of_a_default(section: str, name: str) -> None:
-    config = CrawlConfig()
+@pytest.mark.parametrize("name", ["savng", "Saving", "status_chek"])
+def test_engine_settings_refuse_a_name_no_stage_of_the_session_has(section: str, name: str) -> None:
+    value: object = 2 if section == "concurrency" else {"max_attempts": 2}
+    config = CrawlConfig.from_dict({section: {name: value}})
+    keys = ("list_pages", "product_details", "validation", "saving", "status_check")
     with pytest.raises(ConfigError) as caught:
-        getattr(config, section).for_stage(name)
-    assert caught.value.path == section
+        config.engine_settings(keys)
+    assert caught.value.path == f"{section}.{name}"
     assert caught.value.value == name
-    assert "status_check" in caught.value.expected
+    assert "'saving'" in caught.value.expected
+    assert config.engine_settings((*keys, name)).for_stage(name) is not None
 
 
-def test_for_stage_suggests_the_close_stage_name() -> None:
+def test_engine_settings_suggest_the_close_stage_name() -> None:
+    config = CrawlConfig.from_dict({"concurrency": {"savng": 2}})
     with pytest.raises(ConfigError, match="did you mean 'saving'"):
-        ConcurrencyConfig().for_stage("savng")
+        config.engine_settings(["saving"])
+
+
+def test_engine_settings_carry_every_engine_knob() -> None:
+    config = CrawlConfig.from_dict(
+        {
+            "system": {
+                "session_timeout_secs": 9,
+                "stage_timeout_secs": 8,
+                "cancellation_timeout_secs": 7,
+                "outcome_timeout_secs": 6,
+                "abort_on_database_error": True,
+            },
+            "crawl": {"parallel_batches": 3, "batch_size": 2, "max_retry_after_secs": 5},
+            "events": {"heartbeat_secs": 4, "subscriber_buffer": 11},
+            "concurrency": {"saving": 1},
+        }
+    )
+    settings = config.engine_settings(["saving"])
+    assert (
+        settings.session_timeout_secs,
+        settings.stage_timeout_secs,
+        settings.grace_secs,
+        settings.outcome_timeout_secs,
+        settings.parallel_batches,
+        settings.batch_size,
+        settings.max_retry_after_secs,
+        settings.heartbeat_secs,
+        settings.subscriber_buffer,
+    ) == (9, 8, 7, 6, 3, 2, 5, 4, 11)
+    assert settings.abort_on == {ErrorKind.database_error}
+    assert settings.for_stage("saving").limit == 1
+    assert settings.for_stage("saving").policy == config.retry.saving

@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_crawl.engine import Stage, open_session
+from trio_crawl import open_session
+from trio_crawl.engine import Stage
 from trio_crawl.engine.events import (
     EventBus,
     EventsLost,
@@ -44,9 +45,10 @@ async def test_seq_strictly_increases_and_the_final_event_closes_the_stream(
         return await _sleepy(item)
 
     events = []
-    async with open_session(
-        quick_config(), stages=[Stage("list_pages", flaky)], items=range(30)
-    ) as s, s.events() as stream:
+    async with (
+        open_session(quick_config(), stages=[Stage("list_pages", flaky)], items=range(30)) as s,
+        s.events() as stream,
+    ):
         async for event in stream:
             events.append(event)
     seqs = [e.seq for e in events]

@@ -8,8 +8,8 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from trio_crawl import CrawlConfig
-from trio_crawl.engine import ErrorKind, Stage, StageError, open_session
+from trio_crawl import CrawlConfig, open_session
+from trio_crawl.engine import ErrorKind, Stage, StageError
 from trio_crawl.engine.events import ConfigRejected, ConfigReloaded, Event, SessionEnded
 
 BASE = """
@@ -69,3 +69,32 @@ async def test_invalid_live_change_is_rejected_and_the_old_config_stays(
     assert len(rejected) == 1
     assert "retry.product_details.max_attempts" in rejected[0].error
     assert not any(isinstance(e, ConfigReloaded) for e in events)
+
+
+async def test_raising_concurrency_in_the_file_reaches_the_running_stage(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    path = tmp_path / "crawl.toml"
+    template = "[system]\nconfig_poll_secs = 0.5\n[crawl]\nbatch_size = 40\n"
+    path.write_text(template + "[concurrency]\nproduct_details = 2\n")
+    running = peak = 0
+
+    async def fetch(item: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await trio.sleep(1)
+        running -= 1
+        return item
+
+    config = CrawlConfig.load(path, env={})
+    stages = [Stage("product_details", fetch)]
+    start = trio.current_time()
+    async with open_session(config, stages=stages, items=range(40)) as s:
+        await trio.sleep(1.2)
+        path.write_text(template + "[concurrency]\nproduct_details = 8\n")
+        summary = await s.wait()
+    assert summary.status == "completed"
+    assert peak == 8
+    # 2 at a time until the change is seen (t≈1.5), then 8 at a time: ~6 s, not 20
+    assert trio.current_time() - start <= 7

@@ -1,4 +1,5 @@
 import gc
+from typing import Any
 
 import pytest
 import trio
@@ -129,19 +130,89 @@ async def test_child_that_never_reports_times_out_as_typed_error(
     assert trio.current_time() == pytest.approx(5)
 
 
-def test_cancelled_is_not_swallowed_by_the_actor_guard() -> None:
-    class Sleeper:
-        name = "sleeper"
+class _Sleeper:
+    name = "sleeper"
 
-        async def run(self, control: object, report: object) -> None:
+    async def run(self, control: object, report: object) -> None:
+        await trio.sleep_forever()
+
+
+async def test_cancelled_is_not_swallowed_by_the_actor_guard(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A cancelled child must end by cancellation: no report (so channel_closed, never an
+    `internal` crash report) and the Cancelled reaches the scope that was cancelled."""
+    after_child: list[str] = []
+    with trio.move_on_after(1) as scope:
+        async with trio.open_nursery() as nursery:
+            child = spawn(nursery, _Sleeper())
             await trio.sleep_forever()
-
-    async def main() -> bool:
-        with trio.move_on_after(1) as scope:
-            async with trio.open_nursery() as nursery:
-                child = spawn(nursery, Sleeper())
-                await child.result()
-        return scope.cancelled_caught
-
-    assert trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+        after_child.append("the nursery body went on")
+    assert scope.cancelled_caught and after_child == []
+    result = await child.result()
+    assert isinstance(result, FatalError)
+    assert result.kind is ErrorKind.channel_closed
     assert engine.oneshot is oneshot
+
+
+async def test_the_guard_reraises_cancelled_itself(autojump_clock: trio.testing.MockClock) -> None:
+    from trio_crawl.engine.actor import _guarded
+
+    _send, receive = trio.open_memory_channel[Any](1)
+    sender, _receiver = oneshot()
+    raised: list[type[BaseException]] = []
+    with trio.CancelScope() as outer:
+        outer.cancel()
+        try:
+            await _guarded(_Sleeper(), receive, sender, trio.CancelScope(), None)
+        except trio.Cancelled:
+            raised.append(trio.Cancelled)
+            raise
+    assert raised == [trio.Cancelled]
+    assert not sender.sent
+
+
+class _RaisesWhileCancelled:
+    name = "raises while cancelled"
+
+    async def run(self, control: object, report: object) -> None:
+        async def broken_cleanup() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                raise ValueError("cleanup broke")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            nursery.start_soon(broken_cleanup)
+
+
+async def test_a_child_that_raises_while_being_cancelled_reports_internal_not_crash(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Its BaseExceptionGroup[Cancelled, ValueError]: the ValueError is the child's failure,
+    the Cancelled is the cancellation; the parent goes on."""
+    async with trio.open_nursery() as nursery:
+        child = spawn(nursery, _RaisesWhileCancelled())
+        await trio.sleep(1)
+        child.scope.cancel()
+        result = await child.result()
+    assert isinstance(result, FatalError) and result.kind is ErrorKind.internal
+    cause = result.error.__cause__
+    assert isinstance(cause, ExceptionGroup)
+    assert [type(e) for e in cause.exceptions] == [ValueError]
+
+
+async def test_a_failure_after_the_report_is_kept() -> None:
+    class ReportsThenRaises:
+        name = "reports then raises"
+
+        async def run(self, control: object, report: Any) -> None:
+            report.send("done")
+            raise RuntimeError("after the report")
+
+    late: list[BaseException] = []
+    async with trio.open_nursery() as nursery:
+        child = spawn(nursery, ReportsThenRaises(), late_errors=late)
+        assert await child.result() == "done"
+    assert [str(e) for e in late] == ["after the report"]

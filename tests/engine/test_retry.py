@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_crawl.engine import DEFAULT_POLICIES, ErrorKind, RetryCalculator, RetryPolicy
+from trio_crawl.config import DEFAULT_POLICIES
+from trio_crawl.engine import ErrorKind, RetryCalculator, RetryPolicy
 from trio_crawl.engine.retry import parse_retry_after
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
+from trio_crawl import CrawlConfig, open_session
 from trio_crawl.engine import (
     ErrorKind,
     RetryCalculator,
     Stage,
     StageError,
-    open_session,
 )
 
 from .conftest import Recorder, quick_config
@@ -206,19 +207,31 @@ async def test_abort_on_database_error_fails_the_session(
         assert summary.batches_run == batches
 
 
-async def test_unknown_stage_name_is_a_config_error_not_a_silent_default() -> None:
-    import pytest
+async def test_any_stage_name_works_with_the_engines_defaults(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def double(item: int) -> int:
+        return item * 2
 
+    async with open_session(quick_config(), stages=[Stage("double", double)], items=[1, 2]) as s:
+        summary = await s.wait()
+    assert summary.status == "completed"
+    assert summary.stages["double"].items_ok == 2
+
+
+@pytest.mark.parametrize("section", ["concurrency", "retry"])
+async def test_config_naming_a_stage_the_session_lacks_is_a_config_error(section: str) -> None:
     from trio_crawl import ConfigError
 
     async def handle(item: int) -> int:
         return item
 
-    with pytest.raises(ConfigError, match="product_detail"):
-        async with open_session(
-            quick_config(), stages=[Stage("product_detail", handle)], items=[1]
-        ):
+    value: object = 3 if section == "concurrency" else {"max_attempts": 2}
+    config = CrawlConfig.from_dict({section: {"product_detail": value}})
+    with pytest.raises(ConfigError, match="did you mean 'product_details'") as caught:
+        async with open_session(config, stages=[Stage("product_details", handle)], items=[1]):
             pass
+    assert caught.value.path == f"{section}.product_detail"
 
 
 async def test_a_handler_that_never_awaits_still_lets_a_cancel_in(

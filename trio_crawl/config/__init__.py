@@ -6,6 +6,7 @@ live reload (DESIGN §5).
 
 from .errors import ConfigError as ConfigError
 from .errors import ConfigProblem as ConfigProblem
+from .model import DEFAULT_POLICIES as DEFAULT_POLICIES
 from .model import ConcurrencyConfig as ConcurrencyConfig
 from .model import CrawlConfig as CrawlConfig
 from .model import CrawlSettings as CrawlSettings

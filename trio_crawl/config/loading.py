@@ -26,9 +26,11 @@ import cattrs
 from cattrs.errors import BaseValidationError, ClassValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from ..engine.retry import DEFAULT_POLICIES, RetryPolicy
+from ..engine.retry import RetryPolicy
 from .errors import ConfigError, ConfigProblem, unknown_name
 from .model import (
+    DEFAULT_POLICIES,
+    LIMIT,
     RETRY_RULES,
     RETRY_SECTIONS,
     ConcurrencyConfig,
@@ -169,6 +171,10 @@ def _check_env_path(
     parts: tuple[str, ...], shape: Mapping[str, Any], text: str
 ) -> ConfigProblem | None:
     """None if `parts` names a leaf key of the configuration, else the problem with it."""
+    if len(parts) == 2 and parts[0] == "concurrency" and parts[1] not in shape["concurrency"]:
+        return None  # a limit for a stage of the user's own
+    if len(parts) == 3 and parts[0] == "retry" and parts[1] not in shape["retry"]:
+        shape = {"retry": {parts[1]: shape["retry"]["list_pages"]}}  # a policy of the user's own
     level: Any = shape
     for depth, part in enumerate(parts):
         if not isinstance(level, Mapping):
@@ -217,18 +223,33 @@ def _set_path(target: dict[str, Any], parts: tuple[str, ...], value: object) -> 
 def _converter() -> cattrs.Converter:
     """The converter, built once and never changed afterwards."""
     conv = cattrs.Converter(detailed_validation=True)
-    for section in (SystemConfig, CrawlSettings, ConcurrencyConfig, RateLimitConfig, EventsConfig):
+    for section in (SystemConfig, CrawlSettings, RateLimitConfig, EventsConfig):
         leaf_hooks: dict[str, Any] = {
             a.name: override(struct_hook=_leaf_hook(a)) for a in attrs.fields(section)
         }
         fields_fn = make_dict_structure_fn(section, conv, **leaf_hooks)
         conv.register_structure_hook(section, _table_hook(section, fields_fn))
 
+    # [concurrency] and [retry]: names beyond the built-in fields are stages of the user's own,
+    # gathered into `stages` (checked against the session's stages when it starts).
+    limit_hooks: dict[str, Any] = {
+        a.name: override(struct_hook=_leaf_hook(a))
+        for a in attrs.fields(ConcurrencyConfig)
+        if a.name != "stages"
+    }
+    limit_hooks["stages"] = override(struct_hook=_stage_limits_hook)
+    concurrency_fn = make_dict_structure_fn(ConcurrencyConfig, conv, **limit_hooks)
+    conv.register_structure_hook(
+        ConcurrencyConfig, _table_hook(ConcurrencyConfig, concurrency_fn, extra="stages")
+    )
     stage_hooks: dict[str, Any] = {
         stage: override(struct_hook=_policy_hook(stage)) for stage in RETRY_SECTIONS
     }
+    stage_hooks["stages"] = override(struct_hook=_stage_policies_hook)
     retry_fn = make_dict_structure_fn(RetryConfig, conv, **stage_hooks)
-    conv.register_structure_hook(RetryConfig, _table_hook(RetryConfig, retry_fn, section=True))
+    conv.register_structure_hook(
+        RetryConfig, _table_hook(RetryConfig, retry_fn, section=True, extra="stages")
+    )
 
     # Section hooks must exist before this: cattrs resolves field handlers when generating.
     root_fn = make_dict_structure_fn(CrawlConfig, conv, source=override(omit=True))
@@ -242,10 +263,57 @@ def _converter() -> cattrs.Converter:
             RetryPolicy, conv, retry_on=override(unstruct_hook=_kinds_to_names)
         ),
     )
+    for table in (ConcurrencyConfig, RetryConfig):
+        conv.register_unstructure_hook(table, _flatten_stages(conv, table))
     conv.register_unstructure_hook(
         CrawlConfig, make_dict_unstructure_fn(CrawlConfig, conv, source=override(omit=True))
     )
     return conv
+
+
+def _flatten_stages(conv: cattrs.Converter, table: type) -> Callable[[Any], dict[str, Any]]:
+    """Unstructure a table whose `stages` are written beside its fields, as in the file."""
+    fields: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+        table, conv, stages=override(omit=True)
+    )
+
+    def unstructure(value: Any) -> dict[str, Any]:
+        result: dict[str, Any] = fields(value)
+        for name, entry in value.stages.items():
+            result[name] = conv.unstructure(entry)
+        return result
+
+    return unstructure
+
+
+def _stage_limits_hook(value: object, _type: object) -> dict[str, int]:
+    problems: list[ConfigProblem] = []
+    limits: dict[str, int] = {}
+    assert isinstance(value, Mapping)
+    for name, limit in value.items():
+        try:
+            LIMIT.check(limit)
+        except ConfigError as exc:
+            problems += [p.under(str(name)) for p in exc.problems]
+        else:
+            limits[str(name)] = limit
+    if problems:
+        raise ConfigError.from_problems(problems)
+    return limits
+
+
+def _stage_policies_hook(value: object, _type: object) -> dict[str, RetryPolicy]:
+    problems: list[ConfigProblem] = []
+    policies: dict[str, RetryPolicy] = {}
+    assert isinstance(value, Mapping)
+    for name, table in value.items():
+        try:
+            policies[str(name)] = _policy_hook(str(name))(table, RetryPolicy)
+        except ConfigError as exc:
+            problems += [p.under(str(name)) for p in exc.problems]
+    if problems:
+        raise ConfigError.from_problems(problems)
+    return policies
 
 
 def _kinds_to_names(kinds: frozenset[Any]) -> list[str]:
@@ -257,30 +325,49 @@ def _table_names(cls: type) -> list[str]:
 
 
 def _table_hook(
-    cls: type[_T], fields_fn: Callable[[Any, Any], _T], *, section: bool = False
+    cls: type[_T],
+    fields_fn: Callable[[Any, Any], _T],
+    *,
+    section: bool = False,
+    extra: str | None = None,
 ) -> _Hook:
-    """Structure one table: refuse unknown names, then let cattrs fill the known ones.
+    """Structure one table: refuse unknown names (or, with `extra`, gather them into that
+    field), then let cattrs fill the known ones.
 
     Problems come back with paths relative to this table; the enclosing table's hook prefixes
     its own attribute name, so the full dotted path is built on the way out.
     """
-    allowed = _table_names(cls)
+    allowed = [name for name in _table_names(cls) if name != extra]
 
     def structure(value: object, _type: object) -> _T:
         if not isinstance(value, Mapping):
             raise ConfigError("", value, "a table")
-        problems = [
-            unknown_name(str(key), item, allowed, section=section)
-            for key, item in value.items()
-            if key not in allowed
-        ]
-        known = {key: item for key, item in value.items() if key in allowed}
+        if extra is not None:
+            known = {key: item for key, item in value.items() if key in allowed}
+            others = {key: item for key, item in value.items() if key not in allowed}
+            if others:
+                known[extra] = others
+            problems: list[ConfigProblem] = []
+        else:
+            problems = [
+                unknown_name(str(key), item, allowed, section=section)
+                for key, item in value.items()
+                if key not in allowed
+            ]
+            known = {key: item for key, item in value.items() if key in allowed}
         try:
             result = fields_fn(known, cls)
         # cattrs' exception groups, our ConfigErrors, or a validator's ValueError; anything
         # else is a bug and should surface as itself.
         except (BaseValidationError, ValueError) as exc:
-            raise ConfigError.from_problems([*problems, *_problems(exc, known)]) from None
+            found = _problems(exc, known)
+            if extra is not None:
+                # A stage of one's own is written beside the fields, not under `stages`.
+                prefix = f"{extra}."
+                found = [
+                    attrs.evolve(p, path=p.path.removeprefix(prefix)) for p in found
+                ]
+            raise ConfigError.from_problems([*problems, *found]) from None
         if problems:
             raise ConfigError.from_problems(problems)
         return result
@@ -329,8 +416,9 @@ def _policy_hook(stage: str) -> _Hook:
 
     A partial table such as ``[retry.saving] max_attempts = 3`` must keep *saving's* other
     values; structuring a bare `RetryPolicy` would silently use its generic defaults instead.
+    A stage of the user's own starts from `RetryPolicy()`.
     """
-    defaults = DEFAULT_POLICIES[stage]
+    defaults = DEFAULT_POLICIES.get(stage, RetryPolicy())
     allowed = [a.name for a in attrs.fields(RetryPolicy)]
 
     def structure(value: object, _type: object) -> RetryPolicy:

@@ -22,17 +22,43 @@ from typing import Any, cast
 import attrs
 
 from ..engine.results import ErrorKind
-from ..engine.retry import DEFAULT_POLICIES, RetryPolicy
-from .errors import ConfigError, did_you_mean, one_of
+from ..engine.retry import NETWORK_KINDS, RetryPolicy
+from ..engine.settings import EngineSettings, StageSettings
+from .errors import ConfigError, ConfigProblem, did_you_mean, one_of
 
 STAGES: tuple[str, ...] = ("list_pages", "product_details", "validation", "saving")
-"""The per-batch stages, in order; each has a concurrency limit and a retry policy."""
-
-STAGE_ALIASES: Mapping[str, str] = MappingProxyType({"status_check": "list_pages"})
-"""Stages that borrow another stage's concurrency limit: the status check fetches list pages."""
+"""The catalogue crawl's per-batch stages, in order. Other stage names are welcome too (a
+session of your own stages): their ``[concurrency]`` and ``[retry.<name>]`` entries are
+checked against the session's stages when it starts."""
 
 RETRY_SECTIONS: tuple[str, ...] = (*STAGES, "status_check")
-"""The ``[retry.<name>]`` tables: one per stage, and the status check's own."""
+"""The ``[retry.<name>]`` tables that always exist: one per crawl stage, and the status
+check's own."""
+
+DEFAULT_POLICIES: Mapping[str, RetryPolicy] = MappingProxyType(
+    {
+        "list_pages": RetryPolicy(3, 1000, 30_000, 2.0, 500, NETWORK_KINDS),
+        "product_details": RetryPolicy(
+            5, 500, 60_000, 1.5, 200, (*NETWORK_KINDS, ErrorKind.parse_error)
+        ),
+        "validation": RetryPolicy(2, 100, 5000, 1.2, 50, (ErrorKind.validation_error,)),
+        "saving": RetryPolicy(10, 200, 30_000, 1.8, 100, (ErrorKind.database_busy,)),
+        # The status check fetches list pages, but a page it cannot read must be read again,
+        # never taken for the end of the catalogue: it retries parse errors too.
+        "status_check": RetryPolicy(
+            3, 1000, 30_000, 2.0, 500, (*NETWORK_KINDS, ErrorKind.parse_error)
+        ),
+    }
+)
+"""The crawl stages' retry defaults, as the original system had them, and the status check's.
+A stage of another name starts from `RetryPolicy()`."""
+
+DEFAULT_STAGE_LIMIT = 10
+"""The concurrency of a stage that ``[concurrency]`` does not name."""
+
+MAX_LIMIT = 1000
+"""The most any concurrency limit (or connection count) may be: beyond it a crawl exhausts
+the machine long before it gets faster."""
 
 
 class Rule:
@@ -93,9 +119,15 @@ def number_at_least(low: float) -> Rule:
     return Rule(f"a number ≥ {low:g}", lambda v: _is_number(v) and v >= low)
 
 
+def int_between(low: int, high: int) -> Rule:
+    """An integer (never a bool or a float) from `low` to `high`."""
+    return Rule(f"an integer from {low:,} to {high:,}", lambda v: _is_int(v) and low <= v <= high)
+
+
 BOOL = Rule("true or false", lambda v: isinstance(v, bool))
 POSITIVE_INT = int_at_least(1)
 POSITIVE_NUMBER = number_above(0)
+LIMIT = int_between(1, MAX_LIMIT)
 
 
 def as_float(value: float) -> float:
@@ -127,9 +159,34 @@ def _section_rule(cls: type) -> Rule:
     return Rule(f"a {cls.__name__}", lambda v: isinstance(v, cls))
 
 
-def _unknown_stage(section: str, name: str) -> ConfigError:
-    known = (*STAGE_ALIASES, *STAGES)
-    return ConfigError(section, name, one_of(known, "stages"), suggestion=did_you_mean(name, known))
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+def _stage_limits(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(attribute.name, value, "a table of stage names and limits")
+    for name, limit in value.items():
+        LIMIT.check(limit, f"{attribute.name}.{name}")
+
+
+def _stage_policies(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(policy, RetryPolicy) for policy in value.values()
+    ):
+        raise ConfigError(attribute.name, value, "a table of stage names and retry policies")
+
+
+def _stray_stage(section: str, name: str, stages: tuple[str, ...]) -> ConfigProblem:
+    """The problem with a ``[concurrency]``/``[retry]`` entry no stage of the session has."""
+    known = stages or ("(none)",)
+    return ConfigProblem(
+        path=f"{section}.{name}",
+        value=name,
+        expected=f"a stage of this session ({', '.join(repr(k) for k in known)})",
+        suggestion=did_you_mean(name, (*stages, *RETRY_SECTIONS)),
+        kind="unknown_key",
+    )
 
 
 @attrs.frozen
@@ -150,6 +207,11 @@ class SystemConfig:
     )
     abort_on_database_error: bool = attrs.field(default=False, validator=BOOL)
     abort_on_validation_error: bool = attrs.field(default=False, validator=BOOL)
+    outcome_timeout_secs: float = attrs.field(
+        default=10.0, converter=as_float, validator=POSITIVE_NUMBER
+    )
+    """How long recording a session's outcome (its crawl_runs row) may take; a stop takes at
+    most ``cancellation_timeout_secs`` plus this."""
     config_poll_secs: float = attrs.field(
         default=1.0, converter=as_float, validator=POSITIVE_NUMBER
     )
@@ -186,26 +248,28 @@ class CrawlSettings:
 class ConcurrencyConfig:
     """``[concurrency]``: how many items each stage runs at once, and the connection pool size.
 
+    The crawl's four stages have fields; any other key names a stage of your own
+    (``[concurrency] double = 4``) and lands in `stages`.
+
     .. versionadded:: 0.1
     """
 
-    list_pages: int = attrs.field(default=5, validator=POSITIVE_INT)
-    product_details: int = attrs.field(default=20, validator=POSITIVE_INT)
-    validation: int = attrs.field(default=10, validator=POSITIVE_INT)
-    saving: int = attrs.field(default=3, validator=POSITIVE_INT)
-    max_connections: int = attrs.field(default=50, validator=POSITIVE_INT)
+    list_pages: int = attrs.field(default=5, validator=LIMIT)
+    product_details: int = attrs.field(default=20, validator=LIMIT)
+    validation: int = attrs.field(default=10, validator=LIMIT)
+    saving: int = attrs.field(default=3, validator=LIMIT)
+    max_connections: int = attrs.field(default=50, validator=LIMIT)
+    stages: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_frozen, validator=_stage_limits, hash=False
+    )
+    """Limits of stages other than the crawl's four, by stage name."""
 
-    def for_stage(self, name: str) -> int:
-        """The limit for stage `name`; an unknown name raises `ConfigError`.
-
-        The original system fell back to a default for a mistyped stage name, which hid the
-        mismatch; refusing makes it visible at once.
-        """
-        stage = STAGE_ALIASES.get(name, name)
-        if stage not in STAGES:
-            raise _unknown_stage("concurrency", name)
-        limit: int = getattr(self, stage)
-        return limit
+    def for_stage(self, name: str) -> int | None:
+        """The limit configured for stage `name`, or None when nothing names it."""
+        if name in STAGES:
+            limit: int = getattr(self, name)
+            return limit
+        return self.stages.get(name)
 
 
 @attrs.frozen
@@ -229,6 +293,9 @@ _POLICY = _section_rule(RetryPolicy)
 class RetryConfig:
     """``[retry.<stage>]``: one `RetryPolicy` per stage, each defaulting to that stage's own.
 
+    The crawl's stages and the status check have fields; a table for any other name is a
+    stage of your own (``[retry.double]``, from `RetryPolicy()`'s defaults) in `stages`.
+
     .. versionadded:: 0.1
     """
 
@@ -243,13 +310,17 @@ class RetryConfig:
     )
     """The planner's status check: list_pages' policy, plus ``parse_error`` (an unreadable page
     is read again; it is never taken for the end of the catalogue)."""
+    stages: Mapping[str, RetryPolicy] = attrs.field(
+        factory=dict, converter=_frozen, validator=_stage_policies, hash=False
+    )
+    """Policies of stages other than the built-in ones, by stage name."""
 
-    def for_stage(self, name: str) -> RetryPolicy:
-        """The policy for stage `name` (or ``status_check``); an unknown name raises."""
-        if name not in RETRY_SECTIONS:
-            raise _unknown_stage("retry", name)
-        policy: RetryPolicy = getattr(self, name)
-        return policy
+    def for_stage(self, name: str) -> RetryPolicy | None:
+        """The policy configured for `name`, or None when nothing names it."""
+        if name in RETRY_SECTIONS:
+            policy: RetryPolicy = getattr(self, name)
+            return policy
+        return self.stages.get(name)
 
 
 _KIND_NAMES = tuple(k.value for k in ErrorKind)
@@ -344,6 +415,54 @@ class CrawlConfig:
         from .loading import config_from_dict
 
         return config_from_dict(mapping, env=env)
+
+    def engine_settings(self, stages: Iterable[str]) -> EngineSettings:
+        """The engine's settings for a session whose stages (and named retry policies, such
+        as the planner's ``status_check``) are `stages`.
+
+        Raises `ConfigError` for a ``[concurrency]`` key or ``[retry.<name>]`` table that
+        names none of them (a typo, most likely), with a "did you mean".
+        """
+        keys = tuple(dict.fromkeys(stages))
+        problems = [
+            _stray_stage(section, name, keys)
+            for section, names in (
+                ("concurrency", self.concurrency.stages),
+                ("retry", self.retry.stages),
+            )
+            for name in names
+            if name not in keys
+        ]
+        if problems:
+            raise ConfigError.from_problems(problems)
+        system = self.system
+        abort_on: set[ErrorKind] = {
+            kind
+            for kind, on in (
+                (ErrorKind.database_error, system.abort_on_database_error),
+                (ErrorKind.validation_error, system.abort_on_validation_error),
+            )
+            if on
+        }
+        return EngineSettings(
+            session_timeout_secs=system.session_timeout_secs,
+            stage_timeout_secs=system.stage_timeout_secs,
+            grace_secs=system.cancellation_timeout_secs,
+            outcome_timeout_secs=system.outcome_timeout_secs,
+            parallel_batches=self.crawl.parallel_batches,
+            batch_size=self.crawl.batch_size,
+            heartbeat_secs=self.events.heartbeat_secs,
+            subscriber_buffer=self.events.subscriber_buffer,
+            max_retry_after_secs=self.crawl.max_retry_after_secs,
+            abort_on=abort_on,
+            stages={
+                key: StageSettings(
+                    self.retry.for_stage(key) or RetryPolicy(),
+                    self.concurrency.for_stage(key) or DEFAULT_STAGE_LIMIT,
+                )
+                for key in keys
+            },
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The TOML-shaped plain dict (enums as names, ``retry_on`` sorted); round-trips exactly

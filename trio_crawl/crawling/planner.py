@@ -13,8 +13,9 @@ from typing import Any
 
 import attrs
 
+from ..config.model import CrawlSettings
+from ..engine.planning import PlanContext, batches_of
 from ..engine.results import ErrorKind, StageError
-from ..engine.session import PlanContext, batches_of
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..stores.protocol import Store
@@ -77,10 +78,13 @@ async def _search(
 class CataloguePlanner:
     """Plans one session: status check (retried under the `status_check` policy), then pages."""
 
-    def __init__(self, site: Site, store: Store, fetch_list: FetchList) -> None:
+    def __init__(
+        self, site: Site, store: Store, fetch_list: FetchList, settings: CrawlSettings
+    ) -> None:
         self.site = site
         self.store = store
         self.fetch_list = fetch_list
+        self.settings = settings
         self.shape: CatalogueShape | None = None
 
     async def __call__(self, context: PlanContext) -> Sequence[Sequence[Any]]:
@@ -91,7 +95,7 @@ class CataloguePlanner:
         self.shape = shape
         if shape.last_page == 0:
             return []
-        crawl = context.config.crawl
+        crawl = self.settings
         pages = plan_pages(
             crawl.strategy.value,
             last_page=shape.last_page,

@@ -1,8 +1,12 @@
 """How a parent runs a child actor: own task, control channel in, one-shot result out.
 
 A child never crashes its parent: an unexpected exception becomes `FatalError(kind=internal)`
-and a child that ends without reporting becomes `FatalError(kind=channel_closed)`. Cancellation
-(`trio.Cancelled`, a BaseException) is never caught here, so it always propagates.
+and a child that ends without reporting becomes `FatalError(kind=channel_closed)`. The guard
+splits exception groups as trio means them: their `Exception` parts are the child's failure
+(reported, with the exception attached as the error's cause), everything else —
+`trio.Cancelled`, `KeyboardInterrupt` — propagates untouched. A failure raised after the child
+had already reported is not dropped either: it goes to `Runtime.late_errors`, which the
+session's summary reports.
 """
 
 from __future__ import annotations
@@ -76,28 +80,78 @@ class Child(Generic[R]):
         return fatal(ErrorKind.stage_timeout, f"{self.name} did not report within {within:g}s")
 
 
+def split_failure(exc: BaseException) -> tuple[Exception | None, BaseException | None]:
+    """(the `Exception` part of `exc`, the rest): either may be None. A group is split
+    leaf-wise, so a `BaseExceptionGroup[Cancelled, ValueError]` gives the ValueError (in a
+    group) as the failure and the Cancelled (in a group) to propagate."""
+    if isinstance(exc, Exception):
+        return exc, None
+    if isinstance(exc, BaseExceptionGroup):
+        failure, rest = exc.split(Exception)
+        return failure, rest
+    return None, exc
+
+
+def contains(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `exc` is, or is a group holding (at any depth), an exception of `kind`."""
+    if isinstance(exc, kind):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.subgroup(kind) is not None
+    return False
+
+
+def first_of(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """The first leaf exception of `kind` in `exc` (itself, if it is one), or None."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = first_of(inner, kind)
+            if found is not None:
+                return found
+    return None
+
+
 async def _guarded(
     actor: Actor[Any],
     control: trio.MemoryReceiveChannel[Command],
     report: OneshotSender[Any],
     scope: trio.CancelScope,
+    late: list[BaseException] | None,
 ) -> None:
     with scope, report, control:
         try:
             await actor.run(control, report)
-        except Exception as exc:
-            if not report.sent:
-                report.send(fatal(ErrorKind.internal, f"{actor.name} crashed", exc))
+        except BaseException as exc:
+            failure, rest = split_failure(exc)
+            if failure is not None:
+                if not report.sent:
+                    report.send(fatal(ErrorKind.internal, f"{actor.name} crashed", failure))
+                elif late is not None:
+                    late.append(failure)
+            if rest is not None:
+                if rest is exc:
+                    raise
+                raise rest from None
 
 
-def spawn(nursery: trio.Nursery, actor: Actor[R], first: Command | None = None) -> Child[R]:
-    """Start `actor` in `nursery` (owned by the parent) and send it `first`, if given."""
+def spawn(
+    nursery: trio.Nursery,
+    actor: Actor[R],
+    first: Command | None = None,
+    *,
+    late_errors: list[BaseException] | None = None,
+) -> Child[R]:
+    """Start `actor` in `nursery` (owned by the parent) and send it `first`, if given.
+
+    A failure the actor raises after reporting is appended to `late_errors`, if given."""
     send, receive = trio.open_memory_channel[Command](math.inf)
     sender: OneshotSender[R]
     receiver: OneshotReceiver[R]
     sender, receiver = oneshot()
     scope = trio.CancelScope()
-    nursery.start_soon(_guarded, actor, receive, sender, scope, name=actor.name)
+    nursery.start_soon(_guarded, actor, receive, sender, scope, late_errors, name=actor.name)
     child: Child[R] = Child(actor.name, send, receiver, scope)
     if first is not None:
         child.tell(first)

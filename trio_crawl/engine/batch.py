@@ -1,4 +1,10 @@
-"""The actor that runs one batch's stages in order, feeding each stage's outputs to the next."""
+"""The actor that runs one batch's stages in order, feeding each stage's outputs to the next.
+
+Once the session is stopping, the batch starts no further non-drain stage: their inputs are
+reported as not started, and the drain stages still run over what the last finished stage
+produced (see `engine.control` for how they share the grace). The report is sent in a
+`finally`, so a batch cut short by the end of the grace still accounts for every item.
+"""
 
 from __future__ import annotations
 
@@ -7,155 +13,146 @@ from typing import Any
 
 import trio
 
+from .accounting import NOT_STARTED, Lost
 from .actor import Child, spawn
-from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Resume, Shutdown
+from .commands import Command, ExecuteStage, ProcessBatch
 from .events import BatchCompleted, BatchFailed, BatchStarted
 from .oneshot import OneshotSender
 from .results import (
     ErrorKind,
     FailedItem,
     FatalError,
+    Interrupted,
     PartialSuccess,
-    RecoverableError,
-    StageError,
     StageResult,
     StageStats,
     Success,
+    fatal,
 )
-from .stage import Runtime, Stage, StageActor
+from .runtime import Runtime
+from .stage import Stage
+from .stage_actor import StageActor
 
 
 class BatchActor:
-    """Runs `stages` over one batch. Once told to stop it runs only the `drain` stages, over
-    the work already completed, within `cancellation_timeout_secs`, so fetched work is saved."""
+    """Runs `stages` over one batch of first-stage items."""
 
-    def __init__(
-        self, stages: Sequence[Stage], runtime: Runtime, batch_id: int, paused: bool = False
-    ) -> None:
+    def __init__(self, stages: Sequence[Stage], runtime: Runtime, batch_id: int) -> None:
         self.stages = stages
         self.runtime = runtime
         self.batch_id = batch_id
         self.name = f"batch {batch_id}"
-        self.paused = paused
-        self.stopping = False
-        self._child: Child[StageResult] | None = None
+        self._by_stage: list[tuple[str, StageStats]] = []
+        self._failed: list[FailedItem] = []
+        self._items: Sequence[Any] = ()
+        self._fatal: FatalError | None = None
+        self._interrupted: Interrupted | None = None
+        self._running: tuple[Stage, Sequence[Any], Child[StageResult]] | None = None
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
     ) -> None:
-        command = await control.receive()
+        command = control.receive_nowait()
         if not isinstance(command, ProcessBatch):
             raise TypeError(f"{self.name} expected ProcessBatch first, got {command!r}")
-        bus = self.runtime.bus
-        bus.emit(BatchStarted, self.batch_id, len(command.items))
-        items: Sequence[Any] = command.items
-        failed: list[FailedItem] = []
-        by_stage: list[tuple[str, StageStats]] = []
-        fatal: FatalError | None = None
-        interrupted: RecoverableError | None = None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._listen, control)
-            for stage in self.stages:
-                if not items:
-                    break
-                if self.stopping and not stage.drain:
-                    skipped = _not_started(stage, items)
-                    failed.extend(skipped)
-                    by_stage.append((stage.name, StageStats(len(items), 0, len(skipped))))
-                    items = ()
-                    break
-                result = await self._run_stage(nursery, stage, items)
-                if isinstance(result, FatalError) and result.stats.items_in == 0:
-                    # The stage crashed or was lost: account for its inputs item by item.
-                    lost = tuple(
-                        FailedItem(item, stage.name, result.kind, 0, result.error.message)
-                        for item in items
-                    )
-                    stats = StageStats(len(items), 0, len(lost))
-                    result = FatalError(result.error, result.context, stats, (), lost)
-                by_stage.append((stage.name, result.stats))
-                if not isinstance(result, Success):
-                    failed.extend(result.failed_items)
-                items = result.outputs
-                if isinstance(result, FatalError):
-                    fatal = result
-                    break
-                if isinstance(result, RecoverableError) and interrupted is None:
-                    interrupted = result
-            # Report before leaving the nursery: leaving is a checkpoint, and a hard deadline
-            # arriving there must not cost the parent this batch's accounting.
-            report.send(self._outcome(command, by_stage, items, failed, fatal, interrupted))
-            nursery.cancel_scope.cancel()
+        self.runtime.bus.emit(BatchStarted, self.batch_id, len(command.items))
+        self._items = command.items
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._listen, control)
+                await self._run_stages(nursery)
+                nursery.cancel_scope.cancel()
+        finally:
+            if self._running is not None:
+                # Cut short while a stage ran: take its report if it made it.
+                stage, items, child = self._running
+                self._absorb(stage, items, child.result_nowait())
+            report.send(self._outcome(command))
 
-    def _outcome(
-        self,
-        command: ProcessBatch,
-        by_stage: list[tuple[str, StageStats]],
-        items: Sequence[Any],
-        failed: list[FailedItem],
-        fatal: FatalError | None,
-        interrupted: RecoverableError | None,
-    ) -> StageResult:
+    async def _run_stages(self, nursery: trio.Nursery) -> None:
+        stopping = self.runtime.control.stopping
+        drains = [stage.drain for stage in self.stages]
+        for position, stage in enumerate(self.stages):
+            items = self._items
+            if not items:
+                return
+            if stopping.requested and not stage.drain:
+                # The skipped stage's inputs end here; nothing is left for later stages.
+                skipped = Lost(ErrorKind.cancelled, NOT_STARTED).result(items, stage.name)
+                self._absorb(stage, items, skipped)
+                return
+            actor = StageActor(stage, self.runtime, self.batch_id, sum(drains[position:]))
+            child: Child[StageResult] = spawn(
+                nursery,
+                actor,
+                ExecuteStage(self.batch_id, items),
+                late_errors=self.runtime.late_errors,
+            )
+            self._running = (stage, items, child)
+            settings = self.runtime.settings
+            # The stage keeps its own deadline; this bound only catches an actor that ignores
+            # cancellation and would otherwise hang the batch (it stands still while paused).
+            bound = settings.stage_timeout_secs + settings.grace_secs
+            with (
+                trio.move_on_after(bound) as guard,
+                self.runtime.control.gate.deadline_of(guard),
+            ):
+                result = await child.result()
+            if guard.cancelled_caught:
+                child.scope.cancel()
+                result = fatal(
+                    ErrorKind.stage_timeout, f"{actor.name} did not report in {bound:g}s"
+                )
+            self._running = None
+            self._absorb(stage, items, result)
+            if self._fatal is not None:
+                return
+
+    def _absorb(self, stage: Stage, items: Sequence[Any], result: StageResult | None) -> None:
+        """Take one stage's report (None: it never came) into the batch's account."""
+        if result is None:
+            result = Lost(ErrorKind.cancelled, "cancelled before the stage reported").result(
+                items, stage.name
+            )
+        elif isinstance(result, FatalError) and result.stats.items_in == 0:
+            # The stage crashed or was lost before accounting for anything.
+            result = Lost(result.kind, result.error.message).result(items, stage.name)
+        self._by_stage.append((stage.name, result.stats))
+        if not isinstance(result, Success):
+            self._failed.extend(result.failed_items)
+        self._items = result.outputs
+        if isinstance(result, FatalError):
+            self._fatal = result
+        elif isinstance(result, Interrupted) and self._interrupted is None:
+            self._interrupted = result
+
+    def _outcome(self, command: ProcessBatch) -> StageResult:
+        by_stage = tuple(self._by_stage)
         total = StageStats()
         for _, stage_stats in by_stage:
             total = total + stage_stats
-        ok = by_stage[-1][1].items_ok if by_stage and fatal is None else 0
+        complete = self._fatal is None and len(by_stage) == len(self.stages)
+        ok = by_stage[-1][1].items_ok if by_stage and complete else 0
+        failed = tuple(self._failed)
         stats = StageStats(
-            len(command.items), ok, len(failed), total.retries, total.elapsed, tuple(by_stage)
+            len(command.items), ok, len(failed), total.retries, total.elapsed, by_stage
         )
-        outputs, failures = tuple(items), tuple(failed)
+        outputs = tuple(self._items) if complete else ()
         bus = self.runtime.bus
-        if fatal is not None:
+        if self._fatal is not None:
+            fatal = self._fatal
             bus.emit(BatchFailed, self.batch_id, fatal.kind.value, fatal.error.message)
-            return FatalError(fatal.error, fatal.context, stats, (), failures)
+            return FatalError(fatal.error, fatal.context, stats, (), failed)
         outcome: StageResult
-        if interrupted is not None:
-            outcome = RecoverableError(interrupted.error, 1, None, stats, outputs, failures)
+        if self._interrupted is not None:
+            outcome = Interrupted(self._interrupted.error, stats, outputs, failed)
         elif failed:
-            outcome = PartialSuccess(stats, outputs, failures)
+            outcome = PartialSuccess(stats, outputs, failed)
         else:
             outcome = Success(stats, outputs)
         bus.emit(BatchCompleted, self.batch_id, type(outcome).__name__, ok, len(failed))
         return outcome
 
-    async def _run_stage(
-        self, nursery: trio.Nursery, stage: Stage, items: Sequence[Any]
-    ) -> StageResult:
-        actor = StageActor(stage, self.runtime, self.batch_id, paused=self.paused)
-        child: Child[StageResult] = spawn(nursery, actor, ExecuteStage(self.batch_id, items))
-        self._child = child
-        system = self.runtime.live.current.system
-        try:
-            if not self.stopping:
-                return await child.result(
-                    system.stage_timeout_secs + system.cancellation_timeout_secs
-                )
-            # A drain stage after a stop: shielded from the stop, bounded by the grace period.
-            with trio.move_on_after(system.cancellation_timeout_secs, shield=True):
-                return await child.result()
-            child.scope.cancel()
-            error = StageError(ErrorKind.cancelled, f"{stage.name}: no time left to drain")
-            lost = tuple(
-                FailedItem(item, stage.name, ErrorKind.cancelled, 0, error.message)
-                for item in items
-            )
-            return RecoverableError(error, 1, None, StageStats(len(items), 0, len(lost)), (), lost)
-        finally:
-            self._child = None
-
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            if isinstance(command, Pause):
-                self.paused = True
-            elif isinstance(command, Resume):
-                self.paused = False
-            elif isinstance(command, Cancel | Shutdown):
-                self.stopping = True
-            if self._child is not None:
-                self._child.tell(command)
-
-
-def _not_started(stage: Stage, items: Sequence[Any]) -> list[FailedItem]:
-    """Items a stopping batch will not start, reported rather than dropped."""
-    reason = "not started: the session is stopping"
-    return [FailedItem(item, stage.name, ErrorKind.cancelled, 0, reason) for item in items]
+            self.runtime.control.apply(command)

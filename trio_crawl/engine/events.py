@@ -42,11 +42,25 @@ class SessionResumed(Event):
 
 
 @attrs.frozen
+class StopRequested(Event):
+    """The session is stopping: the stop that holds (the first), whether in-flight work may
+    still finish (graceful), and how many seconds of grace are left for draining."""
+
+    status: str
+    reason: str
+    graceful: bool
+    grace_left: float
+
+
+@attrs.frozen
 class PlanReady(Event):
-    """The planner's answer: how many batches and first-stage items the session will run."""
+    """The planner's answer: how many batches and first-stage items the session will run, and
+    the counts (`expected`) the session must reach to call itself completed."""
 
     batches: int
     items: int
+    expected: tuple[tuple[str, int], ...] = ()
+    note: str = ""
 
 
 @attrs.frozen

@@ -5,7 +5,8 @@ One picture of the whole taxonomy (cf. httpx's exception tree)::
     StageResult                       reported once per stage/batch through a one-shot
     ├── Success(stats, outputs)
     ├── PartialSuccess(stats, outputs, failed_items)
-    ├── RecoverableError(error, attempts, retry_after, ...)  interrupted (timeout, stop)
+    ├── Interrupted(error, stats, outputs, failed_items)    stopped before every item finished
+    │                                                        (stage timeout, cancel, shutdown)
     └── FatalError(error, context, ...)                      the stage or actor failed
 
     ErrorKind                 retried by default in stage …
@@ -14,7 +15,7 @@ One picture of the whole taxonomy (cf. httpx's exception tree)::
     ├── server_error          list_pages, product_details      (5xx, carries the status)
     ├── rate_limited          list_pages, product_details      (429/503, honours Retry-After)
     ├── client_error          —                                 (other 4xx)
-    ├── parse_error           product_details
+    ├── parse_error           product_details, status_check
     ├── validation_error      validation
     ├── database_busy         saving
     ├── database_error        —   (fatal for the session when abort_on_database_error)
@@ -147,15 +148,15 @@ class PartialSuccess:
 
 
 @attrs.frozen
-class RecoverableError:
-    """The stage was interrupted (stage timeout, cancel, shutdown) before every item finished.
+class Interrupted:
+    """The stage was stopped (its deadline, a cancel, a shutdown) before every item finished.
 
     What it did finish is in `outputs`; the rest is in `failed_items`, so nothing is lost.
+    (DESIGN §4 called this `RecoverableError`, with `attempts` and `retry_after` fields that
+    nothing could fill in: an interruption is not an error of the stage's own.)
     """
 
     error: StageError
-    attempts: int = 1
-    retry_after: float | None = None
     stats: StageStats = StageStats()
     outputs: tuple[Any, ...] = ()
     failed_items: tuple[FailedItem, ...] = ()
@@ -180,7 +181,7 @@ class FatalError:
         return self.error.kind
 
 
-StageResult: TypeAlias = Success | PartialSuccess | RecoverableError | FatalError
+StageResult: TypeAlias = Success | PartialSuccess | Interrupted | FatalError
 
 
 def fatal(kind: ErrorKind, context: str, cause: BaseException | None = None) -> FatalError:

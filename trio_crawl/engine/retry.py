@@ -63,20 +63,6 @@ class RetryPolicy:
             )
 
 
-DEFAULT_POLICIES: dict[str, RetryPolicy] = {
-    "list_pages": RetryPolicy(3, 1000, 30_000, 2.0, 500, NETWORK_KINDS),
-    "product_details": RetryPolicy(
-        5, 500, 60_000, 1.5, 200, (*NETWORK_KINDS, ErrorKind.parse_error)
-    ),
-    "validation": RetryPolicy(2, 100, 5000, 1.2, 50, (ErrorKind.validation_error,)),
-    "saving": RetryPolicy(10, 200, 30_000, 1.8, 100, (ErrorKind.database_busy,)),
-    # The status check fetches list pages, but a page it cannot read must be read again, not
-    # taken for the end of the catalogue: it retries parse errors too.
-    "status_check": RetryPolicy(3, 1000, 30_000, 2.0, 500, (*NETWORK_KINDS, ErrorKind.parse_error)),
-}
-"""Per-stage defaults, as the original system had them (DESIGN §4), and the status check's."""
-
-
 class RetryCalculator:
     """Pure retry arithmetic for one policy; `rng` is injectable for deterministic tests."""
 

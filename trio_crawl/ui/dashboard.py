@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..engine import events as ev
-from ..engine.session import SessionSummary
+from ..engine.summary import SessionSummary
 
 STAGES = ("list_pages", "product_details", "validation", "saving")
 

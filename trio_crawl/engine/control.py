@@ -1,0 +1,228 @@
+"""How a session stops and pauses: one stop, one grace deadline; cancel scopes do the rest.
+
+The stop is a cancel-scope policy (the shape of hypercorn's trio worker: a trigger, then one
+deadline on one scope), not flags polled in loops::
+
+    first stop: Cancel, Shutdown, the soft session timeout, the caller's block raising,
+    a KeyboardInterrupt, an aborting failure
+      └─ Stopping.stop(request): fixes the status, the reason and the mode, once, and sets
+         `scope.deadline = now + grace_secs` on the one scope around all of the session's work
+           hard      every registered `work` scope (planning, non-drain stages) is cancelled
+           graceful  work scopes are left alone: in-flight items finish; intake stops
+                     (`stopped` is set: no new item, no new retry attempt)
+    drain stages (`Stage(drain=True)`: validation, saving) are never cancelled by a stop. They
+    run over whatever was produced, within the same deadline, sharing what is left of it: a
+    drain stage with k drain stages to go (itself included) may use 1/k of the time left, so
+    a slow first drain stage cannot starve the ones after it of the time to keep its output.
+    later stops never move the deadline and never reach into drain stages; a hard stop after
+    a graceful one cancels the non-drain work still running (escalation), nothing else.
+
+Pausing is a gate, not a stop: new items wait at it, in-flight ones finish, and the deadlines
+of the stages that waited move by as long as the gate was shut (a paused stage is not stuck).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal, TypeAlias
+
+import attrs
+import trio
+
+from .commands import Cancel, Command, Pause, Resume, Shutdown
+from .events import EventBus, SessionPaused, SessionResumed, StopRequested
+
+StopStatus: TypeAlias = Literal["cancelled", "timed_out", "failed"]
+
+
+@attrs.frozen
+class StopRequest:
+    """Why and how the session stops; the first one made is the one that holds."""
+
+    status: StopStatus
+    reason: str
+    graceful: bool = False
+
+
+class Stopping:
+    """The session's one stop and its grace deadline (see the module docstring)."""
+
+    __slots__ = ("_work", "deadline", "grace_secs", "hard", "request", "scope", "stopped")
+
+    def __init__(self, grace_secs: float) -> None:
+        self.grace_secs = grace_secs
+        self.request: StopRequest | None = None
+        self.hard = False
+        self.deadline = math.inf
+        self.scope = trio.CancelScope()
+        """The one scope, entered by the session around all of its work."""
+        self.stopped = trio.Event()
+        self._work: set[trio.CancelScope] = set()
+
+    @property
+    def requested(self) -> bool:
+        return self.request is not None
+
+    def stop(self, request: StopRequest) -> tuple[bool, bool]:
+        """Stop the session. Returns (first, escalated): whether this was the first stop (the
+        one whose reason and deadline hold) and whether it made a graceful stop hard."""
+        first = self.request is None
+        if first:
+            self.request = request
+            self.deadline = trio.current_time() + self.grace_secs
+            self.scope.deadline = self.deadline
+            self.stopped.set()
+        escalated = not request.graceful and not self.hard
+        if escalated:
+            self.hard = True
+            for scope in tuple(self._work):
+                scope.cancel()
+        return first, escalated and not first
+
+    @contextmanager
+    def work(self) -> Iterator[trio.CancelScope]:
+        """A scope for non-drain work: cancelled by a hard stop (at once if one happened)."""
+        scope = trio.CancelScope()
+        if self.hard:
+            scope.cancel()
+        self._work.add(scope)
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._work.discard(scope)
+
+    def share(self, drain_stages_left: int) -> float:
+        """The deadline of a drain stage with `drain_stages_left` drain stages to go, itself
+        included: an equal share of the grace that is left (all of it for the last one)."""
+        if self.request is None:
+            return math.inf
+        now = trio.current_time()
+        return now + max(0.0, self.deadline - now) / max(1, drain_stages_left)
+
+
+class Gate:
+    """Pause and resume: `wait_open()` blocks while paused, and the deadlines of registered
+    stage scopes are suspended while the gate is shut (they resume with the time they had
+    left), so pausing never times a stage out."""
+
+    __slots__ = ("_open", "_scopes", "_suspended", "paused")
+
+    def __init__(self) -> None:
+        self.paused = False
+        self._open = trio.Event()
+        self._open.set()
+        self._scopes: set[trio.CancelScope] = set()
+        self._suspended: dict[trio.CancelScope, float] = {}
+
+    def pause(self) -> bool:
+        """Shut the gate; False if it was already shut."""
+        if self.paused:
+            return False
+        self.paused = True
+        self._open = trio.Event()
+        for scope in self._scopes:
+            self._suspend(scope)
+        return True
+
+    def resume(self) -> bool:
+        """Open the gate; False if it was open."""
+        if not self.paused:
+            return False
+        self.paused = False
+        now = trio.current_time()
+        for scope, left in self._suspended.items():
+            scope.deadline = now + left
+        self._suspended.clear()
+        self._open.set()
+        return True
+
+    async def wait_open(self) -> None:
+        """Return once the gate is open (at once, without a checkpoint, when it is)."""
+        while self.paused:
+            await self._open.wait()
+
+    def _suspend(self, scope: trio.CancelScope) -> None:
+        self._suspended[scope] = scope.deadline - trio.current_time()
+        scope.deadline = math.inf
+
+    def set_deadline(self, scope: trio.CancelScope, deadline: float) -> None:
+        """Set a registered scope's deadline, respecting a pause in progress."""
+        if scope in self._suspended:
+            self._suspended[scope] = deadline - trio.current_time()
+        else:
+            scope.deadline = deadline
+
+    @contextmanager
+    def deadline_of(self, scope: trio.CancelScope) -> Iterator[None]:
+        """While in this block, `scope`'s deadline stands still whenever the gate is shut."""
+        self._scopes.add(scope)
+        if self.paused:
+            self._suspend(scope)
+        try:
+            yield
+        finally:
+            self._scopes.discard(scope)
+            self._suspended.pop(scope, None)
+
+
+class SessionControl:
+    """What every actor of one session shares to obey its commands: the gate and the stop.
+
+    Commands may reach any actor's control channel; each hands them to `apply`, so they mean
+    the same wherever they land. A KeyboardInterrupt that a plug-in raised is kept in
+    `interrupt`: the session stops for it, and `open_session` re-raises it once all is done.
+    """
+
+    __slots__ = ("bus", "gate", "interrupt", "stopping")
+
+    def __init__(self, grace_secs: float, bus: EventBus | None = None) -> None:
+        self.gate = Gate()
+        self.stopping = Stopping(grace_secs)
+        self.interrupt: BaseException | None = None
+        self.bus = bus
+
+    def apply(self, command: Command) -> None:
+        """Obey a control command (work commands such as ProcessBatch are not for here)."""
+        if isinstance(command, Pause):
+            if self.gate.pause() and self.bus is not None:
+                self.bus.emit(SessionPaused)
+        elif isinstance(command, Resume):
+            if self.gate.resume() and self.bus is not None:
+                self.bus.emit(SessionResumed)
+        elif isinstance(command, Cancel):
+            self.stop(StopRequest("cancelled", command.reason))
+        elif isinstance(command, Shutdown):
+            mode = "graceful" if command.graceful else "hard"
+            self.stop(StopRequest("cancelled", f"{mode} shutdown", command.graceful))
+
+    def stop(self, request: StopRequest) -> bool:
+        """Stop the session (see `Stopping.stop`), announcing it; True if it was the first.
+
+        A stop opens a shut gate: draining must not wait for a resume that will not come."""
+        if self.gate.resume() and self.bus is not None:
+            self.bus.emit(SessionResumed)
+        first, escalated = self.stopping.stop(request)
+        if (first or escalated) and self.bus is not None:
+            stopping = self.stopping
+            held = stopping.request if stopping.request is not None else request
+            self.bus.emit(
+                StopRequested,
+                held.status,
+                held.reason,
+                not stopping.hard,
+                max(0.0, stopping.deadline - trio.current_time()),
+            )
+        return first
+
+    def interrupted(self, exc: BaseException) -> bool:
+        """A plug-in raised KeyboardInterrupt: stop for it (hard). False if the session was
+        already stopping for one, in which case the caller lets it propagate (a second
+        Ctrl-C ends the grace instead of waiting it out)."""
+        if self.interrupt is not None:
+            return False
+        self.interrupt = exc
+        self.stop(StopRequest("cancelled", "KeyboardInterrupt"))
+        return True

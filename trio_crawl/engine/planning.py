@@ -1,0 +1,79 @@
+"""What a session runs: the planner's answer (`Plan`), and the help a planner gets.
+
+A planner is an async callable plugged in from outside (for the catalogue crawl: the status
+check plus the smart range); it returns a `Plan`, or just the batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import attrs
+import trio
+
+from .results import StageError
+from .runtime import Runtime
+from .settings import EngineSettings
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Plan:
+    """The batches of first-stage items to run, and what a complete run must reach.
+
+    `expected` maps summary counters (`Stage.count_ok` names) to the counts a complete run
+    produces; a session that falls short is not `completed` (see `engine.summary`). `note`
+    says what the plan leaves for later, for the summary and the caller.
+    """
+
+    batches: Sequence[Sequence[Any]]
+    expected: Mapping[str, int] = attrs.field(factory=dict)
+    note: str = ""
+
+    @property
+    def items(self) -> int:
+        return sum(len(batch) for batch in self.batches)
+
+
+@attrs.frozen
+class PlanContext:
+    """Handed to the planner: the settings in force and a retry helper under their policies."""
+
+    settings: EngineSettings
+    runtime: Runtime
+
+    async def retry(self, operation: Callable[[], Awaitable[T]], *, policy: str) -> T:
+        """Run `operation`, retrying its `StageError`s under the named policy's settings."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await operation()
+            except StageError as error:
+                delay = self.runtime.retry_delay(policy, policy, 0, error, attempts)
+                if delay is None:
+                    raise
+                await trio.sleep(delay)
+
+
+Planner = Callable[[PlanContext], Awaitable["Plan | Sequence[Sequence[Any]]"]]
+
+
+def as_plan(answer: Plan | Sequence[Sequence[Any]]) -> Plan:
+    return answer if isinstance(answer, Plan) else Plan(tuple(answer))
+
+
+def batches_of(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """Split `items` into batches of at most `size`."""
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def static_planner(items: Sequence[Any]) -> Planner:
+    """A planner for a known list of first-stage items, batched by `settings.batch_size`."""
+
+    async def plan(context: PlanContext) -> Plan:
+        return Plan(batches_of(items, context.settings.batch_size))
+
+    return plan

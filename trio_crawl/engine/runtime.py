@@ -1,0 +1,88 @@
+"""What every actor of one session shares: settings in force, events, jitter, limits, control."""
+
+from __future__ import annotations
+
+import random
+
+import trio
+
+from .control import SessionControl
+from .events import EventBus, StageRetrying
+from .results import StageError
+from .retry import RetryCalculator
+from .settings import EngineSettings
+
+
+class Runtime:
+    """One session's shared state. `settings` is replaced whole by `reconfigure`; readers look
+    at it at each attempt or stage start, so a change applies from the next one, and each stage
+    key's one `trio.CapacityLimiter` (shared by all batches in flight, so a limit holds across
+    them) is resized at once."""
+
+    __slots__ = (
+        "_changed",
+        "_limiters",
+        "bus",
+        "control",
+        "late_errors",
+        "rng",
+        "settings",
+        "version",
+    )
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        bus: EventBus,
+        rng: random.Random,
+        control: SessionControl | None = None,
+    ) -> None:
+        self.settings = settings
+        self.version = 0
+        self.bus = bus
+        self.rng = rng
+        self.control = control if control is not None else SessionControl(settings.grace_secs, bus)
+        self._limiters: dict[str, trio.CapacityLimiter] = {}
+        self._changed = trio.Event()
+        self.late_errors: list[BaseException] = []
+        """Failures actors raised after they had reported (see `actor`)."""
+
+    def reconfigure(self, settings: EngineSettings) -> None:
+        """Put `settings` in force: limits at once, everything else from the next use."""
+        self.settings = settings
+        self.version += 1
+        self.control.stopping.grace_secs = settings.grace_secs
+        for key, limiter in self._limiters.items():
+            limiter.total_tokens = settings.for_stage(key).limit
+        changed, self._changed = self._changed, trio.Event()
+        changed.set()
+
+    async def wait_changed(self) -> None:
+        """Return at the next `reconfigure`."""
+        await self._changed.wait()
+
+    def limiter(self, key: str) -> trio.CapacityLimiter:
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = trio.CapacityLimiter(self.settings.for_stage(key).limit)
+            self._limiters[key] = limiter
+        return limiter
+
+    def retry_delay(
+        self, key: str, stage: str, batch_id: int, error: StageError, attempts: int
+    ) -> float | None:
+        """Seconds to wait before retrying after `error` on attempt `attempts`, under the
+        policy in force for `key` (announced as `StageRetrying`); None when it is not retried."""
+        settings = self.settings
+        calculator = RetryCalculator(
+            settings.for_stage(key).policy,
+            self.rng,
+            max_retry_after_secs=settings.max_retry_after_secs,
+        )
+        if not calculator.should_retry(error.kind, attempts):
+            return None
+        delay = calculator.delay(attempts, error.retry_after)
+        self.bus.emit(
+            StageRetrying, batch_id, stage, attempts + 1, delay, error.kind.value, error.message
+        )
+        return delay

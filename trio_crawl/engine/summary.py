@@ -1,0 +1,187 @@
+"""What a session did (`SessionSummary`), and the account that decides its status.
+
+The status is decided in one place, `SessionAccount.summary`, in this order:
+
+    failed      planning failed, the session actor broke, or an aborting failure stopped it
+    cancelled   a stop (Cancel, Shutdown, the caller's block raising, KeyboardInterrupt)
+    timed_out   the session deadline stopped it
+    failed      the plan said what it expected (say, 360 products saved) and nothing of it
+                happened, or less happened and no failed item explains the gap
+    partial     some items failed (each is in `failed_items`), or an actor failed after
+                reporting
+    completed   everything planned happened, and the plan's expected counts were reached
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import attrs
+
+from .accounting import Lost
+from .control import StopRequest
+from .results import FailedItem, FatalError, StageError, StageResult, StageStats, Success
+from .stage import Stage
+
+SessionStatus = Literal["completed", "partial", "cancelled", "timed_out", "failed"]
+
+
+@attrs.frozen
+class SessionSummary:
+    """What a session did. `counts` holds the counters its stages feed (see `Stage.count_ok`);
+    `expected` the counts its plan promised (a session that did not reach them is not
+    `completed`)."""
+
+    session_id: str
+    status: SessionStatus
+    elapsed: float
+    counts: Mapping[str, int]
+    stages: Mapping[str, StageStats]
+    failed_items: tuple[FailedItem, ...]
+    retries: int
+    batches_planned: int
+    batches_run: int
+    batches_failed: int
+    reason: str = ""
+    error: StageError | None = None
+    expected: Mapping[str, int] = attrs.field(factory=dict)
+    note: str = ""
+    """What the plan said about the work it left for later (e.g. pages beyond a range limit)."""
+
+    @property
+    def pages_ok(self) -> int:
+        return self.counts.get("pages_ok", 0)
+
+    @property
+    def pages_failed(self) -> int:
+        return self.counts.get("pages_failed", 0)
+
+    @property
+    def products_saved(self) -> int:
+        return self.counts.get("products_saved", 0)
+
+    @property
+    def products_failed(self) -> int:
+        return self.counts.get("products_failed", 0)
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready form, for the crawl_runs table, the CLI and logs."""
+        return {
+            "session_id": self.session_id,
+            "status": self.status,
+            "elapsed": round(self.elapsed, 3),
+            "counts": dict(self.counts),
+            "expected": dict(self.expected),
+            "retries": self.retries,
+            "batches": {
+                "planned": self.batches_planned,
+                "run": self.batches_run,
+                "failed": self.batches_failed,
+            },
+            "reason": self.reason,
+            "note": self.note,
+            "error": self.error.describe() if self.error is not None else None,
+            "failed_items": len(self.failed_items),
+        }
+
+
+class SessionAccount:
+    """Folds every batch's report (and every batch that never ran) into the summary."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self._stages = stages
+        self._by_name = {stage.name: stage for stage in stages}
+        self._failed: list[FailedItem] = []
+        self._stage_stats: dict[str, StageStats] = {}
+        self._counts: dict[str, int] = {}
+        self._retries = 0
+        self.planned = 0
+        self.expected: Mapping[str, int] = {}
+        self.note = ""
+        self._run = 0
+        self._batches_failed = 0
+        self.failure: tuple[str, StageError] | None = None
+        """(reason, error) when the session itself failed: planning, a crash, an abort."""
+
+    def fail(self, reason: str, error: StageError) -> None:
+        if self.failure is None:
+            self.failure = (reason, error)
+
+    def absorb(self, result: StageResult) -> None:
+        """One batch's report."""
+        self._run += 1
+        stats = result.stats
+        self._retries += stats.retries
+        if not isinstance(result, Success):
+            self._failed.extend(result.failed_items)
+        if isinstance(result, FatalError):
+            self._batches_failed += 1
+        for name, stage_stats in stats.by_stage:
+            self._stage_stats[name] = self._stage_stats.get(name, StageStats()) + stage_stats
+            stage = self._by_name.get(name)
+            if stage is None:
+                continue
+            if stage.count_ok:
+                self._add(stage.count_ok, stage_stats.items_ok)
+            if stage.count_failed:
+                self._add(stage.count_failed, stage_stats.items_failed)
+
+    def not_run(self, items: Sequence[Any], lost: Lost) -> None:
+        """A batch that never ran (the session stopped first): its items end here."""
+        if self._stages:
+            self._failed.extend(lost.items(items, self._stages[0].name))
+
+    def _add(self, counter: str, value: int) -> None:
+        self._counts[counter] = self._counts.get(counter, 0) + value
+
+    def summary(
+        self,
+        session_id: str,
+        elapsed: float,
+        stop: StopRequest | None,
+        late_errors: Sequence[BaseException] = (),
+    ) -> SessionSummary:
+        status, reason, error = self._status(stop)
+        if late_errors:
+            note = "; ".join(f"raised after reporting: {exc!r}" for exc in late_errors)
+            reason = f"{reason}; {note}" if reason else note
+            if error is None:
+                error = StageError.from_exception(late_errors[0])
+            if status == "completed":
+                status = "partial"
+        return SessionSummary(
+            session_id=session_id,
+            status=status,
+            elapsed=elapsed,
+            counts=dict(self._counts),
+            stages=dict(self._stage_stats),
+            failed_items=tuple(self._failed),
+            retries=self._retries,
+            batches_planned=self.planned,
+            batches_run=self._run,
+            batches_failed=self._batches_failed,
+            reason=reason,
+            error=error,
+            expected=dict(self.expected),
+            note=self.note,
+        )
+
+    def _status(self, stop: StopRequest | None) -> tuple[SessionStatus, str, StageError | None]:
+        if self.failure is not None:
+            reason, error = self.failure
+            return "failed", reason, error
+        if stop is not None:
+            return stop.status, stop.reason, None
+        short = [
+            (counter, wanted, self._counts.get(counter, 0))
+            for counter, wanted in self.expected.items()
+            if self._counts.get(counter, 0) < wanted
+        ]
+        for counter, wanted, got in short:
+            if got == 0 or not self._failed:
+                unexplained = "" if self._failed else ", and no failed item explains it"
+                return "failed", f"expected {wanted} {counter}, got {got}{unexplained}", None
+        if self._failed or self._batches_failed:
+            return "partial", "", None
+        return "completed", "", None
