@@ -1,10 +1,12 @@
-"""Engine overhead: actor round trips per second, and per-item cost of the stage machinery.
+"""Engine overhead: actor round trips per second, per-item cost of the stage machinery, and
+how fast a stop takes effect.
 
     python benchmarks/engine_overhead.py [--items 100000] [--round-trips 20000]
 
-Prints figures; asserts nothing (speed targets live here, never in tests).
-Goals (issue 2): ≥ 20,000 actor spawn + one-shot round trips/s; ≤ 20 µs/item over a bare
-nursery loop for a no-op stage at concurrency 100.
+Prints figures; asserts nothing (speed targets live here, never in tests). Goals: ≥ 20,000
+actor spawn + one-shot round trips/s; ≤ 20 µs/item over a bare nursery loop for a no-op stage
+at concurrency 100; on the real clock, ≤ 50 ms from `cancel()` until every in-flight handler
+has been cancelled, and `wait()` answering right after when there is nothing to drain.
 """
 
 from __future__ import annotations
@@ -15,8 +17,7 @@ from typing import Any
 
 import trio
 
-from trio_crawl import CrawlConfig, Stage, open_session
-from trio_crawl.engine import spawn
+from trio_crawl.engine import EngineSettings, Stage, StageSettings, open_session, spawn
 from trio_crawl.engine.commands import Command
 from trio_crawl.engine.oneshot import OneshotSender
 
@@ -70,15 +71,13 @@ async def bare_loop(n: int, concurrency: int, *, lean: bool) -> float:
 
 
 async def engine_stage(n: int, concurrency: int, subscribe: bool) -> float:
-    config = CrawlConfig.from_dict(
-        {"crawl": {"batch_size": n}, "concurrency": {"product_details": concurrency}}
-    )
+    settings = EngineSettings(batch_size=n, stages={"noop": StageSettings(limit=concurrency)})
 
     async def noop(item: int) -> int:
         return item
 
     start = time.perf_counter()
-    async with open_session(config, stages=[Stage("product_details", noop)], items=range(n)) as s:
+    async with open_session(settings, stages=[Stage("noop", noop)], items=range(n)) as s:
         if subscribe:
             async with s.events() as events:
                 async for _ in events:
@@ -86,6 +85,36 @@ async def engine_stage(n: int, concurrency: int, subscribe: bool) -> float:
         summary = await s.wait()
     assert summary.status == "completed", summary.status
     return time.perf_counter() - start
+
+
+async def stop_latency(in_flight: int) -> tuple[float, float]:
+    """Real clock: (seconds from `cancel()` until the last of `in_flight` blocked handlers saw
+    its cancellation, seconds until `wait()` returned). Nothing is left to drain."""
+    settings = EngineSettings(batch_size=in_flight, stages={"wait": StageSettings(limit=in_flight)})
+    all_in = trio.Event()
+    started = 0
+    cancelled_at: list[float] = []
+
+    async def blocked(item: int) -> int:
+        nonlocal started
+        started += 1
+        if started == in_flight:
+            all_in.set()
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled_at.append(time.perf_counter())
+        raise AssertionError("unreachable")
+
+    stages = [Stage("wait", blocked)]
+    async with open_session(settings, stages=stages, items=range(in_flight)) as s:
+        await all_in.wait()
+        begin = time.perf_counter()
+        s.cancel("benchmark")
+        summary = await s.wait()
+        answered = time.perf_counter()
+    assert summary.status == "cancelled" and len(cancelled_at) == in_flight
+    return max(cancelled_at) - begin, answered - begin
 
 
 async def main(items: int, trips: int) -> None:
@@ -106,6 +135,16 @@ async def main(items: int, trips: int) -> None:
         f"  same with an event subscriber:            {watched * per:.2f} µs/item "
         f"(overhead over lean {(watched - lean) * per:.2f} µs/item)"
     )
+    for in_flight in (100, 1000):
+        runs = [await stop_latency(in_flight) for _ in range(5)]
+        cancelled = sorted(r[0] for r in runs)[len(runs) // 2]
+        answered = sorted(r[1] for r in runs)[len(runs) // 2]
+        print(
+            f"stop latency, {in_flight} handlers in flight (median of 5): every handler "
+            f"cancelled {cancelled * 1e3:.2f} ms after cancel() (goal <= 50), "
+            f"wait() answered after {answered * 1e3:.2f} ms"
+        )
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
