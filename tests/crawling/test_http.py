@@ -9,6 +9,7 @@ can only land on the earliest deadline (the one the test is about).
 from __future__ import annotations
 
 import email.utils
+import gzip
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -301,9 +302,13 @@ async def test_fetcher_closes_its_clients_when_cancelled(
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=PAGE, delay=60)})
     with trio.move_on_after(1):
-        async with Fetcher.open(FetchSettings(clients=3)) as fetcher:
-            await fetcher.get(f"{base}/")
-    clients = fetcher._clients  # peeking, not patching: were they closed?
+        async with (
+            Fetcher.open(FetchSettings(clients=3, max_connections=3)) as fetcher,
+            trio.open_nursery() as requests,
+        ):
+            for _ in range(3):
+                requests.start_soon(fetcher.get, f"{base}/")
+    clients = list(fetcher._clients.values())  # peeking, not patching: were they closed?
     assert len(clients) == 3
     assert all(client.is_closed for client in clients)
 
@@ -355,6 +360,76 @@ async def test_non_html_content_is_parse_error_naming_the_type(
     error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is ErrorKind.parse_error
     assert (content_type or "(none)") in error.message
+
+
+# --- content codings and the response head -----------------------------------------------------
+
+
+def gzipped(body: bytes, coding: str = "gzip") -> Reply:
+    return Reply(headers=(*HTML, ("content-encoding", coding)), body=gzip.compress(body))
+
+
+async def test_a_gzip_page_is_decoded_and_gzip_and_deflate_are_all_we_ask_for(
+    nursery: trio.Nursery, fetcher: Fetcher
+) -> None:
+    asked: list[str] = []
+
+    async def record(request: Request) -> Reply:
+        asked.extend(v for k, v in request.headers if k.lower() == "accept-encoding")
+        return gzipped(PAGE * 100)
+
+    base = await serve(nursery, {"/": record})
+    assert (await fetcher.get(f"{base}/")).body == PAGE * 100
+    assert asked == ["gzip, deflate"]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_gzip_bomb_is_refused_by_its_decoded_size(
+    nursery: trio.Nursery, chunked: bool
+) -> None:
+    bomb = gzip.compress(bytes(64 * 1024 * 1024))  # 64 MiB of zeros in ~64 KB
+    headers = (*HTML, ("content-encoding", "gzip"))
+    base = await serve(nursery, {"/": Reply(headers=headers, body=bomb, chunked=chunked)})
+    async with Fetcher.open(FetchSettings(max_response_bytes=1024 * 1024)) as fetcher:
+        error = await fetch_error(fetcher, f"{base}/")
+    assert (error.kind, error.message) == (
+        ErrorKind.client_error, "response too large: > 1048576 bytes",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress"])
+async def test_an_unsupported_content_encoding_is_a_client_error_naming_it(
+    nursery: trio.Nursery, fetcher: Fetcher, coding: str
+) -> None:
+    base = await serve(nursery, {"/": gzipped(PAGE, coding)})
+    error = await fetch_error(fetcher, f"{base}/")
+    assert error.kind is ErrorKind.client_error
+    assert f"unsupported content-encoding {coding!r}" in error.message
+
+
+async def test_more_header_lines_than_max_headers_is_a_client_error(
+    nursery: trio.Nursery,
+) -> None:
+    many = tuple((f"x-filler-{i}", "1") for i in range(120))
+    base = await serve(nursery, {"/many": Reply(headers=(*HTML, *many), body=PAGE)})
+    async with Fetcher.open(FetchSettings(max_headers=100)) as fetcher:
+        error = await fetch_error(fetcher, f"{base}/many")
+        assert (error.kind, error.message) == (
+            ErrorKind.client_error, "too many response headers: 122 (at most 100)",
+        )  # fmt: skip
+        fetcher.update_settings(FetchSettings(max_headers=200))
+        assert (await fetcher.get(f"{base}/many")).body == PAGE
+
+
+async def test_a_response_head_over_100_kib_is_refused_by_the_transport(
+    nursery: trio.Nursery, fetcher: Fetcher
+) -> None:
+    # httpcore's h11 buffer bounds the head's size; this guards that bound if the transport
+    # changes.
+    huge = (("x-huge", "y" * 200_000),)
+    base = await serve(nursery, {"/": Reply(headers=(*HTML, *huge), body=PAGE)})
+    error = await fetch_error(fetcher, f"{base}/")
+    assert error.kind is ErrorKind.network_error
 
 
 # --- redirects --------------------------------------------------------------------------------
@@ -460,6 +535,38 @@ async def test_a_worker_key_pins_requests_to_one_shard(nursery: trio.Nursery) ->
     assert len(peers) == 1
 
 
+async def test_client_shards_are_opened_on_first_use(nursery: trio.Nursery) -> None:
+    base = await serve(nursery, {"/": PAGE_REPLY})
+    async with Fetcher.open(FetchSettings(max_connections=1000)) as fetcher:
+        assert (fetcher.shards, len(fetcher._clients)) == (1000, 0)
+        await fetcher.get(f"{base}/")
+        await fetcher.get(f"{base}/", key=7)
+        assert sorted(fetcher._clients) == [0, 7]
+
+
+async def test_a_million_connections_cost_nothing_until_used(nursery: trio.Nursery) -> None:
+    base = await serve(nursery, {"/": PAGE_REPLY})
+    async with Fetcher.open(FetchSettings(max_connections=1_000_000)) as fetcher:
+        async with trio.open_nursery() as workers:
+            for _ in range(5):
+                workers.start_soon(fetcher.get, f"{base}/")
+        assert len(fetcher._clients) == 5
+
+
+async def test_sequential_requests_reuse_one_warm_connection(nursery: trio.Nursery) -> None:
+    peers: set[tuple[str, int]] = set()
+
+    async def record(request: Request) -> Reply:
+        peers.add(request.peer)
+        return PAGE_REPLY
+
+    base = await serve(nursery, {"/": record})
+    async with Fetcher.open(FetchSettings(max_connections=50)) as fetcher:
+        for _ in range(10):
+            await fetcher.get(f"{base}/")
+    assert len(peers) == 1
+
+
 def test_connections_are_split_exactly_between_shards() -> None:
     assert _shard_sizes(50, 4) == [13, 13, 12, 12]
     assert _shard_sizes(3, 4) == [1, 1, 1]
@@ -473,6 +580,7 @@ def test_connections_are_split_exactly_between_shards() -> None:
         {"max_redirects": -1},
         {"max_connections": 0},
         {"clients": 0},
+        {"max_headers": 0},
     ],
 )
 def test_invalid_settings_are_refused(changes: dict[str, float]) -> None:

@@ -16,9 +16,15 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
     ├── other 5xx (503 without Retry-After too)         server_error (status kept)
     ├── 4xx (404 included)                              client_error (status kept)
     └── 1xx/3xx that is not a followable redirect       client_error (status kept)
-    content
-    ├── body over max_response_bytes                    client_error "response too large: > N bytes"
-    │   (rejected from Content-Length before reading, or as soon as the stream passes N)
+    head
+    ├── more than max_headers header lines              client_error "too many response headers"
+    └── a head over 100 KiB (httpcore's h11 buffer)     network_error (RemoteProtocolError)
+    content (decoding.py)
+    ├── body over max_response_bytes, on the wire       client_error "response too large: > N bytes"
+    │   or decoded (rejected from Content-Length before reading, or as soon as the stream or
+    │   its inflated form passes N: gzip and deflate are inflated here, step by bounded step)
+    ├── a content-encoding other than gzip/deflate      client_error (br, zstd, compress, …)
+    ├── a corrupt or cut-short gzip/deflate stream      network_error
     └── not text/html or application/xhtml+xml          parse_error (content type in the message)
     redirects
     ├── to another origin (scheme, host, port)          client_error "off-site redirect to <url>
@@ -27,13 +33,16 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
 
 Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, not a transient
 fault, so they fall under `client_error`, which no stage retries by default.
+
+Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
+the bounds hold on any httpx transport.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 
 import attrs
@@ -43,6 +52,7 @@ import trio
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
+from .decoding import BoundedBody, content_codings, too_large
 from .politeness import Politeness
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -54,6 +64,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
 CONNECTIONS_PER_SHARD = 1
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""What we ask for: the codings `decoding` inflates under the size limit (httpx would also offer
+br and zstd when their packages are installed, which we refuse)."""
 
 
 def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
@@ -84,9 +98,13 @@ class FetchSettings:
     allow_offsite_redirects: bool = False
     max_redirects: int = attrs.field(default=5, validator=_at_least(0))
     max_connections: int = attrs.field(default=50, validator=_at_least(1))
+    max_headers: int = attrs.field(default=100, validator=_at_least(1))
+    """Header lines a response may have (CPython's http.client allows 100 too). Their total
+    size is bounded by httpcore, which refuses a head over 100 KiB."""
     clients: int | None = attrs.field(default=None)
     """Client shards; None picks one per `CONNECTIONS_PER_SHARD` connections. httpcore checks
-    every idle connection of a pool on each request, so small pools are cheaper per request."""
+    every idle connection of a pool on each request, so small pools are cheaper per request.
+    Shards are opened on first use, so a large pool costs nothing until it is busy."""
     user_agent: str = "trio-crawl/0.1"
     trust_env: bool = False
 
@@ -154,10 +172,6 @@ def map_http_errors() -> Iterator[None]:
         raise error from exc
 
 
-def _too_large(limit: int) -> StageError:
-    return StageError(ErrorKind.client_error, f"response too large: > {limit} bytes")
-
-
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
 
@@ -172,17 +186,22 @@ def _make_client(
         verify=tls,
         limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         timeout=httpx.Timeout(settings.request_timeout_secs),
-        headers={"user-agent": settings.user_agent},
+        headers={"user-agent": settings.user_agent, "accept-encoding": ACCEPT_ENCODING},
         follow_redirects=False,
         trust_env=settings.trust_env,
     )
 
 
+def _shard_size(total: int, shards: int, shard: int) -> int:
+    """Connections of shard number `shard` when `total` are split over at most `total` shards,
+    as evenly as possible (the first ones take the remainder)."""
+    base, extra = divmod(total, min(shards, total))
+    return base + (1 if shard < extra else 0)
+
+
 def _shard_sizes(total: int, shards: int) -> list[int]:
-    """Split `total` connections over at most `total` shards, as evenly as possible."""
-    shards = min(shards, total)
-    base, extra = divmod(total, shards)
-    return [base + (1 if i < extra else 0) for i in range(shards)]
+    """Every shard's size (see `_shard_size`)."""
+    return [_shard_size(total, shards, shard) for shard in range(min(shards, total))]
 
 
 class Fetcher:
@@ -190,53 +209,53 @@ class Fetcher:
 
     A single `httpx.AsyncClient` degrades at high concurrency (every request contends for one
     httpcore pool), so requests are spread over `settings.shard_count` shards, or pinned to one
-    by a caller's worker `key`. `max_connections` is split between the shards, and an unpinned
-    request waits for a free connection slot and takes the shard it belongs to, so no shard
-    queues requests while another sits idle.
+    by a caller's worker `key`. `max_connections` is split between the shards. An unpinned
+    request waits for a free connection slot; it takes a slot released by an earlier request
+    when there is one (a warm connection), and only otherwise a slot never used before. The
+    k-th fresh slot belongs to shard k mod shards, so the first requests land on different
+    shards. A shard's client is built when a request first needs it: memory grows with the
+    connections in use, never with `max_connections`.
     """
 
-    __slots__ = ("_clients", "_free", "_politeness", "_release", "_settings")
+    __slots__ = (
+        "_clients",
+        "_closed",
+        "_fresh",
+        "_politeness",
+        "_released",
+        "_settings",
+        "_shards",
+        "_slots",
+        "_stack",
+        "_tls",
+    )
 
-    def __init__(
-        self,
-        settings: FetchSettings,
-        clients: list[httpx.AsyncClient],
-        politeness: Politeness | None,
-        sizes: list[int] | None = None,
-    ) -> None:
+    def __init__(self, settings: FetchSettings, politeness: Politeness | None) -> None:
         self._settings = settings
-        self._clients = clients
         self._politeness = politeness
-        self._release, self._free = trio.open_memory_channel[int](math.inf)
-        sizes = sizes if sizes is not None else [1] * len(clients)
-        # Interleave the slots, so that the first requests land on different shards.
-        for depth in range(max(sizes, default=0)):
-            for shard, size in enumerate(sizes):
-                if depth < size:
-                    self._release.send_nowait(shard)
+        self._shards = min(settings.shard_count, settings.max_connections)
+        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._stack = contextlib.AsyncExitStack()
+        self._tls: ssl.SSLContext | None = None
+        self._closed = False
+        self._slots = trio.Semaphore(settings.max_connections)
+        self._released: deque[int] = deque()
+        self._fresh = 0  # slots handed out so far that had never been used
 
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
         cls, settings: FetchSettings | None = None, politeness: Politeness | None = None
     ) -> AsyncIterator[Fetcher]:
-        """Open the client shards; they are closed on exit, even when cancelled."""
-        settings = settings if settings is not None else FetchSettings()
-        stack = contextlib.AsyncExitStack()
+        """A fetcher whose clients are all closed on exit, even when cancelled."""
+        fetcher = cls(settings if settings is not None else FetchSettings(), politeness)
         try:
-            # One TLS context for every shard: building one costs ~20 ms, and they are alike.
-            tls = ssl.create_default_context()
-            clients = []
-            sizes = _shard_sizes(settings.max_connections, settings.shard_count)
-            for size in sizes:
-                client = _make_client(settings, size, tls)
-                stack.push_async_callback(client.aclose)
-                clients.append(client)
-            yield cls(settings, clients, politeness, sizes)
+            yield fetcher
         finally:
+            fetcher._closed = True
             with trio.CancelScope(shield=True) as scope:
                 scope.deadline = trio.current_time() + _CLOSE_GRACE_SECS
-                await stack.aclose()
+                await fetcher._stack.aclose()
 
     @property
     def settings(self) -> FetchSettings:
@@ -245,7 +264,12 @@ class Fetcher:
 
     @property
     def shards(self) -> int:
-        """How many httpx clients requests are spread over."""
+        """How many httpx clients requests are spread over (at most; they open on first use)."""
+        return self._shards
+
+    @property
+    def open_clients(self) -> int:
+        """How many of the shards' clients have been built so far."""
         return len(self._clients)
 
     def update_settings(self, settings: FetchSettings) -> None:
@@ -256,9 +280,24 @@ class Fetcher:
             clients=self._settings.clients,
             trust_env=self._settings.trust_env,
         )
-        for client in self._clients:
+        for client in self._clients.values():
             client.timeout = httpx.Timeout(settings.request_timeout_secs)
             client.headers["user-agent"] = settings.user_agent
+
+    def _client(self, shard: int) -> httpx.AsyncClient:
+        client = self._clients.get(shard)
+        if client is None:
+            if self._closed:
+                raise RuntimeError("this Fetcher is closed")
+            if self._tls is None:
+                # One TLS context for every shard: building one costs ~20 ms, and they are alike.
+                self._tls = ssl.create_default_context()
+            settings = self._settings
+            size = _shard_size(settings.max_connections, self._shards, shard)
+            client = _make_client(settings, size, self._tls)
+            self._stack.push_async_callback(client.aclose)
+            self._clients[shard] = client
+        return client
 
     async def get(self, url: str, *, key: int | None = None) -> FetchedPage:
         """Fetch an HTML page, following on-site redirects; raise `StageError` on any failure.
@@ -268,15 +307,21 @@ class Fetcher:
         does not count. `key` pins the request to a shard (e.g. a worker number).
         """
         if key is not None:
-            return await self._get(self._clients[key % len(self._clients)], url)
+            return await self._get(self._client(key % self._shards), url)
         try:
-            shard = self._free.receive_nowait()
+            self._slots.acquire_nowait()
         except trio.WouldBlock:
-            shard = await self._free.receive()
+            await self._slots.acquire()
+        if self._released:
+            shard = self._released.popleft()
+        else:
+            shard = self._fresh % self._shards
+            self._fresh += 1
         try:
-            return await self._get(self._clients[shard], url)
+            return await self._get(self._client(shard), url)
         finally:
-            self._release.send_nowait(shard)
+            self._released.append(shard)
+            self._slots.release()
 
     async def _get(self, client: httpx.AsyncClient, url: str) -> FetchedPage:
         settings = self._settings
@@ -316,12 +361,20 @@ class Fetcher:
         """One request/response: the page, or the URL a redirect points to."""
         with trio.CancelScope(deadline=deadline):
             async with client.stream("GET", url) as response:
+                headers = response.headers
+                if len(headers) > settings.max_headers:
+                    raise StageError(
+                        ErrorKind.client_error,
+                        f"too many response headers: {len(headers)} (at most "
+                        f"{settings.max_headers})",
+                        status=response.status_code,
+                    )
                 if response.next_request is not None:
                     return response.next_request.url
-                error = classify_status(response.status_code, response.headers.get("retry-after"))
+                error = classify_status(response.status_code, headers.get("retry-after"))
                 if error is not None:
                     raise error
-                content_type = response.headers.get("content-type", "")
+                content_type = headers.get("content-type", "")
                 media_type = content_type.partition(";")[0].strip().lower()
                 if media_type not in HTML_CONTENT_TYPES:
                     raise StageError(
@@ -330,20 +383,21 @@ class Fetcher:
                         status=response.status_code,
                     )
                 limit = settings.max_response_bytes
-                length = response.headers.get("content-length")
-                if length is not None and length.isdigit() and int(length) > limit:
-                    raise _too_large(limit)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise _too_large(limit)
-                    chunks.append(chunk)
+                length = headers.get("content-length")
+                # (A 20-digit length is over any limit, and int() refuses 4,301 digits.)
+                if (
+                    length is not None
+                    and length.isdigit()
+                    and (len(length) >= 20 or int(length) > limit)
+                ):
+                    raise too_large(limit)
+                body = BoundedBody(limit, content_codings(headers.get("content-encoding")))
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
                 return FetchedPage(
                     url=str(response.url),
                     status=response.status_code,
-                    body=b"".join(chunks),
+                    body=body.finish(),
                     content_type=content_type,
                 )
         # Only reached when the deadline cancelled the exchange.
