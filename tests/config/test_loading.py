@@ -537,7 +537,6 @@ def test_env_values_are_read_as_toml_values_else_as_text(text: str, value: objec
 
 # --- round trip -----------------------------------------------------------------------------
 
-positive = st.floats(min_value=0, exclude_min=True, allow_nan=False)
 counts = st.integers(min_value=1, max_value=2**40)
 limits = st.integers(min_value=1, max_value=1000)
 STAGE_NAMES = {
@@ -549,6 +548,13 @@ STAGE_NAMES = {
     "max_connections",
 }
 bools = st.booleans()
+
+
+def seconds(most: float) -> st.SearchStrategy[float]:
+    return st.floats(min_value=0, max_value=most, exclude_min=True)
+
+
+DAY = 86400
 
 
 @st.composite
@@ -566,15 +572,25 @@ def policies(draw: st.DrawFn) -> RetryPolicy:
 
 configs = st.builds(
     CrawlConfig,
-    system=st.builds(SystemConfig, positive, positive, positive, bools, bools, positive, positive),
+    system=st.builds(
+        SystemConfig,
+        seconds(7 * DAY),
+        seconds(7 * DAY),
+        seconds(DAY),
+        bools,
+        bools,
+        seconds(3600),
+        seconds(3600),
+    ),
     crawl=st.builds(
         CrawlSettings,
         strategy=st.sampled_from(Strategy),
-        page_range_limit=counts,
-        batch_size=counts,
-        request_timeout_secs=positive,
-        max_retry_after_secs=positive,
-        max_response_bytes=st.integers(min_value=1024, max_value=2**40),
+        page_range_limit=st.integers(1, 100_000),
+        batch_size=st.integers(1, 100_000),
+        parallel_batches=st.integers(1, 100),
+        request_timeout_secs=seconds(DAY),
+        max_retry_after_secs=seconds(DAY),
+        max_response_bytes=st.integers(min_value=1024, max_value=2**30),
         allow_offsite_redirects=bools,
     ),
     concurrency=st.builds(
@@ -586,7 +602,7 @@ configs = st.builds(
         limits,
         st.dictionaries(st.text(min_size=1).filter(lambda n: n not in STAGE_NAMES), limits),
     ),
-    rate_limit=st.builds(RateLimitConfig, st.floats(min_value=0, allow_nan=False), counts),
+    rate_limit=st.builds(RateLimitConfig, st.floats(0, 100_000), st.integers(1, 1000)),
     retry=st.builds(
         RetryConfig,
         policies(),
@@ -596,7 +612,7 @@ configs = st.builds(
         policies(),
         st.dictionaries(st.text(min_size=1).filter(lambda n: n not in STAGE_NAMES), policies()),
     ),
-    events=st.builds(EventsConfig, positive, counts),
+    events=st.builds(EventsConfig, seconds(DAY), st.integers(1, 100_000)),
 )
 
 

@@ -238,3 +238,49 @@ def test_engine_settings_carry_every_engine_knob() -> None:
     assert settings.abort_on == {ErrorKind.database_error}
     assert settings.for_stage("saving").limit == 1
     assert settings.for_stage("saving").policy == config.retry.saving
+
+
+
+# --- upper bounds: every count, size and duration has one, stated in its error --------------
+
+WEEK, DAY, HOUR = 7 * 86400, 86400, 3600
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "most", "stated"),
+    [
+        (SystemConfig, "session_timeout_secs", WEEK, "≤ 604800 (a week)"),
+        (SystemConfig, "stage_timeout_secs", WEEK, "≤ 604800 (a week)"),
+        (SystemConfig, "cancellation_timeout_secs", DAY, "≤ 86400 (a day)"),
+        (SystemConfig, "outcome_timeout_secs", HOUR, "≤ 3600 (an hour)"),
+        (SystemConfig, "config_poll_secs", HOUR, "≤ 3600 (an hour)"),
+        (CrawlSettings, "page_range_limit", 100_000, "≤ 100000"),
+        (CrawlSettings, "batch_size", 100_000, "≤ 100000"),
+        (CrawlSettings, "parallel_batches", 100, "≤ 100"),
+        (CrawlSettings, "request_timeout_secs", DAY, "≤ 86400 (a day)"),
+        (CrawlSettings, "max_retry_after_secs", DAY, "≤ 86400 (a day)"),
+        (CrawlSettings, "max_response_bytes", 1024**3, "≤ 1073741824 (1 GiB"),
+        (RateLimitConfig, "requests_per_second", 100_000, "≤ 100000"),
+        (RateLimitConfig, "per_host_concurrency", 1000, "≤ 1000"),
+        (EventsConfig, "heartbeat_secs", DAY, "≤ 86400 (a day)"),
+        (EventsConfig, "subscriber_buffer", 100_000, "≤ 100000"),
+    ],
+)
+def test_every_count_size_and_duration_has_an_upper_bound_named_in_its_error(
+    section: type, field: str, most: int, stated: str
+) -> None:
+    assert getattr(section(**{field: most}), field) == most
+    too_big = [most + 1, 2**63 - 1]
+    if isinstance(getattr(section(), field), float):
+        too_big.append(float("inf"))
+    for value in too_big:
+        with pytest.raises(ConfigError) as caught:
+            section(**{field: value})
+        assert caught.value.path == field
+        assert stated in caught.value.expected
+    section_name = {
+        SystemConfig: "system", CrawlSettings: "crawl",
+        RateLimitConfig: "rate_limit", EventsConfig: "events",
+    }[section]  # fmt: skip
+    with pytest.raises(ConfigError, match=f"{section_name}.{field}: {most + 1!r}"):
+        CrawlConfig.from_dict({section_name: {field: most + 1}})

@@ -124,6 +124,22 @@ def int_between(low: int, high: int) -> Rule:
     return Rule(f"an integer from {low:,} to {high:,}", lambda v: _is_int(v) and low <= v <= high)
 
 
+def int_in_range(low: int, high: int, note: str = "") -> Rule:
+    """An integer from `low` to `high`; the bound protects the machine, `note` says why."""
+    why = f" ({note})" if note else ""
+    return Rule(f"an integer ≥ {low} and ≤ {high}{why}", lambda v: _is_int(v) and low <= v <= high)
+
+
+def seconds_up_to(high: float, note: str) -> Rule:
+    """A duration in seconds above 0 and at most `high` (infinity is refused too)."""
+    return Rule(f"a number > 0 and ≤ {high:g} ({note})", lambda v: _is_number(v) and 0 < v <= high)
+
+
+MINUTE = 60.0
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
 BOOL = Rule("true or false", lambda v: isinstance(v, bool))
 POSITIVE_INT = int_at_least(1)
 POSITIVE_NUMBER = number_above(0)
@@ -197,23 +213,23 @@ class SystemConfig:
     """
 
     session_timeout_secs: float = attrs.field(
-        default=3600.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=3600.0, converter=as_float, validator=seconds_up_to(WEEK, "a week")
     )
     stage_timeout_secs: float = attrs.field(
-        default=300.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=300.0, converter=as_float, validator=seconds_up_to(WEEK, "a week")
     )
     cancellation_timeout_secs: float = attrs.field(
-        default=30.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=30.0, converter=as_float, validator=seconds_up_to(DAY, "a day")
     )
     abort_on_database_error: bool = attrs.field(default=False, validator=BOOL)
     abort_on_validation_error: bool = attrs.field(default=False, validator=BOOL)
     outcome_timeout_secs: float = attrs.field(
-        default=10.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=10.0, converter=as_float, validator=seconds_up_to(HOUR, "an hour")
     )
     """How long recording a session's outcome (its crawl_runs row) may take; a stop takes at
     most ``cancellation_timeout_secs`` plus this."""
     config_poll_secs: float = attrs.field(
-        default=1.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=1.0, converter=as_float, validator=seconds_up_to(HOUR, "an hour")
     )
     """How often a running session looks at its config file for changes."""
 
@@ -228,19 +244,28 @@ class CrawlSettings:
     strategy: Strategy = attrs.field(
         default=Strategy.continue_from_db, converter=as_strategy, validator=STRATEGY
     )
-    page_range_limit: int = attrs.field(default=100, validator=POSITIVE_INT)
-    batch_size: int = attrs.field(default=10, validator=POSITIVE_INT)
+    page_range_limit: int = attrs.field(
+        default=100, validator=int_in_range(1, 100_000, "the plan holds every page")
+    )
+    batch_size: int = attrs.field(
+        default=10, validator=int_in_range(1, 100_000, "a batch's items are held in memory")
+    )
     """List pages per batch."""
-    parallel_batches: int = attrs.field(default=4, validator=POSITIVE_INT)
+    parallel_batches: int = attrs.field(
+        default=4, validator=int_in_range(1, 100, "each batch runs its own actors")
+    )
     """Batches in flight at once. Stage limits are shared by all of them, so this overlaps a
     batch's slow tail (a retried item) with the next batch's work instead of waiting on it."""
     request_timeout_secs: float = attrs.field(
-        default=30.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=30.0, converter=as_float, validator=seconds_up_to(DAY, "a day")
     )
     max_retry_after_secs: float = attrs.field(
-        default=120.0, converter=as_float, validator=POSITIVE_NUMBER
+        default=120.0, converter=as_float, validator=seconds_up_to(DAY, "a day")
     )
-    max_response_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=int_at_least(1024))
+    max_response_bytes: int = attrs.field(
+        default=10 * 1024 * 1024,
+        validator=int_in_range(1024, 1024**3, "1 GiB: each request in flight may hold this much"),
+    )
     allow_offsite_redirects: bool = attrs.field(default=False, validator=BOOL)
 
 
@@ -280,10 +305,17 @@ class RateLimitConfig:
     """
 
     requests_per_second: float = attrs.field(
-        default=50.0, converter=as_float, validator=number_at_least(0)
+        default=50.0,
+        converter=as_float,
+        validator=Rule(
+            "a number ≥ 0 and ≤ 100000 (0 means unlimited)",
+            lambda v: _is_number(v) and 0 <= v <= 100_000,
+        ),
     )
     """Requests per second over all hosts; 0 means unlimited."""
-    per_host_concurrency: int = attrs.field(default=20, validator=POSITIVE_INT)
+    per_host_concurrency: int = attrs.field(
+        default=20, validator=int_in_range(1, 1000, "requests in flight to one host")
+    )
 
 
 _POLICY = _section_rule(RetryPolicy)
@@ -367,8 +399,12 @@ class EventsConfig:
     .. versionadded:: 0.1
     """
 
-    heartbeat_secs: float = attrs.field(default=5.0, converter=as_float, validator=POSITIVE_NUMBER)
-    subscriber_buffer: int = attrs.field(default=1000, validator=POSITIVE_INT)
+    heartbeat_secs: float = attrs.field(
+        default=5.0, converter=as_float, validator=seconds_up_to(DAY, "a day")
+    )
+    subscriber_buffer: int = attrs.field(
+        default=1000, validator=int_in_range(1, 100_000, "events held per subscriber")
+    )
 
 
 @attrs.frozen
