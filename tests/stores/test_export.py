@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
-from trio_crawl.stores import SqliteStore, export_products
+from trio_crawl.stores import SqliteStore, StoreOpenError, export_products
 from trio_crawl.stores.schema import RECORD_COLUMNS
 
 
@@ -128,8 +128,26 @@ def test_a_database_without_products_is_rejected(tmp_path: Path) -> None:
     connection.execute("CREATE TABLE unrelated (x)")
     connection.commit()
     connection.close()
-    with pytest.raises(ValueError, match="products"):
+    with pytest.raises(StoreOpenError, match="no table products"):
         export(path, "jsonl")
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b"just some text, not a database\n" * 10, "is not an SQLite database"),
+        (b"", "is empty, not a trio_crawl database"),
+    ],
+)
+def test_a_file_that_is_not_a_trio_crawl_database_is_refused_unchanged(
+    tmp_path: Path, content: bytes, named: str
+) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreOpenError, match=named) as caught:
+        export(path, "csv")
+    assert caught.value.path == str(path)
+    assert path.read_bytes() == content
 
 
 async def test_paths_with_uri_special_characters_export(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
-from trio_crawl.stores import SqliteStore, Store
+from trio_crawl.stores import SqliteStore, Store, StoreOpenError, schema
 from trio_crawl.stores.sqlite import latest_per_url_and_position, map_sqlite_errors
 
 DESIGN_COLUMNS = {
@@ -451,6 +451,150 @@ def test_sqlite_errors_map_to_busy_or_database_error(error: sqlite3.Error, kind:
 def test_non_sqlite_errors_pass_through_the_mapping() -> None:
     with pytest.raises(KeyError), map_sqlite_errors():
         raise KeyError("not ours")
+
+
+# -- which files the store will open ---------------------------------------------------------
+
+
+def sqlite_file(path: Path, *statements: str) -> Path:
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+    return path
+
+
+def files_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def pragma(path: Path, name: str) -> int:
+    connection = sqlite3.connect(path)
+    try:
+        return int(connection.execute(f"PRAGMA {name}").fetchone()[0])
+    finally:
+        connection.close()
+
+
+async def test_a_new_database_records_the_program_and_the_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "matter.db"
+    async with SqliteStore.open(path):
+        pass
+    assert pragma(path, "application_id") == schema.APPLICATION_ID == 0x74724372
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 1
+
+
+async def test_a_database_from_before_the_marks_is_marked_and_kept(tmp_path: Path) -> None:
+    # What trio_crawl 0.1 made: the same tables, user_version 1, no application_id.
+    path = sqlite_file(
+        tmp_path / "old.db",
+        *schema.DDL,
+        "PRAGMA user_version = 1",
+        "INSERT INTO crawl_runs (session_id, status, started_at) VALUES ('s0', 'completed', 'x')",
+    )
+    async with SqliteStore.open(path) as store:
+        assert [run["session_id"] for run in await store.runs()] == ["s0"]
+    assert pragma(path, "application_id") == schema.APPLICATION_ID
+
+
+def _foreign_program(path: Path) -> Path:
+    return sqlite_file(path, "PRAGMA application_id = 42", "CREATE TABLE notes (x)")
+
+
+def _other_schema(path: Path) -> Path:
+    return sqlite_file(path, "CREATE TABLE products (url TEXT PRIMARY KEY, name TEXT)")
+
+
+def _newer_version(path: Path) -> Path:
+    return sqlite_file(
+        path,
+        *schema.DDL,
+        f"PRAGMA application_id = {schema.APPLICATION_ID}",
+        f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}",
+    )
+
+
+def _damaged(path: Path) -> Path:
+    return sqlite_file(
+        path,
+        *schema.DDL,
+        "DROP TABLE crawl_runs",
+        f"PRAGMA application_id = {schema.APPLICATION_ID}",
+        f"PRAGMA user_version = {schema.SCHEMA_VERSION}",
+    )
+
+
+def _not_sqlite(path: Path) -> Path:
+    path.write_text("url,model\nhttps://example.test/,Plug\n" * 20)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (_not_sqlite, "is not an SQLite database (file is not a database)"),
+        (_foreign_program, "belongs to another program (application_id 0x0000002a)"),
+        (_other_schema, "is not a trio_crawl database (table products lacks manufacturer, "),
+        (_newer_version, "holds trio_crawl schema version 2, newer than this trio_crawl reads"),
+        (_damaged, "is a damaged trio_crawl database (no table crawl_runs)"),
+    ],
+    ids=["not-sqlite", "another-program", "another-schema", "newer", "damaged"],
+)
+async def test_a_file_that_is_not_our_database_is_refused_and_left_exactly_as_it_was(
+    tmp_path: Path, make: Any, message: str
+) -> None:
+    path = make(tmp_path / "x.db")
+    before = path.read_bytes()
+    with pytest.raises(StoreOpenError) as caught:
+        async with SqliteStore.open(path):
+            pass
+    assert message in caught.value.message
+    assert caught.value.message.startswith(str(path))
+    assert (caught.value.path, caught.value.kind) == (str(path), ErrorKind.database_error)
+    assert path.read_bytes() == before
+    assert files_in(tmp_path) == ["x.db"]  # no -wal or -journal left behind
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/x.db", "cannot create database {path}: directory {parent} does not exist"),
+        ("a-directory", "cannot use {path} as a database: it is a directory"),
+    ],
+)
+async def test_a_path_that_cannot_hold_a_database_is_refused_with_the_reason(
+    tmp_path: Path, where: str, message: str
+) -> None:
+    (tmp_path / "a-directory").mkdir()
+    path = tmp_path / where
+    with pytest.raises(StoreOpenError) as caught:
+        async with SqliteStore.open(path):
+            pass
+    assert caught.value.message.startswith(message.format(path=path, parent=path.parent))
+    assert not (tmp_path / "missing").exists()
+
+
+async def test_an_older_version_is_upgraded_in_one_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "matter.db"
+    async with SqliteStore.open(path) as store:
+        await store.save_products(page(0))
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(
+        schema, "MIGRATIONS", {2: ("CREATE TABLE ledger (x)",), 3: ("CREATE TABLE bad (",)}
+    )
+    with pytest.raises(StoreOpenError, match="incomplete input"):
+        async with SqliteStore.open(path):
+            pass
+    assert pragma(path, "user_version") == 1  # the failed upgrade left nothing behind
+    monkeypatch.setattr(schema, "MIGRATIONS", {2: ("CREATE TABLE ledger (x)",), 3: ()})
+    async with SqliteStore.open(path) as store:
+        assert await store.count_products() == 12
+    assert pragma(path, "user_version") == 3
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM ledger").fetchone() == (0,)
+    connection.close()
 
 
 # -- round trip ----------------------------------------------------------------------------

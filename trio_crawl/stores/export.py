@@ -16,7 +16,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
-from .schema import RECORD_COLUMNS, RECORD_QUERY
+from .schema import RECORD_COLUMNS, RECORD_QUERY, SchemaState, StoreOpenError, inspect
 
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
@@ -32,19 +32,25 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
     values are empty) — open `out` with `newline=""` for CSV.
 
     Raises FileNotFoundError when there is no file at `db_path`, ValueError for an unknown
-    format or a database without a products table.
+    format, `StoreOpenError` for a file that is not a trio_crawl database of this version.
     """
     writer = _writer_for(fmt)
     path = Path(db_path)
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "no database to export", str(path))
     with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as connection:
-        has_products = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'products'"
-        ).fetchone()
-        if has_products is None:
-            raise ValueError(f"{path} has no products table; is it a trio_crawl database?")
-        cursor = connection.execute(RECORD_QUERY)
+        state = inspect(connection, db_path)
+        if state is SchemaState.empty:
+            raise StoreOpenError(db_path, f"{path} is empty, not a trio_crawl database")
+        if state is SchemaState.older:
+            raise StoreOpenError(
+                db_path,
+                f"{path} holds an older trio_crawl schema; crawl into it once to upgrade it",
+            )
+        try:
+            cursor = connection.execute(RECORD_QUERY)
+        except sqlite3.Error as exc:
+            raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
         return writer((dict(zip(names, row, strict=True)) for row in cursor), out)
 

@@ -1,12 +1,43 @@
-"""The SQLite schema (DESIGN §6), and the one query that reads a product back as a flat record.
+"""The SQLite schema, how a database says it is ours and which version it holds, and the one
+query that reads a product back as a flat record.
 
 Timestamps are ISO-8601 UTC text. `(page_id, index_in_page)` is unique in both product tables:
 a position holds one product, and the newest write for a position wins.
+
+A trio_crawl database carries two marks in its header: ``PRAGMA application_id`` is
+`APPLICATION_ID` (the program) and ``PRAGMA user_version`` is the schema version. `inspect`
+reads them, and the tables, without writing anything, and refuses with `StoreOpenError`:
+
+    not an SQLite file, or unreadable                  "… is not an SQLite database"
+    another program's (another application_id)          "… belongs to another program"
+    a newer schema than this trio_crawl reads           "… upgrade trio_crawl"
+    unmarked, with tables that are not exactly ours     "… is not a trio_crawl database"
+    marked ours, but a table or column is missing       "… is damaged"
+
+A refused file is never changed. An unmarked file with exactly the version-1 tables was made by
+trio_crawl 0.1 before the marks existed; it is marked and used. A marked file of an older
+version is upgraded by `MIGRATIONS`, in one transaction.
 """
 
 from __future__ import annotations
 
+import enum
+import os
+import sqlite3
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from ..engine.results import ErrorKind, StageError
+
 SCHEMA_VERSION = 1
+"""The schema this code reads and writes; recorded as ``PRAGMA user_version``."""
+
+APPLICATION_ID = int.from_bytes(b"trCr", "big")
+"""``PRAGMA application_id`` of every trio_crawl database (0x74724372, "trCr")."""
+
+MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType({})
+"""For version n ≥ 2, the statements that take a version n-1 database to n. A later version
+(say, a crawl ledger table) adds its tables here and to `DDL`, and raises `SCHEMA_VERSION`."""
 
 PRODUCT_COLUMNS = (
     "url",
@@ -155,3 +186,107 @@ RECORD_QUERY = (
     + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
     + " ORDER BY p.page_id, p.index_in_page"
 )
+
+
+TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"products": PRODUCT_COLUMNS, "product_details": DETAIL_COLUMNS, "crawl_runs": RUN_COLUMNS}
+)
+"""The tables of the current schema and their columns."""
+
+
+class StoreOpenError(StageError):
+    """A database file that cannot be used (missing directory, not SQLite, another program's or
+    schema's, a newer version, damaged). `path` is the file, the message says what to do; the
+    file was not changed. Its kind is `database_error` (`database_busy` when it was locked)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], message: str, kind: ErrorKind = ErrorKind.database_error
+    ) -> None:
+        super().__init__(kind, message)
+        self.path = os.fspath(path)
+
+
+class SchemaState(enum.Enum):
+    """What `inspect` found in a database it accepts."""
+
+    empty = "empty"  # no tables and no marks: create the schema
+    unmarked = "unmarked"  # trio_crawl 0.1's tables without the marks: mark it
+    older = "older"  # ours, an older version: run MIGRATIONS
+    current = "current"  # ours, this version: use it as it is
+
+
+def inspect(connection: sqlite3.Connection, path: str | os.PathLike[str]) -> SchemaState:
+    """Classify the database on `connection` without writing; raise `StoreOpenError` if it is
+    not one trio_crawl may use."""
+    try:
+        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        tables = {
+            name: _columns(connection, name)
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+        }
+    except sqlite3.DatabaseError as exc:
+        raise StoreOpenError(
+            path,
+            f"{os.fspath(path)} is not an SQLite database ({exc}); give the name of a new file"
+            " or of a trio_crawl database",
+        ) from exc
+    if application_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise StoreOpenError(
+                path,
+                f"{os.fspath(path)} holds trio_crawl schema version {version}, newer than this"
+                f" trio_crawl reads ({SCHEMA_VERSION}); upgrade trio_crawl",
+            )
+        if version == SCHEMA_VERSION:
+            problem = _mismatch(tables, exact=False)
+            if problem:
+                raise StoreOpenError(
+                    path, f"{os.fspath(path)} is a damaged trio_crawl database ({problem})"
+                )
+            return SchemaState.current
+        return SchemaState.older
+    if application_id != 0:
+        raise StoreOpenError(
+            path,
+            f"{os.fspath(path)} belongs to another program (application_id"
+            f" {application_id:#010x}); it was left unchanged: use a new file",
+        )
+    if not tables and version == 0:
+        return SchemaState.empty
+    problem = _mismatch(tables, exact=True) if version in (0, 1) else f"user_version {version}"
+    if problem:
+        raise StoreOpenError(
+            path,
+            f"{os.fspath(path)} is not a trio_crawl database ({problem}); it was left unchanged:"
+            " use a new file",
+        )
+    return SchemaState.unmarked
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> frozenset[str]:
+    quoted = table.replace('"', '""')
+    return frozenset(row[1] for row in connection.execute(f'PRAGMA table_info("{quoted}")'))
+
+
+def _mismatch(tables: Mapping[str, frozenset[str]], *, exact: bool) -> str:
+    """How `tables` differ from `TABLES` ("" when they match); with `exact`, extra tables or
+    columns count too."""
+    problems: list[str] = []
+    for table, columns in TABLES.items():
+        found = tables.get(table)
+        if found is None:
+            problems.append(f"no table {table}")
+            continue
+        missing = [c for c in columns if c not in found]
+        if missing:
+            problems.append(f"table {table} lacks {', '.join(missing)}")
+        extra = sorted(found - set(columns))
+        if exact and extra:
+            problems.append(f"table {table} has other columns {', '.join(extra)}")
+    others = sorted(set(tables) - set(TABLES))
+    if exact and others:
+        problems.append(f"other tables {', '.join(others)}")
+    return "; ".join(problems)

@@ -9,22 +9,34 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import trio
 
 from ..engine.results import ErrorKind, StageError
 from ..sites.records import Product
-from .schema import DDL, DETAIL_COLUMNS, PRODUCT_COLUMNS, RECORD_QUERY, SCHEMA_VERSION
+from . import schema
+from .schema import (
+    DDL,
+    DETAIL_COLUMNS,
+    PRODUCT_COLUMNS,
+    RECORD_QUERY,
+    SchemaState,
+    StoreOpenError,
+)
 
 T = TypeVar("T")
 
 Row = dict[str, Any]
+
+logger = logging.getLogger(__name__)
 
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
@@ -80,14 +92,14 @@ class SqliteStore:
         """Open (creating if needed) the database at `path` and its schema; close it on exit.
 
         `busy_timeout_ms` is how long a write waits for another writer's lock before failing
-        with `database_busy`.
+        with `database_busy`. A file that is not a trio_crawl database (see `schema.inspect`),
+        or one that cannot be opened, raises `StoreOpenError` and is left unchanged.
         """
         if busy_timeout_ms < 0:
             raise ValueError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms!r}")
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page!r}")
-        with map_sqlite_errors():
-            connection = await trio.to_thread.run_sync(_connect, os.fspath(path), busy_timeout_ms)
+        connection = await trio.to_thread.run_sync(_connect, os.fspath(path), busy_timeout_ms)
         store = cls(connection, per_page=per_page)
         try:
             yield store
@@ -360,28 +372,73 @@ def _immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
 
 
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
-    # isolation_level=None: no implicit transactions; _immediate_transaction makes them.
-    connection = sqlite3.connect(
-        path,
-        timeout=busy_timeout_ms / 1000,
-        isolation_level=None,
-        check_same_thread=False,
-    )
+    """Open `path`, refusing (`StoreOpenError`, file unchanged) anything that is not a
+    trio_crawl database or a new file; create, mark or upgrade the schema as needed."""
+    _check_path(path)
     try:
-        connection.row_factory = sqlite3.Row
+        # isolation_level=None: no implicit transactions; _immediate_transaction makes them.
+        connection = sqlite3.connect(
+            path,
+            timeout=busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+    except sqlite3.Error as exc:
+        raise StoreOpenError(path, f"cannot open database {path}: {exc}") from exc
+    try:
         connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        # Reads only: a refused file must stay exactly as it was (WAL mode would persist).
+        state = schema.inspect(connection, path)
+        connection.row_factory = sqlite3.Row
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = NORMAL")
         connection.execute("PRAGMA foreign_keys = ON")
-        with _immediate_transaction(connection):
-            for statement in DDL:
-                connection.execute(statement)
-            if connection.execute("PRAGMA user_version").fetchone()[0] == 0:
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if state is not SchemaState.current:
+            with _immediate_transaction(connection):
+                # Look again under the write lock: another process may have set it up meanwhile.
+                _set_up(connection, schema.inspect(connection, path), path)
+    except sqlite3.Error as exc:
+        connection.close()
+        kind = ErrorKind.database_busy if _is_busy(exc) else ErrorKind.database_error
+        raise StoreOpenError(path, f"cannot open database {path}: {exc}", kind) from exc
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _check_path(path: str) -> None:
+    """Refuse, with the reason, the paths SQLite would only call "unable to open"."""
+    if path == ":memory:":
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise StoreOpenError(path, f"cannot use {path} as a database: it is a directory")
+    if not target.parent.is_dir():
+        raise StoreOpenError(
+            path,
+            f"cannot create database {path}: directory {target.parent} does not exist"
+            " (create it first)",
+        )
+
+
+def _set_up(connection: sqlite3.Connection, state: SchemaState, path: str) -> None:
+    if state is SchemaState.empty:
+        for statement in DDL:
+            connection.execute(statement)
+    elif state is SchemaState.older:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        for step in range(version + 1, schema.SCHEMA_VERSION + 1):
+            for statement in schema.MIGRATIONS[step]:
+                connection.execute(statement)
+        logger.info(
+            "%s: upgraded the schema from version %d to %d", path, version, schema.SCHEMA_VERSION
+        )
+    elif state is SchemaState.unmarked:
+        logger.info("%s: marked as a trio_crawl database (schema %d)", path, schema.SCHEMA_VERSION)
+    if state is not SchemaState.current:
+        connection.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+        connection.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
 
 def _to_json(value: Mapping[str, Any]) -> str:
