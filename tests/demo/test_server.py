@@ -121,6 +121,21 @@ async def test_home_and_robots(nursery: trio.Nursery) -> None:
     assert server.stats.other == 2
 
 
+async def test_robots_txt_is_the_servers_option_and_none_is_a_404(nursery: trio.Nursery) -> None:
+    rules = b"User-agent: *\nDisallow: /csa_product/\n"
+    custom: DemoServer = await nursery.start(
+        functools.partial(serve_demo, DemoCatalogue(24, 1), robots_txt=rules)
+    )
+    absent: DemoServer = await nursery.start(
+        functools.partial(serve_demo, DemoCatalogue(24, 1), robots_txt=None)
+    )
+    async with client() as http:
+        served = await http.get(custom.base_url + "/robots.txt")
+        missing = await http.get(absent.base_url + "/robots.txt")
+    assert (served.status_code, served.content) == (200, rules)
+    assert missing.status_code == 404 and absent.stats.not_found == 1
+
+
 async def test_many_requests_share_one_keep_alive_connection(nursery: trio.Nursery) -> None:
     server = await start(nursery)
     async with client() as http:

@@ -7,10 +7,11 @@
 
 One task per connection, many requests per connection (keep-alive). Routes:
 ``/csa-iot_products/`` and ``/csa-iot_products/page/N/`` (any query string; past the last page
-they show page 1, like the live site), ``/csa_product/{slug}/``, ``/`` and ``/robots.txt``;
-anything else is a 404 page. GET and HEAD only (405 otherwise). Faults (see `faults`) are
-injected into list and detail pages only. Clients that vanish or send garbage end their own
-connection quietly; the server never prints a traceback for them.
+they show page 1, like the live site), ``/csa_product/{slug}/``, ``/`` and ``/robots.txt`` (its
+text is `serve_demo`'s ``robots_txt``; None answers 404); anything else is a 404 page. GET and
+HEAD only (405 otherwise). Faults (see `faults`) are injected into list and detail pages only.
+Clients that vanish or send garbage end their own connection quietly; the server never prints a
+traceback for them.
 
 Command line: ``python -m trio_crawl.demo.server --port 8000 --products 4000 [--faults low]``.
 """
@@ -88,6 +89,8 @@ class DemoServer:
     stats: DemoStats
     fault_plan: FaultPlan
     renderer: Renderer
+    robots_txt: bytes | None = ROBOTS_TXT
+    """What ``/robots.txt`` serves (None: a 404)."""
 
     @property
     def base_url(self) -> str:
@@ -243,8 +246,9 @@ class _Connections:
         self.stats.other += 1
         if path == b"/":
             await self._send(conn, stream, 200, self.renderer.home(), head=head)
-        elif path == b"/robots.txt":
-            await self._send(conn, stream, 200, ROBOTS_TXT, head=head, content_type=_TEXT)
+        elif path == b"/robots.txt" and self.server.robots_txt is not None:
+            robots = self.server.robots_txt
+            await self._send(conn, stream, 200, robots, head=head, content_type=_TEXT)
         else:
             self.stats.not_found += 1
             await self._send(conn, stream, 404, self.renderer.not_found(), head=head)
@@ -317,13 +321,15 @@ async def serve_demo(
     host: str = "127.0.0.1",
     port: int = 0,
     faults: FaultConfig = FaultConfig(),  # noqa: B008 - frozen, so sharing the default is safe
+    robots_txt: bytes | None = ROBOTS_TXT,
     task_status: trio.TaskStatus[DemoServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve `catalogue` on a loopback address until cancelled.
 
     Use it with ``server = await nursery.start(serve_demo, catalogue)``: the listening socket
     is bound before `DemoServer` (with its `base_url`, `stats`, …) is handed back; port 0
-    picks a free port. Raises `ValueError` for a host that is not loopback.
+    picks a free port. `robots_txt` is what ``/robots.txt`` serves (None: a 404), so tests
+    can disallow pages. Raises `ValueError` for a host that is not loopback.
     """
     host = _loopback(host)
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -338,6 +344,7 @@ async def serve_demo(
         stats=stats,
         fault_plan=plan,
         renderer=Renderer(catalogue, _base_url(host, bound_port)),
+        robots_txt=robots_txt,
     )
     connections = _Connections(server)
     async with trio.open_nursery() as nursery:
