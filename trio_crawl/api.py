@@ -10,6 +10,7 @@ running session (the engine itself reads no files).
 from __future__ import annotations
 
 import random
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -42,12 +43,35 @@ STATUS_CHECK = "status_check"
 def fetch_settings(config: CrawlConfig) -> FetchSettings:
     """The HTTP settings a config asks for."""
     crawl = config.crawl
+    http = config.http
     return FetchSettings(
         request_timeout_secs=crawl.request_timeout_secs,
         max_response_bytes=crawl.max_response_bytes,
         allow_offsite_redirects=crawl.allow_offsite_redirects,
         max_connections=config.concurrency.max_connections,
+        user_agent=http.user_agent,
+        headers=tuple(http.headers.items()),
+        cookies=tuple(http.cookies.items()),
+        proxy=http.proxy or None,
+        trust_env=http.trust_env,
+        robots_txt=http.robots_txt,
+        max_crawl_delay_secs=http.max_crawl_delay_secs,
+        cache_dir=http.cache_dir if http.cache else None,
+        cache_ttl_secs=http.cache_ttl_secs,
     )
+
+
+def recorded_config(config: CrawlConfig) -> dict[str, Any]:
+    """`config` as the store records it with the run: cookie values and a proxy's password
+    are secrets, so they are masked (the names stay, to say they were set)."""
+    data = config.to_dict()
+    http = data["http"]
+    http["cookies"] = {name: "***" for name in http["cookies"]}
+    proxy = urllib.parse.urlsplit(http["proxy"])
+    if proxy.password is not None:
+        netloc = f"{proxy.username}:***@{proxy.netloc.rpartition('@')[2]}"
+        http["proxy"] = proxy._replace(netloc=netloc).geturl()
+    return data
 
 
 def _keys(stages: Sequence[Stage], extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -101,7 +125,7 @@ async def open_session(
         crawl_stages = crawl.stages()
         keys = _keys(crawl_stages, (STATUS_CHECK,))
         config.engine_settings(keys)  # a bad config is refused before a run is recorded
-        await store.start_run(session_id, config.to_dict())
+        await store.start_run(session_id, recorded_config(config))
 
         async def record(summary: SessionSummary) -> None:
             error = summary.error.describe() if summary.error is not None else None

@@ -634,7 +634,9 @@ def test_to_dict_round_trips_through_from_dict(config: CrawlConfig) -> None:
 
 def test_to_dict_has_the_toml_shape() -> None:
     data = CrawlConfig().to_dict()
-    assert set(data) == {"system", "crawl", "concurrency", "rate_limit", "retry", "events"}
+    assert set(data) == {
+        "system", "crawl", "concurrency", "rate_limit", "retry", "events", "http"
+    }
     assert data["crawl"]["strategy"] == "continue_from_db"
     assert data["retry"]["saving"]["retry_on"] == ["database_busy"]
     assert data["retry"]["list_pages"]["retry_on"] == sorted(

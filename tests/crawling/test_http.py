@@ -290,7 +290,8 @@ async def test_waiting_for_politeness_does_not_count_against_the_timeout(
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=PAGE)})
     politeness = Politeness(requests_per_second=0.01, per_host_concurrency=1)  # 100 s apart
-    async with Fetcher.open(FetchSettings(request_timeout_secs=5), politeness) as fetcher:
+    settings = FetchSettings(request_timeout_secs=5, robots_txt=False)  # robots.txt: a request
+    async with Fetcher.open(settings, politeness) as fetcher:
         start = trio.current_time()
         await fetcher.get(f"{base}/")
         await fetcher.get(f"{base}/")

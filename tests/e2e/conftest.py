@@ -28,11 +28,11 @@ def lazy_clock() -> trio.testing.MockClock:
 
 @asynccontextmanager
 async def demo_server(
-    catalogue: DemoCatalogue, faults: FaultConfig | None = None
+    catalogue: DemoCatalogue, faults: FaultConfig | None = None, **options: Any
 ) -> AsyncIterator[DemoServer]:
     async with trio.open_nursery() as nursery:
         server: DemoServer = await nursery.start(
-            functools.partial(serve_demo, catalogue, faults=faults or FaultConfig())
+            functools.partial(serve_demo, catalogue, faults=faults or FaultConfig(), **options)
         )
         yield server
         nursery.cancel_scope.cancel()

@@ -37,12 +37,15 @@ from .model import (
     CrawlConfig,
     CrawlSettings,
     EventsConfig,
+    HttpConfig,
     RateLimitConfig,
     RetryConfig,
     Rule,
     Strategy,
     SystemConfig,
     as_float,
+    check_cookies,
+    check_headers,
     retry_kinds,
 )
 
@@ -229,6 +232,18 @@ def _converter() -> cattrs.Converter:
         }
         fields_fn = make_dict_structure_fn(section, conv, **leaf_hooks)
         conv.register_structure_hook(section, _table_hook(section, fields_fn))
+
+    # [http]: scalars like the other sections; [http.headers] and [http.cookies] are tables of
+    # names the user chooses, each entry checked on its own.
+    http_hooks: dict[str, Any] = {
+        a.name: override(struct_hook=_leaf_hook(a))
+        for a in attrs.fields(HttpConfig)
+        if a.name not in ("headers", "cookies")
+    }
+    http_hooks["headers"] = override(struct_hook=lambda value, _type: check_headers(value))
+    http_hooks["cookies"] = override(struct_hook=lambda value, _type: check_cookies(value))
+    http_fn = make_dict_structure_fn(HttpConfig, conv, **http_hooks)
+    conv.register_structure_hook(HttpConfig, _table_hook(HttpConfig, http_fn))
 
     # [concurrency] and [retry]: names beyond the built-in fields are stages of the user's own,
     # gathered into `stages` (checked against the session's stages when it starts).

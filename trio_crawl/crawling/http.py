@@ -30,12 +30,17 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
     ├── to another origin (scheme, host, port)          client_error "off-site redirect to <url>
     │   while allow_offsite_redirects is off                          refused"
     └── more than max_redirects                         client_error
+    robots.txt (robots.py; with robots_txt on, checked before every request and redirect hop)
+    ├── the URL is disallowed for our user agent        robots_refused (not sent, not retried)
+    └── robots.txt answered 429/5xx or is unreachable   that answer's kind, naming robots.txt
 
 Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, not a transient
 fault, so they fall under `client_error`, which no stage retries by default.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
-the bounds hold on any httpx transport.
+the bounds hold on any httpx transport. The ``[http]`` options (user agent, headers, cookies,
+proxy, trust_env, the on-disk cache) are all applied where the `httpx.AsyncClient` is built
+(`_make_client`) and robots.txt at the request level, so they hold whatever transport is used.
 """
 
 from __future__ import annotations
@@ -44,16 +49,29 @@ import contextlib
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import attrs
 import httpx
 import trio
+from hishel import AsyncSqliteStorage
+from hishel.httpx import AsyncCacheClient
 
+from trio_crawl.config.model import DEFAULT_USER_AGENT
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
 from .decoding import BoundedBody, content_codings, too_large
 from .politeness import Politeness
+from .robots import (
+    ROBOTS_MAX_BYTES,
+    ROBOTS_MAX_REDIRECTS,
+    RobotsCache,
+    RobotsRules,
+    refusal,
+    rules_from_answer,
+)
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
@@ -64,6 +82,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
 CONNECTIONS_PER_SHARD = 1
+
+CACHE_FILE = "http-cache.db"
+"""The SQLite file of the on-disk HTTP cache, inside `FetchSettings.cache_dir`."""
 
 ACCEPT_ENCODING = "gzip, deflate"
 """What we ask for: the codings `decoding` inflates under the size limit (httpx would also offer
@@ -88,9 +109,11 @@ class FetchSettings:
     """How `Fetcher` talks HTTP. Defaults follow the `[crawl]`/`[concurrency]` config sections.
 
     `max_connections` is the total across all `clients` shards; `request_timeout_secs`,
-    `max_response_bytes`, `allow_offsite_redirects`, `max_redirects` and `user_agent` can be
-    changed live with `Fetcher.update_settings`, the pool shape cannot. `trust_env` lets httpx
-    read proxy settings from the environment; it is off so a crawl goes where it is told.
+    `max_response_bytes`, `allow_offsite_redirects`, `max_redirects`, `user_agent`, `headers`,
+    `robots_txt` and `max_crawl_delay_secs` can be changed live with `Fetcher.update_settings`;
+    what the clients are built with (the pool shape, `cookies`, `proxy`, `trust_env`, the
+    cache) cannot. `trust_env` lets httpx read proxy settings from the environment; it is off
+    so a crawl goes where it is told.
     """
 
     request_timeout_secs: float = attrs.field(default=30.0, validator=_positive_seconds)
@@ -105,8 +128,22 @@ class FetchSettings:
     """Client shards; None picks one per `CONNECTIONS_PER_SHARD` connections. httpcore checks
     every idle connection of a pool on each request, so small pools are cheaper per request.
     Shards are opened on first use, so a large pool costs nothing until it is busy."""
-    user_agent: str = "trio-crawl/0.1"
+    user_agent: str = DEFAULT_USER_AGENT
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra request headers (the user agent and Accept-Encoding are the fetcher's own)."""
+    cookies: tuple[tuple[str, str], ...] = ()
+    """Cookies sent to every host (each shard's jar also keeps what servers set)."""
+    proxy: str | None = None
+    """Every request goes through this proxy URL; None: direct (or the environment's, with
+    `trust_env`)."""
     trust_env: bool = False
+    robots_txt: bool = True
+    """Obey robots.txt: refuse disallowed URLs and pace hosts by their Crawl-delay."""
+    max_crawl_delay_secs: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    """The most a Crawl-delay may space one host's requests."""
+    cache_dir: str | None = None
+    """Keep successful responses in an SQLite cache in this directory (None: no cache)."""
+    cache_ttl_secs: float = attrs.field(default=86_400.0, validator=_positive_seconds)
 
     @clients.validator
     def _check_clients(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -176,20 +213,52 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
 
 
+def _origin_text(url: httpx.URL) -> str:
+    """``scheme://host[:port]`` of `url` (the default port left out), where robots.txt lives."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}" + (f":{url.port}" if url.port is not None else "")
+
+
 # --- the fetcher -------------------------------------------------------------------------------
 
 
+def _request_headers(settings: FetchSettings) -> dict[str, str]:
+    return {
+        **dict(settings.headers),
+        "user-agent": settings.user_agent,
+        "accept-encoding": ACCEPT_ENCODING,
+    }
+
+
 def _make_client(
-    settings: FetchSettings, connections: int, tls: ssl.SSLContext
+    settings: FetchSettings,
+    connections: int,
+    tls: ssl.SSLContext,
+    cache: AsyncSqliteStorage | None,
 ) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        verify=tls,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        timeout=httpx.Timeout(settings.request_timeout_secs),
-        headers={"user-agent": settings.user_agent, "accept-encoding": ACCEPT_ENCODING},
-        follow_redirects=False,
-        trust_env=settings.trust_env,
-    )
+    """One shard's client, with every ``[http]`` option that belongs to a client.
+
+    A proxy is httpx's own: ``proxy=`` makes the client mount an httpcore proxy transport for
+    ``all://``, which takes every request even when a custom ``transport=`` is passed, and
+    httpx reads the environment's proxies (`trust_env`) only when no ``transport=`` is given.
+    So a custom transport (issue 12) carries no proxied request; to proxy through one, it has
+    to do the proxying itself. Likewise the cache: `AsyncCacheClient` wraps the transports it
+    builds itself (the direct one and the proxy one); a custom transport would have to be
+    wrapped in ``hishel.httpx.AsyncCacheTransport`` explicitly.
+    """
+    options: dict[str, Any] = {
+        "verify": tls,
+        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        "timeout": httpx.Timeout(settings.request_timeout_secs),
+        "headers": _request_headers(settings),
+        "cookies": dict(settings.cookies),
+        "follow_redirects": False,
+        "trust_env": settings.trust_env,
+        "proxy": settings.proxy,
+    }
+    if cache is None:
+        return httpx.AsyncClient(**options)
+    return AsyncCacheClient(storage=cache, **options)
 
 
 def _shard_size(total: int, shards: int, shard: int) -> int:
@@ -218,11 +287,13 @@ class Fetcher:
     """
 
     __slots__ = (
+        "_cache",
         "_clients",
         "_closed",
         "_fresh",
         "_politeness",
         "_released",
+        "_robots",
         "_settings",
         "_shards",
         "_slots",
@@ -241,6 +312,8 @@ class Fetcher:
         self._slots = trio.Semaphore(settings.max_connections)
         self._released: deque[int] = deque()
         self._fresh = 0  # slots handed out so far that had never been used
+        self._robots = RobotsCache()
+        self._cache: AsyncSqliteStorage | None = None
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -274,15 +347,24 @@ class Fetcher:
 
     def update_settings(self, settings: FetchSettings) -> None:
         """Apply reloaded settings from the next request on; the pool shape stays as opened."""
+        opened = self._settings
         self._settings = attrs.evolve(
             settings,
-            max_connections=self._settings.max_connections,
-            clients=self._settings.clients,
-            trust_env=self._settings.trust_env,
+            max_connections=opened.max_connections,
+            clients=opened.clients,
+            cookies=opened.cookies,
+            proxy=opened.proxy,
+            trust_env=opened.trust_env,
+            cache_dir=opened.cache_dir,
+            cache_ttl_secs=opened.cache_ttl_secs,
         )
         for client in self._clients.values():
             client.timeout = httpx.Timeout(settings.request_timeout_secs)
-            client.headers["user-agent"] = settings.user_agent
+            client.headers = _request_headers(settings)
+
+    def robots_rules(self, url: str) -> RobotsRules | None:
+        """The robots.txt rules read so far for `url`'s origin (None if not read yet)."""
+        return self._robots.known(_origin_text(httpx.URL(url)))
 
     def _client(self, shard: int) -> httpx.AsyncClient:
         client = self._clients.get(shard)
@@ -293,8 +375,14 @@ class Fetcher:
                 # One TLS context for every shard: building one costs ~20 ms, and they are alike.
                 self._tls = ssl.create_default_context()
             settings = self._settings
+            if settings.cache_dir is not None and self._cache is None:
+                self._cache = AsyncSqliteStorage(
+                    database_path=Path(settings.cache_dir) / CACHE_FILE,
+                    default_ttl=settings.cache_ttl_secs,
+                )
+                self._stack.push_async_callback(self._cache.close)
             size = _shard_size(settings.max_connections, self._shards, shard)
-            client = _make_client(settings, size, self._tls)
+            client = _make_client(settings, size, self._tls, self._cache)
             self._stack.push_async_callback(client.aclose)
             self._clients[shard] = client
         return client
@@ -330,26 +418,90 @@ class Fetcher:
             current = httpx.URL(url)
             origin = _origin(current)
             for _ in range(settings.max_redirects + 1):
-                if self._politeness is None:
-                    started = trio.current_time()
-                    outcome = await self._exchange(client, current, settings, started + remaining)
-                else:
-                    async with self._politeness.request(current.host):
-                        started = trio.current_time()
-                        outcome = await self._exchange(
-                            client, current, settings, started + remaining
-                        )
+                if settings.robots_txt:
+                    await self._obey_robots(client, current, settings)
+                outcome = await self._polite_exchange(client, current, settings, remaining)
                 if isinstance(outcome, FetchedPage):
                     return outcome
-                remaining -= trio.current_time() - started
-                if not settings.allow_offsite_redirects and _origin(outcome) != origin:
+                target, spent = outcome
+                remaining -= spent
+                if not settings.allow_offsite_redirects and _origin(target) != origin:
                     raise StageError(
-                        ErrorKind.client_error, f"off-site redirect to {outcome} refused"
+                        ErrorKind.client_error, f"off-site redirect to {target} refused"
                     )
-                current = outcome
+                current = target
         raise StageError(
             ErrorKind.client_error, f"too many redirects (more than {settings.max_redirects})"
         )
+
+    async def _polite_exchange(
+        self,
+        client: httpx.AsyncClient,
+        url: httpx.URL,
+        settings: FetchSettings,
+        remaining: float,
+        *,
+        robots: bool = False,
+    ) -> FetchedPage | tuple[httpx.URL, float]:
+        """One exchange under politeness: the page, or a redirect's target and the network
+        time it took (waiting for politeness does not count against the request timeout)."""
+        if self._politeness is None:
+            started = trio.current_time()
+            outcome = await self._exchange(client, url, settings, started + remaining, robots)
+        else:
+            async with self._politeness.request(url.host):
+                started = trio.current_time()
+                outcome = await self._exchange(client, url, settings, started + remaining, robots)
+        if isinstance(outcome, FetchedPage):
+            return outcome
+        return outcome, trio.current_time() - started
+
+    async def _obey_robots(
+        self, client: httpx.AsyncClient, url: httpx.URL, settings: FetchSettings
+    ) -> None:
+        """Raise `robots_refused` if `url`'s origin disallows it (reading its robots.txt
+        through `client` the first time), or the error of a robots.txt that cannot be read."""
+
+        async def fetch(robots_url: str) -> RobotsRules:
+            rules = await self._fetch_robots(client, robots_url, settings)
+            delay = rules.crawl_delay(settings.user_agent)
+            if delay is not None and self._politeness is not None:
+                # Origins on one host (http and https, say) share its pace: the larger delay.
+                pacer = self._politeness.pacer
+                capped = min(delay, settings.max_crawl_delay_secs)
+                pacer.set_delay(url.host, max(capped, pacer.delay(url.host)))
+            return rules
+
+        rules = await self._robots.rules(_origin_text(url), fetch)
+        if not rules.allows(str(url), settings.user_agent):
+            raise refusal(str(url), rules)
+
+    async def _fetch_robots(
+        self, client: httpx.AsyncClient, robots_url: str, settings: FetchSettings
+    ) -> RobotsRules:
+        """Read a robots.txt, following up to ROBOTS_MAX_REDIRECTS to any origin."""
+        remaining = settings.request_timeout_secs
+        current = httpx.URL(robots_url)
+        try:
+            with map_http_errors():
+                for _ in range(ROBOTS_MAX_REDIRECTS + 1):
+                    outcome = await self._polite_exchange(
+                        client, current, settings, remaining, robots=True
+                    )
+                    if isinstance(outcome, FetchedPage):
+                        return rules_from_answer(robots_url, outcome.status, outcome.body)
+                    current, spent = outcome
+                    remaining -= spent
+        except StageError as error:
+            if error.status is not None and error.kind is not ErrorKind.client_error:
+                raise  # rules_from_answer's 429/5xx wording already names robots.txt
+            raise StageError(
+                error.kind,
+                f"robots.txt {robots_url} could not be read: {error.message}",
+                status=error.status,
+                retry_after=error.retry_after,
+            ) from error
+        return RobotsRules(robots_url, None, note="too many redirects")
 
     async def _exchange(
         self,
@@ -357,8 +509,12 @@ class Fetcher:
         url: httpx.URL,
         settings: FetchSettings,
         deadline: float,
+        robots: bool = False,
     ) -> FetchedPage | httpx.URL:
-        """One request/response: the page, or the URL a redirect points to."""
+        """One request/response: the page, or the URL a redirect points to.
+
+        With `robots`, any status and content type is an answer (robots.py judges it) and the
+        body may be at most ROBOTS_MAX_BYTES."""
         with trio.CancelScope(deadline=deadline):
             async with client.stream("GET", url) as response:
                 headers = response.headers
@@ -371,18 +527,23 @@ class Fetcher:
                     )
                 if response.next_request is not None:
                     return response.next_request.url
-                error = classify_status(response.status_code, headers.get("retry-after"))
-                if error is not None:
-                    raise error
                 content_type = headers.get("content-type", "")
-                media_type = content_type.partition(";")[0].strip().lower()
-                if media_type not in HTML_CONTENT_TYPES:
-                    raise StageError(
-                        ErrorKind.parse_error,
-                        f"not an HTML page: content type {content_type or '(none)'!r}",
-                        status=response.status_code,
-                    )
-                limit = settings.max_response_bytes
+                if robots:
+                    if not 200 <= response.status_code < 300:
+                        return FetchedPage(str(response.url), response.status_code, b"", "")
+                    limit = ROBOTS_MAX_BYTES
+                else:
+                    error = classify_status(response.status_code, headers.get("retry-after"))
+                    if error is not None:
+                        raise error
+                    media_type = content_type.partition(";")[0].strip().lower()
+                    if media_type not in HTML_CONTENT_TYPES:
+                        raise StageError(
+                            ErrorKind.parse_error,
+                            f"not an HTML page: content type {content_type or '(none)'!r}",
+                            status=response.status_code,
+                        )
+                    limit = settings.max_response_bytes
                 length = headers.get("content-length")
                 # (A 20-digit length is over any limit, and int() refuses 4,301 digits.)
                 if (

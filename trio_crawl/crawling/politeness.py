@@ -1,14 +1,17 @@
 """Politeness: how fast, and how many at once, a crawl may ask a site for pages.
 
-Two independent limits, both changeable while a crawl runs (live config reload):
+Three limits, the first two changeable while a crawl runs (live config reload):
 
 - `TokenBucket` — a global request rate (requests per second, with a burst allowance);
-- `HostLimiter` — how many requests may be in flight to one host at a time.
+- `HostLimiter` — how many requests may be in flight to one host at a time;
+- `HostPacer` — the least time between the starts of two requests to one host, set per host
+  from its robots.txt ``Crawl-delay``.
 
 `Politeness` combines them: ``async with politeness.request(host):`` first waits for a slot
-on the host, then for a token, so a request queued behind a busy host never burns a token
-it cannot use yet. Everything here runs on trio's clock (`trio.current_time`, `trio.sleep`),
-so tests drive it with a `MockClock`.
+on the host, then for the host's pace, then for a token, so a request queued behind a busy or
+slow-paced host never burns a token it cannot use yet. A host with a crawl delay is therefore
+asked at most once per max(1 / requests_per_second, delay) seconds. Everything here runs on
+trio's clock (`trio.current_time`, `trio.sleep`), so tests drive it with a `MockClock`.
 """
 
 from __future__ import annotations
@@ -120,10 +123,51 @@ class HostLimiter:
             limiter.total_tokens = self._limit
 
 
-class Politeness:
-    """The crawl's manners towards a site: a global rate limit plus per-host concurrency."""
+class HostPacer:
+    """Spaces the starts of requests to a host by its delay (robots.txt ``Crawl-delay``).
 
-    __slots__ = ("bucket", "hosts")
+    Hosts without a delay pass straight through. Waiters for one host queue in order (a
+    `trio.Lock` is fair), and each start books the next one `delay` seconds later.
+    """
+
+    __slots__ = ("_delays", "_locks", "_next")
+
+    def __init__(self) -> None:
+        self._delays: dict[str, float] = {}
+        self._next: dict[str, float] = {}
+        self._locks: dict[str, trio.Lock] = {}
+
+    def delay(self, host: str) -> float:
+        """The delay in force for `host` (0 when none was set)."""
+        return self._delays.get(host, 0.0)
+
+    def set_delay(self, host: str, seconds: float) -> None:
+        """Space `host`'s requests by `seconds` from now on (0 or less removes the delay)."""
+        if seconds > 0:
+            self._delays[host] = float(seconds)
+        else:
+            self._delays.pop(host, None)
+
+    async def wait(self, host: str) -> None:
+        """Return when a request to `host` may start."""
+        delay = self._delays.get(host)
+        if delay is None:
+            return
+        lock = self._locks.get(host)
+        if lock is None:
+            lock = self._locks[host] = trio.Lock()
+        async with lock:
+            start = self._next.get(host)
+            if start is not None and start > trio.current_time():
+                await trio.sleep_until(start)
+            self._next[host] = trio.current_time() + self._delays.get(host, delay)
+
+
+class Politeness:
+    """The crawl's manners towards a site: a global rate limit, per-host concurrency, and
+    the per-host pace robots.txt asks for."""
+
+    __slots__ = ("bucket", "hosts", "pacer")
 
     def __init__(
         self,
@@ -134,6 +178,7 @@ class Politeness:
     ) -> None:
         self.bucket = TokenBucket(requests_per_second, burst)
         self.hosts = HostLimiter(per_host_concurrency)
+        self.pacer = HostPacer()
 
     @asynccontextmanager
     async def request(self, host: str) -> AsyncIterator[None]:
@@ -147,6 +192,7 @@ class Politeness:
         except trio.WouldBlock:
             await limiter.acquire()
         try:
+            await self.pacer.wait(host)  # no checkpoint for a host without a delay
             if self.bucket.rate > 0:
                 await self.bucket.acquire()
             yield

@@ -15,6 +15,8 @@ One picture of the whole taxonomy (cf. httpx's exception tree)::
     ├── server_error          list_pages, product_details      (5xx, carries the status)
     ├── rate_limited          list_pages, product_details      (429/503, honours Retry-After)
     ├── client_error          —                                 (other 4xx)
+    ├── robots_refused        —   never: the site's robots.txt forbids the item, so it was
+    │                              refused before it was asked for (asking again cannot help)
     ├── parse_error           product_details, status_check
     ├── validation_error      validation
     ├── database_busy         saving
@@ -45,6 +47,8 @@ class ErrorKind(enum.Enum):
     server_error = "server_error"
     rate_limited = "rate_limited"
     client_error = "client_error"
+    robots_refused = "robots_refused"
+    """The site's rules (robots.txt) forbid the item; a crawl refuses it without asking."""
     parse_error = "parse_error"
     validation_error = "validation_error"
     database_busy = "database_busy"
