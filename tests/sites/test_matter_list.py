@@ -25,7 +25,13 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def list_page(feed: str = "", nav: str = "") -> str:
+ONE_CARD = (
+    '<div class="post-feed"><div class="inner"><article class="product type-product">'
+    '<a href="/csa_product/x/"><h3 class="entry-title">Plug</h3></a></article></div></div>'
+)
+
+
+def list_page(feed: str = ONE_CARD, nav: str = "") -> str:
     """A minimal list page: noise, then the feed and the pagination given."""
     return (
         "<!DOCTYPE html><html><head><title>Certified Products</title></head><body>"
@@ -130,9 +136,14 @@ def test_page_with_only_the_current_number_has_that_number_as_highest() -> None:
     assert len(page.entries) == 7
 
 
-def test_empty_list_page_is_valid_and_has_no_pagination() -> None:
-    page = site.parse_list(fixture("list_page_empty.html"), site.list_url(1))
-    assert page == ListPage(current=None, highest=None, entries=())
+def test_a_feed_without_cards_is_not_the_end_of_the_catalogue() -> None:
+    # Past the end the site shows another page with cards; an empty feed means the layout
+    # changed (or the page is damaged), so it must be a parse error, never "0 products".
+    url = site.list_url(1)
+    with pytest.raises(StageError) as caught:
+        site.parse_list(fixture("list_page_empty.html"), url)
+    assert caught.value.kind is ErrorKind.parse_error
+    assert f"layout not recognised: {url}" in caught.value.message
 
 
 def test_str_and_bytes_input_parse_the_same() -> None:
@@ -179,7 +190,7 @@ def test_pagination_numbers_may_have_thousands_separators() -> None:
         '<a class="page-numbers" href="/p/1234/">1,234</a>'
         '<a class="page-numbers" href="/p/12345/">\n 12,345 \n</a>'
     )
-    page = site.parse_list(list_page(feed='<div class="post-feed"></div>', nav=nav), "https://x/")
+    page = site.parse_list(list_page(nav=nav), "https://x/")
     assert (page.current, page.highest) == (1233, 12345)
 
 
@@ -198,9 +209,14 @@ def test_past_the_end_page_reports_the_page_it_really_shows() -> None:
     assert page.current == 482
 
 
-def test_pagination_without_a_feed_is_an_empty_list_page() -> None:
+def test_pagination_without_a_feed_is_a_parse_error() -> None:
     nav = '<span class="page-numbers current">3</span>'
-    assert site.parse_list(list_page(nav=nav), "https://x/") == ListPage(3, 3, ())
+    with pytest.raises(StageError) as info:
+        site.parse_list(list_page(feed="", nav=nav), "https://x/")
+    assert info.value.kind is ErrorKind.parse_error
+    assert "layout not recognised: https://x/ (pagination but no product cards)" in str(
+        info.value.message
+    )
 
 
 # Broken pages
@@ -210,7 +226,7 @@ def test_page_without_feed_or_pagination_is_a_parse_error() -> None:
     with pytest.raises(StageError) as info:
         site.parse_list(list_page(feed="<p>Service temporarily unavailable</p>"), "https://x/")
     assert info.value.kind is ErrorKind.parse_error
-    assert "not a list page" in info.value.message
+    assert "layout not recognised: https://x/" in info.value.message
 
 
 def test_truncated_page_is_a_parse_error_for_list_parsing() -> None:
@@ -258,11 +274,11 @@ def test_articles_outside_the_feed_or_of_other_types_are_ignored() -> None:
 def test_card_with_missing_texts_is_left_for_validation() -> None:
     feed = (
         '<div class="post-feed"><article class="product type-product">'
-        '<a href="/p/">?</a></article></div>'
+        '<a href="/csa_product/p/">?</a></article></div>'
     )
     page = site.parse_list(list_page(feed=feed), "https://x.org/")
     assert page.entries == (
-        ListEntry(url="https://x.org/p/", manufacturer="", model="", certificate_id=""),
+        ListEntry(url="https://x.org/csa_product/p/", manufacturer="", model="", certificate_id=""),
     )
 
 
@@ -279,7 +295,7 @@ def test_card_texts_come_back_unescaped_and_whitespace_collapsed(
     company: str, model: str, certificate: str
 ) -> None:
     feed = (
-        '<div class="post-feed"><article class="product type-product"><a href="/p/">'
+        '<div class="post-feed"><article class="product type-product"><a href="/csa_product/p/">'
         f'<p class="entry-company">\n  {html.escape(company)}  </p>'
         f'<h3 class="entry-title">{html.escape(model)}</h3>'
         f'<p class="entry-certificate-id">Certificate ID: {html.escape(certificate)}</p>'

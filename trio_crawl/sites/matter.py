@@ -39,10 +39,17 @@ def _css(selector: str) -> CSSSelector:
 # Each selector call scans the whole document (~5-40 µs, mostly class-token tests), so a page
 # gets only two: the feeds and the pagination on list pages, the headings and the rows on detail
 # pages. Below those, walking an element's few children in Python is several times cheaper than
-# another selector call; `_feed_cards` is `div.post-feed > article.product.type-product` so done.
-_FEEDS: Final = _css("div.post-feed")
-_CARD_TAG: Final = "article"
-_CARD_CLASSES: Final = frozenset({"product", "type-product"})
+# another selector call.
+#
+# Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
+# older template has them as direct children; a newer one serves them from a block). One
+# selector names all three, and lxml's XPath union yields each card once, in document order.
+_FEEDS: Final = _css("div.post-feed, .wp-block-crown-blocks-product-index")
+_CARDS: Final = _css(
+    "div.post-feed article.product.type-product,"
+    " .wp-block-crown-blocks-product-index article.product"
+)
+_DETAIL_LINK: Final = "/csa_product/"
 _PAGINATION: Final = _css("a.page-numbers, span.page-numbers.current")
 _DETAIL_HEADINGS: Final = _css("h1.entry-title, p.entry-company, h6.entry-category")
 _DETAIL_ROWS: Final = _css("div.entry-product-details li.item, table.product-certificates-table tr")
@@ -121,16 +128,26 @@ class MatterCatalogue:
             if current is None and element.tag == "span":
                 current = number
             highest = number if highest is None else max(highest, number)
-        if highest is None and not feeds:
-            raise StageError(
-                ErrorKind.parse_error,
-                f"{url}: not a list page (no div.post-feed and no pagination)",
-            )
-        entries = tuple(
-            _list_entry(card, position, url)
-            for position, card in enumerate(_feed_cards(feeds), start=1)
-        )
-        return ListPage(current=current, highest=highest, entries=entries)
+        cards = _elements(_CARDS(root)) if feeds else []
+        if not cards:
+            # Past the end the site shows another page *with* cards (DESIGN §6), so a page
+            # without readable cards is never the end of the catalogue: the layout changed,
+            # or this copy of the page is damaged. Either way it must not be believed.
+            if highest is not None:
+                shape = "pagination but no product cards"
+            elif feeds:
+                shape = "a feed but no product cards"
+            else:
+                shape = "no product feed and no pagination"
+            raise StageError(ErrorKind.parse_error, f"layout not recognised: {url} ({shape})")
+        entries: list[ListEntry] = []
+        seen: set[str] = set()
+        for position, card in enumerate(cards, start=1):
+            entry = _list_entry(card, position, url)
+            if entry.url not in seen:
+                seen.add(entry.url)
+                entries.append(entry)
+        return ListPage(current=current, highest=highest, entries=tuple(entries))
 
     def parse_detail(self, html: bytes | str, url: str) -> ProductDetail:
         """Read everything the detail page fetched from `url` says about its product."""
@@ -233,21 +250,15 @@ def _page_number(element: etree._Element) -> int | None:
     return int(_THOUSANDS.sub("", match[1])) if match else None
 
 
-def _feed_cards(feeds: list[etree._Element]) -> Iterator[etree._Element]:
-    for feed in feeds:
-        for child in feed:
-            if child.tag == _CARD_TAG and _CARD_CLASSES.issubset(_classes(child)):
-                yield child
-
-
 def _list_entry(article: etree._Element, position: int, page_url: str) -> ListEntry:
-    """One product card: the first `a[href]`, `p.entry-company`, `h3.entry-title` and
-    `p.entry-certificate-id` inside `article`."""
+    """One product card: the first `a[href]` to a `/csa_product/` page, `p.entry-company`,
+    `h3.entry-title` and `p.entry-certificate-id` inside `article`."""
     href = company = model = certificate = None
     for element in article.iter("a", "p", "h3"):
         if element.tag == "a":
-            if href is None:
-                href = element.get("href")
+            link = element.get("href")
+            if href is None and link is not None and _DETAIL_LINK in link:
+                href = link
         elif element.tag == "h3":
             if model is None and "entry-title" in _classes(element):
                 model = _text(element)
@@ -257,7 +268,10 @@ def _list_entry(article: etree._Element, position: int, page_url: str) -> ListEn
             certificate = _CERTIFICATE_PREFIX.sub("", _text(element), count=1)
     href = href.strip() if href else ""
     if not href:
-        raise StageError(ErrorKind.parse_error, f"{page_url}: product card #{position} has no link")
+        raise StageError(
+            ErrorKind.parse_error,
+            f"{page_url}: product card #{position} has no link to a {_DETAIL_LINK} page",
+        )
     return ListEntry(
         # urljoin costs microseconds; the site's links are usually absolute already.
         url=href if href.startswith(("https://", "http://")) else urljoin(page_url, href),
