@@ -35,13 +35,13 @@ class FakeSite:
 async def test_the_last_page_is_found_in_one_jump_when_pagination_shows_it() -> None:
     site = FakeSite(482, 4, reveal=482)
     assert await find_last_page(site.fetch) == CatalogueShape(482, 4)
-    assert site.fetched == [1, 482]
+    assert site.fetched == [1, 482, 483]  # 483 confirms 482 is the last
 
 
 async def test_a_sliding_window_is_followed_until_it_stops_growing() -> None:
     site = FakeSite(9, 7, window=2)
     assert await find_last_page(site.fetch) == CatalogueShape(9, 7)
-    assert site.fetched == [1, 3, 5, 7, 9]
+    assert site.fetched == [1, 3, 5, 7, 9, 10]
 
 
 async def test_a_jump_past_the_end_falls_back_to_binary_search() -> None:
@@ -53,14 +53,17 @@ async def test_a_jump_past_the_end_falls_back_to_binary_search() -> None:
         return ListPage(listing.current, 64, listing.entries)
 
     assert await find_last_page(overclaiming) == CatalogueShape(37, 5)
-    assert len(site.fetched) <= 2 + 7  # page 1, page 64, then a binary search over 2..63
+    assert len(site.fetched) <= 2 + 7 + 1  # 1, 64, a binary search over 2..63, then 38
 
 
-async def test_an_empty_catalogue_has_no_pages() -> None:
+async def test_a_first_page_without_products_is_never_an_empty_catalogue() -> None:
     async def empty(page: int) -> ListPage:
         return ListPage(current=1, highest=None, entries=())
 
-    assert await find_last_page(empty) == CatalogueShape(0, 0)
+    with pytest.raises(StageError) as caught:
+        await find_last_page(empty)
+    assert caught.value.kind is ErrorKind.parse_error
+    assert "last page 1 shows 0 products" in caught.value.message
 
 
 def _product(**detail: object) -> Product:

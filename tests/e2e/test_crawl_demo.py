@@ -161,7 +161,8 @@ async def test_incremental_crawl_fetches_only_the_pages_it_needs(
     assert second.status == "completed"
     assert second.pages_ok == 3  # pages 3, 2, 1: page 3 holds 6 stored and 6 new products
     assert detail_requests == 36
-    assert list_requests == 3 + 2  # the pages, plus the status check's page 1 and last page
+    # The pages, plus the status check: page 1, the last page, and the one after it (confirming).
+    assert list_requests == 3 + 3
     rows = _rows(path)
     assert len(rows) == 630 == len({row["url"] for row in rows})
     assert len(_runs(path)) == 2
