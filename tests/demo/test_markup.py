@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_crawl.demo import DemoCatalogue, Renderer, detail_url, list_url
+from trio_crawl.demo import DemoCatalogue, Markup, Renderer, detail_url, list_url
 from trio_crawl.demo.markup import (
     pagination_items,
     render_detail_page,
@@ -116,18 +116,33 @@ def test_first_and_last_pages_have_no_previous_or_next() -> None:
     assert not _doc(render_pagination(BASE, 9, 9)).cssselect("a.next")
 
 
-def test_list_page_cards_carry_company_model_certificate_and_link() -> None:
+# Each layout's card and text paths, spelled out as DESIGN §6 describes the site (written from
+# the design, not from the renderer, so a renderer that drifts from the site fails here).
+CARD_PATHS = {
+    Markup.nested: (
+        "div.post-feed.item-count-3 > div.inner > article.product.type-product",
+        "a > div.inner > div.contents > ",
+    ),
+    Markup.block: (".wp-block-crown-blocks-product-index article.product", "a "),
+    Markup.flat: ("div.post-feed > article.product.type-product", "a "),
+}
+
+
+@pytest.mark.parametrize("markup", list(Markup))
+def test_list_page_cards_carry_company_model_certificate_and_link(markup: Markup) -> None:
     catalogue = DemoCatalogue(40, seed=4)
     products = catalogue.page(2)
-    doc = _doc(render_list_page(BASE, products, 2, catalogue.last_page))
-    articles = doc.cssselect("div.post-feed > article.product.type-product")
+    doc = _doc(render_list_page(BASE, products, 2, catalogue.last_page, markup))
+    card_path, text_path = CARD_PATHS[markup]
+    articles = doc.cssselect(card_path)
     assert len(articles) == len(products) == 12
     for article, product in zip(articles, products, strict=True):
         [link] = article.cssselect("a[href]")
         assert link.get("href") == detail_url(BASE, product.slug)
-        assert article.cssselect("p.entry-company")[0].text_content() == product.manufacturer
-        assert article.cssselect("h3.entry-title")[0].text_content() == product.model
-        certificate = article.cssselect("p.entry-certificate-id")[0].text_content()
+        [company] = article.cssselect(f"{text_path}p.entry-company")
+        assert company.text_content() == product.manufacturer
+        assert article.cssselect(f"{text_path}h3.entry-title")[0].text_content() == product.model
+        certificate = article.cssselect(f"{text_path}p.entry-certificate-id")[0].text_content()
         assert certificate == f"Certificate ID: {product.certificate_id}"
     # The footer's news widget has its own h3.entry-title, outside the feed.
     assert len(doc.cssselect("h3.entry-title")) > len(articles)

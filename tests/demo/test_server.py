@@ -33,7 +33,7 @@ def text(element: Any) -> str:
 
 def slugs_and_current(html: bytes) -> tuple[list[str], int, int]:
     doc = lxml.html.fromstring(html)
-    hrefs = [a.get("href", "") for a in doc.cssselect("div.post-feed > article.product a[href]")]
+    hrefs = [a.get("href", "") for a in doc.cssselect("div.post-feed article.product a[href]")]
     slugs = [href.rstrip("/").rsplit("/", 1)[1] for href in hrefs]
     current = int(text(doc.cssselect("span.page-numbers.current")[0]))
     numbers = [int(text(a)) for a in doc.cssselect("a.page-numbers") if text(a).isdigit()]

@@ -6,12 +6,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
 from trio_crawl import ErrorKind, crawl, open_session
 from trio_crawl.crawling.planner import PageJob
-from trio_crawl.demo import DemoCatalogue, DemoProduct, FaultConfig
+from trio_crawl.demo import DemoCatalogue, DemoProduct, FaultConfig, Markup
 from trio_crawl.engine.events import BatchCompleted, StageRetrying
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.records import Product, ProductRef
@@ -126,12 +127,15 @@ async def test_faulty_600_product_crawl_loses_nothing_and_duplicates_nothing(
     assert (run["status"], run["products_saved"]) == (summary.status, len(rows))
 
 
+@pytest.mark.parametrize("markup", list(Markup))
 async def test_crawl_without_faults_saves_every_product(
-    tmp_path: Path, lazy_clock: trio.testing.MockClock
+    tmp_path: Path, lazy_clock: trio.testing.MockClock, markup: Markup
 ) -> None:
+    # Nested is the default and the live site's layout; the others are served on request.
     catalogue = DemoCatalogue(products=600, seed=2)
     path = db_path(tmp_path)
-    async with demo_server(catalogue) as server, SqliteStore.open(path) as store:
+    options = {} if markup is Markup.nested else {"markup": markup}
+    async with demo_server(catalogue, **options) as server, SqliteStore.open(path) as store:
         summary = await crawl(crawl_config(), site=MatterCatalogue(server.base_url), store=store)
     assert summary.status == "completed"
     assert (summary.pages_ok, summary.products_saved, summary.retries) == (50, 600, 0)

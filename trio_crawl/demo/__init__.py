@@ -21,6 +21,7 @@ from .catalogue import DemoProduct as DemoProduct
 from .faults import FaultConfig as FaultConfig
 from .faults import FaultKind as FaultKind
 from .faults import FaultPlan as FaultPlan
+from .markup import Markup as Markup
 from .markup import Renderer as Renderer
 from .markup import detail_url as detail_url
 from .markup import list_url as list_url
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 _SERVER_NAMES = frozenset({"DemoServer", "DemoStats", "run_demo_server", "serve_demo"})
 
 __all__ = [
+    "Markup",
     "DemoCatalogue",
     "DemoProduct",
     "DemoServer",

@@ -5,10 +5,15 @@ URL, which is what the server and the static-site writer use. The markup keeps t
 noise that a careless parser trips over: a WordPress head, header and footer, a "latest news"
 widget with its own `h3.entry-title` outside the product feed, `&#038;`-escaped pagination links
 and `a.page-numbers` links whose text is not a number ("« Previous", "Next »").
+
+The product cards come in the three layouts the live site is known to serve (`Markup`); the
+default is the live nesting, `div.post-feed > div.inner > article > a > div.inner >
+div.contents`, so the demo, the e2e tests and the benchmarks exercise what the site sends.
 """
 
 from __future__ import annotations
 
+import enum
 from collections import OrderedDict
 from collections.abc import Sequence
 from html import escape
@@ -25,6 +30,33 @@ LIST_QUERY: Final = (
 )
 CONTENT_TYPE: Final = "text/html; charset=utf-8"
 ROBOTS_TXT: Final = b"User-agent: *\nDisallow: /wp-admin/\nAllow: /\n"
+
+
+class Markup(enum.StrEnum):
+    """How a list page lays out its product cards (DESIGN §6)."""
+
+    nested = "nested"
+    """The live site: cards wrapped in `div.inner`, their texts in `div.inner > div.contents`."""
+    block = "block"
+    """The newer block template: cards under `.wp-block-crown-blocks-product-index`."""
+    flat = "flat"
+    """An older template: cards as direct children of `div.post-feed`."""
+
+
+# Where the product feed opens and closes, by markup; a "malformed" page is cut at the opening.
+_FEED_OPEN: Final = {
+    Markup.nested: '<div class="post-feed item-count-3">\n<div class="inner">\n',
+    Markup.block: (
+        '<div class="wp-block-crown-blocks-product-index alignwide">\n'
+        '<div class="product-index-grid">\n'
+    ),
+    Markup.flat: '<div class="post-feed">\n',
+}
+_FEED_CLOSE: Final = {
+    Markup.nested: "</div>\n</div>\n",
+    Markup.block: "</div>\n</div>\n",
+    Markup.flat: "</div>\n",
+}
 
 
 def list_url(base_url: str, page: int) -> str:
@@ -206,26 +238,37 @@ def _search_form(base_url: str) -> str:
 """
 
 
-def _list_article(base_url: str, product: DemoProduct) -> str:
+def _list_article(base_url: str, product: DemoProduct, markup: Markup) -> str:
     post = 100000 + product.serial
-    return (
-        f'<article id="post-{post}" class="post-{post} product type-product status-publish'
-        ' hentry">\n'
-        f'<a href="{_href(detail_url(base_url, product.slug))}">\n'
+    classes = "product" if markup is Markup.block else "product type-product status-publish hentry"
+    image = (
         f'<div class="entry-image"><img src="{base_url}/wp-content/uploads/product-placeholder.png"'
         ' alt="" loading="lazy" width="300" height="300"></div>\n'
-        '<div class="entry-content">\n'
-        f'<p class="entry-company">{escape(product.manufacturer)}</p>\n'
+    )
+    texts = (
+        f'<p class="entry-company notranslate">{escape(product.manufacturer)}</p>\n'
         f'<h3 class="entry-title">{escape(product.model)}</h3>\n'
         f'<p class="entry-certificate-id">Certificate ID: {escape(product.certificate_id)}</p>\n'
-        "</div>\n</a>\n</article>\n"
+    )
+    if markup is Markup.nested:
+        inner = f'<div class="inner">\n{image}<div class="contents">\n{texts}</div>\n</div>\n'
+    else:
+        inner = f'{image}<div class="entry-content">\n{texts}</div>\n'
+    return (
+        f'<article id="post-{post}" class="post-{post} {classes}">\n'
+        f'<a href="{_href(detail_url(base_url, product.slug))}">\n'
+        f"{inner}</a>\n</article>\n"
     )
 
 
 def render_list_page(
-    base_url: str, products: Sequence[DemoProduct], current: int, last: int
+    base_url: str,
+    products: Sequence[DemoProduct],
+    current: int,
+    last: int,
+    markup: Markup = Markup.nested,
 ) -> str:
-    """List page `current` of `last` showing `products` (newest first)."""
+    """List page `current` of `last` showing `products` (newest first) in `markup`."""
     title = "Certified Products" if current == 1 else f"Certified Products - Page {current}"
     return "".join(
         (
@@ -236,9 +279,9 @@ def render_list_page(
                 "archive post-type-archive post-type-archive-product",
             ),
             _search_form(base_url),
-            '<div class="post-feed">\n',
-            *(_list_article(base_url, product) for product in products),
-            "</div>\n",
+            _FEED_OPEN[markup],
+            *(_list_article(base_url, product, markup) for product in products),
+            _FEED_CLOSE[markup],
             render_pagination(base_url, current, last),
             "\n",
             _foot(base_url),
@@ -363,8 +406,10 @@ class Renderer:
         *,
         max_list_pages: int = 1024,
         max_details: int = 4096,
+        markup: Markup = Markup.nested,
     ) -> None:
         self.catalogue = catalogue
+        self.markup = Markup(markup)
         self.base_url = base_url.rstrip("/")
         self._lists = _LRU(max_list_pages)
         self._details = _LRU(max_details)
@@ -385,7 +430,7 @@ class Renderer:
         if body is None:
             catalogue = self.catalogue
             body = render_list_page(
-                self.base_url, catalogue.page(page), page, catalogue.last_page
+                self.base_url, catalogue.page(page), page, catalogue.last_page, self.markup
             ).encode()
             self._lists.put(page, body)
         return body
@@ -408,9 +453,9 @@ class Renderer:
         return render_home(self.base_url, self.catalogue).encode()
 
     def malformed_list_page(self, requested: int) -> bytes:
-        """List page `requested` cut off before its product feed (no `div.post-feed`)."""
+        """List page `requested` cut off before its product feed: pagination gone, no cards."""
         body = self.list_page(requested)
-        return body[: body.index(b'<div class="post-feed">')]
+        return body[: body.index(_FEED_OPEN[self.markup].encode())]
 
     def malformed_detail_page(self, slug: str) -> bytes | None:
         """A detail page cut off mid-document, before its title and rows."""

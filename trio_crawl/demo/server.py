@@ -43,6 +43,7 @@ from .markup import (
     DETAIL_PATH,
     LIST_PATH,
     ROBOTS_TXT,
+    Markup,
     Renderer,
     detail_url,
     list_url,
@@ -322,6 +323,7 @@ async def serve_demo(
     port: int = 0,
     faults: FaultConfig = FaultConfig(),  # noqa: B008 - frozen, so sharing the default is safe
     robots_txt: bytes | None = ROBOTS_TXT,
+    markup: Markup = Markup.nested,
     task_status: trio.TaskStatus[DemoServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve `catalogue` on a loopback address until cancelled.
@@ -329,7 +331,8 @@ async def serve_demo(
     Use it with ``server = await nursery.start(serve_demo, catalogue)``: the listening socket
     is bound before `DemoServer` (with its `base_url`, `stats`, …) is handed back; port 0
     picks a free port. `robots_txt` is what ``/robots.txt`` serves (None: a 404), so tests
-    can disallow pages. Raises `ValueError` for a host that is not loopback.
+    can disallow pages; `markup` is how list pages lay out their cards (the live nesting by
+    default). Raises `ValueError` for a host that is not loopback.
     """
     host = _loopback(host)
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -343,7 +346,7 @@ async def serve_demo(
         catalogue=catalogue,
         stats=stats,
         fault_plan=plan,
-        renderer=Renderer(catalogue, _base_url(host, bound_port)),
+        renderer=Renderer(catalogue, _base_url(host, bound_port), markup=markup),
         robots_txt=robots_txt,
     )
     connections = _Connections(server)
@@ -359,6 +362,7 @@ async def run_demo_server(
     port: int,
     seed: int = 7,
     faults: FaultConfig = FaultConfig(),  # noqa: B008
+    markup: Markup = Markup.nested,
 ) -> None:
     """Serve a fresh demo catalogue until SIGINT or SIGTERM, announcing its base URL on one
     stdout line; a signal ends it quietly (trio would otherwise raise KeyboardInterrupt
@@ -367,7 +371,7 @@ async def run_demo_server(
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             server: DemoServer = await nursery.start(
-                functools.partial(serve_demo, catalogue, port=port, faults=faults)
+                functools.partial(serve_demo, catalogue, port=port, faults=faults, markup=markup)
             )
             print(
                 f"serving demo catalogue at {server.base_url} "
@@ -391,10 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--faults", choices=("none", "low"), default="none", help="fault injection preset"
     )
+    parser.add_argument(
+        "--markup",
+        choices=[markup.value for markup in Markup],
+        default=Markup.nested.value,
+        help="how list pages lay out their cards (nested: the live site)",
+    )
     args = parser.parse_args(argv)
     faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
     try:
-        trio.run(run_demo_server, args.products, args.port, args.seed, faults)
+        trio.run(run_demo_server, args.products, args.port, args.seed, faults, Markup(args.markup))
     except KeyboardInterrupt:
         return 0
     return 0
