@@ -138,3 +138,37 @@ def _saved_so_far(log: bytes) -> int:
         if line.endswith(b"saved so far")
     ]
     return max(counts, default=0)
+
+
+def test_a_site_whose_cards_cannot_be_read_fails_and_says_which_url(tmp_path: Path) -> None:
+    # Every list page has pagination but no product cards (the layout changed): the crawl must
+    # end `failed` (exit 1) naming the page, never `completed` with 0 products.
+    fixture = Path(__file__).parent / "sites" / "fixtures" / "list_no_cards.html"
+    site = tmp_path / "site" / "csa-iot_products"
+    site.mkdir(parents=True)
+    (site / "index.html").write_bytes(fixture.read_bytes())
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=tmp_path / "site",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().split(" port ")[1].split()[0]
+        config = tmp_path / "crawl.toml"
+        config.write_text("[retry.status_check]\nmax_attempts = 2\nbase_delay_ms = 10\n")
+        db = tmp_path / "out.db"
+        base = f"http://127.0.0.1:{port}"
+        result = run(
+            "crawl", "--base-url", base, "--db", str(db), "--config", str(config),
+            "--no-dashboard", cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 1, result.stdout + result.stderr
+    reason = f"crawl failed: planning failed: layout not recognised: {base}/csa-iot_products/?"
+    assert reason in result.stdout
+    assert "p_firmware_ver= (pagination but no product cards)" in result.stdout

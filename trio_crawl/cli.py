@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--faults", choices=("low", "none"), default="low", help="faults (low)")
     demo.add_argument("--config", type=Path, help="TOML config (demo defaults otherwise)")
     demo.add_argument("--no-dashboard", action="store_true", help="print only the summary")
+    demo.add_argument(
+        "--markup",
+        choices=("nested", "block", "flat"),
+        default="nested",
+        help="how list pages lay out their cards (nested, as the live site does)",
+    )
 
     crawl = commands.add_parser("crawl", help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
@@ -84,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--products", type=int, default=4000, help="catalogue size (4000)")
     serve.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
     serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
+    serve.add_argument(
+        "--markup",
+        choices=("nested", "block", "flat"),
+        default="nested",
+        help="how list pages lay out their cards (nested, as the live site does)",
+    )
     return parser
 
 
@@ -139,16 +151,18 @@ async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
 
 
 async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
-    from .demo import DemoCatalogue, FaultConfig, serve_demo
+    from .demo import DemoCatalogue, FaultConfig, Markup, serve_demo
 
     config = load_config(args.config, DEMO_SETTINGS)
     catalogue = DemoCatalogue(products=args.products, seed=args.seed)
     faults = FaultConfig.low(seed=args.seed) if args.faults == "low" else FaultConfig()
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(functools.partial(serve_demo, catalogue, faults=faults))
+        server = await nursery.start(
+            functools.partial(serve_demo, catalogue, faults=faults, markup=Markup(args.markup))
+        )
         console.print(
             f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
-            f"{server.base_url} (faults: {args.faults}) → {args.db}"
+            f"{server.base_url} (faults: {args.faults}, markup: {args.markup}) → {args.db}"
         )
         summary = await run_crawl(config, server.base_url, args.db, console, not args.no_dashboard)
         console.print(
@@ -166,10 +180,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _export(args)
         if args.command == "serve-demo":
-            from .demo import FaultConfig, run_demo_server
+            from .demo import FaultConfig, Markup, run_demo_server
 
             faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
-            trio.run(run_demo_server, args.products, args.port, args.seed, faults)
+            markup = Markup(args.markup)
+            trio.run(run_demo_server, args.products, args.port, args.seed, faults, markup)
             return 0
         if args.command == "demo":
             summary = trio.run(run_demo, args, console)
@@ -187,6 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     console.print(summary_table(summary))
+    if summary.reason:
+        # On its own line, never cut to the table's width: it names the URL that failed.
+        console.print(f"crawl {summary.status}: {summary.reason}", markup=False, soft_wrap=True)
     return EXIT_CODES[summary.status]
 
 

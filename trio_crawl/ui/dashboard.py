@@ -159,8 +159,6 @@ def summary_table(summary: SessionSummary) -> Table:
     )
     for row in rows:
         table.add_row(*row)
-    if summary.reason:
-        table.add_row("reason", summary.reason)
     kinds: dict[str, int] = {}
     for item in summary.failed_items:
         key = f"{item.stage}: {item.kind.value}"
