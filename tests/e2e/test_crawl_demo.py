@@ -298,3 +298,25 @@ async def test_a_live_rate_limit_change_applies_to_the_running_crawl(
     assert len(reloaded) == 1 and 10 <= reloaded[0] <= 12
     # at 2 requests/s the 132 requests would take 66 s; after the change the rest is immediate
     assert elapsed < 15
+
+
+async def test_a_site_smaller_than_the_store_fails_and_leaves_every_position(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    # The store holds 600 products; the site now shows 300. Computing positions against the
+    # smaller shape would shift every stored product, so the crawl refuses and says why.
+    path = db_path(tmp_path)
+    async with SqliteStore.open(path) as store:
+        async with demo_server(DemoCatalogue(products=600, seed=5)) as server:
+            first = await crawl(crawl_config(), site=MatterCatalogue(server.base_url), store=store)
+        assert first.status == "completed"
+        before = sorted((r["url"], r["page_id"], r["index_in_page"], r["id"]) for r in _rows(path))
+        async with demo_server(DemoCatalogue(products=300, seed=5)) as server:
+            config = crawl_config(crawl={"strategy": "full"})
+            second = await crawl(config, site=MatterCatalogue(server.base_url), store=store)
+    assert second.status == "failed"
+    assert "the site shows 300 products" in second.reason
+    assert "positions left unchanged" in second.reason
+    after = sorted((r["url"], r["page_id"], r["index_in_page"], r["id"]) for r in _rows(path))
+    assert after == before and len(after) == 600
+    assert [run["status"] for run in _runs(path)] == ["completed", "failed"]
