@@ -6,9 +6,14 @@ import csv
 import json
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from trio_crawl.cli import base_url, listen_port
 
 CLI = [sys.executable, "-m", "trio_crawl.cli"]
 
@@ -172,3 +177,130 @@ def test_a_site_whose_cards_cannot_be_read_fails_and_says_which_url(tmp_path: Pa
     reason = f"crawl failed: planning failed: layout not recognised: {base}/csa-iot_products/?"
     assert reason in result.stdout
     assert "p_firmware_ver= (pagination but no product cards)" in result.stdout
+
+
+def _error_case_files(tmp_path: Path) -> None:
+    import sqlite3
+
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    (tmp_path / "a_dir").mkdir()
+    with closing(sqlite3.connect(tmp_path / "other.db")) as conn:
+        conn.execute("CREATE TABLE t (x)")
+        conn.commit()
+
+
+OPERATOR_ERRORS = [
+    (("crawl", "--base-url", "http://127.0.0.1:9", "--db", "missing_dir/x.db"), "missing_dir"),
+    (("crawl", "--base-url", "http://127.0.0.1:9", "--db", "a_dir"), "a_dir"),
+    (("crawl", "--base-url", "http://127.0.0.1:9", "--db", "notes.txt"), "notes.txt"),
+    (("crawl", "--base-url", "http://127.0.0.1:9", "--db", "other.db"), "other.db"),
+    (("demo", "--products", "10", "--db", "missing_dir/x.db"), "missing_dir"),
+    (("demo", "--products", "10", "--db", "a_dir"), "a_dir"),
+    (("demo", "--products", "10", "--db", "notes.txt"), "notes.txt"),
+    (("demo", "--products", "10", "--db", "other.db"), "other.db"),
+    (("export", "--format", "jsonl", "--db", "missing_dir/x.db"), "missing_dir"),
+    (("export", "--format", "jsonl", "--db", "a_dir"), "a_dir"),
+    (("export", "--format", "jsonl", "--db", "notes.txt"), "notes.txt"),
+    (("export", "--format", "csv", "--db", "other.db"), "other.db"),
+    (("serve-demo", "--port", "-1"), "-1"),
+    (("serve-demo", "--port", "99999"), "99999"),
+    (("serve-demo", "--port", "IN_USE"), "IN_USE"),
+    (("demo", "--products", "-5", "--db", "x.db"), "-5"),
+    (("demo", "--products", "0", "--db", "x.db"), "'0'"),
+    (("crawl", "--base-url", "http://127.0.0.1:99999", "--db", "x.db"), "127.0.0.1:99999"),
+    (("crawl", "--base-url", "notaurl", "--db", "x.db"), "notaurl"),
+    (("crawl", "--base-url", "ftp://x", "--db", "x.db"), "ftp://x"),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"), OPERATOR_ERRORS, ids=[" ".join(a) for a, _ in OPERATOR_ERRORS]
+)
+def test_every_operator_error_is_one_line_naming_it_with_exit_2(
+    tmp_path: Path, args: tuple[str, ...], named: str
+) -> None:
+    import socket
+
+    _error_case_files(tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = tuple(port if a == "IN_USE" else a for a in args)
+        named = port if named == "IN_USE" else named
+        extra = ("--no-dashboard",) if args[0] in ("crawl", "demo") else ()
+        result = run(*args, *extra, cwd=tmp_path)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].strip(), result.stderr
+    assert named in lines[0]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_export_into_a_reader_that_leaves_early_ends_quietly(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    demo = run(
+        "demo",
+        "--products",
+        "240",
+        "--faults",
+        "none",
+        "--db",
+        str(db),
+        "--no-dashboard",
+        cwd=tmp_path,
+    )
+    assert demo.returncode == 0, demo.stderr
+    export = subprocess.Popen(
+        [*CLI, "export", "--format", "jsonl", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        bufsize=0,
+    )
+    assert export.stdout is not None and export.stderr is not None
+    first = export.stdout.readline()  # read one line, then leave, as `| head -1` does
+    export.stdout.close()
+    stderr = export.stderr.read().decode()
+    export.wait(timeout=60)
+    assert json.loads(first)["vid"]
+    assert "Traceback" not in stderr
+    assert "BrokenPipe" not in stderr
+    assert export.returncode in (0, 141), stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    scheme=st.sampled_from(["http", "https", "ftp", "file", "ws", ""]),
+    host=st.sampled_from(["", "127.0.0.1", "localhost", "example.com", "[::1]"]),
+    port=st.none() | st.integers(min_value=-5, max_value=70000),
+    path=st.sampled_from(["", "/", "/catalogue", "/a?b=c"]),
+)
+def test_base_url_is_accepted_iff_http_with_a_host_and_a_valid_port(
+    scheme: str, host: str, port: int | None, path: str
+) -> None:
+    import argparse
+
+    url = f"{scheme}://{host}" + ("" if port is None else f":{port}") + path
+    expected = scheme in ("http", "https") and host != "" and (port is None or 1 <= port <= 65535)
+    try:
+        assert base_url(url) == url
+        accepted = True
+    except argparse.ArgumentTypeError as exc:
+        accepted = False
+        assert url in str(exc)
+    assert accepted == expected, url
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=-100, max_value=100_000) | st.sampled_from([0, 65535, 65536, -1]))
+def test_listen_port_is_accepted_iff_0_to_65535(port: int) -> None:
+    import argparse
+
+    try:
+        accepted = listen_port(str(port)) == port
+    except argparse.ArgumentTypeError as exc:
+        accepted = False
+        assert str(port) in str(exc)
+    assert accepted == (0 <= port <= 65535)

@@ -8,6 +8,7 @@ failed, 3 when it timed out, 130 when it was cancelled (Ctrl-C), 2 for bad argum
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import os
 import signal
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import trio
 from rich.console import Console
@@ -56,12 +58,51 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def positive_int(text: str) -> int:
+    """argparse `type=`: a whole number of at least 1 (a catalogue size)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def listen_port(text: str) -> int:
+    """argparse `type=`: a TCP port to listen on, 0..65535 (0 = any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {text!r} is out of range: give 0..65535 (0 = any)")
+    return value
+
+
+def base_url(text: str) -> str:
+    """argparse `type=`: an http(s) URL with a host and, if given, a port 1..65535."""
+    hint = "give e.g. http://127.0.0.1:8000"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid URL ({exc}); {hint}") from None
+    if parts.scheme not in ("http", "https"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL; {hint}")
+    if not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} has no host; {hint}")
+    if port is not None and not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} has port {port}, not 1..65535; {hint}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="serve the demo catalogue and crawl it into SQLite")
-    demo.add_argument("--products", type=int, default=3000, help="catalogue size (3000)")
+    demo.add_argument("--products", type=positive_int, default=3000, help="catalogue size (3000)")
     demo.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
     demo.add_argument("--db", default="demo.db", help="SQLite file (demo.db)")
     demo.add_argument("--faults", choices=("low", "none"), default="low", help="faults (low)")
@@ -76,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     crawl = commands.add_parser("crawl", help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
-    crawl.add_argument("--base-url", required=True, help="catalogue base URL")
+    crawl.add_argument("--base-url", type=base_url, required=True, help="catalogue base URL")
     crawl.add_argument("--db", required=True, help="SQLite file")
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
 
@@ -86,8 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="output file (stdout otherwise)")
 
     serve = commands.add_parser("serve-demo", help="serve the demo catalogue on 127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000, help="port (8000; 0 = any free)")
-    serve.add_argument("--products", type=int, default=4000, help="catalogue size (4000)")
+    serve.add_argument("--port", type=listen_port, default=8000, help="port (8000; 0 = any free)")
+    serve.add_argument("--products", type=positive_int, default=4000, help="catalogue size (4000)")
     serve.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
     serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
     serve.add_argument(
@@ -175,6 +216,7 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
 
 def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         if args.command == "export":
@@ -193,19 +235,47 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = trio.run(
                 run_crawl, config, args.base_url, args.db, console, not args.no_dashboard
             )
-    except UsageError as exc:
-        return _fail(f"error: {exc}")
-    except ConfigError as exc:
-        return _fail(f"config error: {' | '.join(str(exc).splitlines())}")
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        return _fail(f"error: {exc}")
+    except BrokenPipeError:
+        # `trio-crawl export ... | head`: the reader left. Point stdout at devnull so that the
+        # flush at exit cannot fail again, and end quietly (as the Python docs recommend).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a pipeline cut short
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        message = operator_error(exc, args)
+        if message is None:
+            raise
+        return _fail(message)
     console.print(summary_table(summary))
     if summary.reason:
         # On its own line, never cut to the table's width: it names the URL that failed.
         console.print(f"crawl {summary.status}: {summary.reason}", markup=False, soft_wrap=True)
     return EXIT_CODES[summary.status]
+
+
+def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -> str | None:
+    """The one-line message for a failure the operator can fix (bad arguments or config, a
+    database that cannot be used, a port in use), or None for a bug (left as a traceback).
+    An exception group from trio holding a single exception is looked through."""
+    from .stores import StoreOpenError
+
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, UsageError):
+        return f"error: {exc}"
+    if isinstance(exc, ConfigError):
+        return f"config error: {' | '.join(str(exc).splitlines())}"
+    if isinstance(exc, StoreOpenError):
+        return f"database error: {' '.join(str(exc).split())}"
+    if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+        return f"error: {exc}"
+    if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        port = getattr(args, "port", None)
+        where = f"127.0.0.1:{port}" if port is not None else "the address"
+        return f"error: cannot listen on {where}: {exc.strerror}; choose another --port (0 = any)"
+    return None
 
 
 def _fail(message: str) -> int:
