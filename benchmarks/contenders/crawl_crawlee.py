@@ -53,7 +53,7 @@ async def crawl(base_url: str, concurrency: int, tally: Tally) -> None:
         page = int(context.request.user_data["page"])  # type: ignore[arg-type]
         selector = context.selector
         current = page_number(selector.css("span.page-numbers.current::text").get())
-        cards = selector.css("div.post-feed > article.product.type-product")
+        cards = selector.css("div.post-feed article.product.type-product")
         if current != page or not cards:
             tally.errors += 1
             return
@@ -68,7 +68,7 @@ async def crawl(base_url: str, concurrency: int, tally: Tally) -> None:
                 ]
             )
         await context.enqueue_links(
-            selector="div.post-feed > article.product.type-product > a", label="DETAIL"
+            selector="div.post-feed article.product.type-product > a", label="DETAIL"
         )
 
     @crawler.router.handler("DETAIL")

@@ -42,7 +42,7 @@ class CatalogueSpider(scrapy.Spider):
         tally = self.tally
         tally.requests += 1
         current = page_number(response.css("span.page-numbers.current::text").get() or "")
-        cards = response.css("div.post-feed > article.product.type-product")
+        cards = response.css("div.post-feed article.product.type-product")
         if current != page or not cards:
             tally.errors += 1
             return
