@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from contextlib import closing
@@ -95,7 +96,7 @@ async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
 
     db = tmp_path / "demo.db"
     process = await trio.lowlevel.open_process(
-        [*CLI, "demo", "--products", "6000", "--db", str(db), "--no-dashboard"],
+        [*CLI, "-v", "demo", "--products", "6000", "--db", str(db), "--no-dashboard"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
@@ -304,3 +305,51 @@ def test_listen_port_is_accepted_iff_0_to_65535(port: int) -> None:
         accepted = False
         assert str(port) in str(exc)
     assert accepted == (0 <= port <= 65535)
+
+
+def test_version_prints_the_distribution_version_and_exits_0(tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"trio-crawl {version('trio-crawl')}"
+
+
+def test_no_arguments_prints_the_help_to_stdout_and_exits_0(tmp_path: Path) -> None:
+    result = run(cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: trio-crawl")
+    assert "demo" in result.stdout and "--verbose" in result.stdout
+
+
+def test_no_dashboard_prints_batch_lines_only_when_verbose(tmp_path: Path) -> None:
+    demo = ("demo", "--products", "120", "--no-dashboard", "--faults", "none")
+    quiet = run(*demo, "--db", str(tmp_path / "a.db"), cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "products saved" in quiet.stdout
+    assert not re.search(r"^batch \d", quiet.stdout + quiet.stderr, re.MULTILINE)
+    verbose = run("-v", *demo, "--db", str(tmp_path / "b.db"), cwd=tmp_path)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "batch 1: Success, 120 saved, 0 failed; 120 saved so far" in verbose.stderr
+    after = run(*demo, "-v", "--db", str(tmp_path / "c.db"), cwd=tmp_path)
+    assert "saved so far" in after.stderr
+
+
+def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path) -> None:
+    log = tmp_path / "crawl.log"
+    result = run(
+        "demo", "--products", "120", "--no-dashboard", "--faults", "none",
+        "--db", str(tmp_path / "x.db"), "--log-file", str(log), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = log.read_text().splitlines()
+    started = next(line for line in lines if "SessionStarted" in line)
+    session_id = started.rsplit("session_id=", 1)[1]
+    assert len(session_id) >= 8
+    assert all(session_id in line for line in lines)
+    assert all(line[:4].isdigit() and (" INFO " in line or " DEBUG " in line) for line in lines)
+    assert any("PlanReady" in line for line in lines)
+    assert "SessionCompleted" in lines[-1] or any("SessionCompleted" in x for x in lines)
+    assert not re.search(
+        r"^batch \d", result.stderr, re.MULTILINE
+    )  # the file does not make stderr verbose

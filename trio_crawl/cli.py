@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import functools
+import logging
 import os
 import signal
 import sys
@@ -18,15 +19,19 @@ from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
+import attrs
 import trio
 from rich.console import Console
 
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
-from .engine.events import BatchCompleted, BatchFailed, Subscription
+from .engine.events import BatchCompleted, BatchFailed, Event, SessionStarted, Subscription
 from .engine.summary import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
+
+log = logging.getLogger("trio_crawl")
+event_log = logging.getLogger("trio_crawl.events")
 
 EXIT_CODES = {"completed": 0, "partial": 0, "failed": 1, "timed_out": 3, "cancelled": 130}
 
@@ -97,11 +102,49 @@ def base_url(text: str) -> str:
     return text
 
 
+def version() -> str:
+    """The installed distribution's version (the package's own `__version__` otherwise)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("trio-crawl")
+    except PackageNotFoundError:
+        import trio_crawl
+
+        return str(getattr(trio_crawl, "__version__", "unknown"))
+
+
+def _add_logging_options(parser: argparse.ArgumentParser, *, default: Any) -> None:
+    """-v/-q/--log-file, accepted before the command and after it (`default` SUPPRESS there,
+    so a command's parser never overwrites what was given before it)."""
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-v", "--verbose", action="store_true", default=default, help="also log every batch"
+    )
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", default=default, help="log warnings only"
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        default=None if default is not argparse.SUPPRESS else default,
+        metavar="FILE",
+        help="write one line per session event (timestamp, level, session id) to FILE",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"trio-crawl {version()}")
+    _add_logging_options(parser, default=False)
+    common = _Parser(add_help=False)
+    _add_logging_options(common, default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    demo = commands.add_parser("demo", help="serve the demo catalogue and crawl it into SQLite")
+    demo = commands.add_parser(
+        "demo", parents=[common], help="serve the demo catalogue and crawl it into SQLite"
+    )
     demo.add_argument("--products", type=positive_int, default=3000, help="catalogue size (3000)")
     demo.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
     demo.add_argument("--db", default="demo.db", help="SQLite file (demo.db)")
@@ -115,18 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="how list pages lay out their cards (nested, as the live site does)",
     )
 
-    crawl = commands.add_parser("crawl", help="crawl a catalogue into SQLite")
+    crawl = commands.add_parser("crawl", parents=[common], help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
     crawl.add_argument("--base-url", type=base_url, required=True, help="catalogue base URL")
     crawl.add_argument("--db", required=True, help="SQLite file")
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
 
-    export = commands.add_parser("export", help="export stored products")
+    export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help="SQLite file")
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--out", type=Path, help="output file (stdout otherwise)")
 
-    serve = commands.add_parser("serve-demo", help="serve the demo catalogue on 127.0.0.1")
+    serve = commands.add_parser(
+        "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"
+    )
     serve.add_argument("--port", type=listen_port, default=8000, help="port (8000; 0 = any free)")
     serve.add_argument("--products", type=positive_int, default=4000, help="catalogue size (4000)")
     serve.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
@@ -159,19 +204,23 @@ async def run_crawl(
         open_session(config, site=site, store=store) as session,
     ):
         subscription = session.events()
+        events = session.events() if event_log.isEnabledFor(logging.INFO) else None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_cancel_on_interrupt, session, nursery.cancel_scope)
-            if dashboard:
-                await run_dashboard(subscription, console)
-            else:
-                await _log_batches(subscription)
+            async with trio.open_nursery() as subscribers:
+                if events is not None:
+                    subscribers.start_soon(_log_events, events)
+                if dashboard:
+                    await run_dashboard(subscription, console)
+                else:
+                    await _log_batches(subscription)
             summary = await session.wait()
             nursery.cancel_scope.cancel()
     return summary
 
 
 async def _log_batches(subscription: Subscription) -> None:
-    """Without a dashboard (logs, pipes): one plain stderr line per finished batch."""
+    """Without a dashboard (logs, pipes): one log line per finished batch (shown with -v)."""
     saved = 0
     async for event in subscription:
         if isinstance(event, BatchCompleted | BatchFailed):
@@ -180,9 +229,66 @@ async def _log_batches(subscription: Subscription) -> None:
                 what = f"{event.outcome}, {event.items_ok} saved, {event.items_failed} failed"
             else:
                 what = f"failed ({event.kind}: {event.message})"
-            print(
-                f"batch {event.batch_id}: {what}; {saved} saved so far", file=sys.stderr, flush=True
-            )
+            log.debug("batch %s: %s; %s saved so far", event.batch_id, what, saved)
+
+
+class _SessionId(logging.Filter):
+    """Stamps every record with the session's id (`-` until the session has started)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.session_id = "-"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.session_id = self.session_id
+        return True
+
+
+_session_id = _SessionId()
+
+
+def setup_logging(verbose: bool, quiet: bool, log_file: Path | None) -> None:
+    """stderr gets warnings (-q), info (default) or batch detail too (-v); `log_file` gets
+    every record, session events included, one line each with timestamp, level, session id."""
+    log.handlers.clear()
+    event_log.handlers.clear()
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    event_log.propagate = False  # events go to the file only, never to stderr
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    stderr.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(stderr)
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s session=%(session_id)s %(message)s")
+        )
+        handler.addFilter(_session_id)
+        log.addHandler(handler)
+        event_log.addHandler(handler)
+        event_log.setLevel(logging.DEBUG)
+    else:
+        event_log.setLevel(logging.CRITICAL + 1)
+
+
+def describe_event(event: Event) -> str:
+    """One line for one event: its type and fields (not seq, ts or the summary object)."""
+    fields = attrs.asdict(event, recurse=False)
+    parts = [
+        f"{key}={' '.join(str(value).split())}"
+        for key, value in fields.items()
+        if key not in ("seq", "ts", "summary")
+    ]
+    return " ".join([type(event).__name__, f"seq={event.seq}", *parts])
+
+
+async def _log_events(subscription: Subscription) -> None:
+    """The logging subscriber: one log-file line per session event."""
+    async for event in subscription:
+        if isinstance(event, SessionStarted):
+            _session_id.session_id = event.session_id
+        event_log.info("%s", describe_event(event))
 
 
 async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
@@ -218,7 +324,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     args: argparse.Namespace | None = None
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "export":
             return _export(args)
         if args.command == "serve-demo":

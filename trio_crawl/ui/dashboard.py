@@ -47,6 +47,9 @@ class DashboardState:
     session_id: str = ""
     status: str = "starting"
     planned_pages: int = 0
+    planned: bool = False
+    ended: bool = False
+    expected: dict[str, int] = attrs.field(factory=dict)
     started_at: float | None = None
     now: float = 0.0
     paused: bool = False
@@ -63,6 +66,7 @@ class DashboardState:
             self.session_id, self.status = event.session_id, "planning"
         elif isinstance(event, ev.PlanReady):
             self.planned_pages, self.status = event.items, "crawling"
+            self.planned, self.expected = True, dict(event.expected)
         elif isinstance(event, ev.StageStarted):
             self._tally(event.stage).seen += event.items
         elif isinstance(event, ev.ItemProgress):
@@ -80,7 +84,7 @@ class DashboardState:
         elif isinstance(event, ev.EventsLost):
             self.lost += event.count
         elif isinstance(event, ev.SessionEnded):
-            self.status = event.status
+            self.status, self.ended = event.status, True
             self.summary = event.summary
         del self.notes[:-3]
 
@@ -96,15 +100,38 @@ class DashboardState:
         return (pages.done + pages.failed) / self.elapsed if self.elapsed > 0 else 0.0
 
     def products_per_sec(self) -> float:
-        saved = self.stages["saving"]
-        return saved.done / self.elapsed if self.elapsed > 0 else 0.0
+        """Detail pages fetched per second: products on their way, not only those saved."""
+        fetched = self.stages["product_details"]
+        return (fetched.done + fetched.failed) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def total(self, stage: str) -> int | None:
+        """A stage's total once the plan makes it known; None before (shown as planning…)."""
+        if not self.planned:
+            return None
+        if stage == "list_pages":
+            return self.planned_pages
+        products = self.expected.get("products_saved")
+        if products is not None:
+            return max(products, self.stages.get(stage, StageTally()).seen)
+        return self.stages.get(stage, StageTally()).seen or None
 
     def eta(self) -> float | None:
-        pages = self.stages["list_pages"]
-        finished = pages.done + pages.failed
-        if not finished or not self.planned_pages or self.elapsed <= 0:
+        """Seconds left: remaining planned work over the rate observed so far (None until a
+        rate is observed, or once the session has ended)."""
+        if not self.planned or self.ended or self.elapsed <= 0:
             return None
-        return self.elapsed * (self.planned_pages - finished) / finished
+        estimates: list[float] = []
+        pages = self.stages["list_pages"]
+        page_rate = self.pages_per_sec()
+        if page_rate > 0 and self.planned_pages:
+            remaining = max(self.planned_pages - pages.done - pages.failed, 0)
+            estimates.append(remaining / page_rate)
+        products = self.expected.get("products_saved")
+        product_rate = self.products_per_sec()
+        if products is not None and product_rate > 0:
+            fetched = self.stages["product_details"]
+            estimates.append(max(products - fetched.done - fetched.failed, 0) / product_rate)
+        return max(estimates) if estimates else None
 
     def retries(self) -> int:
         return sum(tally.retries for tally in self.stages.values())
@@ -121,13 +148,13 @@ class DashboardState:
         table = Table(box=None, padding=(0, 1), header_style="dim")
         for column in ("stage", "progress", "done", "failed", "retries"):
             table.add_column(column, justify="left" if column in ("stage", "progress") else "right")
-        pages_total = self.planned_pages or self.stages["list_pages"].seen
         for name, tally in self.stages.items():
-            total = pages_total if name == "list_pages" else max(tally.seen, 1)
+            total = self.total(name)
+            finished = tally.done + tally.failed
             table.add_row(
                 name,
-                ProgressBar(total=max(total, 1), completed=tally.done + tally.failed, width=30),
-                f"{tally.done}/{total}",
+                ProgressBar(total=total or None, completed=finished, width=30),
+                "planning…" if total is None else f"{tally.done}/{total}",
                 Text(str(tally.failed), style="red" if tally.failed else ""),
                 str(tally.retries),
             )

@@ -1,0 +1,52 @@
+"""The dashboard's state, fed a scripted event sequence: rates, totals and ETA as shown."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from trio_crawl.engine import events as ev
+from trio_crawl.ui.dashboard import DashboardState
+
+
+def rendered(state: DashboardState) -> str:
+    console = Console(width=200, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(state.render())
+    return console.export_text()
+
+
+def test_totals_wait_for_the_plan_and_the_rate_counts_fetched_details() -> None:
+    state = DashboardState()
+    state.apply(ev.SessionStarted(1, 100.0, "abc123"))
+    state.apply(ev.StageStarted(2, 100.5, 1, "list_pages", 10))
+    text = rendered(state)
+    assert "planning…" in text
+    assert "0/1" not in text and "/0" not in text
+    assert state.eta() is None and "ETA" not in text
+
+    state.apply(ev.PlanReady(3, 101.0, 1, 10, (("pages_ok", 10), ("products_saved", 120))))
+    state.apply(ev.ItemProgress(4, 102.0, 1, "list_pages", 5, 0, 10, 0))
+    state.apply(ev.StageStarted(5, 102.0, 1, "product_details", 60))
+    state.apply(ev.ItemProgress(6, 104.0, 1, "product_details", 40, 0, 60, 0))
+    # 40 detail pages fetched in 4 s, none saved yet: the rate is not 0.
+    assert state.products_per_sec() == 10.0
+    assert state.pages_per_sec() == 5 / 4
+    text = rendered(state)
+    assert "10.0 products/s" in text
+    assert "planning…" not in text
+    assert "5/10" in text  # list pages out of the planned 10
+    assert "40/120" in text  # details out of the 120 products the plan expects
+    # Remaining: 5 pages at 1.25/s = 4 s; 80 products at 10/s = 8 s; the slower one wins.
+    assert state.eta() == 8.0
+    assert "ETA    8s" in text
+
+
+def test_no_eta_before_any_rate_nor_after_the_end() -> None:
+    state = DashboardState()
+    state.apply(ev.SessionStarted(1, 100.0, "abc123"))
+    state.apply(ev.PlanReady(2, 101.0, 1, 10, ()))
+    assert state.eta() is None
+    assert "ETA" not in rendered(state)
+    state.apply(ev.ItemProgress(3, 102.0, 1, "list_pages", 10, 0, 10, 0))
+    assert state.eta() == 0.0
+    state.apply(ev.SessionCompleted(4, 103.0, "completed", None))
+    assert state.eta() is None
