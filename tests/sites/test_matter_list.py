@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_crawl.engine.results import ErrorKind, StageError
-from trio_crawl.sites import ListEntry, ListPage, MatterCatalogue, Site
+from trio_crawl.sites import ListEntry, MatterCatalogue, Site
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://csa-iot.org"
