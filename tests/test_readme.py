@@ -58,3 +58,9 @@ def test_readme_config_reference_names_every_key() -> None:
             names = {f"{section}.{key}" for key in values}
         for name in names:
             assert f"`{name}`" in text, name
+
+
+def test_readme_stands_alone_without_documents_outside_the_repository() -> None:
+    text = README.read_text()
+    for outside in ("DESIGN", "§", "the issue", "issue's", "STYLE"):
+        assert outside not in text, f"README.md mentions {outside!r}"

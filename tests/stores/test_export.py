@@ -13,7 +13,7 @@ import pytest
 
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
 from trio_crawl.stores import SqliteStore, StoreOpenError, export_products
-from trio_crawl.stores.schema import RECORD_COLUMNS
+from trio_crawl.stores.export import EXPORT_COLUMNS
 
 
 def product(page_id: int, index_in_page: int, **detail: Any) -> Product:
@@ -58,16 +58,18 @@ async def test_jsonl_has_one_typed_object_a_line_in_position_order(tmp_path: Pat
     records = [json.loads(line) for line in text.splitlines()]
     assert count == len(records) == 3
     assert [(r["page_id"], r["index_in_page"]) for r in records] == [(0, 3), (0, 11), (1, 0)]
-    assert all(list(record) == list(RECORD_COLUMNS) for record in records)
+    assert all(list(record) == list(EXPORT_COLUMNS) for record in records)
     oldest, middle, newest = records
-    assert oldest["vid"] is None and oldest["detail_model"] is None
+    assert oldest["vid"] is None and oldest["model"] == "Model 0.3"
+    assert oldest["list_model"] is None
     assert middle["vid"] == 4891 and middle["pid"] is None
     assert middle["firmware_version"] == "1.2\nbeta"
     assert middle["device_type"] == "Light"
     assert newest["vid"] == 0x131B and isinstance(newest["pid"], int)
-    assert newest["detail_model"] == 'Bulb, "E27"'
-    assert newest["detail_manufacturer"] == "Ünïcode GmbH"
-    assert newest["model"] == "Model 1.0"
+    assert newest["model"] == 'Bulb, "E27"'
+    assert newest["list_model"] == "Model 1.0"
+    assert newest["manufacturer"] == "Ünïcode GmbH"
+    assert newest["list_manufacturer"] == "Maker 1"
     assert newest["id"] == "p0001i00"
     assert newest["created_at"].endswith("+00:00")
 
@@ -78,15 +80,59 @@ async def test_csv_has_a_header_and_one_row_a_product(tmp_path: Path) -> None:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     rows = list(reader)
     assert count == len(rows) == 3
-    assert reader.fieldnames == list(RECORD_COLUMNS)
+    assert reader.fieldnames == list(EXPORT_COLUMNS)
     assert [(int(r["page_id"]), int(r["index_in_page"])) for r in rows] == [(0, 3), (0, 11), (1, 0)]
     oldest, middle, newest = rows
     assert oldest["vid"] == "" and oldest["device_type"] == ""
     assert int(middle["vid"]) == 4891 and middle["pid"] == ""
     assert middle["firmware_version"] == "1.2\nbeta"
     assert int(newest["vid"]) == 0x131B and int(newest["pid"]) == 2
-    assert newest["detail_model"] == 'Bulb, "E27"'
-    assert newest["detail_manufacturer"] == "Ünïcode GmbH"
+    assert newest["model"] == 'Bulb, "E27"' and newest["list_model"] == "Model 1.0"
+    assert newest["manufacturer"] == "Ünïcode GmbH" and newest["list_manufacturer"] == "Maker 1"
+    assert oldest["list_model"] == "" and oldest["list_certificate_id"] == ""
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+async def test_each_shared_field_is_one_column_and_the_list_value_only_where_it_differs(
+    tmp_path: Path, fmt: str
+) -> None:
+    agreeing = product(0, 0)
+    agreeing = Product(
+        ref=agreeing.ref,
+        detail=ProductDetail(
+            url=agreeing.ref.url,
+            manufacturer=agreeing.ref.manufacturer,
+            model=agreeing.ref.model,
+            certificate_id=agreeing.ref.certificate_id,
+        ),
+    )
+    differing = product(0, 1, model="Detail model", certificate_id="CSA-DETAIL")
+    path = tmp_path / "matter.db"
+    async with SqliteStore.open(path) as store:
+        await store.save_products([agreeing, differing])
+    _, text = export(path, fmt)
+    if fmt == "jsonl":
+        records = [json.loads(line) for line in text.splitlines()]
+        empty = None
+    else:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        assert reader.fieldnames is not None
+        assert len(reader.fieldnames) == len(set(reader.fieldnames))
+        records = list(reader)
+        empty = ""
+    columns = list(records[0])
+    for name in ("manufacturer", "model", "certificate_id"):
+        assert columns.count(name) == 1
+        assert f"detail_{name}" not in columns
+        assert columns.count(f"list_{name}") == 1
+    same, other = records
+    assert same["model"] == "Model 0.0" and same["list_model"] == empty
+    assert same["certificate_id"] == agreeing.ref.certificate_id
+    assert same["list_certificate_id"] == empty and same["list_manufacturer"] == empty
+    assert other["model"] == "Detail model" and other["list_model"] == "Model 0.1"
+    assert other["certificate_id"] == "CSA-DETAIL"
+    assert other["list_certificate_id"] == differing.ref.certificate_id
+    assert other["manufacturer"] == "Maker 0" and other["list_manufacturer"] == empty
 
 
 async def test_export_reads_while_the_store_is_open(tmp_path: Path) -> None:
@@ -104,7 +150,7 @@ async def test_an_empty_database_exports_nothing(tmp_path: Path) -> None:
     assert export(path, "jsonl") == (0, "")
     count, text = export(path, "csv")
     assert count == 0
-    assert text.splitlines() == [",".join(RECORD_COLUMNS)]
+    assert text.splitlines() == [",".join(EXPORT_COLUMNS)]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -1,5 +1,11 @@
 """Export stored products as JSON Lines or CSV: one flat record per product, oldest first.
 
+Each record has one `manufacturer`, one `model` and one `certificate_id`: the detail page's
+value, or the list card's where the detail page has none (or was never fetched). The list card's
+value is kept only where it differs from the detail page's, in `list_manufacturer`, `list_model`
+and `list_certificate_id`; these columns are always present (CSV has a fixed header) and are
+null (empty in CSV) when the two pages agree. The columns are `EXPORT_COLUMNS`.
+
 Export is a command-line action, not part of a crawl, so it reads with plain blocking sqlite3
 through a read-only connection (it never creates or changes a database).
 """
@@ -16,20 +22,61 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
-from .schema import RECORD_COLUMNS, RECORD_QUERY, SchemaState, StoreOpenError, inspect
+from .schema import DETAIL_COLUMNS, PRODUCT_COLUMNS, SchemaState, StoreOpenError, inspect
 
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
 Record = dict[str, Any]
 
+_SHARED = ("manufacturer", "model", "certificate_id")
+"""Fields both the list card and the detail page carry."""
+
+_DETAIL_ONLY = tuple(c for c in DETAIL_COLUMNS if c not in PRODUCT_COLUMNS)
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "url",
+    *_SHARED,
+    "page_id",
+    "index_in_page",
+    "id",
+    *_DETAIL_ONLY,
+    *(f"list_{c}" for c in _SHARED),
+    "created_at",
+    "updated_at",
+)
+"""The columns of an exported record, in order."""
+
+_EXPORT_QUERY = (
+    "SELECT "
+    + ", ".join(
+        [
+            "p.url",
+            *(f"COALESCE(d.{c}, p.{c}) AS {c}" for c in _SHARED),
+            "p.page_id",
+            "p.index_in_page",
+            "p.id",
+            *(f"d.{c}" for c in _DETAIL_ONLY),
+            *(
+                f"CASE WHEN d.{c} IS NOT NULL AND d.{c} IS NOT p.{c} THEN p.{c} END AS list_{c}"
+                for c in _SHARED
+            ),
+            "p.created_at",
+            "p.updated_at",
+        ]
+    )
+    + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
+    + " ORDER BY p.page_id, p.index_in_page"
+)
+
 
 def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: TextIO) -> int:
     """Write every product in the database at `db_path` to `out`; returns how many.
 
-    Records have the columns `schema.RECORD_COLUMNS` (the product, then its details), ordered by
-    `(page_id, index_in_page)`. `"jsonl"` writes one JSON object a line (integers stay integers,
-    missing values are null); `"csv"` writes a header row, then one row a product (missing
-    values are empty) — open `out` with `newline=""` for CSV.
+    Records have the columns `EXPORT_COLUMNS` (see the module docstring for `manufacturer`,
+    `model`, `certificate_id` and their `list_` columns), ordered by `(page_id, index_in_page)`.
+    `"jsonl"` writes one JSON object a line (integers stay integers, missing values are null);
+    `"csv"` writes a header row, then one row a product (missing values are empty) — open `out`
+    with `newline=""` for CSV.
 
     Raises FileNotFoundError when there is no file at `db_path`, ValueError for an unknown
     format, `StoreOpenError` for a file that is not a trio_crawl database of this version.
@@ -48,7 +95,7 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
                 f"{path} holds an older trio_crawl schema; crawl into it once to upgrade it",
             )
         try:
-            cursor = connection.execute(RECORD_QUERY)
+            cursor = connection.execute(_EXPORT_QUERY)
         except sqlite3.Error as exc:
             raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
@@ -64,7 +111,7 @@ def _write_jsonl(records: Iterable[Record], out: TextIO) -> int:
 
 
 def _write_csv(records: Iterable[Record], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=RECORD_COLUMNS)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
     writer.writeheader()
     count = 0
     for record in records:
