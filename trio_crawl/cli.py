@@ -63,26 +63,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
-    """argparse `type=`: a whole number of at least 1 (a catalogue size)."""
+def _whole_number(text: str, what: str, accept: range, out_of_range: str) -> int:
+    """The argparse `type=` check both number options share; messages name `text`."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if value not in accept:
+        raise argparse.ArgumentTypeError(out_of_range.format(text=repr(text)))
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse `type=`: a whole number of at least 1 (a catalogue size)."""
+    return _whole_number(text, "a whole number", range(1, sys.maxsize), "{text} must be at least 1")
 
 
 def listen_port(text: str) -> int:
     """argparse `type=`: a TCP port to listen on, 0..65535 (0 = any free port)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port {text!r} is out of range: give 0..65535 (0 = any)")
-    return value
+    return _whole_number(
+        text, "a port number", range(65536), "port {text} is out of range: give 0..65535 (0 = any)"
+    )
 
 
 def base_url(text: str) -> str:

@@ -37,9 +37,9 @@ def _css(selector: str) -> CSSSelector:
 
 
 # Each selector call scans the whole document (~5-40 µs, mostly class-token tests), so a page
-# gets only two: the feeds and the pagination on list pages, the headings and the rows on detail
-# pages. Below those, walking an element's few children in Python is several times cheaper than
-# another selector call.
+# gets only two: the cards and the pagination on list pages, the headings and the rows on detail
+# pages (`_FEEDS` runs only to word the error for a page without cards). Below those, walking
+# an element's few children in Python is several times cheaper than another selector call.
 #
 # Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
 # older template has them as direct children; a newer one serves them from a block). One
@@ -118,7 +118,6 @@ class MatterCatalogue:
     def parse_list(self, html: bytes | str, url: str) -> ListPage:
         """Read the product cards and the pagination of a list page fetched from `url`."""
         root = _document(html, url)
-        feeds = _elements(_FEEDS(root))
         current: int | None = None
         highest: int | None = None
         for element in _elements(_PAGINATION(root)):
@@ -128,14 +127,14 @@ class MatterCatalogue:
             if current is None and element.tag == "span":
                 current = number
             highest = number if highest is None else max(highest, number)
-        cards = _elements(_CARDS(root)) if feeds else []
+        cards = _elements(_CARDS(root))
         if not cards:
             # Past the end the site shows another page *with* cards (DESIGN §6), so a page
             # without readable cards is never the end of the catalogue: the layout changed,
             # or this copy of the page is damaged. Either way it must not be believed.
             if highest is not None:
                 shape = "pagination but no product cards"
-            elif feeds:
+            elif _FEEDS(root):
                 shape = "a feed but no product cards"
             else:
                 shape = "no product feed and no pagination"
