@@ -35,6 +35,16 @@ DESIGN_COLUMNS = {
     "crawl_runs": [
         "session_id", "status", "started_at", "finished_at", "pages_ok", "pages_failed",
         "products_saved", "products_failed", "config_json", "error_json",
+        # Not in DESIGN §6: what tells a run whose process is gone (schema version 2).
+        "pid", "host", "heartbeat_at",
+    ],
+    # The crawl ledger (schema version 2).
+    "crawl_ledger": [
+        "url", "item", "page", "total", "page_id", "index_in_page", "state", "stage",
+        "error_kind", "attempts", "last_error", "session_id", "updated_at",
+    ],
+    "catalogue_shape": [
+        "id", "base_url", "last_page", "on_last", "per_page", "total", "session_id", "seen_at",
     ],
 }  # fmt: skip
 
@@ -481,14 +491,14 @@ async def test_a_new_database_records_the_program_and_the_schema_version(tmp_pat
     async with SqliteStore.open(path):
         pass
     assert pragma(path, "application_id") == schema.APPLICATION_ID == 0x74724372
-    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 1
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 2
 
 
 async def test_a_database_from_before_the_marks_is_marked_and_kept(tmp_path: Path) -> None:
     # What trio_crawl 0.1 made: the same tables, user_version 1, no application_id.
     path = sqlite_file(
         tmp_path / "old.db",
-        *schema.DDL,
+        *schema.DDL_V1,
         "PRAGMA user_version = 1",
         "INSERT INTO crawl_runs (session_id, status, started_at) VALUES ('s0', 'completed', 'x')",
     )
@@ -535,7 +545,7 @@ def _not_sqlite(path: Path) -> Path:
         (_not_sqlite, "is not an SQLite database (file is not a database)"),
         (_foreign_program, "belongs to another program (application_id 0x0000002a)"),
         (_other_schema, "is not a trio_crawl database (table products lacks manufacturer, "),
-        (_newer_version, "holds trio_crawl schema version 2, newer than this trio_crawl reads"),
+        (_newer_version, "holds trio_crawl schema version 3, newer than this trio_crawl reads"),
         (_damaged, "is a damaged trio_crawl database (no table crawl_runs)"),
     ],
     ids=["not-sqlite", "another-program", "another-schema", "newer", "damaged"],
@@ -580,20 +590,20 @@ async def test_an_older_version_is_upgraded_in_one_transaction(
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path) as store:
         await store.save_products(page(0))
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
     monkeypatch.setattr(
-        schema, "MIGRATIONS", {2: ("CREATE TABLE ledger (x)",), 3: ("CREATE TABLE bad (",)}
+        schema, "MIGRATIONS", {3: ("CREATE TABLE extra (x)",), 4: ("CREATE TABLE bad (",)}
     )
     with pytest.raises(StoreOpenError, match="incomplete input"):
         async with SqliteStore.open(path):
             pass
-    assert pragma(path, "user_version") == 1  # the failed upgrade left nothing behind
-    monkeypatch.setattr(schema, "MIGRATIONS", {2: ("CREATE TABLE ledger (x)",), 3: ()})
+    assert pragma(path, "user_version") == 2  # the failed upgrade left nothing behind
+    monkeypatch.setattr(schema, "MIGRATIONS", {3: ("CREATE TABLE extra (x)",), 4: ()})
     async with SqliteStore.open(path) as store:
         assert await store.count_products() == 12
-    assert pragma(path, "user_version") == 3
+    assert pragma(path, "user_version") == 4
     with sqlite3.connect(path) as connection:
-        assert connection.execute("SELECT COUNT(*) FROM ledger").fetchone() == (0,)
+        assert connection.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
     connection.close()
 
 

@@ -29,15 +29,13 @@ from types import MappingProxyType
 
 from ..engine.results import ErrorKind, StageError
 
-SCHEMA_VERSION = 1
-"""The schema this code reads and writes; recorded as ``PRAGMA user_version``."""
+SCHEMA_VERSION = 2
+"""The schema this code reads and writes; recorded as ``PRAGMA user_version``. Version 2 added
+the crawl ledger (`crawl_ledger`, `catalogue_shape`) and the liveness columns of `crawl_runs`."""
 
 APPLICATION_ID = int.from_bytes(b"trCr", "big")
 """``PRAGMA application_id`` of every trio_crawl database (0x74724372, "trCr")."""
 
-MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType({})
-"""For version n ≥ 2, the statements that take a version n-1 database to n. A later version
-(say, a crawl ledger table) adds its tables here and to `DDL`, and raises `SCHEMA_VERSION`."""
 
 PRODUCT_COLUMNS = (
     "url",
@@ -89,10 +87,40 @@ RUN_COLUMNS = (
     "products_failed",
     "config_json",
     "error_json",
+    "pid",
+    "host",
+    "heartbeat_at",
 )
 
-# The statements that create the schema, each safe to run again.
-DDL = (
+LEDGER_COLUMNS = (
+    "url",
+    "item",
+    "page",
+    "total",
+    "page_id",
+    "index_in_page",
+    "state",
+    "stage",
+    "error_kind",
+    "attempts",
+    "last_error",
+    "session_id",
+    "updated_at",
+)
+
+SHAPE_COLUMNS = (
+    "id",
+    "base_url",
+    "last_page",
+    "on_last",
+    "per_page",
+    "total",
+    "session_id",
+    "seen_at",
+)
+
+# The statements that created version 1 (trio_crawl 0.1), each safe to run again.
+DDL_V1 = (
     """
     CREATE TABLE IF NOT EXISTS products (
         url            TEXT    PRIMARY KEY,
@@ -158,6 +186,69 @@ DDL = (
     """,
 )
 
+# Version 2: the crawl ledger. One row per list page of the catalogue shape being crawled and
+# per product URL seen, with its state. A product row turns `done` in the transaction that
+# upserts the product, so `done` rows and the products table always agree. Page rows describe
+# pages of the shape in `catalogue_shape` (`total` products); product rows keep their stable
+# position, which a grown catalogue does not move.
+_LEDGER_DDL = (
+    """
+    CREATE TABLE IF NOT EXISTS crawl_ledger (
+        url           TEXT    PRIMARY KEY,
+        item          TEXT    NOT NULL CHECK (item IN ('page', 'product')),
+        page          INTEGER,
+        total         INTEGER,
+        page_id       INTEGER,
+        index_in_page INTEGER,
+        state         TEXT    NOT NULL
+                      CHECK (state IN ('pending', 'done', 'failed', 'cancelled')),
+        stage         TEXT,
+        error_kind    TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        session_id    TEXT,
+        updated_at    TEXT    NOT NULL
+    )
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS crawl_ledger_state ON crawl_ledger (item, state)
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS catalogue_shape (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        base_url   TEXT,
+        last_page  INTEGER NOT NULL,
+        on_last    INTEGER NOT NULL,
+        per_page   INTEGER NOT NULL,
+        total      INTEGER NOT NULL,
+        session_id TEXT,
+        seen_at    TEXT    NOT NULL
+    )
+    """,
+)
+
+_RUN_LIVENESS_COLUMNS = ("pid INTEGER", "host TEXT", "heartbeat_at TEXT")
+
+# The statements that create the current schema on an empty file: version 1's, then the
+# liveness columns and the ledger (exactly what the migration to 2 does), each safe to run again.
+DDL = (
+    *DDL_V1,
+    *(f"ALTER TABLE crawl_runs ADD COLUMN {column}" for column in _RUN_LIVENESS_COLUMNS),
+    *_LEDGER_DDL,
+)
+
+MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType(
+    {
+        2: (
+            *DDL[len(DDL_V1) :],
+            # Every product stored before the ledger existed is done.
+            "INSERT INTO crawl_ledger (url, item, page_id, index_in_page, state, updated_at)"
+            " SELECT url, 'product', page_id, index_in_page, 'done', updated_at FROM products",
+        ),
+    }
+)
+"""For version n ≥ 2, the statements that take a version n-1 database to n (in one transaction)."""
+
 # One flat record per product. The detail page's manufacturer, model and certificate ID may
 # differ from the list page's, so both are kept; the detail's copies get a `detail_` prefix.
 # Its url/page_id/index_in_page/id/timestamps are written with the product's, so they are left out.
@@ -188,8 +279,22 @@ RECORD_QUERY = (
 )
 
 
+TABLES_V1: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "products": PRODUCT_COLUMNS,
+        "product_details": DETAIL_COLUMNS,
+        "crawl_runs": RUN_COLUMNS[: RUN_COLUMNS.index("error_json") + 1],
+    }
+)
+"""The tables of version 1 (trio_crawl 0.1, which did not mark its files) and their columns."""
+
 TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"products": PRODUCT_COLUMNS, "product_details": DETAIL_COLUMNS, "crawl_runs": RUN_COLUMNS}
+    {
+        **TABLES_V1,
+        "crawl_runs": RUN_COLUMNS,
+        "crawl_ledger": LEDGER_COLUMNS,
+        "catalogue_shape": SHAPE_COLUMNS,
+    }
 )
 """The tables of the current schema and their columns."""
 
@@ -210,7 +315,7 @@ class SchemaState(enum.Enum):
     """What `inspect` found in a database it accepts."""
 
     empty = "empty"  # no tables and no marks: create the schema
-    unmarked = "unmarked"  # trio_crawl 0.1's tables without the marks: mark it
+    unmarked = "unmarked"  # trio_crawl 0.1's tables without the marks: mark it, upgrade it
     older = "older"  # ours, an older version: run MIGRATIONS
     current = "current"  # ours, this version: use it as it is
 
@@ -241,7 +346,7 @@ def inspect(connection: sqlite3.Connection, path: str | os.PathLike[str]) -> Sch
                 f" trio_crawl reads ({SCHEMA_VERSION}); upgrade trio_crawl",
             )
         if version == SCHEMA_VERSION:
-            problem = _mismatch(tables, exact=False)
+            problem = _mismatch(tables, TABLES, exact=False)
             if problem:
                 raise StoreOpenError(
                     path, f"{os.fspath(path)} is a damaged trio_crawl database ({problem})"
@@ -256,7 +361,9 @@ def inspect(connection: sqlite3.Connection, path: str | os.PathLike[str]) -> Sch
         )
     if not tables and version == 0:
         return SchemaState.empty
-    problem = _mismatch(tables, exact=True) if version in (0, 1) else f"user_version {version}"
+    problem = (
+        _mismatch(tables, TABLES_V1, exact=True) if version in (0, 1) else f"user_version {version}"
+    )
     if problem:
         raise StoreOpenError(
             path,
@@ -271,11 +378,13 @@ def _columns(connection: sqlite3.Connection, table: str) -> frozenset[str]:
     return frozenset(row[1] for row in connection.execute(f'PRAGMA table_info("{quoted}")'))
 
 
-def _mismatch(tables: Mapping[str, frozenset[str]], *, exact: bool) -> str:
-    """How `tables` differ from `TABLES` ("" when they match); with `exact`, extra tables or
+def _mismatch(
+    tables: Mapping[str, frozenset[str]], wanted: Mapping[str, tuple[str, ...]], *, exact: bool
+) -> str:
+    """How `tables` differ from `wanted` ("" when they match); with `exact`, extra tables or
     columns count too."""
     problems: list[str] = []
-    for table, columns in TABLES.items():
+    for table, columns in wanted.items():
         found = tables.get(table)
         if found is None:
             problems.append(f"no table {table}")
@@ -286,7 +395,7 @@ def _mismatch(tables: Mapping[str, frozenset[str]], *, exact: bool) -> str:
         extra = sorted(found - set(columns))
         if exact and extra:
             problems.append(f"table {table} has other columns {', '.join(extra)}")
-    others = sorted(set(tables) - set(TABLES))
+    others = sorted(set(tables) - set(wanted))
     if exact and others:
         problems.append(f"other tables {', '.join(others)}")
     return "; ".join(problems)

@@ -426,19 +426,29 @@ def _set_up(connection: sqlite3.Connection, state: SchemaState, path: str) -> No
     if state is SchemaState.empty:
         for statement in DDL:
             connection.execute(statement)
-    elif state is SchemaState.older:
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    else:
+        # trio_crawl 0.1's unmarked files hold version 1.
+        version = 1 if state is SchemaState.unmarked else _user_version(connection)
         for step in range(version + 1, schema.SCHEMA_VERSION + 1):
             for statement in schema.MIGRATIONS[step]:
                 connection.execute(statement)
-        logger.info(
-            "%s: upgraded the schema from version %d to %d", path, version, schema.SCHEMA_VERSION
-        )
-    elif state is SchemaState.unmarked:
-        logger.info("%s: marked as a trio_crawl database (schema %d)", path, schema.SCHEMA_VERSION)
-    if state is not SchemaState.current:
-        connection.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-        connection.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        if state is SchemaState.unmarked:
+            logger.info(
+                "%s: marked as a trio_crawl database (schema %d)", path, schema.SCHEMA_VERSION
+            )
+        if version < schema.SCHEMA_VERSION:
+            logger.info(
+                "%s: upgraded the schema from version %d to %d",
+                path,
+                version,
+                schema.SCHEMA_VERSION,
+            )
+    connection.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    connection.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+
+
+def _user_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA user_version").fetchone()[0])
 
 
 def _to_json(value: Mapping[str, Any]) -> str:

@@ -1,0 +1,102 @@
+"""What the crawl remembers between runs: the `Ledger` protocol and the records it holds.
+
+"Continue after the newest stored product" assumed that what is stored is a prefix of the
+catalogue. Work runs in parallel, so it never is: a stop or a kill leaves holes. The ledger
+knows, per list page of the catalogue shape being crawled and per product URL, whether it is
+``pending``, ``done``, ``failed`` (with kind, attempts and last error) or ``cancelled``, and which
+session touched it last; the planner crawls whatever is not done.
+
+A product is ``done`` exactly when it is stored: `save_done` stores it and marks it in one step
+(the SQLite store does both in one transaction, so no kill can come between them). A ledger
+shared by many workers (say, on Redis) implements the same five calls; the stages do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Literal, Protocol
+
+import attrs
+
+from ..sites.records import Product, ProductRef
+
+ItemKind = Literal["page", "product"]
+EndState = Literal["failed", "cancelled"]
+
+
+@attrs.frozen
+class LedgerShape:
+    """The catalogue a session crawls against: `last_page` pages of `per_page`, `on_last` on the
+    last one, at `base_url`."""
+
+    base_url: str
+    last_page: int
+    on_last: int
+    per_page: int
+
+    @property
+    def total(self) -> int:
+        return (self.last_page - 1) * self.per_page + self.on_last
+
+
+@attrs.frozen
+class LedgerPage:
+    """A list page of the shape being crawled; `done` when every product on it is done."""
+
+    page: int
+    url: str
+    done: bool = False
+
+
+@attrs.frozen
+class LedgerFailure:
+    """An item a run gave up on: a list page (`page`) or a product (`page_id`, `index_in_page`)."""
+
+    url: str
+    item: ItemKind
+    state: EndState
+    stage: str
+    kind: str
+    attempts: int
+    last_error: str
+    page: int | None = None
+    page_id: int | None = None
+    index_in_page: int | None = None
+
+
+@attrs.frozen
+class LedgerView:
+    """What the planner needs: the shape last crawled against (None before the first run) and
+    every done product, by its stable position `(page_id, index_in_page)`."""
+
+    shape: LedgerShape | None
+    done: Mapping[tuple[int, int], str]
+
+
+class Ledger(Protocol):
+    async def view(self) -> LedgerView:
+        """The shape last seen and every done product."""
+        ...
+
+    async def open_shape(
+        self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
+    ) -> None:
+        """Record `shape` as the one `session_id` crawls against, with a row for each of its
+        `pages` (rows of another shape's pages are dropped: their page numbers meant other
+        products; product rows stay, their positions do not move)."""
+        ...
+
+    async def page_listed(
+        self, page: LedgerPage, refs: Sequence[ProductRef], total: int, session_id: str
+    ) -> None:
+        """List page `page` was read: it is done, and `refs` (its products still to fetch) are
+        pending."""
+        ...
+
+    async def save_done(self, products: Sequence[Product], session_id: str) -> int:
+        """Store `products` and mark them done, as one step; returns how many were written."""
+        ...
+
+    async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
+        """Mark the items a run gave up on; a done item stays done."""
+        ...
