@@ -9,10 +9,12 @@ running session (the engine itself reads no files).
 
 from __future__ import annotations
 
+import functools
+import logging
 import random
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,16 @@ from .crawling.stages import CatalogueCrawl
 from .engine.handle import Session
 from .engine.handle import open_session as open_engine_session
 from .engine.planning import Planner
+from .engine.results import StageError
 from .engine.session import SessionHook
 from .engine.stage import Stage
 from .engine.summary import SessionSummary
 from .sites.protocol import Site
-from .stores.protocol import Store
+from .stores.ledger import Ledger
+from .stores.liveness import HEARTBEAT_SECS
+from .stores.protocol import RunHeartbeat, Store
+
+logger = logging.getLogger(__name__)
 
 STATUS_CHECK = "status_check"
 """The catalogue planner's retry policy: a settings key besides the stages'."""
@@ -120,18 +127,20 @@ async def open_session(
     session_id = session_id or uuid.uuid4().hex
     rate = config.rate_limit
     politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
+    ledger = store if isinstance(store, Ledger) else None
     async with Fetcher.open(fetch_settings(config), politeness) as fetcher:
-        crawl = CatalogueCrawl(site, store, fetcher)
+        crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id)
         crawl_stages = crawl.stages()
         keys = _keys(crawl_stages, (STATUS_CHECK,))
         config.engine_settings(keys)  # a bad config is refused before a run is recorded
         await store.start_run(session_id, recorded_config(config))
 
         async def record(summary: SessionSummary) -> None:
-            error = summary.error.describe() if summary.error is not None else None
-            if error is None and summary.reason:
-                error = {"reason": summary.reason}
-            await store.finish_run(summary.session_id, summary.status, summary.counts, error)
+            # The ledger first: a run recorded as ended has its failed items kept.
+            await crawl.record_failures(summary.failed_items)
+            await store.finish_run(
+                summary.session_id, summary.status, summary.counts, run_error(summary)
+            )
 
         def retune(new: CrawlConfig) -> None:
             fetcher.update_settings(fetch_settings(new))
@@ -139,17 +148,75 @@ async def open_session(
                 new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
             )
 
-        async with _configured(
-            config,
-            keys,
-            stages=crawl_stages,
-            planner=CataloguePlanner(site, store, crawl.fetch_list, config.crawl),
-            rng=rng,
-            session_id=session_id,
-            on_finish=record,
-            on_reload=retune,
-        ) as session:
+        planner = CataloguePlanner(site, store, crawl.fetch_list, config.crawl, ledger, session_id)
+        beat = (
+            functools.partial(_heartbeat, store, session_id)
+            if isinstance(store, RunHeartbeat)
+            else None
+        )
+        async with (
+            _alongside(beat),
+            _configured(
+                config,
+                keys,
+                stages=crawl_stages,
+                planner=planner,
+                rng=rng,
+                session_id=session_id,
+                on_finish=record,
+                on_reload=retune,
+            ) as session,
+        ):
             yield session
+
+
+def run_error(summary: SessionSummary) -> dict[str, Any] | None:
+    """What `crawl_runs.error_json` keeps of a session: its error or reason, the plan's note,
+    and its failed items by kind (with the first URLs); None when there is nothing to say."""
+    error: dict[str, Any] = summary.error.describe() if summary.error is not None else {}
+    if summary.reason:
+        error["reason"] = summary.reason
+    if summary.note:
+        error["note"] = summary.note
+    if summary.failed_items:
+        error["failed_items"] = summary.failures_by_kind()
+    return error or None
+
+
+async def _heartbeat(
+    store: RunHeartbeat, session_id: str, *, task_status: trio.TaskStatus[None]
+) -> None:
+    """Refresh the run's heartbeat while the session is open (see `stores.liveness`)."""
+    task_status.started()
+    while True:
+        await trio.sleep(HEARTBEAT_SECS)
+        try:
+            await store.heartbeat(session_id)
+        except StageError as error:  # a busy database now and then is no reason to stop
+            logger.debug("heartbeat of %s not recorded: %s", session_id, error)
+
+
+@asynccontextmanager
+async def _alongside(
+    task: Callable[..., Awaitable[None]] | None,
+) -> AsyncIterator[None]:
+    """Run `task` (started with `nursery.start`) for as long as the block runs. An exception of
+    the block is re-raised as it was, outside the nursery (not wrapped in a group)."""
+    if task is None:
+        yield
+        return
+    raised: BaseException | None = None
+    async with trio.open_nursery() as nursery:
+        await nursery.start(task)
+        try:
+            yield
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            raised = exc
+        nursery.cancel_scope.cancel()
+    if raised is not None:
+        raise raised
 
 
 @asynccontextmanager
@@ -176,23 +243,11 @@ async def _configured(
         session_id=session_id,
         on_finish=on_finish,
     ) as session:
-        if config.source is None:
+        source = config.source
+        reloader = _Reloader(session, config, keys, on_reload)
+        watch = None if source is None else functools.partial(reloader.watch, source)
+        async with _alongside(watch):
             yield session
-            return
-        raised: BaseException | None = None
-        async with trio.open_nursery() as nursery:
-            reloader = _Reloader(session, config, keys, on_reload)
-            await nursery.start(reloader.watch, config.source)
-            try:
-                yield session
-            except GeneratorExit:
-                raise
-            except BaseException as exc:
-                # Re-raised outside the nursery, so the caller sees it as it was.
-                raised = exc
-            nursery.cancel_scope.cancel()
-        if raised is not None:
-            raise raised
 
 
 @attrs.define

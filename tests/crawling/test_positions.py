@@ -117,9 +117,9 @@ def test_newest_first_and_full_strategies() -> None:
 
 def test_one_page_empty_catalogue() -> None:
     assert total_products(1, 0) == 0
-    assert plan_pages("continue_from_db", last_page=1, on_last=0, limit=5, newest_stored=None) == [
-        1
-    ]
+    # No product to fetch, so no page to crawl (the status check has read page 1 already).
+    assert plan_pages("continue_from_db", last_page=1, on_last=0, limit=5, newest_stored=None) == []
+    assert plan_pages("full", last_page=1, on_last=0, limit=5) == [1]
     with pytest.raises(ValueError):
         position(1, 0, last_page=1, on_last=0)
 

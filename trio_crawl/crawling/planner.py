@@ -19,8 +19,9 @@ from ..engine.planning import Plan, PlanContext, batches_of
 from ..engine.results import ErrorKind, StageError
 from ..sites.protocol import Site
 from ..sites.records import ListPage
+from ..stores.ledger import Ledger, LedgerPage, LedgerShape
 from ..stores.protocol import Store
-from .positions import plan_pages, total_products
+from .positions import oldest_indexes_on, pages_with_work, plan_pages, total_products
 
 FetchList = Callable[[int], Awaitable[ListPage]]
 
@@ -35,11 +36,14 @@ class CatalogueShape:
 
 @attrs.frozen
 class PageJob:
-    """A list page to crawl, with the catalogue shape its positions are computed against."""
+    """A list page to crawl, with the catalogue shape its positions are computed against and
+    the products on it that are done already, as (oldest index, url): those are not fetched
+    again (a done position now showing another url is)."""
 
     page: int
     url: str
     shape: CatalogueShape
+    done: frozenset[tuple[int, str]] = frozenset()
 
 
 def shows(listing: ListPage, page: int) -> bool:
@@ -118,15 +122,28 @@ async def _confirm(
 
 
 class CataloguePlanner:
-    """Plans one session: status check (retried under the `status_check` policy), then pages."""
+    """Plans one session: status check (retried under the `status_check` policy), then pages.
+
+    With a `ledger`, ``continue_from_db`` crawls every page holding a product not done yet,
+    oldest first (so the holes an interrupted run left come first), and skips the done
+    products on them; the shape is recorded in the ledger with a row per page.
+    """
 
     def __init__(
-        self, site: Site, store: Store, fetch_list: FetchList, settings: CrawlSettings
+        self,
+        site: Site,
+        store: Store,
+        fetch_list: FetchList,
+        settings: CrawlSettings,
+        ledger: Ledger | None = None,
+        session_id: str = "",
     ) -> None:
         self.site = site
         self.store = store
         self.fetch_list = fetch_list
         self.settings = settings
+        self.ledger = ledger
+        self.session_id = session_id
         self.shape: CatalogueShape | None = None
 
     async def __call__(self, context: PlanContext) -> Plan:
@@ -148,20 +165,80 @@ class CataloguePlanner:
                 f" but the site shows {total} products ({shape.last_page} pages,"
                 f" {shape.on_last} on the last); positions left unchanged",
             )
-        crawl = self.settings
-        pages = plan_pages(
-            crawl.strategy.value,
-            last_page=shape.last_page,
-            on_last=shape.on_last,
-            per_page=per_page,
-            limit=crawl.page_range_limit,
-            newest_stored=newest_stored,
+        if self.ledger is None:
+            return self._plan(shape, newest_stored, None)
+        ledger = self.ledger
+        view = await ledger.view()
+        # Positions are stable (counted from the oldest), so done products of an earlier,
+        # smaller shape are done in this one too.
+        done = {page_id * per_page + index: url for (page_id, index), url in view.done.items()}
+        plan = self._plan(shape, newest_stored, done)
+        pages = [
+            LedgerPage(page, self.site.list_url(page), self._all_done(shape, page, done))
+            for page in range(1, shape.last_page + 1)
+        ]
+        ledger_shape = LedgerShape(self.site.base_url, shape.last_page, shape.on_last, per_page)
+        await context.retry(
+            lambda: ledger.open_shape(ledger_shape, pages, self.session_id), policy="saving"
         )
-        jobs = [PageJob(page, self.site.list_url(page), shape) for page in pages]
-        products = sum(shape.on_last if page == shape.last_page else per_page for page in pages)
+        return plan
+
+    def _indexes(self, shape: CatalogueShape, page: int) -> range:
+        return oldest_indexes_on(
+            page, last_page=shape.last_page, on_last=shape.on_last, per_page=self.site.per_page
+        )
+
+    def _all_done(self, shape: CatalogueShape, page: int, done: dict[int, str]) -> bool:
+        return all(index in done for index in self._indexes(shape, page))
+
+    def _plan(
+        self, shape: CatalogueShape, newest_stored: int | None, done: dict[int, str] | None
+    ) -> Plan:
+        crawl = self.settings
+        per_page = self.site.per_page
+        limit = crawl.page_range_limit
+        skip = crawl.strategy.value == "continue_from_db" and done is not None
+        if skip:
+            assert done is not None
+            with_work = pages_with_work(
+                last_page=shape.last_page, on_last=shape.on_last, per_page=per_page, done=done
+            )
+            pages = with_work[:limit]
+        else:
+            with_work = []
+            pages = plan_pages(
+                crawl.strategy.value,
+                last_page=shape.last_page,
+                on_last=shape.on_last,
+                per_page=per_page,
+                limit=limit,
+                newest_stored=newest_stored,
+            )
+        jobs = []
+        products = 0
+        for page in pages:
+            indexes = self._indexes(shape, page)
+            on_page = (
+                frozenset((i, done[i]) for i in indexes if i in done)
+                if skip and done
+                else frozenset()
+            )
+            jobs.append(PageJob(page, self.site.list_url(page), shape, on_page))
+            products += len(indexes) - len(on_page)
         # `completed` means every planned page and product was stored (engine.summary).
         expected = {"pages_ok": len(pages), "products_saved": products}
-        return Plan(batches_of(jobs, crawl.batch_size), expected)
+        note = ""
+        beyond = with_work[limit:]
+        if beyond:
+            assert done is not None
+            left = sum(
+                1 for page in beyond for i in self._indexes(shape, page) if i not in done
+            )
+            note = (
+                f"page_range_limit {limit} reached: {len(beyond)} more pages hold {left}"
+                " products not stored yet"
+            )
+        return Plan(batches_of(jobs, crawl.batch_size), expected, note)
 
 
 def not_found(page: int, listing: ListPage) -> StageError:

@@ -14,9 +14,13 @@ one position page usually straddles two site pages.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 __all__ = [
     "STRATEGIES",
     "oldest_index_of",
+    "oldest_indexes_on",
+    "pages_with_work",
     "plan_pages",
     "position",
     "site_page_of",
@@ -76,6 +80,33 @@ def site_page_of(
     return page + 1, index_on_page
 
 
+def oldest_indexes_on(page: int, *, last_page: int, on_last: int, per_page: int = 12) -> range:
+    """The oldest indexes of the products site page `page` shows, newest first."""
+    total = total_products(last_page, on_last, per_page)
+    if not 1 <= page <= last_page:
+        raise ValueError(f"no page {page}: the catalogue has {last_page} pages")
+    newest = total - 1 - (page - 1) * per_page
+    return range(newest, max(newest - per_page, -1), -1)
+
+
+def pages_with_work(
+    *, last_page: int, on_last: int, per_page: int = 12, done: Container[int]
+) -> list[int]:
+    """Every site page showing a product whose oldest index is not in `done`, oldest page
+    first: the pages with holes below the newest done product come first, then the pages
+    toward the newest."""
+    return [
+        page
+        for page in range(last_page, 0, -1)
+        if any(
+            index not in done
+            for index in oldest_indexes_on(
+                page, last_page=last_page, on_last=on_last, per_page=per_page
+            )
+        )
+    ]
+
+
 def plan_pages(
     strategy: str,
     *,
@@ -83,22 +114,21 @@ def plan_pages(
     on_last: int,
     per_page: int = 12,
     limit: int,
-    newest_stored: int | None,
+    newest_stored: int | None = None,
+    done: Container[int] | None = None,
 ) -> list[int]:
     """The site pages to crawl, in crawl order.
 
-    - ``continue_from_db``: with nothing stored (`newest_stored` None), the oldest `limit` pages,
-      oldest first. Otherwise up to `limit` pages going newer from the page that holds the product
-      just after `newest_stored` (an oldest index): a page whose newer products are not all
-      stored is crawled again, a page stored up to its newest product is not. Everything stored →
-      ``[]``. (If the catalogue shrank below `newest_stored`, there is nothing newer: ``[]``;
-      the ``full`` strategy is the way to re-read it.)
+    - ``continue_from_db``: up to `limit` pages holding a product not done yet, oldest first
+      (`pages_with_work`). What is done is `done` (oldest indexes, from the crawl ledger); without
+      it, every product up to `newest_stored` (an oldest index) counts as done, as when a store
+      has no ledger. Nothing done: the oldest `limit` pages. Everything done → ``[]``.
     - ``newest_first``: pages 1 .. min(limit, last_page).
     - ``full``: every page, oldest first; `limit` is ignored.
 
     Raises ValueError for an unknown strategy or an impossible catalogue shape.
     """
-    total = total_products(last_page, on_last, per_page)
+    total_products(last_page, on_last, per_page)
     if limit < 0:
         raise ValueError(f"limit must not be negative, not {limit}")
     if strategy == "full":
@@ -107,18 +137,12 @@ def plan_pages(
         return list(range(1, min(limit, last_page) + 1))
     if strategy != "continue_from_db":
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
-    if newest_stored is None:
-        start = last_page
-    elif newest_stored < 0:
-        raise ValueError(f"newest_stored must be an oldest index (>= 0), not {newest_stored}")
-    elif newest_stored + 1 >= total:
-        return []
-    else:
-        # The first product not yet stored decides: its page may hold stored products too.
-        start, _ = site_page_of(
-            newest_stored + 1, last_page=last_page, on_last=on_last, per_page=per_page
-        )
-    return list(range(start, max(start - limit, 0), -1))
+    if done is None:
+        if newest_stored is not None and newest_stored < 0:
+            raise ValueError(f"newest_stored must be an oldest index (>= 0), not {newest_stored}")
+        done = range(0 if newest_stored is None else newest_stored + 1)
+    pages = pages_with_work(last_page=last_page, on_last=on_last, per_page=per_page, done=done)
+    return pages[:limit]
 
 
 def _check_shape(last_page: int, on_last: int, per_page: int) -> None:

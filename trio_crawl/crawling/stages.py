@@ -5,25 +5,37 @@ timeouts, partial failure and events come from the engine."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Literal
 
-from ..engine.results import ErrorKind, StageError
+from ..engine.results import ErrorKind, FailedItem, StageError
 from ..engine.stage import Stage
 from ..sites.protocol import Site
 from ..sites.records import ListPage, Product, ProductRef
+from ..stores.ledger import Ledger, LedgerFailure, LedgerPage
 from ..stores.protocol import Store
 from .http import Fetcher
 from .planner import PageJob, not_found
-from .positions import position
+from .positions import oldest_index_of, position, total_products
 from .validation import validate
 
 
 class CatalogueCrawl:
-    """Binds a site, a store and a fetcher into the four crawl stages."""
+    """Binds a site, a store, a fetcher and (if the store keeps one) the crawl ledger of
+    session `session_id` into the four crawl stages."""
 
-    def __init__(self, site: Site, store: Store, fetcher: Fetcher) -> None:
+    def __init__(
+        self,
+        site: Site,
+        store: Store,
+        fetcher: Fetcher,
+        ledger: Ledger | None = None,
+        session_id: str = "",
+    ) -> None:
         self.site = site
         self.store = store
         self.fetcher = fetcher
+        self.ledger = ledger
+        self.session_id = session_id
 
     async def fetch_list(self, page: int) -> ListPage:
         fetched = await self.fetcher.get(self.site.list_url(page))
@@ -61,6 +73,19 @@ class CatalogueCrawl:
                     product_id,
                 )
             )
+        if job.done:
+            per_page = self.site.per_page
+            refs = [
+                ref
+                for ref in refs
+                if (oldest_index_of(ref.page_id, ref.index_in_page, per_page), ref.url)
+                not in job.done
+            ]
+        if self.ledger is not None:
+            total = total_products(shape.last_page, shape.on_last, self.site.per_page)
+            await self.ledger.page_listed(
+                LedgerPage(job.page, job.url), refs, total, self.session_id
+            )
         return refs
 
     async def product_details(self, ref: ProductRef) -> Product:
@@ -71,8 +96,18 @@ class CatalogueCrawl:
         return validate(product)
 
     async def saving(self, products: Sequence[Product]) -> Sequence[Product]:
-        await self.store.save_products(products)
+        if self.ledger is not None:
+            await self.ledger.save_done(products, self.session_id)
+        else:
+            await self.store.save_products(products)
         return products
+
+    async def record_failures(self, failed_items: Sequence[FailedItem]) -> None:
+        """Keep the items the session gave up on in the ledger (a rerun crawls them again)."""
+        if self.ledger is None:
+            return
+        failures = [f for f in map(ledger_failure, failed_items) if f is not None]
+        await self.ledger.record_failures(failures, self.session_id)
 
     def stages(self) -> list[Stage]:
         return [
@@ -94,3 +129,30 @@ class CatalogueCrawl:
                 count_failed="products_failed",
             ),
         ]
+
+
+def ledger_failure(failed: FailedItem) -> LedgerFailure | None:
+    """The ledger's record of a failed list page or product (None for any other item)."""
+    state: Literal["failed", "cancelled"] = (
+        "cancelled" if failed.kind is ErrorKind.cancelled else "failed"
+    )
+    common: dict[str, Any] = {
+        "state": state,
+        "stage": failed.stage,
+        "kind": failed.kind.value,
+        "attempts": failed.attempts,
+        "last_error": failed.last_error,
+    }
+    item = failed.item
+    if isinstance(item, PageJob):
+        return LedgerFailure(url=item.url, item="page", page=item.page, **common)
+    ref = item.ref if isinstance(item, Product) else item
+    if isinstance(ref, ProductRef):
+        return LedgerFailure(
+            url=ref.url,
+            item="product",
+            page_id=ref.page_id,
+            index_in_page=ref.index_in_page,
+            **common,
+        )
+    return None

@@ -65,6 +65,20 @@ class SessionSummary:
     def products_failed(self) -> int:
         return self.counts.get("products_failed", 0)
 
+    def failures_by_kind(self, first: int = 3) -> dict[str, Any]:
+        """The failed items grouped by error kind: how many, in which stages, and the URLs of
+        the `first` few (for items that have one), in the order they failed."""
+        by_kind: dict[str, dict[str, Any]] = {}
+        for failed in self.failed_items:
+            group = by_kind.setdefault(
+                failed.kind.value, {"count": 0, "stages": {}, "first_urls": []}
+            )
+            group["count"] += 1
+            group["stages"][failed.stage] = group["stages"].get(failed.stage, 0) + 1
+            if failed.url is not None and len(group["first_urls"]) < first:
+                group["first_urls"].append(failed.url)
+        return {"total": len(self.failed_items), "by_kind": by_kind}
+
     def describe(self) -> dict[str, Any]:
         """A JSON-ready form, for the crawl_runs table, the CLI and logs."""
         return {

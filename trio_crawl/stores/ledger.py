@@ -14,7 +14,7 @@ shared by many workers (say, on Redis) implements the same five calls; the stage
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -73,6 +73,7 @@ class LedgerView:
     done: Mapping[tuple[int, int], str]
 
 
+@runtime_checkable
 class Ledger(Protocol):
     async def view(self) -> LedgerView:
         """The shape last seen and every done product."""

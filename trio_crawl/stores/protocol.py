@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from ..sites.records import Product
 
@@ -28,3 +28,12 @@ class Store(Protocol):
         counts: Mapping[str, int],
         error: Mapping[str, Any] | None = None,
     ) -> None: ...
+
+
+@runtime_checkable
+class RunHeartbeat(Protocol):
+    """A store that can tell a live run from one whose process is gone (`stores.liveness`)."""
+
+    async def heartbeat(self, session_id: str) -> None:
+        """Say that session `session_id` is still running."""
+        ...

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import os
+import socket
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -21,8 +22,9 @@ from typing import Any, TypeVar
 import trio
 
 from ..engine.results import ErrorKind, StageError
-from ..sites.records import Product
-from . import schema
+from ..sites.records import Product, ProductRef
+from . import liveness, schema
+from .ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView
 from .schema import (
     DDL,
     DETAIL_COLUMNS,
@@ -120,20 +122,142 @@ class SqliteStore:
     # -- the Store protocol ------------------------------------------------------------------
 
     async def save_products(self, products: Sequence[Product]) -> int:
-        """Upsert `products` (and their details) in one transaction; returns how many products
-        were written.
+        """Upsert `products` (and their details) in one transaction, marking them done in the
+        ledger in it; returns how many products were written.
 
         Saving the same product again updates its row (`updated_at` changes, `created_at`
         stays). Within a batch the last product for a url or a position wins; a stored product
         that holds one of the batch's positions under another url is deleted first.
         """
+        return await self.save_done(products, None)
+
+    async def save_done(self, products: Sequence[Product], session_id: str | None) -> int:
+        """`save_products`, with the ledger rows saying which session stored them."""
         winners = latest_per_url_and_position(products)
         if not winners:
             return 0
         now = utc_timestamp()
         product_rows = [_product_row(product, now) for product in winners]
         detail_rows = [_detail_row(product, now) for product in winners]
-        return await self._run(lambda connection: _save(connection, product_rows, detail_rows))
+        done_rows = [_done_row(product, session_id, now) for product in winners]
+        return await self._run(
+            lambda connection: _save(connection, product_rows, detail_rows, done_rows)
+        )
+
+    # -- the Ledger protocol -----------------------------------------------------------------
+
+    async def view(self) -> LedgerView:
+        def query(connection: sqlite3.Connection) -> LedgerView:
+            row = connection.execute(
+                "SELECT base_url, last_page, on_last, per_page FROM catalogue_shape"
+            ).fetchone()
+            shape = None if row is None else LedgerShape(*row)
+            done = {
+                (page_id, index_in_page): url
+                for url, page_id, index_in_page in connection.execute(
+                    "SELECT url, page_id, index_in_page FROM crawl_ledger"
+                    " WHERE item = 'product' AND state = 'done'"
+                )
+            }
+            return LedgerView(shape, done)
+
+        return await self._run(query)
+
+    async def open_shape(
+        self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
+    ) -> None:
+        now = utc_timestamp()
+        rows = [
+            {
+                "url": page.url,
+                "page": page.page,
+                "total": shape.total,
+                "state": "done" if page.done else "pending",
+                "session_id": session_id,
+                "updated_at": now,
+            }
+            for page in pages
+        ]
+        shape_row = {
+            "base_url": shape.base_url,
+            "last_page": shape.last_page,
+            "on_last": shape.on_last,
+            "per_page": shape.per_page,
+            "total": shape.total,
+            "session_id": session_id,
+            "seen_at": now,
+        }
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _immediate_transaction(connection):
+                # Page numbers of another shape showed other products: those rows go.
+                connection.execute(
+                    "DELETE FROM crawl_ledger WHERE item = 'page' AND total IS NOT :total",
+                    shape_row,
+                )
+                connection.execute(_SHAPE_UPSERT, shape_row)
+                connection.executemany(_PAGE_PLANNED, rows)
+
+        await self._run(write)
+
+    async def page_listed(
+        self, page: LedgerPage, refs: Sequence[ProductRef], total: int, session_id: str
+    ) -> None:
+        now = utc_timestamp()
+        page_row = {
+            "url": page.url,
+            "page": page.page,
+            "total": total,
+            "session_id": session_id,
+            "updated_at": now,
+        }
+        product_rows = [
+            {
+                "url": ref.url,
+                "page": page.page,
+                "total": total,
+                "page_id": ref.page_id,
+                "index_in_page": ref.index_in_page,
+                "session_id": session_id,
+                "updated_at": now,
+            }
+            for ref in refs
+        ]
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _immediate_transaction(connection):
+                connection.execute(_PAGE_LISTED, page_row)
+                connection.executemany(_PRODUCT_PENDING, product_rows)
+
+        await self._run(write)
+
+    async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
+        if not failures:
+            return
+        now = utc_timestamp()
+        rows = [
+            {
+                "url": failure.url,
+                "item": failure.item,
+                "page": failure.page,
+                "page_id": failure.page_id,
+                "index_in_page": failure.index_in_page,
+                "state": failure.state,
+                "stage": failure.stage,
+                "error_kind": failure.kind,
+                "attempts": failure.attempts,
+                "last_error": failure.last_error,
+                "session_id": session_id,
+                "updated_at": now,
+            }
+            for failure in failures
+        ]
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _immediate_transaction(connection):
+                connection.executemany(_FAILED, rows)
+
+        await self._run(write)
 
     async def newest_position(self) -> int | None:
         per_page = self._per_page
@@ -147,12 +271,39 @@ class SqliteStore:
         return await self._run(query)
 
     async def start_run(self, session_id: str, config: Mapping[str, Any]) -> None:
-        """Record that session `session_id` started, with the config it runs under."""
-        params = (session_id, utc_timestamp(), _to_json(config))
+        """Record that session `session_id` started, with the config it runs under, this
+        process's pid and host, and a first heartbeat. Runs left `running` by a process that is
+        gone (or silent for `liveness.STALE_AFTER_SECS`) become `interrupted` first."""
+        now = utc_timestamp()
+        host = socket.gethostname()
+        params = {
+            "session_id": session_id,
+            "started_at": now,
+            "config_json": _to_json(config),
+            "pid": os.getpid(),
+            "host": host,
+            "heartbeat_at": now,
+        }
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _immediate_transaction(connection):
+                liveness.mark_interrupted(connection, host, now)
+                connection.execute(
+                    "INSERT INTO crawl_runs (session_id, status, started_at, config_json, pid,"
+                    " host, heartbeat_at) VALUES (:session_id, 'running', :started_at,"
+                    " :config_json, :pid, :host, :heartbeat_at)",
+                    params,
+                )
+
+        await self._run(write)
+
+    async def heartbeat(self, session_id: str) -> None:
+        """Say that session `session_id` is alive (see `liveness`)."""
+        params = (utc_timestamp(), session_id)
         await self._run(
             lambda connection: connection.execute(
-                "INSERT INTO crawl_runs (session_id, status, started_at, config_json)"
-                " VALUES (?, 'running', ?, ?)",
+                "UPDATE crawl_runs SET heartbeat_at = ?, status = 'running'"
+                " WHERE session_id = ? AND status IN ('running', 'interrupted')",
                 params,
             )
         )
@@ -280,6 +431,87 @@ def _detail_row(product: Product, now: str) -> Row:
     }
 
 
+LEDGER_DONE_COLUMNS = (
+    "url",
+    "item",
+    "page_id",
+    "index_in_page",
+    "state",
+    "stage",
+    "error_kind",
+    "last_error",
+    "session_id",
+    "updated_at",
+)
+
+
+def _done_row(product: Product, session_id: str | None, now: str) -> Row:
+    ref = product.ref
+    return {
+        "url": ref.url,
+        "item": "product",
+        "page_id": ref.page_id,
+        "index_in_page": ref.index_in_page,
+        "state": "done",
+        "stage": None,
+        "error_kind": None,
+        "last_error": None,
+        "session_id": session_id,
+        "updated_at": now,
+    }
+
+
+_SHAPE_UPSERT = (
+    "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total, session_id,"
+    " seen_at) VALUES (1, :base_url, :last_page, :on_last, :per_page, :total, :session_id,"
+    " :seen_at) ON CONFLICT (id) DO UPDATE SET base_url = excluded.base_url,"
+    " last_page = excluded.last_page, on_last = excluded.on_last, per_page = excluded.per_page,"
+    " total = excluded.total, session_id = excluded.session_id, seen_at = excluded.seen_at"
+)
+# A page of the shape gets a row once; a row it already has keeps its state.
+_PAGE_PLANNED = (
+    "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)"
+    " VALUES (:url, 'page', :page, :total, :state, :session_id, :updated_at)"
+    " ON CONFLICT (url) DO UPDATE SET state = 'done', session_id = excluded.session_id,"
+    " updated_at = excluded.updated_at"
+    " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'"
+)
+_PAGE_LISTED = (
+    "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)"
+    " VALUES (:url, 'page', :page, :total, 'done', :session_id, :updated_at)"
+    " ON CONFLICT (url) DO UPDATE SET item = 'page', page = excluded.page,"
+    " total = excluded.total, state = 'done', stage = NULL, error_kind = NULL,"
+    " last_error = NULL, session_id = excluded.session_id, updated_at = excluded.updated_at"
+)
+# A product seen on a list page is pending until it is stored; a done one stays done.
+_PRODUCT_PENDING = (
+    "INSERT INTO crawl_ledger (url, item, page, total, page_id, index_in_page, state, session_id,"
+    " updated_at) VALUES (:url, 'product', :page, :total, :page_id, :index_in_page, 'pending',"
+    " :session_id, :updated_at)"
+    " ON CONFLICT (url) DO UPDATE SET page = excluded.page, total = excluded.total,"
+    " page_id = excluded.page_id, index_in_page = excluded.index_in_page, state = 'pending',"
+    " session_id = excluded.session_id, updated_at = excluded.updated_at"
+    " WHERE crawl_ledger.state <> 'done'"
+)
+_FAILED = (
+    "INSERT INTO crawl_ledger (url, item, page, page_id, index_in_page, state, stage, error_kind,"
+    " attempts, last_error, session_id, updated_at) VALUES (:url, :item, :page, :page_id,"
+    " :index_in_page, :state, :stage, :error_kind, :attempts, :last_error, :session_id,"
+    " :updated_at)"
+    " ON CONFLICT (url) DO UPDATE SET state = excluded.state, stage = excluded.stage,"
+    " error_kind = excluded.error_kind, attempts = excluded.attempts,"
+    " last_error = excluded.last_error, session_id = excluded.session_id,"
+    " updated_at = excluded.updated_at,"
+    " page_id = COALESCE(excluded.page_id, crawl_ledger.page_id),"
+    " index_in_page = COALESCE(excluded.index_in_page, crawl_ledger.index_in_page)"
+    " WHERE crawl_ledger.state <> 'done'"
+)
+_UNDONE_EVICTED = (
+    "DELETE FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+    " AND url NOT IN (SELECT url FROM products)"
+)
+
+
 def _upsert_at_once(
     connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Row]
 ) -> None:
@@ -329,7 +561,12 @@ _EVICT_PRODUCT = (
 )
 
 
-def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: list[Row]) -> int:
+def _save(
+    connection: sqlite3.Connection,
+    product_rows: list[Row],
+    detail_rows: list[Row],
+    done_rows: list[Row],
+) -> int:
     with _immediate_transaction(connection):
         # The usual batch moves nothing: plain upserts do it in a third of the statements. A
         # position held by another url fails the unique index; then undo and take the long way.
@@ -340,6 +577,7 @@ def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: 
             connection.execute("ROLLBACK TO plain_upsert")
         else:
             connection.execute("RELEASE plain_upsert")
+            _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
             return len(product_rows)
         connection.execute("RELEASE plain_upsert")
         connection.executemany(_PARK_DETAIL, product_rows)
@@ -347,6 +585,9 @@ def _save(connection: sqlite3.Connection, product_rows: list[Row], detail_rows: 
         connection.executemany(_EVICT_DETAIL, product_rows)
         connection.executemany(_EVICT_PRODUCT, product_rows)
         _upsert_both(connection, product_rows, detail_rows)
+        # An evicted product is no longer stored, so it is no longer done.
+        connection.execute(_UNDONE_EVICTED)
+        _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
     return len(product_rows)
 
 
