@@ -1,0 +1,350 @@
+"""The crawl ledger in the SQLite store: every state transition, and runs whose process is gone."""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from trio_crawl.stores import SqliteStore, liveness, schema
+from trio_crawl.stores.ledger import Ledger, LedgerFailure, LedgerPage, LedgerShape
+
+from .test_sqlite import page, product, sqlite_file
+
+SHAPE = LedgerShape("https://example.test", last_page=3, on_last=12, per_page=12)  # 36 products
+
+
+def rows(path: Path, where: str = "1") -> dict[str, dict[str, Any]]:
+    connection = sqlite3.connect(path)
+    connection.row_factory = sqlite3.Row
+    try:
+        return {
+            row["url"]: dict(row)
+            for row in connection.execute(f"SELECT * FROM crawl_ledger WHERE {where}")
+        }
+    finally:
+        connection.close()
+
+
+def states(path: Path, item: str) -> dict[str, str]:
+    return {url: row["state"] for url, row in rows(path, f"item = '{item}'").items()}
+
+
+def list_pages(shape: LedgerShape, done: frozenset[int] = frozenset()) -> list[LedgerPage]:
+    numbers = range(1, shape.last_page + 1)
+    return [LedgerPage(p, f"{shape.base_url}/list/{p}", p in done) for p in numbers]
+
+
+def failure(url: str, item: str = "product", state: str = "failed", **fields: Any) -> Any:
+    return LedgerFailure(
+        url=url,
+        item=item,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        stage=fields.pop("stage", "product_details"),
+        kind=fields.pop("kind", "network_timeout"),
+        attempts=fields.pop("attempts", 5),
+        last_error=fields.pop("last_error", "timed out"),
+        **fields,
+    )
+
+
+async def test_the_sqlite_store_is_a_ledger(tmp_path: Path) -> None:
+    async with SqliteStore.open(tmp_path / "c.db") as store:
+        assert isinstance(store, Ledger)
+        view = await store.view()
+    assert (view.shape, dict(view.done)) == (None, {})
+
+
+async def test_opening_a_shape_records_it_with_a_pending_row_per_page(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE, done=frozenset({3})), "s1")
+        view = await store.view()
+    assert view.shape == SHAPE
+    assert states(path, "page") == {
+        "https://example.test/list/1": "pending",
+        "https://example.test/list/2": "pending",
+        "https://example.test/list/3": "done",
+    }
+    assert {row["total"] for row in rows(path).values()} == {36}
+    assert {row["session_id"] for row in rows(path).values()} == {"s1"}
+
+
+async def test_a_page_read_is_done_and_its_products_pending_until_saved(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    products = page(0)
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        listed = LedgerPage(3, "https://example.test/list/3")
+        await store.page_listed(listed, [p.ref for p in products], 36, "s1")
+        assert states(path, "page")["https://example.test/list/3"] == "done"
+        assert set(states(path, "product").values()) == {"pending"}
+        assert dict((await store.view()).done) == {}
+        assert await store.save_done(products[:5], "s2") == 5
+        view = await store.view()
+    assert view.done == {(0, i): products[i].url for i in range(5)}
+    product_rows = rows(path, "item = 'product'")
+    assert [product_rows[p.url]["state"] for p in products] == ["done"] * 5 + ["pending"] * 7
+    assert {product_rows[p.url]["session_id"] for p in products[:5]} == {"s2"}
+    assert (product_rows[products[7].url]["page_id"], product_rows[products[7].url]["page"]) == (
+        0,
+        3,
+    )
+
+
+async def test_failures_are_kept_with_kind_attempts_and_error_but_never_undo_done(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    done, lost = product(0, 0), product(0, 1)
+    async with SqliteStore.open(path) as store:
+        await store.save_done([done], "s1")
+        await store.record_failures(
+            [
+                failure(done.url),
+                failure(lost.url, page_id=0, index_in_page=1, kind="server_error", attempts=3),
+                failure(
+                    "https://example.test/list/2",
+                    item="page",
+                    state="cancelled",
+                    stage="list_pages",
+                    kind="cancelled",
+                    attempts=0,
+                    last_error="cancelled: interrupted by signal",
+                    page=2,
+                ),
+            ],
+            "s2",
+        )
+    kept = rows(path)
+    assert kept[done.url]["state"] == "done"
+    assert kept[done.url]["session_id"] == "s1"
+    assert {k: kept[lost.url][k] for k in ("state", "stage", "error_kind", "attempts")} == {
+        "state": "failed",
+        "stage": "product_details",
+        "error_kind": "server_error",
+        "attempts": 3,
+    }
+    assert kept[lost.url]["last_error"] == "timed out"
+    assert (kept[lost.url]["page_id"], kept[lost.url]["index_in_page"]) == (0, 1)
+    page_row = kept["https://example.test/list/2"]
+    assert (page_row["item"], page_row["state"], page_row["page"]) == ("page", "cancelled", 2)
+
+
+async def test_a_failed_product_saved_later_is_done_and_its_error_cleared(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    item = product(1, 4)
+    async with SqliteStore.open(path) as store:
+        await store.record_failures([failure(item.url, page_id=1, index_in_page=4)], "s1")
+        await store.save_done([item], "s2")
+    row = rows(path)[item.url]
+    assert (row["state"], row["error_kind"], row["last_error"], row["session_id"]) == (
+        "done",
+        None,
+        None,
+        "s2",
+    )
+
+
+async def test_a_grown_catalogue_drops_the_old_page_rows_and_keeps_every_product(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    grown = LedgerShape(SHAPE.base_url, last_page=4, on_last=3, per_page=12)  # 39 products
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        await store.save_done(page(0), "s1")
+        await store.open_shape(grown, list_pages(grown), "s2")
+        view = await store.view()
+    assert view.shape == grown
+    assert len(view.done) == 12
+    assert {row["total"] for row in rows(path, "item = 'page'").values()} == {39}
+    assert len(rows(path, "item = 'page'")) == 4
+
+
+async def test_the_same_shape_again_keeps_the_state_of_every_page(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        await store.page_listed(LedgerPage(2, "https://example.test/list/2"), [], 36, "s1")
+        await store.open_shape(SHAPE, list_pages(SHAPE, done=frozenset({1})), "s2")
+    assert states(path, "page") == {
+        "https://example.test/list/1": "done",
+        "https://example.test/list/2": "done",
+        "https://example.test/list/3": "pending",
+    }
+
+
+async def test_a_product_evicted_from_its_position_is_no_longer_done(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    old = product(0, 0, url="https://example.test/csa_product/old/")
+    new = product(0, 0, url="https://example.test/csa_product/new/")
+    async with SqliteStore.open(path) as store:
+        await store.save_done([old], "s1")
+        await store.save_done([new], "s2")
+        view = await store.view()
+    assert view.done == {(0, 0): new.url}
+    assert old.url not in rows(path)
+
+
+async def test_save_products_without_a_session_marks_done_too(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path) as store:
+        await store.save_products(page(2))
+        assert len((await store.view()).done) == 12 == await store.count_products()
+
+
+async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    async with SqliteStore.open(path) as store:
+        await store.save_products(page(0))
+    # Take it back to what version 1 held: no ledger, no liveness columns.
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("DROP TABLE crawl_ledger")
+    connection.execute("DROP TABLE catalogue_shape")
+    for column in ("pid", "host", "heartbeat_at"):
+        connection.execute(f"ALTER TABLE crawl_runs DROP COLUMN {column}")
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    async with SqliteStore.open(path) as store:
+        assert len((await store.view()).done) == 12
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    check.close()
+
+
+# -- runs whose process is gone -------------------------------------------------------------
+
+
+def a_gone_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                              capture_output=True, check=True)  # fmt: skip
+    return int(finished.stdout)
+
+
+def running_row(path: Path, session_id: str, pid: int | None, host: str, heartbeat: str) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute(
+        "INSERT INTO crawl_runs (session_id, status, started_at, pid, host, heartbeat_at)"
+        " VALUES (?, 'running', ?, ?, ?, ?)",
+        (session_id, heartbeat, pid, host, heartbeat),
+    )
+    connection.close()
+
+
+def run_statuses(path: Path) -> dict[str, tuple[Any, ...]]:
+    connection = sqlite3.connect(path)
+    try:
+        return {
+            row[0]: row[1:]
+            for row in connection.execute(
+                "SELECT session_id, status, pages_ok, products_saved, products_failed,"
+                " error_json FROM crawl_runs"
+            )
+        }
+    finally:
+        connection.close()
+
+
+async def test_a_run_whose_process_is_gone_becomes_interrupted_with_its_counts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    here = socket.gethostname()
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "dead")
+        await store.page_listed(LedgerPage(3, "https://example.test/list/3"), [], 36, "dead")
+        await store.save_done(page(0)[:7], "dead")
+        await store.record_failures([failure(product(0, 8).url)], "dead")
+        running_row(path, "dead", a_gone_pid(), here, liveness_now())
+        await store.start_run("next", {})
+    status, pages_ok, saved, failed, error = run_statuses(path)["dead"]
+    assert (status, pages_ok, saved, failed) == ("interrupted", 1, 7, 1)
+    assert "ended without recording the run" in error
+    assert run_statuses(path)["next"][0] == "running"
+
+
+async def test_a_live_process_or_a_fresh_heartbeat_elsewhere_is_left_running(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path):
+        pass
+    now = liveness_now()
+    async with trio.open_nursery() as nursery:
+        sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+        sleeper = await nursery.start(functools.partial(trio.run_process, sleep, check=False))
+        sleeper_pid = sleeper.pid
+        running_row(path, "alive-here", sleeper_pid, socket.gethostname(), now)
+        running_row(path, "me", os.getpid(), socket.gethostname(), now)
+        running_row(path, "elsewhere", 1, "another-host", now)
+        async with SqliteStore.open(path) as store:
+            await store.start_run("next", {})
+        sleeper.kill()
+    statuses = {session: row[0] for session, row in run_statuses(path).items()}
+    assert statuses == {"alive-here": "running", "me": "running", "elsewhere": "running",
+                        "next": "running"}  # fmt: skip
+
+
+async def test_a_stale_heartbeat_means_interrupted_whatever_the_pid(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path):
+        pass
+    old = "2026-01-01T00:00:00.000000+00:00"
+    running_row(path, "stale-here", os.getpid(), socket.gethostname(), old)
+    running_row(path, "stale-elsewhere", 1, "another-host", old)
+    running_row(path, "before-0.2", None, None, old)  # type: ignore[arg-type]
+    async with SqliteStore.open(path) as store:
+        await store.start_run("next", {})
+    statuses = {session: row[0] for session, row in run_statuses(path).items()}
+    assert statuses == {"stale-here": "interrupted", "stale-elsewhere": "interrupted",
+                        "before-0.2": "interrupted", "next": "running"}  # fmt: skip
+
+
+async def test_a_heartbeat_refreshes_the_row_and_undoes_a_wrong_interrupted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    async with SqliteStore.open(path) as store:
+        await store.start_run("s1", {})
+        sqlite_file(path, "UPDATE crawl_runs SET status = 'interrupted', heartbeat_at = 'x'")
+        await store.heartbeat("s1")
+        await store.finish_run("s1", "completed", {})
+        await store.heartbeat("s1")  # a late beat does not reopen a finished run
+    connection = sqlite3.connect(path)
+    status, beat = connection.execute("SELECT status, heartbeat_at FROM crawl_runs").fetchone()
+    connection.close()
+    assert status == "completed"
+    assert beat != "x"
+
+
+@pytest.mark.parametrize(
+    ("pid", "gone"), [(0, True), (-3, True), (os.getpid(), False)], ids=["zero", "negative", "me"]
+)
+def test_process_gone(pid: int, gone: bool) -> None:
+    assert liveness.process_gone(pid) is gone
+
+
+def test_a_reaped_and_a_zombie_process_are_gone() -> None:
+    assert liveness.process_gone(a_gone_pid())
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        os.waitid(os.P_PID, zombie.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped
+        assert liveness.process_gone(zombie.pid)
+    finally:
+        zombie.wait()
+
+
+def liveness_now() -> str:
+    from trio_crawl.stores.sqlite import utc_timestamp
+
+    return utc_timestamp()
