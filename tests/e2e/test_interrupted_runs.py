@@ -34,7 +34,7 @@ from .conftest import demo_server
 CLI = [sys.executable, "-m", "trio_crawl.cli"]
 WORKTREE = Path(__file__).resolve().parents[2]
 
-PRODUCTS = 360
+PRODUCTS = 240
 SEED = 11
 # The whole catalogue in one run; one list page per batch, so saves land 12 products at a time
 # (a batch of 10 pages would save 120 at once and leave few moments to stop at); 150 requests
@@ -45,7 +45,7 @@ page_range_limit = 1000
 batch_size = 1
 
 [rate_limit]
-requests_per_second = 150
+requests_per_second = 110
 """
 
 # Latency, not failure: one catalogue response in twenty comes 1 s late (far inside the 30 s
