@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -167,6 +170,7 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "products_saved": 4,
         "products_failed": 0,
         "reason": "no heartbeat since 10:07:00: the process was killed",
+        "process_gone": None,
     }
     assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db {db}"
 
@@ -347,13 +351,33 @@ def test_a_shape_that_cannot_hold_its_total_is_reported_damaged(tmp_path: Path) 
         read_status(path)
 
 
-def test_a_run_still_running_shows_no_finish(tmp_path: Path) -> None:
-    path = all_done(tmp_path / "running.db")
-    add_run(path, "live", "running", "2026-12-09T08:00:00.000000+00:00", None)
+def _running(path: Path, session_id: str, pid: int, heartbeat_at: str) -> None:
+    add_run(path, session_id, "running", heartbeat_at, None)
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(
+            "UPDATE crawl_runs SET pid = ?, host = ?, heartbeat_at = ? WHERE session_id = ?",
+            (pid, socket.gethostname(), heartbeat_at, session_id),
+        )
+
+
+def test_a_running_run_tells_a_live_process_from_a_gone_one_without_marking_it(
+    tmp_path: Path,
+) -> None:
+    path = all_done(tmp_path / "running.db", runs=0)
+    now = datetime.now(UTC)
+    an_hour_ago = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
+    _running(path, "killed", 2**22 + 1, an_hour_ago)  # its heartbeat is long stale
+    _running(path, "live", os.getpid(), now.isoformat(timespec="microseconds"))
+    before = path.read_bytes()
 
     status = read_status(path)
 
-    assert status.runs[0] == RunRecord(
-        "live", "running", "2026-12-09T08:00:00.000000+00:00", None, 0, 0, 0, 0, None
-    )
-    assert status.lines()[-3].split()[:4] == ["runs:", "live", "running", "2026-12-09"]
+    assert [(run.session_id, run.status, run.process_gone) for run in status.runs] == [
+        ("live", "running", False),
+        ("killed", "running", True),
+    ]
+    assert [line.split()[:4] for line in status.lines()[-3:-1]] == [
+        ["runs:", "live", "running", now.strftime("%Y-%m-%d")],
+        ["killed", "running", "(process", "gone)"],
+    ]
+    assert path.read_bytes() == before

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import socket
 import sqlite3
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from datetime import UTC, datetime
@@ -24,7 +24,8 @@ from typing import Any
 
 import attrs
 
-from ..crawling.positions import site_page_of, total_products
+from ..crawling.positions import pages_with_work, site_page_of, total_products
+from . import liveness
 from .schema import SchemaState, StoreOpenError, inspect
 
 __all__ = [
@@ -78,10 +79,6 @@ class ShapeSeen:
         )
         return page
 
-    def capacity(self, page: int) -> int:
-        """How many products site page `page` shows."""
-        return self.on_last if page == self.last_page else self.per_page
-
 
 @attrs.frozen
 class HoleRange:
@@ -130,7 +127,8 @@ class NotDoneGroup:
 @attrs.frozen
 class RunRecord:
     """One `crawl_runs` row, as a status shows it; `reason` is the one the run recorded in its
-    error JSON, if any."""
+    error JSON, if any. `process_gone` is None unless the run says ``running``; then it tells
+    whether its process is gone (killed: the next crawl will mark the run ``interrupted``)."""
 
     session_id: str
     status: str
@@ -141,6 +139,7 @@ class RunRecord:
     products_saved: int
     products_failed: int
     reason: str | None = None
+    process_gone: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -315,9 +314,9 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     )
     done = _done_positions(connection, shape)
     holes = list(_holes(done))
-    done_on_page = Counter(shape.page_of(index) for index in done)
-    pages_left = sum(
-        done_on_page[page] < shape.capacity(page) for page in range(1, shape.last_page + 1)
+    # The planner's own rule, so that "pages left" is what the next crawl will read.
+    pages_left = pages_with_work(
+        last_page=shape.last_page, on_last=shape.on_last, per_page=shape.per_page, done=set(done)
     )
     return CrawlStatus(
         path=path,
@@ -332,7 +331,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
             HoleRange(first, last, tuple(range(shape.page_of(last), shape.page_of(first) + 1)))
             for first, last in holes[:HOLE_RANGES_SHOWN]
         ),
-        pages_left=pages_left,
+        pages_left=len(pages_left),
         products_left=shape.total - len(done),
         not_done=not_done,
         runs=runs,
@@ -400,12 +399,16 @@ def _not_done(connection: sqlite3.Connection) -> Iterator[NotDoneGroup]:
 def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
     rows = connection.execute(
         "SELECT session_id, status, started_at, finished_at, pages_ok, pages_failed,"
-        " products_saved, products_failed, error_json FROM crawl_runs"
+        " products_saved, products_failed, error_json, pid, host,"
+        " COALESCE(heartbeat_at, started_at) FROM crawl_runs"
         " ORDER BY started_at DESC, session_id DESC LIMIT ?",
         (RUNS_SHOWN,),
     )
-    for session_id, status, started_at, finished_at, *counts, error_json in rows:
+    here, now = socket.gethostname(), datetime.now(UTC).isoformat(timespec="microseconds")
+    for session_id, status, started_at, finished_at, *counts, error_json, pid, host, beat in rows:
         pages_ok, pages_failed, products_saved, products_failed = counts
+        # Only looked at, never marked: a status does not write (the next crawl marks it).
+        gone = liveness.gone(pid, host, beat, here, now) if status == "running" else None
         yield RunRecord(
             session_id,
             status,
@@ -416,6 +419,7 @@ def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
             products_saved,
             products_failed,
             _reason(error_json),
+            gone,
         )
 
 
@@ -478,7 +482,7 @@ def _run_row(run: RunRecord) -> list[str]:
     finished = _when(run.finished_at) if run.finished_at else "-"
     return [
         run.session_id,
-        run.status,
+        f"{run.status} (process gone)" if run.process_gone else run.status,
         _when(run.started_at),
         finished,
         f"pages {run.pages_ok} ok {run.pages_failed} failed",
