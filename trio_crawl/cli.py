@@ -1,4 +1,4 @@
-"""The `trio-crawl` command: demo, crawl, export, serve-demo.
+"""The `trio-crawl` command: demo, crawl, export, status, serve-demo.
 
 Exit status: 0 when the crawl completed (even partially: failed items are listed), 1 when it
 failed, 3 when it timed out, 130 when it was cancelled (Ctrl-C), 2 for bad arguments or config
@@ -170,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--out", type=Path, help="output file (stdout otherwise)")
 
+    status = commands.add_parser(
+        "status", parents=[common], help="show how far the crawl stored in a database got"
+    )
+    status.add_argument("--db", required=True, help="SQLite file")
+    status.add_argument("--json", action="store_true", help="print JSON instead of text")
+
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"
     )
@@ -333,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.verbose, args.quiet, args.log_file)
         if args.command == "export":
             return _export(args)
+        if args.command == "status":
+            return _status(args)
         if args.command == "serve-demo":
             from .demo import FaultConfig, Markup, run_demo_server
 
@@ -405,6 +413,16 @@ def _export(args: argparse.Namespace) -> int:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
             count = export_products(args.db, args.format, out)
     print(f"exported {count} products", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from .stores import read_status
+
+    status = read_status(args.db)
+    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
     return 0
 
 

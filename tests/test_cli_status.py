@@ -1,0 +1,106 @@
+"""`trio-crawl status` as a user runs it: a real subprocess, on this checkout's code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .stores.status_dbs import BASE, all_done, with_holes
+
+CLI = [sys.executable, "-m", "trio_crawl.cli"]
+CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def status(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    return subprocess.run(
+        [*CLI, "status", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+def test_status_prints_the_holes_failures_runs_and_the_command_to_continue(
+    tmp_path: Path,
+) -> None:
+    with_holes(tmp_path / "crawl.db")
+
+    result = status("--db", "crawl.db", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "database:  crawl.db"
+    assert "5..9 (page 3), 20 (page 2)" in result.stdout
+    assert "parse_error      4  http://127.0.0.1:8000/products/p05" in result.stdout
+    assert "s2  interrupted" in result.stdout
+    assert lines[-1] == (
+        "left: 6 products on 2 pages;"
+        f" continue with: trio-crawl crawl --base-url {BASE} --db crawl.db"
+    )
+
+
+def test_status_json_is_the_status_as_a_document(tmp_path: Path) -> None:
+    with_holes(tmp_path / "crawl.db")
+
+    result = status("--db", "crawl.db", "--json", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["db"] == "crawl.db"
+    assert data["products"] == {"done": 30, "expected": 36, "left": 6}
+    assert data["holes"]["count"] == 6
+    assert [group["kind"] for group in data["not_done"]] == [
+        "cancelled",
+        "parse_error",
+        "network_timeout",
+    ]
+    assert [run["status"] for run in data["runs"]] == ["partial", "interrupted", "completed"]
+    assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db crawl.db"
+
+
+def test_status_of_a_finished_crawl_says_nothing_is_left(tmp_path: Path) -> None:
+    all_done(tmp_path / "done.db")
+
+    result = status("--db", "done.db", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == (
+        "nothing left: every product of the catalogue is stored"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("missing.db", "does not exist"), ("notes.txt", "not an SQLite database")],
+)
+def test_status_of_a_file_that_is_not_a_crawl_exits_2_with_one_line(
+    tmp_path: Path, name: str, says: str
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a database\n")
+
+    result = status("--db", name, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("trio-crawl: database error: ")
+    assert name in lines[0] and says in lines[0]
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_status_requires_db(tmp_path: Path) -> None:
+    result = status(cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert "--db" in result.stderr
