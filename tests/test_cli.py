@@ -135,6 +135,10 @@ async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
         ).fetchone()
     assert 100 <= rows < 6000
     assert (status, products_saved) == ("cancelled", rows)
+    # The last line says what is left and how to continue (the demo serves the same catalogue).
+    last = stdout.splitlines()[-1]
+    assert last.startswith(f"left: {6000 - rows} products on "), last
+    assert last.endswith("continue with: trio-crawl demo --products 6000 --seed 7 --db " + str(db))
 
 
 def _saved_so_far(log: bytes) -> int:

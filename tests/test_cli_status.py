@@ -104,3 +104,43 @@ def test_status_requires_db(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1
     assert "--db" in result.stderr
+
+
+async def test_a_crawl_that_leaves_work_ends_with_how_much_and_the_command_that_continues(
+    tmp_path: Path,
+) -> None:
+    import functools
+    import shlex
+
+    import trio
+
+    from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
+
+    (tmp_path / "c.toml").write_text("[crawl]\npage_range_limit = 4\n")
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    async with trio.open_nursery() as nursery:
+        catalogue = DemoCatalogue(products=120, seed=3)  # 10 list pages
+        server = await nursery.start(functools.partial(serve_demo, catalogue, faults=FaultConfig()))
+        command = [*CLI, "crawl", "--base-url", server.base_url, "--db", "crawl.db",
+                   "--config", "c.toml", "--no-dashboard"]  # fmt: skip
+        last_lines = []
+        for _ in range(3):
+            run = await trio.run_process(command, capture_stdout=True, capture_stderr=True,
+                                         cwd=tmp_path, env=env, check=False)  # fmt: skip
+            assert run.returncode == 0, run.stderr.decode()
+            last_lines.append(run.stdout.decode().splitlines()[-1])
+            if last_lines[-1].startswith("left: "):
+                printed = last_lines[-1].partition("continue with: ")[2]
+                words = shlex.split(printed)
+                assert words[:2] == ["trio-crawl", "crawl"]
+                command = [*CLI, *words[1:], "--no-dashboard"]
+        nursery.cancel_scope.cancel()
+    continues = (f"continue with: trio-crawl crawl --base-url {server.base_url} --db crawl.db"
+                 " --config c.toml")  # fmt: skip
+    assert last_lines[:2] == [
+        f"left: 72 products on 6 pages; {continues}",
+        f"left: 24 products on 2 pages; {continues}",
+    ]
+    assert not last_lines[2].startswith("left:")
+    last_status_line = status("--db", "crawl.db", cwd=tmp_path).stdout.splitlines()[-1]
+    assert last_status_line == "nothing left: every product of the catalogue is stored"

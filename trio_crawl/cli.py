@@ -12,6 +12,7 @@ import errno
 import functools
 import logging
 import os
+import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -372,7 +373,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary.reason:
         # On its own line, never cut to the table's width: it names the URL that failed.
         console.print(f"crawl {summary.status}: {summary.reason}", markup=False, soft_wrap=True)
+    left = work_left(args)
+    if left:
+        console.print(left, markup=False, soft_wrap=True)
     return EXIT_CODES[summary.status]
+
+
+def work_left(args: argparse.Namespace) -> str:
+    """The crawl's last line when work is left (a stop, failed items, `page_range_limit`): how
+    much, from the ledger, and the command that continues; "" when every product is stored."""
+    from .stores import StoreOpenError, continue_command, read_status
+
+    try:
+        status = read_status(args.db)
+    except StoreOpenError:
+        return ""
+    if status.shape is None or not status.products_left:
+        return ""
+    config = None if args.config is None else str(args.config)
+    if args.command == "demo":
+        words = ["trio-crawl", "demo", "--products", str(args.products), "--seed", str(args.seed)]
+        words += ["--db", args.db, *(["--config", config] if config else [])]
+        command = " ".join(shlex.quote(word) for word in words)
+    else:
+        command = continue_command(args.base_url, args.db, config)
+    pages = "page" if status.pages_left == 1 else "pages"
+    return (
+        f"left: {status.products_left} products on {status.pages_left} {pages};"
+        f" continue with: {command}"
+    )
 
 
 def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -> str | None:

@@ -348,3 +348,17 @@ def liveness_now() -> str:
     from trio_crawl.stores.sqlite import utc_timestamp
 
     return utc_timestamp()
+
+
+async def test_a_page_that_fails_when_read_again_is_failed_though_it_was_done(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    url = "https://example.test/list/2"
+    async with SqliteStore.open(path) as store:
+        await store.page_listed(LedgerPage(2, url), [], 36, "s1")
+        await store.record_failures(
+            [failure(url, item="page", stage="list_pages", kind="parse_error", page=2)], "s2"
+        )
+    row = rows(path)[url]
+    assert (row["state"], row["error_kind"], row["session_id"]) == ("failed", "parse_error", "s2")

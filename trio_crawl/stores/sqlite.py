@@ -504,7 +504,8 @@ _FAILED = (
     " updated_at = excluded.updated_at,"
     " page_id = COALESCE(excluded.page_id, crawl_ledger.page_id),"
     " index_in_page = COALESCE(excluded.index_in_page, crawl_ledger.index_in_page)"
-    " WHERE crawl_ledger.state <> 'done'"
+    # A stored product stays done; a list page that failed when read again did fail.
+    " WHERE crawl_ledger.state <> 'done' OR excluded.item = 'page'"
 )
 _UNDONE_EVICTED = (
     "DELETE FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
