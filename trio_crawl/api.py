@@ -89,7 +89,7 @@ def _keys(stages: Sequence[Stage], extra: Sequence[str] = ()) -> tuple[str, ...]
 async def open_session(
     config: CrawlConfig,
     *,
-    site: Site | None = None,
+    site: Site[Any] | None = None,
     store: Store | None = None,
     stages: Sequence[Stage] | None = None,
     planner: Planner | None = None,
@@ -288,7 +288,7 @@ class _Reloader:
 async def crawl(
     config: CrawlConfig,
     *,
-    site: Site | None = None,
+    site: Site[Any] | None = None,
     store: Store | None = None,
     stages: Sequence[Stage] | None = None,
     planner: Planner | None = None,

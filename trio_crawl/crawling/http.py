@@ -166,6 +166,8 @@ class FetchedPage:
     status: int
     body: bytes
     content_type: str
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False)
+    """Every response header, lower-case names in the order received (the parsers' `Response`)."""
 
 
 # --- classification: the one place where failures become ErrorKinds ---------------------------
@@ -560,6 +562,7 @@ class Fetcher:
                     status=response.status_code,
                     body=body.finish(),
                     content_type=content_type,
+                    headers=tuple(headers.multi_items()),
                 )
         # Only reached when the deadline cancelled the exchange.
         raise StageError(

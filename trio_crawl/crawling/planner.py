@@ -11,6 +11,7 @@ before any position is computed from it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 
@@ -44,6 +45,8 @@ class PageJob:
     url: str
     shape: CatalogueShape
     done: frozenset[tuple[int, str]] = frozenset()
+    done_urls: frozenset[str] = frozenset()
+    """For an unordered site, whose positions move: every url done, wherever it was seen."""
 
 
 def shows(listing: ListPage, page: int) -> bool:
@@ -131,7 +134,7 @@ class CataloguePlanner:
 
     def __init__(
         self,
-        site: Site,
+        site: Site[Any],
         store: Store,
         fetch_list: FetchList,
         settings: CrawlSettings,
@@ -148,13 +151,20 @@ class CataloguePlanner:
 
     async def __call__(self, context: PlanContext) -> Plan:
         async def fetch(page: int) -> ListPage:
-            return await context.retry(lambda: self.fetch_list(page), policy="status_check")
+            try:
+                return await context.retry(lambda: self.fetch_list(page), policy="status_check")
+            except StageError as error:
+                # Many sites answer a page past the end with 404: that is the end, not a fault.
+                if page > 1 and error.kind is ErrorKind.client_error and error.status == 404:
+                    return PAST_THE_END
+                raise
 
         per_page = self.site.per_page
         shape = await find_last_page(fetch, per_page)
         self.shape = shape
         total = total_products(shape.last_page, shape.on_last, per_page)
-        newest_stored = await self.store.newest_position()
+        ordered = self.site.ordering != "unordered"
+        newest_stored = await self.store.newest_position() if ordered else None
         if newest_stored is not None and newest_stored >= total:
             # The store holds a product at an oldest index the site no longer reaches: either
             # the catalogue shrank or this shape is wrong. Rewriting positions against it could
@@ -174,7 +184,9 @@ class CataloguePlanner:
         done = {page_id * per_page + index: url for (page_id, index), url in view.done.items()}
         plan = self._plan(shape, newest_stored, done)
         pages = [
-            LedgerPage(page, self.site.list_url(page), self._all_done(shape, page, done))
+            LedgerPage(
+                page, self.site.list_url(page), ordered and self._all_done(shape, page, done)
+            )
             for page in range(1, shape.last_page + 1)
         ]
         ledger_shape = LedgerShape(self.site.base_url, shape.last_page, shape.on_last, per_page)
@@ -185,7 +197,11 @@ class CataloguePlanner:
 
     def _indexes(self, shape: CatalogueShape, page: int) -> range:
         return oldest_indexes_on(
-            page, last_page=shape.last_page, on_last=shape.on_last, per_page=self.site.per_page
+            page,
+            last_page=shape.last_page,
+            on_last=shape.on_last,
+            per_page=self.site.per_page,
+            ordering=self.site.ordering,
         )
 
     def _all_done(self, shape: CatalogueShape, page: int, done: dict[int, str]) -> bool:
@@ -196,12 +212,17 @@ class CataloguePlanner:
     ) -> Plan:
         crawl = self.settings
         per_page = self.site.per_page
+        ordering = self.site.ordering
         limit = crawl.page_range_limit
         skip = crawl.strategy.value == "continue_from_db" and done is not None
         if skip:
             assert done is not None
             with_work = pages_with_work(
-                last_page=shape.last_page, on_last=shape.on_last, per_page=per_page, done=done
+                last_page=shape.last_page,
+                on_last=shape.on_last,
+                per_page=per_page,
+                done=done,
+                ordering=ordering,
             )
             pages = with_work[:limit]
         else:
@@ -213,23 +234,29 @@ class CataloguePlanner:
                 per_page=per_page,
                 limit=limit,
                 newest_stored=newest_stored,
+                ordering=ordering,
             )
+        unordered = ordering == "unordered"
+        done_urls = frozenset(done.values()) if skip and unordered and done else frozenset()
         jobs = []
         products = 0
         for page in pages:
             indexes = self._indexes(shape, page)
-            on_page = (
+            on_page: frozenset[tuple[int, str]] = (
                 frozenset((i, done[i]) for i in indexes if i in done)
-                if skip and done
+                if skip and done and not unordered
                 else frozenset()
             )
-            jobs.append(PageJob(page, self.site.list_url(page), shape, on_page))
-            products += len(indexes) - len(on_page)
+            jobs.append(PageJob(page, self.site.list_url(page), shape, on_page, done_urls))
+            # An unordered site's done items are only known once its pages are read.
+            products += 0 if done_urls else len(indexes) - len(on_page)
         # `completed` means every planned page and product was stored (engine.summary).
         expected = {"pages_ok": len(pages), "products_saved": products}
         note = ""
         beyond = with_work[limit:]
-        if beyond:
+        if beyond and unordered:
+            note = f"page_range_limit {limit} reached: {len(beyond)} more pages not read"
+        elif beyond:
             assert done is not None
             left = sum(
                 1 for page in beyond for i in self._indexes(shape, page) if i not in done
@@ -239,6 +266,10 @@ class CataloguePlanner:
                 " products not stored yet"
             )
         return Plan(batches_of(jobs, crawl.batch_size), expected, note)
+
+
+PAST_THE_END = ListPage(current=None, highest=None, entries=())
+"""What a page past the end answered with 404 reads as: it shows no page of the catalogue."""
 
 
 def not_found(page: int, listing: ListPage) -> StageError:

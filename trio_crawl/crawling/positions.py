@@ -10,6 +10,11 @@ is page_id 0, index_in_page 0 — and so never changes::
 
 Positions fill up in runs of `per_page`, like the site's pages, but aligned to the oldest end:
 one position page usually straddles two site pages.
+
+A site listed oldest first (``oldest_first``) needs no such turn: its listing order is already
+counted from the oldest, so page_id and index_in_page are the site's own page (minus one) and
+index. An ``unordered`` site is counted the same way, in the order of the crawl's own reading.
+Every function takes the site's `ordering` (default ``newest_first``, the Matter catalogue).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ __all__ = [
     "STRATEGIES",
     "oldest_index_of",
     "oldest_indexes_on",
+    "oldest_pages_first",
     "pages_with_work",
     "plan_pages",
     "position",
@@ -37,11 +43,20 @@ def total_products(last_page: int, on_last: int, per_page: int = 12) -> int:
     return (last_page - 1) * per_page + on_last
 
 
+NEWEST_FIRST = "newest_first"
+
+
 def position(
-    page: int, index_on_page: int, *, last_page: int, on_last: int, per_page: int = 12
+    page: int,
+    index_on_page: int,
+    *,
+    last_page: int,
+    on_last: int,
+    per_page: int = 12,
+    ordering: str = NEWEST_FIRST,
 ) -> tuple[int, int, str]:
     """The stable (page_id, index_in_page, id) of the product shown at `index_on_page` (from 0)
-    of site page `page` (from 1, newest first).
+    of site page `page` (from 1).
 
     Raises ValueError if the catalogue has no product there.
     """
@@ -52,7 +67,8 @@ def position(
             f"no product at page {page}, index {index_on_page}: the catalogue has "
             f"{last_page} pages of {per_page}, {on_last} on the last"
         )
-    oldest = total - 1 - ((page - 1) * per_page + index_on_page)
+    listed = (page - 1) * per_page + index_on_page
+    oldest = total - 1 - listed if ordering == NEWEST_FIRST else listed
     page_id, index_in_page = divmod(oldest, per_page)
     return page_id, index_in_page, f"p{page_id:04d}i{index_in_page:02d}"
 
@@ -67,7 +83,12 @@ def oldest_index_of(page_id: int, index_in_page: int, per_page: int = 12) -> int
 
 
 def site_page_of(
-    oldest_index: int, *, last_page: int, on_last: int, per_page: int = 12
+    oldest_index: int,
+    *,
+    last_page: int,
+    on_last: int,
+    per_page: int = 12,
+    ordering: str = NEWEST_FIRST,
 ) -> tuple[int, int]:
     """Where the site currently shows the product with this oldest index: (page, index_on_page).
 
@@ -76,32 +97,58 @@ def site_page_of(
     total = total_products(last_page, on_last, per_page)
     if not 0 <= oldest_index < total:
         raise ValueError(f"no product with oldest index {oldest_index}: the catalogue has {total}")
-    page, index_on_page = divmod(total - 1 - oldest_index, per_page)
+    listed = total - 1 - oldest_index if ordering == NEWEST_FIRST else oldest_index
+    page, index_on_page = divmod(listed, per_page)
     return page + 1, index_on_page
 
 
-def oldest_indexes_on(page: int, *, last_page: int, on_last: int, per_page: int = 12) -> range:
-    """The oldest indexes of the products site page `page` shows, newest first."""
+def oldest_indexes_on(
+    page: int,
+    *,
+    last_page: int,
+    on_last: int,
+    per_page: int = 12,
+    ordering: str = NEWEST_FIRST,
+) -> range:
+    """The oldest indexes of the products site page `page` shows, in the page's order."""
     total = total_products(last_page, on_last, per_page)
     if not 1 <= page <= last_page:
         raise ValueError(f"no page {page}: the catalogue has {last_page} pages")
+    if ordering != NEWEST_FIRST:
+        return range((page - 1) * per_page, min(total, page * per_page))
     newest = total - 1 - (page - 1) * per_page
     return range(newest, max(newest - per_page, -1), -1)
 
 
+def oldest_pages_first(last_page: int, ordering: str = NEWEST_FIRST) -> range:
+    """Site pages from the one showing the oldest products to the one showing the newest."""
+    if ordering == NEWEST_FIRST:
+        return range(last_page, 0, -1)
+    return range(1, last_page + 1)
+
+
 def pages_with_work(
-    *, last_page: int, on_last: int, per_page: int = 12, done: Container[int]
+    *,
+    last_page: int,
+    on_last: int,
+    per_page: int = 12,
+    done: Container[int],
+    ordering: str = NEWEST_FIRST,
 ) -> list[int]:
     """Every site page showing a product whose oldest index is not in `done`, oldest page
     first: the pages with holes below the newest done product come first, then the pages
-    toward the newest."""
+    toward the newest. An ``unordered`` site's positions say nothing about what a page shows
+    now: every page has work."""
+    pages = oldest_pages_first(last_page, ordering)
+    if ordering == "unordered":
+        return list(pages)
     return [
         page
-        for page in range(last_page, 0, -1)
+        for page in pages
         if any(
             index not in done
             for index in oldest_indexes_on(
-                page, last_page=last_page, on_last=on_last, per_page=per_page
+                page, last_page=last_page, on_last=on_last, per_page=per_page, ordering=ordering
             )
         )
     ]
@@ -116,6 +163,7 @@ def plan_pages(
     limit: int,
     newest_stored: int | None = None,
     done: Container[int] | None = None,
+    ordering: str = NEWEST_FIRST,
 ) -> list[int]:
     """The site pages to crawl, in crawl order.
 
@@ -123,7 +171,8 @@ def plan_pages(
       (`pages_with_work`). What is done is `done` (oldest indexes, from the crawl ledger); without
       it, every product up to `newest_stored` (an oldest index) counts as done, as when a store
       has no ledger. Nothing done: the oldest `limit` pages. Everything done → ``[]``.
-    - ``newest_first``: pages 1 .. min(limit, last_page).
+    - ``newest_first``: the `limit` pages showing the newest products, newest first (pages
+      1 .. min(limit, last_page) of a site listed newest first).
     - ``full``: every page, oldest first; `limit` is ignored.
 
     Raises ValueError for an unknown strategy or an impossible catalogue shape.
@@ -131,17 +180,20 @@ def plan_pages(
     total_products(last_page, on_last, per_page)
     if limit < 0:
         raise ValueError(f"limit must not be negative, not {limit}")
+    oldest_first = oldest_pages_first(last_page, ordering)
     if strategy == "full":
-        return list(range(last_page, 0, -1))
+        return list(oldest_first)
     if strategy == "newest_first":
-        return list(range(1, min(limit, last_page) + 1))
+        return list(reversed(oldest_first))[:limit]
     if strategy != "continue_from_db":
         raise ValueError(f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}")
     if done is None:
         if newest_stored is not None and newest_stored < 0:
             raise ValueError(f"newest_stored must be an oldest index (>= 0), not {newest_stored}")
         done = range(0 if newest_stored is None else newest_stored + 1)
-    pages = pages_with_work(last_page=last_page, on_last=on_last, per_page=per_page, done=done)
+    pages = pages_with_work(
+        last_page=last_page, on_last=on_last, per_page=per_page, done=done, ordering=ordering
+    )
     return pages[:limit]
 
 

@@ -10,22 +10,23 @@ from typing import Any, Literal
 from ..engine.results import ErrorKind, FailedItem, StageError
 from ..engine.stage import Stage
 from ..sites.protocol import Site
-from ..sites.records import ListPage, Product, ProductRef
+from ..sites.records import ListPage
+from ..sites.response import Response
 from ..stores.ledger import Ledger, LedgerFailure, LedgerPage
 from ..stores.protocol import Store
 from .http import Fetcher
 from .planner import PageJob, not_found
-from .positions import oldest_index_of, position, total_products
-from .validation import validate
+from .positions import position, total_products
 
 
 class CatalogueCrawl:
     """Binds a site, a store, a fetcher and (if the store keeps one) the crawl ledger of
-    session `session_id` into the four crawl stages."""
+    session `session_id` into the four crawl stages. What flows through them is the site's own:
+    its refs (`Site.ref`), its items (`Site.item`), judged by its rules (`Site.problems`)."""
 
     def __init__(
         self,
-        site: Site,
+        site: Site[Any],
         store: Store,
         fetcher: Fetcher,
         ledger: Ledger | None = None,
@@ -37,16 +38,19 @@ class CatalogueCrawl:
         self.ledger = ledger
         self.session_id = session_id
 
-    async def fetch_list(self, page: int) -> ListPage:
-        fetched = await self.fetcher.get(self.site.list_url(page))
-        return self.site.parse_list(fetched.body, fetched.url)
+    async def _fetch(self, url: str) -> Response:
+        fetched = await self.fetcher.get(url)
+        return Response(fetched.url, fetched.status, fetched.body, fetched.headers)
 
-    async def list_page(self, job: PageJob) -> list[ProductRef]:
+    async def fetch_list(self, page: int) -> ListPage:
+        return self.site.parse_list(await self._fetch(self.site.list_url(page)))
+
+    async def list_page(self, job: PageJob) -> list[Any]:
         listing = await self.fetch_list(job.page)
         if listing.current != job.page:
             raise not_found(job.page, listing)
-        shape = job.shape
-        expected = shape.on_last if job.page == shape.last_page else self.site.per_page
+        site, shape = self.site, job.shape
+        expected = shape.on_last if job.page == shape.last_page else site.per_page
         if len(listing.entries) != expected:
             raise StageError(
                 ErrorKind.parse_error,
@@ -55,52 +59,42 @@ class CatalogueCrawl:
             )
         refs = []
         for index, entry in enumerate(listing.entries):
+            if entry.url in job.done_urls:
+                continue
             page_id, index_in_page, product_id = position(
                 job.page,
                 index,
                 last_page=shape.last_page,
                 on_last=shape.on_last,
-                per_page=self.site.per_page,
+                per_page=site.per_page,
+                ordering=site.ordering,
             )
-            refs.append(
-                ProductRef(
-                    entry.url,
-                    entry.manufacturer,
-                    entry.model,
-                    entry.certificate_id,
-                    page_id,
-                    index_in_page,
-                    product_id,
-                )
-            )
-        if job.done:
-            per_page = self.site.per_page
-            refs = [
-                ref
-                for ref in refs
-                if (oldest_index_of(ref.page_id, ref.index_in_page, per_page), ref.url)
-                not in job.done
-            ]
+            if (page_id * site.per_page + index_in_page, entry.url) in job.done:
+                continue
+            refs.append(site.ref(entry, page_id, index_in_page, product_id))
         if self.ledger is not None:
-            total = total_products(shape.last_page, shape.on_last, self.site.per_page)
+            total = total_products(shape.last_page, shape.on_last, site.per_page)
             await self.ledger.page_listed(
                 LedgerPage(job.page, job.url), refs, total, self.session_id
             )
         return refs
 
-    async def product_details(self, ref: ProductRef) -> Product:
-        fetched = await self.fetcher.get(ref.url)
-        return Product(ref, self.site.parse_detail(fetched.body, fetched.url))
+    async def product_details(self, ref: Any) -> Any:
+        record = self.site.parse_detail(await self._fetch(ref.url))
+        return self.site.item(ref, record)
 
-    async def validation(self, product: Product) -> Product:
-        return validate(product)
+    async def validation(self, item: Any) -> Any:
+        found = self.site.problems(item)
+        if found:
+            raise StageError(ErrorKind.validation_error, f"{item.url}: {'; '.join(found)}")
+        return item
 
-    async def saving(self, products: Sequence[Product]) -> Sequence[Product]:
+    async def saving(self, items: Sequence[Any]) -> Sequence[Any]:
         if self.ledger is not None:
-            await self.ledger.save_done(products, self.session_id)
+            await self.ledger.save_done(items, self.session_id)
         else:
-            await self.store.save_products(products)
-        return products
+            await self.store.save_products(items)
+        return items
 
     async def record_failures(self, failed_items: Sequence[FailedItem]) -> None:
         """Keep the items the session gave up on in the ledger (a rerun crawls them again)."""
@@ -146,13 +140,16 @@ def ledger_failure(failed: FailedItem) -> LedgerFailure | None:
     item = failed.item
     if isinstance(item, PageJob):
         return LedgerFailure(url=item.url, item="page", page=item.page, **common)
-    ref = item.ref if isinstance(item, Product) else item
-    if isinstance(ref, ProductRef):
-        return LedgerFailure(
-            url=ref.url,
-            item="product",
-            page_id=ref.page_id,
-            index_in_page=ref.index_in_page,
-            **common,
-        )
-    return None
+    # A site's item holds its ref; a ref has its url and position (Found, ProductRef, ...).
+    ref = getattr(item, "ref", item)
+    url, page_id = getattr(ref, "url", None), getattr(ref, "page_id", None)
+    index_in_page = getattr(ref, "index_in_page", None)
+    if not isinstance(url, str) or not isinstance(page_id, int):
+        return None
+    return LedgerFailure(
+        url=url,
+        item="product",
+        page_id=page_id,
+        index_in_page=index_in_page if isinstance(index_in_page, int) else None,
+        **common,
+    )

@@ -21,7 +21,10 @@ from lxml import etree
 from lxml.cssselect import CSSSelector
 
 from ..engine.results import ErrorKind, StageError
-from .records import ListEntry, ListPage, ProductDetail
+from . import matter_rules
+from .protocol import Ordering
+from .records import ListEntry, ListPage, Product, ProductDetail, ProductRef
+from .response import Response
 
 __all__ = ["MatterCatalogue"]
 
@@ -100,6 +103,10 @@ class MatterCatalogue:
     def per_page(self) -> int:
         return 12
 
+    @property
+    def ordering(self) -> Ordering:
+        return Ordering.newest_first
+
     def list_url(self, page: int) -> str:
         """The URL of list page `page` (1 is the newest)."""
         if page < 1:
@@ -115,8 +122,10 @@ class MatterCatalogue:
             raise ValueError("a product slug must not be empty")
         return f"{self._base_url}/csa_product/{slug}/"
 
-    def parse_list(self, html: bytes | str, url: str) -> ListPage:
-        """Read the product cards and the pagination of a list page fetched from `url`."""
+    def parse_list(self, response: Response | bytes | str, url: str = "") -> ListPage:
+        """Read the product cards and the pagination of a list page: a `Response`, or its
+        HTML and the `url` it was fetched from."""
+        html, url = _html_and_url(response, url)
         root = _document(html, url)
         current: int | None = None
         highest: int | None = None
@@ -148,8 +157,10 @@ class MatterCatalogue:
                 entries.append(entry)
         return ListPage(current=current, highest=highest, entries=tuple(entries))
 
-    def parse_detail(self, html: bytes | str, url: str) -> ProductDetail:
-        """Read everything the detail page fetched from `url` says about its product."""
+    def parse_detail(self, response: Response | bytes | str, url: str = "") -> ProductDetail:
+        """Read everything a detail page (a `Response`, or its HTML and the `url` it was
+        fetched from) says about its product."""
+        html, url = _html_and_url(response, url)
         root = _document(html, url)
         headings: dict[str, str | None] = {}
         for element in _elements(_DETAIL_HEADINGS(root)):
@@ -201,6 +212,31 @@ class MatterCatalogue:
             primary_device_type_id=get("primary_device_type_id"),
             program_type=_PROGRAM_TYPE,
         )
+
+
+    def ref(self, entry: ListEntry, page_id: int, index_in_page: int, id: str) -> ProductRef:
+        return ProductRef(
+            entry.url,
+            entry.manufacturer,
+            entry.model,
+            entry.certificate_id,
+            page_id,
+            index_in_page,
+            id,
+        )
+
+    def item(self, ref: ProductRef, record: ProductDetail) -> Product:
+        return Product(ref, record)
+
+    def problems(self, item: Product) -> list[str]:
+        return matter_rules.problems(item)
+
+
+def _html_and_url(response: Response | bytes | str, url: str) -> tuple[bytes | str, str]:
+    if isinstance(response, Response):
+        # The header's charset decides; the site serves UTF-8, which is also the default.
+        return response.text, response.url
+    return response, url
 
 
 def _document(html: bytes | str, url: str) -> etree._Element:

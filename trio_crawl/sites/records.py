@@ -1,12 +1,58 @@
-"""Records that flow between the crawl stages: list entries → product refs → products.
+"""Records that flow between the crawl stages: list entries → refs → items (ref + record).
 
-They are frozen attrs classes so that cattrs can turn them into rows, JSON and CSV without
-hand-written mapping code.
+Any site's cards are `Card`s, found at a position (`Found`), and become `Record`s once their
+detail page is read; the Matter catalogue has its own, richer types for the same three steps
+(`ListEntry`, `ProductRef`, `Product`), which its DESIGN §6 tables store. They are frozen attrs
+classes so that cattrs can turn them into rows, JSON and CSV without hand-written mapping code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Generic, Protocol, TypeVar
+
 import attrs
+
+R = TypeVar("R")
+
+
+class Entry(Protocol):
+    """What the crawl needs of a list page's card: the URL of its detail page."""
+
+    @property
+    def url(self) -> str: ...
+
+
+@attrs.frozen
+class Card:
+    """One item as any site's list page shows it: its detail URL and the card's own fields."""
+
+    url: str
+    fields: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
+
+
+@attrs.frozen
+class Found:
+    """A card with its position (counted from the oldest item, or in listing order for an
+    unordered site) and its id."""
+
+    url: str
+    card: Mapping[str, Any] = attrs.field(hash=False)
+    page_id: int
+    index_in_page: int
+    id: str
+
+
+@attrs.frozen
+class Record(Generic[R]):
+    """An item ready to store: where it was found, and the record its detail page gave."""
+
+    ref: Found
+    data: R
+
+    @property
+    def url(self) -> str:
+        return self.ref.url
 
 
 @attrs.frozen
@@ -26,7 +72,7 @@ class ListPage:
 
     current: int | None
     highest: int | None
-    entries: tuple[ListEntry, ...]
+    entries: tuple[Entry, ...]
 
 
 @attrs.frozen

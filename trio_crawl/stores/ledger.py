@@ -14,11 +14,9 @@ shared by many workers (say, on Redis) implements the same five calls; the stage
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
-
-from ..sites.records import Product, ProductRef
 
 ItemKind = Literal["page", "product"]
 EndState = Literal["failed", "cancelled"]
@@ -88,14 +86,15 @@ class Ledger(Protocol):
         ...
 
     async def page_listed(
-        self, page: LedgerPage, refs: Sequence[ProductRef], total: int, session_id: str
+        self, page: LedgerPage, refs: Sequence[Any], total: int, session_id: str
     ) -> None:
         """List page `page` was read: it is done, and `refs` (its products still to fetch) are
         pending."""
         ...
 
-    async def save_done(self, products: Sequence[Product], session_id: str) -> int:
-        """Store `products` and mark them done, as one step; returns how many were written."""
+    async def save_done(self, products: Sequence[Any], session_id: str) -> int:
+        """Store `products` (the site's items: Matter `Product`s, or `Record`s) and mark them
+        done, as one step; returns how many were written."""
         ...
 
     async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:

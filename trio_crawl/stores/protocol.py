@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from ..sites.records import Product
-
 
 class Store(Protocol):
     async def newest_position(self) -> int | None:
@@ -15,8 +13,9 @@ class Store(Protocol):
         (`page_id * per_page + index_in_page`), or None when nothing is stored."""
         ...
 
-    async def save_products(self, products: Sequence[Product]) -> int:
-        """Upsert `products` in one transaction; returns how many rows were written."""
+    async def save_products(self, products: Sequence[Any]) -> int:
+        """Upsert `products` (the site's items: Matter `Product`s, or `Record`s) in one
+        transaction; returns how many rows were written."""
         ...
 
     async def start_run(self, session_id: str, config: Mapping[str, Any]) -> None: ...

@@ -25,6 +25,7 @@ from ..engine.results import ErrorKind, StageError
 from ..sites.records import Product, ProductRef
 from . import liveness, schema
 from .ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView
+from .records import RecordTable
 from .schema import (
     DDL,
     DETAIL_COLUMNS,
@@ -77,9 +78,17 @@ class SqliteStore:
     position for `newest_position()`.
     """
 
-    def __init__(self, connection: sqlite3.Connection, *, per_page: int = 12) -> None:
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        *,
+        per_page: int = 12,
+        records: RecordTable | None = None,
+    ) -> None:
         self._connection = connection
         self._per_page = per_page
+        self._records = records
+        self._table = "products" if records is None else records.name
         self._lock = trio.Lock()
 
     @classmethod
@@ -90,20 +99,25 @@ class SqliteStore:
         *,
         busy_timeout_ms: int = 1000,
         per_page: int = 12,
+        records: RecordTable | None = None,
     ) -> AsyncIterator[SqliteStore]:
         """Open (creating if needed) the database at `path` and its schema; close it on exit.
 
         `busy_timeout_ms` is how long a write waits for another writer's lock before failing
-        with `database_busy`. A file that is not a trio_crawl database (see `schema.inspect`),
-        or one that cannot be opened, raises `StoreOpenError` and is left unchanged.
+        with `database_busy`. With `records` (a `RecordTable`, for a site of your own) items are
+        `Record`s kept in that table; without, Matter `Product`s in the DESIGN §6 tables. A file
+        that is not a trio_crawl database (see `schema.inspect`), or one that cannot be opened,
+        raises `StoreOpenError` and is left unchanged.
         """
         if busy_timeout_ms < 0:
             raise ValueError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms!r}")
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page!r}")
         connection = await trio.to_thread.run_sync(_connect, os.fspath(path), busy_timeout_ms)
-        store = cls(connection, per_page=per_page)
+        store = cls(connection, per_page=per_page, records=records)
         try:
+            if records is not None:
+                await store._run(lambda connection: _create_records(connection, records, path))
             yield store
         finally:
             # Close even when the surrounding scope is cancelled, or the file stays open.
@@ -121,7 +135,7 @@ class SqliteStore:
 
     # -- the Store protocol ------------------------------------------------------------------
 
-    async def save_products(self, products: Sequence[Product]) -> int:
+    async def save_products(self, products: Sequence[Any]) -> int:
         """Upsert `products` (and their details) in one transaction, marking them done in the
         ledger in it; returns how many products were written.
 
@@ -131,15 +145,21 @@ class SqliteStore:
         """
         return await self.save_done(products, None)
 
-    async def save_done(self, products: Sequence[Product], session_id: str | None) -> int:
+    async def save_done(self, products: Sequence[Any], session_id: str | None) -> int:
         """`save_products`, with the ledger rows saying which session stored them."""
         winners = latest_per_url_and_position(products)
         if not winners:
             return 0
         now = utc_timestamp()
+        done_rows = [_done_row(product, session_id, now) for product in winners]
+        records = self._records
+        if records is not None:
+            rows = [records.row(item, now) for item in winners]
+            return await self._run(
+                lambda connection: _save_records(connection, records, rows, done_rows)
+            )
         product_rows = [_product_row(product, now) for product in winners]
         detail_rows = [_detail_row(product, now) for product in winners]
-        done_rows = [_done_row(product, session_id, now) for product in winners]
         return await self._run(
             lambda connection: _save(connection, product_rows, detail_rows, done_rows)
         )
@@ -261,10 +281,11 @@ class SqliteStore:
 
     async def newest_position(self) -> int | None:
         per_page = self._per_page
+        table = self._table
 
         def query(connection: sqlite3.Connection) -> int | None:
             row = connection.execute(
-                "SELECT MAX(page_id * ? + index_in_page) FROM products", (per_page,)
+                f'SELECT MAX(page_id * ? + index_in_page) FROM "{table}"', (per_page,)
             ).fetchone()
             return None if row[0] is None else int(row[0])
 
@@ -344,8 +365,11 @@ class SqliteStore:
     # -- reads for tests and the CLI ---------------------------------------------------------
 
     async def count_products(self) -> int:
+        """How many products (or, with a `RecordTable`, records) are stored."""
+        table = self._table
+
         def query(connection: sqlite3.Connection) -> int:
-            return int(connection.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+            return int(connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0])
 
         return await self._run(query)
 
@@ -367,14 +391,14 @@ class SqliteStore:
         )
 
 
-def latest_per_url_and_position(products: Sequence[Product]) -> list[Product]:
+def latest_per_url_and_position(products: Sequence[T]) -> list[T]:
     """Drop every product that a later one in the batch supersedes (same url or same position),
     so the batch's upserts cannot collide with each other. Keeps batch order."""
     seen_urls: set[str] = set()
     seen_positions: set[tuple[int, int]] = set()
-    kept: list[Product] = []
+    kept: list[T] = []
     for product in reversed(products):
-        ref = product.ref
+        ref = product.ref  # type: ignore[attr-defined]
         position = (ref.page_id, ref.index_in_page)
         if ref.url in seen_urls or position in seen_positions:
             continue
@@ -445,7 +469,7 @@ LEDGER_DONE_COLUMNS = (
 )
 
 
-def _done_row(product: Product, session_id: str | None, now: str) -> Row:
+def _done_row(product: Any, session_id: str | None, now: str) -> Row:
     ref = product.ref
     return {
         "url": ref.url,
@@ -529,13 +553,16 @@ def _upsert_at_once(
 
 @functools.lru_cache(maxsize=64)
 def _multi_upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
-    names = ", ".join(columns)
+    names = ", ".join(f'"{column}"' for column in columns)
     one_row = "(" + ", ".join("?" * len(columns)) + ")"
     updates = ", ".join(
-        f"{column} = excluded.{column}" for column in columns if column not in ("url", "created_at")
+        f'"{column}" = excluded."{column}"'
+        for column in columns
+        if column not in ("url", "created_at")
     )
+    values = ", ".join([one_row] * rows)
     return (
-        f"INSERT INTO {table} ({names}) VALUES {', '.join([one_row] * rows)}"
+        f'INSERT INTO "{table}" ({names}) VALUES {values}'
         f" ON CONFLICT (url) DO UPDATE SET {updates}"
     )
 
@@ -590,6 +617,26 @@ def _save(
         connection.execute(_UNDONE_EVICTED)
         _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
     return len(product_rows)
+
+
+def _save_records(
+    connection: sqlite3.Connection,
+    records: RecordTable,
+    rows: list[Row],
+    done_rows: list[Row],
+) -> int:
+    with _immediate_transaction(connection):
+        _upsert_at_once(connection, records.name, records.column_names, rows)
+        _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
+    return len(rows)
+
+
+def _create_records(connection: sqlite3.Connection, records: RecordTable, path: Any) -> None:
+    """Create the site's record table, or check that the one there fits its record type."""
+    with _immediate_transaction(connection):
+        found = [row[1] for row in connection.execute(f'PRAGMA table_info("{records.name}")')]
+        records.check(found, os.fspath(path))
+        connection.execute(records.ddl())
 
 
 def _upsert_both(

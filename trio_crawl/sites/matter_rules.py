@@ -1,11 +1,11 @@
-"""What makes a crawled product acceptable to store. Pure; failures are `validation_error`."""
+"""What makes a Matter product acceptable to store (the Matter site's `problems`). Pure."""
 
 from __future__ import annotations
 
 import re
 
 from ..engine.results import ErrorKind, StageError
-from ..sites.records import Product
+from .records import Product
 
 CERTIFICATE_ID = re.compile(r"^CSA\d{5}[A-Z]{3}\d{5}-\d{2}$")
 MAX_ID = 0xFFFF

@@ -1,0 +1,151 @@
+"""Any site's records in SQLite: one table per catalogue, a typed column per field of its record.
+
+The columns come from the record's attrs fields: ``int`` and ``bool`` are INTEGER, ``float``
+REAL, ``str`` TEXT, dates, times and decimals TEXT (ISO / exact digits), ``X | None`` the
+column of ``X``; anything else (lists, mappings, nested attrs classes) is TEXT holding JSON, as
+cattrs unstructures it. Every table also has the store's own columns: ``url`` (the key: the
+list card's link), ``page_id``, ``index_in_page`` and ``id`` (the position), ``card`` (the list
+card's fields, JSON) and the two timestamps. A record field whose name is one of those is kept
+as ``record_<name>``. Writes are idempotent upserts by url.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import json
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import cattrs
+
+from ..sites.records import Record
+from .schema import TABLES, StoreOpenError
+
+OWN_COLUMNS = ("url", "page_id", "index_in_page", "id", "card", "created_at", "updated_at")
+_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+_SCALARS: Mapping[type, str] = {
+    bool: "INTEGER",
+    int: "INTEGER",
+    float: "REAL",
+    str: "TEXT",
+    datetime.date: "TEXT",
+    datetime.datetime: "TEXT",
+    datetime.time: "TEXT",
+    decimal.Decimal: "TEXT",
+}
+
+_converter = cattrs.Converter()
+for _type in (datetime.date, datetime.datetime, datetime.time):
+    _converter.register_unstructure_hook(_type, lambda value: value.isoformat())
+_converter.register_unstructure_hook(decimal.Decimal, str)
+
+
+@attrs.frozen
+class Column:
+    """One record field's column: its name in the table, the field and how it is stored."""
+
+    name: str
+    field: str
+    sql_type: str
+    as_json: bool
+
+
+def _sql_type(annotation: Any) -> tuple[str, bool]:
+    """(SQL type, stored as JSON) for a field's type."""
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        rest = [arg for arg in args if arg is not type(None)]
+        if len(rest) == 1:
+            return _sql_type(rest[0])
+    if isinstance(annotation, type) and annotation in _SCALARS:
+        return _SCALARS[annotation], False
+    return "TEXT", True
+
+
+@attrs.frozen
+class RecordTable:
+    """Where the records of type `record_type` of the catalogue `name` are kept."""
+
+    name: str
+    record_type: type
+    columns: tuple[Column, ...] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise ValueError(
+                f"a site's name is its table's name: {self.name!r} must be lower-case letters,"
+                " digits and _ (not starting with a digit)"
+            )
+        if self.name in TABLES or self.name.startswith("sqlite_"):
+            raise ValueError(f"a site may not be called {self.name!r}: the store has that table")
+        if not attrs.has(self.record_type):
+            raise TypeError(f"{self.record_type!r} is not an attrs class; records must be")
+        hints = typing.get_type_hints(self.record_type)
+        columns = []
+        for field in attrs.fields(self.record_type):
+            sql_type, as_json = _sql_type(hints.get(field.name, Any))
+            name = f"record_{field.name}" if field.name in OWN_COLUMNS else field.name
+            columns.append(Column(name, field.name, sql_type, as_json))
+        object.__setattr__(self, "columns", tuple(columns))
+
+    @classmethod
+    def for_site(cls, site: Any) -> RecordTable | None:
+        """The table of a site that declares `name` and `record_type` (a `SiteBase`), or None
+        for one that keeps its own tables (the Matter catalogue)."""
+        record_type = getattr(site, "record_type", None)
+        if record_type is None:
+            return None
+        return cls(site.name, record_type)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return (*OWN_COLUMNS[:5], *(c.name for c in self.columns), *OWN_COLUMNS[5:])
+
+    def ddl(self) -> str:
+        typed = [f'"{c.name}" {c.sql_type}' for c in self.columns]
+        return (
+            f'CREATE TABLE IF NOT EXISTS "{self.name}" (url TEXT PRIMARY KEY,'
+            " page_id INTEGER NOT NULL, index_in_page INTEGER NOT NULL, id TEXT NOT NULL,"
+            f" card TEXT, {', '.join([*typed, ''])}created_at TEXT NOT NULL,"
+            " updated_at TEXT NOT NULL)"
+        )
+
+    def check(self, found: Sequence[str], path: str) -> None:
+        """Refuse a table of this name whose columns are not the record's (another record type,
+        or an older version of it)."""
+        if found and set(found) != set(self.column_names):
+            missing = sorted(set(self.column_names) - set(found))
+            extra = sorted(set(found) - set(self.column_names))
+            raise StoreOpenError(
+                path,
+                f"{path}: table {self.name} does not fit {self.record_type.__name__}"
+                f" (missing {', '.join(missing) or 'nothing'}; not in the record:"
+                f" {', '.join(extra) or 'nothing'}); use a new file for this site",
+            )
+
+    def row(self, item: Record[Any], now: str) -> dict[str, Any]:
+        ref = item.ref
+        data = _converter.unstructure(item.data)
+        row: dict[str, Any] = {
+            "url": ref.url,
+            "page_id": ref.page_id,
+            "index_in_page": ref.index_in_page,
+            "id": ref.id,
+            "card": json.dumps(_converter.unstructure(dict(ref.card)), ensure_ascii=False),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for column in self.columns:
+            value = data.get(column.field)
+            if column.as_json and value is not None:
+                value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            elif isinstance(value, bool):
+                value = int(value)
+            row[column.name] = value
+        return row
