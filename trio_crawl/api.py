@@ -124,6 +124,7 @@ async def open_session(
         raise TypeError("a catalogue crawl needs both site= and store=")
     if stages is not None or items is not None or planner is not None or on_finish is not None:
         raise TypeError("site=/store= build their own stages, planner and outcome hook")
+    _check_store_fits(site, store)
     session_id = session_id or uuid.uuid4().hex
     rate = config.rate_limit
     politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
@@ -168,6 +169,24 @@ async def open_session(
             ) as session,
         ):
             yield session
+
+
+def _check_store_fits(site: Site[Any], store: Store) -> None:
+    """A site with a record table of its own needs a SQLite store opened for it (and the
+    Matter catalogue one without), or its items would meet the wrong tables."""
+    from .stores.records import RecordTable
+    from .stores.sqlite import SqliteStore
+
+    if not isinstance(store, SqliteStore):
+        return
+    wanted = RecordTable.for_site(site)
+    if store.records != wanted:
+        raise TypeError(
+            f"{site!r} keeps its items in table"
+            f" {wanted.name if wanted else 'products'}, but the store was opened for"
+            f" {store.records.name if store.records else 'products'}: open it with"
+            " SqliteStore.open(path, records=RecordTable.for_site(site), per_page=site.per_page)"
+        )
 
 
 def run_error(summary: SessionSummary) -> dict[str, Any] | None:

@@ -163,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl = commands.add_parser("crawl", parents=[common], help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
     crawl.add_argument("--base-url", type=base_url, required=True, help="catalogue base URL")
+    crawl.add_argument(
+        "--site",
+        default="matter",
+        metavar="SITE",
+        help="package.module:factory of the site, called with the base URL and the config's"
+        " [site] options (matter: the Matter catalogue, the default; bookshop: the demo shop)",
+    )
     crawl.add_argument("--db", required=True, help="SQLite file")
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
 
@@ -200,15 +207,14 @@ def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> Cr
 
 
 async def run_crawl(
-    config: CrawlConfig, base_url: str, db: str, console: Console, dashboard: bool
+    config: CrawlConfig, site: Any, db: str, console: Console, dashboard: bool
 ) -> SessionSummary:
-    """Crawl `base_url` into `db`, with the dashboard if asked; Ctrl-C cancels cleanly."""
-    from .sites import MatterCatalogue
-    from .stores import SqliteStore
+    """Crawl `site` into `db`, with the dashboard if asked; Ctrl-C cancels cleanly."""
+    from .stores import RecordTable, SqliteStore
 
-    site = MatterCatalogue(base_url=base_url)
+    records = RecordTable.for_site(site)
     async with (
-        SqliteStore.open(db) as store,
+        SqliteStore.open(db, per_page=site.per_page, records=records) as store,
         open_session(config, site=site, store=store) as session,
     ):
         subscription = session.events()
@@ -307,6 +313,7 @@ async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
 
 async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
     from .demo import DemoCatalogue, FaultConfig, Markup, serve_demo
+    from .sites import MatterCatalogue
 
     config = load_config(args.config, DEMO_SETTINGS)
     catalogue = DemoCatalogue(products=args.products, seed=args.seed)
@@ -319,7 +326,8 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
             f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
             f"{server.base_url} (faults: {args.faults}, markup: {args.markup}) → {args.db}"
         )
-        summary = await run_crawl(config, server.base_url, args.db, console, not args.no_dashboard)
+        site = MatterCatalogue(server.base_url)
+        summary = await run_crawl(config, site, args.db, console, not args.no_dashboard)
         console.print(
             f"server saw {server.stats.requests} requests, "
             f"injected {sum(server.stats.faults.values())} faults"
@@ -353,9 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = trio.run(run_demo, args, console)
         else:
             config = load_config(args.config)
-            summary = trio.run(
-                run_crawl, config, args.base_url, args.db, console, not args.no_dashboard
-            )
+            from .sites.loading import load_site
+
+            site = load_site(args.site, args.base_url, config.site)
+            summary = trio.run(run_crawl, config, site, args.db, console, not args.no_dashboard)
     except BrokenPipeError:
         # `trio-crawl export ... | head`: the reader left. Point stdout at devnull so that the
         # flush at exit cannot fail again, and end quietly (as the Python docs recommend).
@@ -397,6 +406,8 @@ def work_left(args: argparse.Namespace) -> str:
         command = " ".join(shlex.quote(word) for word in words)
     else:
         command = continue_command(args.base_url, args.db, config)
+        if args.site != "matter":
+            command += f" --site {shlex.quote(args.site)}"
     pages = "page" if status.pages_left == 1 else "pages"
     return (
         f"left: {status.products_left} products on {status.pages_left} {pages};"
@@ -412,7 +423,9 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
 
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
-    if isinstance(exc, UsageError):
+    from .sites.loading import SiteLoadError
+
+    if isinstance(exc, UsageError | SiteLoadError):
         return f"error: {exc}"
     if isinstance(exc, ConfigError):
         return f"config error: {' | '.join(str(exc).splitlines())}"

@@ -42,7 +42,8 @@ def set_shape(
     total = (last_page - 1) * per_page + on_last
     with closing(sqlite3.connect(path)) as db, db:
         db.execute(
-            "INSERT INTO catalogue_shape VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total,"
+            " session_id, seen_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
             (BASE, last_page, on_last, per_page, total, session_id, SEEN),
         )
 

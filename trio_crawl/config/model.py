@@ -591,6 +591,16 @@ class EventsConfig:
     )
 
 
+def _site_options(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError("site", value, "a table of the site's options")
+    for name in value:
+        if not (isinstance(name, str) and name.isidentifier()):
+            raise ConfigError(
+                f"site.{name}", name, "an option name a Python keyword argument can take"
+            )
+
+
 @attrs.frozen
 class CrawlConfig:
     """The whole configuration: one attribute per TOML section, every knob with a default.
@@ -615,6 +625,11 @@ class CrawlConfig:
     retry: RetryConfig = attrs.field(factory=RetryConfig, validator=_section_rule(RetryConfig))
     events: EventsConfig = attrs.field(factory=EventsConfig, validator=_section_rule(EventsConfig))
     http: HttpConfig = attrs.field(factory=HttpConfig, validator=_section_rule(HttpConfig))
+    site: Mapping[str, Any] = attrs.field(
+        factory=dict, converter=_frozen, validator=_site_options, hash=False
+    )
+    """``[site]``: the site's own options, handed to its factory as keyword arguments
+    (``trio-crawl crawl --site package.module:factory``); the site checks them."""
     source: Path | None = attrs.field(default=None, eq=False, kw_only=True)
 
     @classmethod

@@ -13,8 +13,7 @@ there would hide the problem, so it is a parse error naming the field and the va
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -22,6 +21,8 @@ from lxml.cssselect import CSSSelector
 
 from ..engine.results import ErrorKind, StageError
 from . import matter_rules
+from .html import elements as _elements
+from .html import text as _text
 from .protocol import Ordering
 from .records import ListEntry, ListPage, Product, ProductDetail, ProductRef
 from .response import Response
@@ -253,24 +254,8 @@ def _document(html: bytes | str, url: str) -> etree._Element:
     return root
 
 
-def _elements(result: object) -> list[etree._Element]:
-    # CSS selectors always yield element lists; this narrows lxml's XPath result union for mypy.
-    assert isinstance(result, list)
-    return result
-
-
 def _classes(element: etree._Element) -> list[str]:
     return (element.get("class") or "").split()
-
-
-def _text(element: etree._Element) -> str:
-    """The element's text with entities decoded and whitespace collapsed."""
-    if len(element):
-        # Parsing from str makes every text node a str (lxml's stubs also allow bytes).
-        text = "".join(cast("Iterator[str]", element.itertext()))
-    else:
-        text = element.text or ""
-    return " ".join(text.split())
 
 
 def _in_feed(element: etree._Element) -> bool:

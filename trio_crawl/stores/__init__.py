@@ -4,6 +4,7 @@ default), export of stored products to JSON Lines or CSV, and the status of a st
 from .export import ExportFormat as ExportFormat
 from .export import export_products as export_products
 from .protocol import Store as Store
+from .records import RecordTable as RecordTable
 from .schema import StoreOpenError as StoreOpenError
 from .sqlite import SqliteStore as SqliteStore
 from .status import CrawlStatus as CrawlStatus

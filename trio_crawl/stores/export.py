@@ -6,6 +6,10 @@ value is kept only where it differs from the detail page's, in `list_manufacture
 and `list_certificate_id`; these columns are always present (CSV has a fixed header) and are
 null (empty in CSV) when the two pages agree. The columns are `EXPORT_COLUMNS`.
 
+A catalogue of your own (a site with its own record table) is exported from that table: its
+columns as stored (`stores.records`), the list card's fields as one `card` object (a JSON text
+in CSV), ordered by position the same way.
+
 Export is a command-line action, not part of a crawl, so it reads with plain blocking sqlite3
 through a read-only connection (it never creates or changes a database).
 """
@@ -95,23 +99,39 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
                 f"{path} holds an older trio_crawl schema; crawl into it once to upgrade it",
             )
         try:
-            cursor = connection.execute(_EXPORT_QUERY)
+            table = _record_table(connection)
+            query = _EXPORT_QUERY if table == "products" else _records_query(table)
+            cursor = connection.execute(query)
         except sqlite3.Error as exc:
             raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
-        return writer((dict(zip(names, row, strict=True)) for row in cursor), out)
+        rows = (dict(zip(names, row, strict=True)) for row in cursor)
+        return writer(rows, names, out)
 
 
-def _write_jsonl(records: Iterable[Record], out: TextIO) -> int:
+def _record_table(connection: sqlite3.Connection) -> str:
+    """The table the catalogue's items are in (as the last crawl recorded it)."""
+    row = connection.execute("SELECT record_table FROM catalogue_shape WHERE id = 1").fetchone()
+    return "products" if row is None else str(row[0])
+
+
+def _records_query(table: str) -> str:
+    quoted = table.replace('"', '""')
+    return f'SELECT * FROM "{quoted}" ORDER BY page_id, index_in_page, url'
+
+
+def _write_jsonl(records: Iterable[Record], names: list[str], out: TextIO) -> int:
     count = 0
     for record in records:
+        if isinstance(record.get("card"), str):
+            record["card"] = json.loads(record["card"])
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count
 
 
-def _write_csv(records: Iterable[Record], out: TextIO) -> int:
-    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+def _write_csv(records: Iterable[Record], names: list[str], out: TextIO) -> int:
+    writer = csv.DictWriter(out, fieldnames=names)
     writer.writeheader()
     count = 0
     for record in records:
@@ -120,7 +140,7 @@ def _write_csv(records: Iterable[Record], out: TextIO) -> int:
     return count
 
 
-def _writer_for(fmt: str) -> Callable[[Iterable[Record], TextIO], int]:
+def _writer_for(fmt: str) -> Callable[[Iterable[Record], list[str], TextIO], int]:
     if fmt == "jsonl":
         return _write_jsonl
     if fmt == "csv":

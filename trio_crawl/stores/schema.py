@@ -117,6 +117,7 @@ SHAPE_COLUMNS = (
     "total",
     "session_id",
     "seen_at",
+    "record_table",
 )
 
 # The statements that created version 1 (trio_crawl 0.1), each safe to run again.
@@ -222,7 +223,9 @@ _LEDGER_DDL = (
         per_page   INTEGER NOT NULL,
         total      INTEGER NOT NULL,
         session_id TEXT,
-        seen_at    TEXT    NOT NULL
+        seen_at    TEXT    NOT NULL,
+        -- where the catalogue's items are: products (Matter) or a site's own table
+        record_table TEXT  NOT NULL DEFAULT 'products'
     )
     """,
 )

@@ -91,6 +91,11 @@ class SqliteStore:
         self._table = "products" if records is None else records.name
         self._lock = trio.Lock()
 
+    @property
+    def records(self) -> RecordTable | None:
+        """The site's own record table, or None: Matter products in the DESIGN §6 tables."""
+        return self._records
+
     @classmethod
     @asynccontextmanager
     async def open(
@@ -206,6 +211,7 @@ class SqliteStore:
             "total": shape.total,
             "session_id": session_id,
             "seen_at": now,
+            "record_table": self._table,
         }
 
         def write(connection: sqlite3.Connection) -> None:
@@ -487,10 +493,11 @@ def _done_row(product: Any, session_id: str | None, now: str) -> Row:
 
 _SHAPE_UPSERT = (
     "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total, session_id,"
-    " seen_at) VALUES (1, :base_url, :last_page, :on_last, :per_page, :total, :session_id,"
-    " :seen_at) ON CONFLICT (id) DO UPDATE SET base_url = excluded.base_url,"
-    " last_page = excluded.last_page, on_last = excluded.on_last, per_page = excluded.per_page,"
-    " total = excluded.total, session_id = excluded.session_id, seen_at = excluded.seen_at"
+    " seen_at, record_table) VALUES (1, :base_url, :last_page, :on_last, :per_page, :total,"
+    " :session_id, :seen_at, :record_table) ON CONFLICT (id) DO UPDATE SET"
+    " base_url = excluded.base_url, last_page = excluded.last_page, on_last = excluded.on_last,"
+    " per_page = excluded.per_page, total = excluded.total, session_id = excluded.session_id,"
+    " seen_at = excluded.seen_at, record_table = excluded.record_table"
 )
 # A page of the shape gets a row once; a row it already has keeps its state.
 _PAGE_PLANNED = (
