@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=listen_port, default=8000, help="port (8000; 0 = any free)")
     serve.add_argument("--products", type=positive_int, default=4000, help="catalogue size (4000)")
     serve.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
+    serve.add_argument(
+        "--books", type=positive_int, default=47, help="bookshop size under /books/ (47)"
+    )
     serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
     serve.add_argument(
         "--markup",
@@ -355,7 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
             markup = Markup(args.markup)
-            trio.run(run_demo_server, args.products, args.port, args.seed, faults, markup)
+            trio.run(
+                run_demo_server, args.products, args.port, args.seed, faults, markup, args.books
+            )
             return 0
         if args.command == "demo":
             summary = trio.run(run_demo, args, console)

@@ -1,4 +1,5 @@
-"""A local imitation of the CSA-IoT Matter certified-product catalogue, with fault injection.
+"""A local imitation of the CSA-IoT Matter certified-product catalogue, with fault injection,
+and a small ISO-8859-1 bookshop (`DemoBookshop`) served beside it under ``/books/``.
 
 The demo command, the tests and the benchmarks crawl it::
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .bookshop import DemoBook as DemoBook
+from .bookshop import DemoBookshop as DemoBookshop
 from .catalogue import DemoCatalogue as DemoCatalogue
 from .catalogue import DemoProduct as DemoProduct
 from .faults import FaultConfig as FaultConfig
@@ -37,6 +40,8 @@ _SERVER_NAMES = frozenset({"DemoServer", "DemoStats", "run_demo_server", "serve_
 
 __all__ = [
     "Markup",
+    "DemoBook",
+    "DemoBookshop",
     "DemoCatalogue",
     "DemoProduct",
     "DemoServer",

@@ -10,10 +10,18 @@ One task per connection, many requests per connection (keep-alive). Routes:
 they show page 1, like the live site), ``/csa_product/{slug}/``, ``/`` and ``/robots.txt`` (its
 text is `serve_demo`'s ``robots_txt``; None answers 404); anything else is a 404 page. GET and
 HEAD only (405 otherwise). Faults (see `faults`) are injected into list and detail pages only.
+
+Beside the Matter catalogue, the same server serves the bookshop (`bookshop`) under ``/books/``
+(routes in `bookshop_urls`): every response there, 404s and injected error pages included, says
+``charset=iso-8859-1``. Faults apply to its list and detail pages as to Matter's; the per-URL cap
+counts a list page by its canonical ``/books/?page=N`` (the path alone is the same for every
+page) and a detail page by its canonical ``/books/item/SLUG/``. A bookshop 404 is never faulted.
 Clients that vanish or send garbage end their own connection quietly; the server never prints a
 traceback for them.
 
-Command line: ``python -m trio_crawl.demo.server --port 8000 --products 4000 [--faults low]``.
+Command line: ``python -m trio_crawl.demo.server --port 8000 --products 4000 [--books 47]
+[--faults low]``. ``--seed`` seeds the Matter catalogue only; the bookshop keeps its default seed,
+so ``--books N`` serves exactly ``DemoBookshop(N)``.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import socket
 import struct
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Final, NoReturn
 
@@ -36,6 +44,10 @@ import attrs
 import h11
 import trio
 
+from . import bookshop_markup
+from .bookshop import DemoBookshop
+from .bookshop_markup import BookshopRenderer
+from .bookshop_urls import BOOKS_PATH, BookRequest, book_list_url, book_url, route_books
 from .catalogue import DemoCatalogue
 from .faults import FaultConfig, FaultKind, FaultPlan
 from .markup import (
@@ -56,21 +68,30 @@ _RECEIVE_SIZE: Final = 64 * 1024
 _MAX_HEADER_BYTES: Final = 16 * 1024
 _Header = tuple[bytes, bytes]
 _HTML: Final[_Header] = (b"content-type", CONTENT_TYPE.encode())
+_BOOK_HTML: Final[_Header] = (b"content-type", bookshop_markup.CONTENT_TYPE.encode())
 _TEXT: Final[_Header] = (b"content-type", b"text/plain; charset=utf-8")
 _SERVER: Final[_Header] = (b"server", b"trio-crawl-demo")
 _CLOSE: Final[_Header] = (b"connection", b"close")
 _LIST_PAGE_PREFIX: Final = f"{LIST_PATH}page/".encode()
 _LIST_ROOT: Final = LIST_PATH.encode()
 _DETAIL_PREFIX: Final = DETAIL_PATH.encode()
+_BOOKS_PREFIX: Final = BOOKS_PATH[:-1].encode()
 
 
 @attrs.define
 class DemoStats:
-    """What the server has seen. Mutable counters, read by tests and benchmarks."""
+    """What the server has seen. Mutable counters, read by tests and benchmarks.
+
+    `list_pages` / `details` count Matter's list and detail requests, `book_lists` /
+    `book_details` the bookshop's (each including those answered 404: a page past the end, an
+    unknown slug). `requests`, `other`, `not_found` and `faults` count both sites.
+    """
 
     requests: int = 0
     list_pages: int = 0
     details: int = 0
+    book_lists: int = 0
+    book_details: int = 0
     other: int = 0
     not_found: int = 0
     bad_requests: int = 0
@@ -90,6 +111,8 @@ class DemoServer:
     stats: DemoStats
     fault_plan: FaultPlan
     renderer: Renderer
+    bookshop: DemoBookshop
+    book_renderer: BookshopRenderer
     robots_txt: bytes | None = ROBOTS_TXT
     """What ``/robots.txt`` serves (None: a 404)."""
 
@@ -103,6 +126,17 @@ class DemoServer:
 
     def detail_url(self, slug: str) -> str:
         return detail_url(self.base_url, slug)
+
+    @property
+    def bookshop_url(self) -> str:
+        """``http://127.0.0.1:PORT/books/``: the bookshop's page 1."""
+        return self.base_url + BOOKS_PATH
+
+    def book_list_url(self, page: int) -> str:
+        return book_list_url(self.base_url, page)
+
+    def book_url(self, slug: str) -> str:
+        return book_url(self.base_url, slug)
 
 
 def _base_url(host: str, port: int) -> str:
@@ -128,6 +162,7 @@ class _Connections:
         self.server = server
         self.stats = server.stats
         self.renderer = server.renderer
+        self.books = server.book_renderer
         self.plan = server.fault_plan
         self.config = server.fault_plan.config
         self._errors = {
@@ -218,7 +253,11 @@ class _Connections:
             )
             return True
 
-        path = request.target.partition(b"?")[0]
+        path, _, query = request.target.partition(b"?")
+        if path.startswith(_BOOKS_PREFIX):
+            route = route_books(path.decode("latin-1"), query.decode("latin-1"))
+            if route is not None:
+                return await self._respond_books(conn, stream, route, head)
         page = _list_page_number(path)
         slug = None if page is not None else _detail_slug(path)
         if page is not None:
@@ -239,7 +278,51 @@ class _Connections:
         if fault is None:
             await self._send(conn, stream, 200, body, head=head)
             return True
-        return await self._inject(conn, stream, fault, head, page, slug, body)
+        if page is not None:
+            broken = functools.partial(self.renderer.malformed_list_page, page)
+        else:
+            assert slug is not None
+            broken = functools.partial(self._malformed_detail_page, slug)
+        return await self._inject(conn, stream, fault, head, body, broken)
+
+    def _malformed_detail_page(self, slug: str) -> bytes:
+        return self.renderer.malformed_detail_page(slug) or b""
+
+    async def _respond_books(
+        self, conn: h11.Connection, stream: trio.SocketStream, route: BookRequest, head: bool
+    ) -> bool:
+        """Answer a request for a bookshop page (`route`), in ISO-8859-1."""
+        stats, books = self.stats, self.books
+        body: bytes | None = None
+        if route.kind == "list":
+            stats.book_lists += 1
+            page = route.page or 0
+            body = books.list_page(page)
+            fault_key = book_list_url("", page)
+            broken = functools.partial(books.malformed_list_page, page)
+        elif route.kind == "detail":
+            assert route.slug is not None
+            stats.book_details += 1
+            body = books.detail_page(route.slug)
+            fault_key = book_url("", route.slug)
+            broken = functools.partial(books.malformed_detail_page, route.slug)
+        else:
+            stats.other += 1
+            body = books.about() if route.kind == "about" else None
+            if body is not None:
+                await self._send(conn, stream, 200, body, head=head, content_type=_BOOK_HTML)
+                return True
+        if body is None:
+            stats.not_found += 1
+            await self._send(
+                conn, stream, 404, books.not_found(), head=head, content_type=_BOOK_HTML
+            )
+            return True
+        fault = self.plan.decide(fault_key)
+        if fault is None:
+            await self._send(conn, stream, 200, body, head=head, content_type=_BOOK_HTML)
+            return True
+        return await self._inject(conn, stream, fault, head, body, broken, _BOOK_HTML)
 
     async def _respond_other(
         self, conn: h11.Connection, stream: trio.SocketStream, path: bytes, head: bool
@@ -261,36 +344,35 @@ class _Connections:
         stream: trio.SocketStream,
         fault: FaultKind,
         head: bool,
-        page: int | None,
-        slug: str | None,
         body: bytes,
+        broken: Callable[[], bytes],
+        content_type: _Header = _HTML,
     ) -> bool:
+        """Serve `fault` instead of `body`; `broken` makes the page a malformed fault sends."""
         if fault is FaultKind.slow:
             await trio.sleep(self.config.slow_secs)
-            await self._send(conn, stream, 200, body, head=head)
+            await self._send(conn, stream, 200, body, head=head, content_type=content_type)
             return True
         if fault is FaultKind.reset:
             # SO_LINGER 0 turns the close into a TCP reset.
             stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return False
         if fault is FaultKind.truncated:
-            headers = [_HTML, (b"content-length", b"%d" % len(body)), _SERVER]
+            headers = [content_type, (b"content-length", b"%d" % len(body)), _SERVER]
             data = conn.send(h11.Response(status_code=200, headers=headers))
             if not head:
                 data += conn.send(h11.Data(data=body[: len(body) // 2]))
             await stream.send_all(data)
             return False
         if fault is FaultKind.malformed:
-            if page is not None:
-                broken = self.renderer.malformed_list_page(page)
-            else:
-                assert slug is not None
-                broken = self.renderer.malformed_detail_page(slug) or b""
-            await self._send(conn, stream, 200, broken, head=head)
+            await self._send(conn, stream, 200, broken(), head=head, content_type=content_type)
             return True
         status = int(fault.value)
         extra = (self._retry_after,) if fault is FaultKind.rate_limited else ()
-        await self._send(conn, stream, status, self._errors[status], head=head, extra=extra)
+        error = self._errors[status]
+        await self._send(
+            conn, stream, status, error, head=head, content_type=content_type, extra=extra
+        )
         return True
 
 
@@ -324,6 +406,7 @@ async def serve_demo(
     faults: FaultConfig = FaultConfig(),  # noqa: B008 - frozen, so sharing the default is safe
     robots_txt: bytes | None = ROBOTS_TXT,
     markup: Markup = Markup.nested,
+    bookshop: DemoBookshop | None = None,
     task_status: trio.TaskStatus[DemoServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve `catalogue` on a loopback address until cancelled.
@@ -332,7 +415,8 @@ async def serve_demo(
     is bound before `DemoServer` (with its `base_url`, `stats`, …) is handed back; port 0
     picks a free port. `robots_txt` is what ``/robots.txt`` serves (None: a 404), so tests
     can disallow pages; `markup` is how list pages lay out their cards (the live nesting by
-    default). Raises `ValueError` for a host that is not loopback.
+    default). `bookshop` is served under ``/books/`` (None: a fresh ``DemoBookshop()``, 47
+    books). Raises `ValueError` for a host that is not loopback.
     """
     host = _loopback(host)
     listeners = await trio.open_tcp_listeners(port, host=host)
@@ -340,6 +424,7 @@ async def serve_demo(
     stats = DemoStats()
     plan = FaultPlan(faults)
     stats.faults = plan.injected
+    shop = DemoBookshop() if bookshop is None else bookshop
     server = DemoServer(
         host=host,
         port=bound_port,
@@ -347,6 +432,8 @@ async def serve_demo(
         stats=stats,
         fault_plan=plan,
         renderer=Renderer(catalogue, _base_url(host, bound_port), markup=markup),
+        bookshop=shop,
+        book_renderer=BookshopRenderer(shop),
         robots_txt=robots_txt,
     )
     connections = _Connections(server)
@@ -363,19 +450,25 @@ async def run_demo_server(
     seed: int = 7,
     faults: FaultConfig = FaultConfig(),  # noqa: B008
     markup: Markup = Markup.nested,
+    books: int = 47,
 ) -> None:
-    """Serve a fresh demo catalogue until SIGINT or SIGTERM, announcing its base URL on one
-    stdout line; a signal ends it quietly (trio would otherwise raise KeyboardInterrupt
-    wrapped in an exception group out of the nursery)."""
+    """Serve a fresh demo catalogue and bookshop until SIGINT or SIGTERM, announcing the base
+    URL on the first stdout line and the bookshop on the second; a signal ends it quietly (trio
+    would otherwise raise KeyboardInterrupt wrapped in an exception group out of the nursery)."""
     catalogue = DemoCatalogue(products=products, seed=seed)
+    shop = DemoBookshop(books)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             server: DemoServer = await nursery.start(
-                functools.partial(serve_demo, catalogue, port=port, faults=faults, markup=markup)
+                functools.partial(
+                    serve_demo, catalogue, port=port, faults=faults, markup=markup, bookshop=shop
+                )
             )
             print(
                 f"serving demo catalogue at {server.base_url} "
-                f"({catalogue.total} products, {catalogue.last_page} pages)",
+                f"({catalogue.total} products, {catalogue.last_page} pages)\n"
+                f"serving demo bookshop at {server.bookshop_url} "
+                f"({shop.total} books, {shop.last_page} pages)",
                 flush=True,
             )
             async for _ in signals:
@@ -387,11 +480,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m trio_crawl.demo.server``: serve the demo catalogue until interrupted."""
     parser = argparse.ArgumentParser(
         prog="python -m trio_crawl.demo.server",
-        description="Serve the demo Matter catalogue on 127.0.0.1.",
+        description="Serve the demo Matter catalogue and bookshop on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=8000, help="port (0 = any free port)")
     parser.add_argument("--products", type=int, default=4000, help="catalogue size")
     parser.add_argument("--seed", type=int, default=7, help="catalogue seed")
+    parser.add_argument("--books", type=int, default=47, help="bookshop size (its seed is 0)")
     parser.add_argument(
         "--faults", choices=("none", "low"), default="none", help="fault injection preset"
     )
@@ -404,7 +498,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
     try:
-        trio.run(run_demo_server, args.products, args.port, args.seed, faults, Markup(args.markup))
+        markup = Markup(args.markup)
+        trio.run(run_demo_server, args.products, args.port, args.seed, faults, markup, args.books)
     except KeyboardInterrupt:
         return 0
     return 0
