@@ -147,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", parents=[common], help="serve the demo catalogue and crawl it into SQLite"
     )
+    demo.add_argument(
+        "--site",
+        choices=("matter", "bookshop"),
+        default="matter",
+        help="which demo catalogue to crawl (matter; bookshop: books listed oldest first)",
+    )
     demo.add_argument("--products", type=positive_int, default=3000, help="catalogue size (3000)")
     demo.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
     demo.add_argument("--db", default="demo.db", help="SQLite file (demo.db)")
@@ -315,21 +321,29 @@ async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
 
 
 async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
-    from .demo import DemoCatalogue, FaultConfig, Markup, serve_demo
+    from .demo import DemoBookshop, DemoCatalogue, FaultConfig, Markup, serve_demo
     from .sites import MatterCatalogue
+    from .sites.bookshop import Bookshop
 
     config = load_config(args.config, DEMO_SETTINGS)
-    catalogue = DemoCatalogue(products=args.products, seed=args.seed)
+    books = args.site == "bookshop"
+    catalogue = DemoCatalogue(products=24 if books else args.products, seed=args.seed)
+    bookshop = DemoBookshop(books=args.products, seed=args.seed) if books else None
     faults = FaultConfig.low(seed=args.seed) if args.faults == "low" else FaultConfig()
     async with trio.open_nursery() as nursery:
         server = await nursery.start(
-            functools.partial(serve_demo, catalogue, faults=faults, markup=Markup(args.markup))
+            functools.partial(
+                serve_demo, catalogue, faults=faults, markup=Markup(args.markup), bookshop=bookshop
+            )
         )
-        console.print(
-            f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
-            f"{server.base_url} (faults: {args.faults}, markup: {args.markup}) → {args.db}"
-        )
-        site = MatterCatalogue(server.base_url)
+        if bookshop is not None:
+            what = f"demo bookshop: {bookshop.total} books on {bookshop.last_page} pages at "
+            where = f"{server.bookshop_url} (faults: {args.faults})"
+        else:
+            what = f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
+            where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
+        console.print(f"{what}{where} → {args.db}", soft_wrap=True)
+        site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
         summary = await run_crawl(config, site, args.db, console, not args.no_dashboard)
         console.print(
             f"server saw {server.stats.requests} requests, "
@@ -407,6 +421,7 @@ def work_left(args: argparse.Namespace) -> str:
     config = None if args.config is None else str(args.config)
     if args.command == "demo":
         words = ["trio-crawl", "demo", "--products", str(args.products), "--seed", str(args.seed)]
+        words += ["--site", args.site] if args.site != "matter" else []
         words += ["--db", args.db, *(["--config", config] if config else [])]
         command = " ".join(shlex.quote(word) for word in words)
     else:

@@ -75,7 +75,8 @@ def test_a_detail_page_gives_every_fact_of_the_book() -> None:
 
 
 def test_a_page_without_cards_is_a_parse_error_naming_the_url() -> None:
-    page = Response("http://shop.test/books/?page=2", 200, b"<html><body><p>Closed</p></body></html>")
+    closed = b"<html><body><p>Closed</p></body></html>"
+    page = Response("http://shop.test/books/?page=2", 200, closed)
     with pytest.raises(StageError) as caught:
         SHOP.parse_list(page)
     assert caught.value.kind is ErrorKind.parse_error

@@ -12,7 +12,8 @@ from trio_crawl.sites.loading import SiteLoadError, load_site
 def test_the_default_and_the_short_names_are_the_shipped_sites() -> None:
     matter = load_site("matter", "http://x.test")
     assert isinstance(matter, MatterCatalogue) and matter.base_url == "http://x.test"
-    assert isinstance(load_site("trio_crawl.sites:MatterCatalogue", "http://x.test"), MatterCatalogue)
+    by_name = load_site("trio_crawl.sites:MatterCatalogue", "http://x.test")
+    assert isinstance(by_name, MatterCatalogue)
     shop = load_site("trio_crawl.sites.bookshop:Bookshop", "http://x.test", {"path": "/shop/"})
     assert isinstance(shop, Bookshop) and shop.list_url(2) == "http://x.test/shop/?page=2"
 

@@ -81,7 +81,8 @@ async def test_records_are_stored_in_their_own_table_and_upserted_by_url(tmp_pat
     assert products == 0  # the Matter tables are not touched
     first = rows[0]
     assert first["title"] == "Book one, revised"
-    assert (first["pages"], first["price"], first["exact"], first["in_print"]) == (101, 9.5, "12.30", 0)
+    numbers = (first["pages"], first["price"], first["exact"], first["in_print"])
+    assert numbers == (101, 9.5, "12.30", 0)
     assert first["published"] == "2020-01-02"
     assert json.loads(first["tags"]) == ["a", "b"]
     assert json.loads(first["author"]) == {"born": 1970, "name": "Zoë"}

@@ -1,0 +1,105 @@
+"""A second, different catalogue crawled end to end: the demo bookshop (oldest first, ?page=N with
+a pager, 404 past the end, ISO-8859-1 said only in the header), through the library and the CLI,
+into a table of its own; every stored book equals the shop's."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from trio_crawl import crawl
+from trio_crawl.demo import DemoBookshop, DemoCatalogue, FaultConfig
+from trio_crawl.sites.bookshop import Bookshop
+from trio_crawl.stores import RecordTable, SqliteStore, read_status
+
+from .conftest import crawl_config, demo_server
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "trio_crawl.cli"]
+CONTINUE = {"strategy": "continue_from_db", "page_range_limit": 1000}
+
+
+def books(path: Path) -> list[dict[str, Any]]:
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        found = [
+            dict(row) for row in db.execute("SELECT * FROM books ORDER BY page_id, index_in_page")
+        ]
+    db.close()
+    return found
+
+
+def check_stored(rows: list[dict[str, Any]], shop: DemoBookshop) -> None:
+    expected = [book for page in range(1, shop.last_page + 1) for book in shop.page(page)]
+    assert len(rows) == len(expected) == shop.total
+    for row, book in zip(rows, expected, strict=True):
+        assert row["url"].endswith(f"/books/item/{book.slug}/")
+        assert (row["page_id"], row["index_in_page"]) == shop.expected_position(book.slug)
+        assert (row["title"], row["author"], row["isbn"]) == (book.title, book.author, book.isbn)
+        assert (row["price_pence"], row["currency"]) == (book.price_pence, "GBP")
+        assert (row["available"], row["copies"]) == (int(book.stock > 0), book.stock)
+        assert (row["pages"], row["published"]) == (book.pages, book.published.isoformat())
+        assert row["description"] == book.description
+        assert json.loads(row["card"])["title"] == book.title
+
+
+async def test_the_bookshop_is_crawled_fully_then_only_its_new_books(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    shop = DemoBookshop(books=47, seed=3)
+    path = tmp_path / "books.db"
+    config = crawl_config(crawl=CONTINUE)
+    async with demo_server(DemoCatalogue(products=12), bookshop=shop) as server:
+        site = Bookshop(server.base_url)
+        async with SqliteStore.open(path, records=RecordTable.for_site(site), per_page=10) as store:
+            first = await crawl(config, site=site, store=store)
+            assert (first.status, first.pages_ok, first.products_saved) == ("completed", 5, 47)
+            check_stored(books(path), shop)
+            shop.publish(5)  # the last page fills up (7 → 10) and a page 6 appears with 2
+            details = server.stats.book_details
+            second = await crawl(config, site=site, store=store)
+            new_details = server.stats.book_details - details
+    assert (second.status, second.pages_ok, second.products_saved) == ("completed", 2, 5)
+    assert new_details == 5  # the 7 stored books on page 5 are not fetched again
+    check_stored(books(path), shop)
+    status = read_status(path)
+    assert (status.products_done, status.products_expected, status.products_left) == (52, 52, 0)
+    assert status.shape is not None and (status.shape.last_page, status.shape.on_last) == (6, 2)
+
+
+async def test_the_bookshop_through_the_command_line_with_export_and_status(
+    tmp_path: Path,
+) -> None:
+    shop = DemoBookshop(books=23, seed=5)
+    (tmp_path / "shop.toml").write_text(
+        '[site]\npath = "/books/"\n[rate_limit]\nrequests_per_second = 0\n'
+    )
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+
+    async def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return await trio.run_process([*CLI, *args], capture_stdout=True, capture_stderr=True,
+                                      cwd=tmp_path, env=env, check=False)  # fmt: skip
+
+    async with demo_server(DemoCatalogue(products=12), FaultConfig(), bookshop=shop) as server:
+        done = await run("crawl", "--site", "trio_crawl.sites.bookshop:Bookshop", "--base-url",
+                         server.base_url, "--db", "books.db", "--config", "shop.toml",
+                         "--no-dashboard")  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    assert "completed" in done.stdout.decode()
+    check_stored(books(tmp_path / "books.db"), shop)
+    exported = await run("export", "--db", "books.db", "--format", "jsonl")
+    records = [json.loads(line) for line in exported.stdout.decode().splitlines()]
+    assert [r["isbn"] for r in records] == [b["isbn"] for b in books(tmp_path / "books.db")]
+    assert records[0]["card"]["title"] == records[0]["title"]
+    status = await run("status", "--db", "books.db")
+    lines = status.stdout.decode().splitlines()
+    assert "23 of 23 stored" in status.stdout.decode()
+    assert lines[-1] == "nothing left: every product of the catalogue is stored"
