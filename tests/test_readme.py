@@ -64,3 +64,47 @@ def test_readme_stands_alone_without_documents_outside_the_repository() -> None:
     text = README.read_text()
     for outside in ("DESIGN", "§", "the issue", "issue's", "STYLE"):
         assert outside not in text, f"README.md mentions {outside!r}"
+
+
+def test_readme_own_site_example_runs_then_the_same_site_from_the_command_line(
+    tmp_path: Path,
+) -> None:
+    import functools
+    import os
+
+    import trio
+
+    from trio_crawl.demo import DemoBookshop, DemoCatalogue, serve_demo
+
+    code = _example("## Crawl your own catalogue")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "completed 5 47"
+    # The same file as a module of the user's own, named with --site, run in its directory.
+    (tmp_path / "shelf.py").write_text(code)
+    text = README.read_text()
+    commands = re.search(r"```sh\n(trio-crawl crawl --site shelf:Shelf.*?)```", text, re.S)
+    assert commands is not None
+    lines = commands.group(1).strip().splitlines()
+    env = {**os.environ, "PYTHONPATH": str(README.parent)}
+
+    async def run_commands() -> list[subprocess.CompletedProcess[bytes]]:
+        async with trio.open_nursery() as nursery:
+            demo = functools.partial(serve_demo, bookshop=DemoBookshop(books=47))
+            server = await nursery.start(demo, DemoCatalogue(products=12))
+            done = []
+            for line in lines:
+                words = line.replace("http://127.0.0.1:8000", server.base_url).split()
+                command = [sys.executable, "-m", "trio_crawl.cli", *words[1:]]
+                done.append(await trio.run_process(command, capture_stdout=True,
+                            capture_stderr=True, cwd=tmp_path, env=env, check=False))  # fmt: skip
+            nursery.cancel_scope.cancel()
+        return done
+
+    crawled, status, exported = trio.run(run_commands)
+    assert crawled.returncode == 0, crawled.stderr.decode()
+    assert "nothing left" in status.stdout.decode()
+    rows = exported.stdout.decode().splitlines()
+    assert rows[0].startswith("url,page_id,index_in_page,id,card,title,isbn,price,")
+    assert len(rows) == 1 + 47

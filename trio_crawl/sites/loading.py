@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +35,10 @@ def load_site(spec: str, base_url: str, options: Mapping[str, Any] | None = None
             f"--site {spec!r} is not of the form package.module:factory"
             f" (or one of {', '.join(sorted(BUILT_IN))})"
         )
+    # As uvicorn and gunicorn do: a module in the current directory is found too, also when
+    # run as the `trio-crawl` script (whose own folder is on the path instead).
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
