@@ -138,6 +138,15 @@ class SqliteStore:
             with map_sqlite_errors():
                 return await trio.to_thread.run_sync(fn, self._connection)
 
+    async def _write(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Run `fn` in one BEGIN IMMEDIATE … COMMIT transaction (rolled back if it fails)."""
+
+        def write(connection: sqlite3.Connection) -> None:
+            with _immediate_transaction(connection):
+                fn(connection)
+
+        await self._run(write)
+
     # -- the Store protocol ------------------------------------------------------------------
 
     async def save_products(self, products: Sequence[Any]) -> int:
@@ -215,16 +224,14 @@ class SqliteStore:
         }
 
         def write(connection: sqlite3.Connection) -> None:
-            with _immediate_transaction(connection):
-                # Page numbers of another shape showed other products: those rows go.
-                connection.execute(
-                    "DELETE FROM crawl_ledger WHERE item = 'page' AND total IS NOT :total",
-                    shape_row,
-                )
-                connection.execute(_SHAPE_UPSERT, shape_row)
-                connection.executemany(_PAGE_PLANNED, rows)
+            # Page numbers of another shape showed other products: those rows go.
+            connection.execute(
+                "DELETE FROM crawl_ledger WHERE item = 'page' AND total IS NOT :total", shape_row
+            )
+            connection.execute(_SHAPE_UPSERT, shape_row)
+            connection.executemany(_PAGE_PLANNED, rows)
 
-        await self._run(write)
+        await self._write(write)
 
     async def page_listed(
         self, page: LedgerPage, refs: Sequence[ProductRef], total: int, session_id: str
@@ -251,11 +258,10 @@ class SqliteStore:
         ]
 
         def write(connection: sqlite3.Connection) -> None:
-            with _immediate_transaction(connection):
-                connection.execute(_PAGE_LISTED, page_row)
-                connection.executemany(_PRODUCT_PENDING, product_rows)
+            connection.execute(_PAGE_LISTED, page_row)
+            connection.executemany(_PRODUCT_PENDING, product_rows)
 
-        await self._run(write)
+        await self._write(write)
 
     async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
         if not failures:
@@ -279,11 +285,7 @@ class SqliteStore:
             for failure in failures
         ]
 
-        def write(connection: sqlite3.Connection) -> None:
-            with _immediate_transaction(connection):
-                connection.executemany(_FAILED, rows)
-
-        await self._run(write)
+        await self._write(lambda connection: connection.executemany(_FAILED, rows))
 
     async def newest_position(self) -> int | None:
         per_page = self._per_page
@@ -313,16 +315,15 @@ class SqliteStore:
         }
 
         def write(connection: sqlite3.Connection) -> None:
-            with _immediate_transaction(connection):
-                liveness.mark_interrupted(connection, host, now)
-                connection.execute(
-                    "INSERT INTO crawl_runs (session_id, status, started_at, config_json, pid,"
-                    " host, heartbeat_at) VALUES (:session_id, 'running', :started_at,"
-                    " :config_json, :pid, :host, :heartbeat_at)",
-                    params,
-                )
+            liveness.mark_interrupted(connection, host, now)
+            connection.execute(
+                "INSERT INTO crawl_runs (session_id, status, started_at, config_json, pid,"
+                " host, heartbeat_at) VALUES (:session_id, 'running', :started_at,"
+                " :config_json, :pid, :host, :heartbeat_at)",
+                params,
+            )
 
-        await self._run(write)
+        await self._write(write)
 
     async def heartbeat(self, session_id: str) -> None:
         """Say that session `session_id` is alive (see `liveness`)."""
