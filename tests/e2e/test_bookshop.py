@@ -103,3 +103,35 @@ async def test_the_bookshop_through_the_command_line_with_export_and_status(
     lines = status.stdout.decode().splitlines()
     assert "23 of 23 stored" in status.stdout.decode()
     assert lines[-1] == "nothing left: every product of the catalogue is stored"
+
+
+async def test_holes_in_a_shop_listed_oldest_first_sit_on_its_own_pages_and_one_rerun_fills_them(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    shop = DemoBookshop(books=47, seed=4)
+    path = tmp_path / "books.db"
+    config = crawl_config(crawl=CONTINUE)
+    async with demo_server(DemoCatalogue(products=12), bookshop=shop) as server:
+        site = Bookshop(server.base_url)
+        async with SqliteStore.open(path, records=RecordTable.for_site(site), per_page=10) as store:
+            await crawl(config, site=site, store=store)
+            with sqlite3.connect(path, isolation_level=None) as db:
+                for page_id, index in ((0, 3), (2, 5)):  # oldest indexes 3 and 25
+                    (url,) = db.execute(
+                        "SELECT url FROM books WHERE page_id = ? AND index_in_page = ?",
+                        (page_id, index),
+                    ).fetchone()
+                    db.execute("DELETE FROM books WHERE url = ?", (url,))
+                    db.execute("UPDATE crawl_ledger SET state = 'pending' WHERE url = ?", (url,))
+            db.close()
+            status = read_status(path)
+            assert [(h.first, h.last, h.pages) for h in status.hole_ranges] == [
+                (3, 3, (1,)),
+                (25, 25, (3,)),
+            ]
+            assert (status.pages_left, status.products_left) == (2, 2)
+            details = server.stats.book_details
+            rerun = await crawl(config, site=site, store=store)
+            assert (rerun.pages_ok, rerun.products_saved) == (2, 2)
+            assert server.stats.book_details - details == 2
+    check_stored(books(path), shop)

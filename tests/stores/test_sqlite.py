@@ -45,7 +45,7 @@ DESIGN_COLUMNS = {
     ],
     "catalogue_shape": [
         "id", "base_url", "last_page", "on_last", "per_page", "total", "session_id", "seen_at",
-        "record_table",
+        "record_table", "ordering",
     ],
 }  # fmt: skip
 

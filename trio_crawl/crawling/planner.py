@@ -189,7 +189,9 @@ class CataloguePlanner:
             )
             for page in range(1, shape.last_page + 1)
         ]
-        ledger_shape = LedgerShape(self.site.base_url, shape.last_page, shape.on_last, per_page)
+        ledger_shape = LedgerShape(
+            self.site.base_url, shape.last_page, shape.on_last, per_page, self.site.ordering
+        )
         await context.retry(
             lambda: ledger.open_shape(ledger_shape, pages, self.session_id), policy="saving"
         )

@@ -25,12 +25,14 @@ EndState = Literal["failed", "cancelled"]
 @attrs.frozen
 class LedgerShape:
     """The catalogue a session crawls against: `last_page` pages of `per_page`, `on_last` on the
-    last one, at `base_url`."""
+    last one, at `base_url`, listed in `ordering`."""
 
     base_url: str
     last_page: int
     on_last: int
     per_page: int
+    ordering: str = "newest_first"
+    """How the site lists its items (`sites.Ordering`): which site page shows a position."""
 
     @property
     def total(self) -> int:

@@ -118,6 +118,7 @@ SHAPE_COLUMNS = (
     "session_id",
     "seen_at",
     "record_table",
+    "ordering",
 )
 
 # The statements that created version 1 (trio_crawl 0.1), each safe to run again.
@@ -225,7 +226,10 @@ _LEDGER_DDL = (
         session_id TEXT,
         seen_at    TEXT    NOT NULL,
         -- where the catalogue's items are: products (Matter) or a site's own table
-        record_table TEXT  NOT NULL DEFAULT 'products'
+        record_table TEXT  NOT NULL DEFAULT 'products',
+        -- how the site lists its items (newest_first, oldest_first, unordered): which site
+        -- page shows a position
+        ordering     TEXT  NOT NULL DEFAULT 'newest_first'
     )
     """,
 )

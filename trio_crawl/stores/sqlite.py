@@ -183,7 +183,7 @@ class SqliteStore:
     async def view(self) -> LedgerView:
         def query(connection: sqlite3.Connection) -> LedgerView:
             row = connection.execute(
-                "SELECT base_url, last_page, on_last, per_page FROM catalogue_shape"
+                "SELECT base_url, last_page, on_last, per_page, ordering FROM catalogue_shape"
             ).fetchone()
             shape = None if row is None else LedgerShape(*row)
             done = {
@@ -221,6 +221,7 @@ class SqliteStore:
             "session_id": session_id,
             "seen_at": now,
             "record_table": self._table,
+            "ordering": str(shape.ordering),
         }
 
         def write(connection: sqlite3.Connection) -> None:
@@ -494,11 +495,12 @@ def _done_row(product: Any, session_id: str | None, now: str) -> Row:
 
 _SHAPE_UPSERT = (
     "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total, session_id,"
-    " seen_at, record_table) VALUES (1, :base_url, :last_page, :on_last, :per_page, :total,"
-    " :session_id, :seen_at, :record_table) ON CONFLICT (id) DO UPDATE SET"
+    " seen_at, record_table, ordering) VALUES (1, :base_url, :last_page, :on_last, :per_page,"
+    " :total, :session_id, :seen_at, :record_table, :ordering) ON CONFLICT (id) DO UPDATE SET"
     " base_url = excluded.base_url, last_page = excluded.last_page, on_last = excluded.on_last,"
     " per_page = excluded.per_page, total = excluded.total, session_id = excluded.session_id,"
-    " seen_at = excluded.seen_at, record_table = excluded.record_table"
+    " seen_at = excluded.seen_at, record_table = excluded.record_table,"
+    " ordering = excluded.ordering"
 )
 # A page of the shape gets a row once; a row it already has keeps its state.
 _PAGE_PLANNED = (

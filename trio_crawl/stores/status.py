@@ -71,11 +71,17 @@ class ShapeSeen:
     total: int
     session_id: str | None
     seen_at: str
+    ordering: str = "newest_first"
+    """How the site lists its items: which site page shows a position."""
 
     def page_of(self, oldest_index: int) -> int:
-        """The site page (newest first) that shows the product with this oldest index."""
+        """The site page that shows the product with this oldest index."""
         page, _ = site_page_of(
-            oldest_index, last_page=self.last_page, on_last=self.on_last, per_page=self.per_page
+            oldest_index,
+            last_page=self.last_page,
+            on_last=self.on_last,
+            per_page=self.per_page,
+            ordering=self.ordering,
         )
         return page
 
@@ -316,7 +322,11 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     holes = list(_holes(done))
     # The planner's own rule, so that "pages left" is what the next crawl will read.
     pages_left = pages_with_work(
-        last_page=shape.last_page, on_last=shape.on_last, per_page=shape.per_page, done=set(done)
+        last_page=shape.last_page,
+        on_last=shape.on_last,
+        per_page=shape.per_page,
+        done=set(done),
+        ordering=shape.ordering,
     )
     return CrawlStatus(
         path=path,
@@ -340,7 +350,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
 
 def _shape(connection: sqlite3.Connection, path: str) -> ShapeSeen | None:
     row = connection.execute(
-        "SELECT base_url, last_page, on_last, per_page, total, session_id, seen_at"
+        "SELECT base_url, last_page, on_last, per_page, total, session_id, seen_at, ordering"
         " FROM catalogue_shape WHERE id = 1"
     ).fetchone()
     if row is None:
