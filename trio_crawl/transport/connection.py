@@ -1,0 +1,37 @@
+"""One open HTTP/1.1 connection: its stream, its parser, and what the pool needs to know."""
+
+from __future__ import annotations
+
+import trio
+
+from .parsers import ResponseParser
+from .wire import Stream
+
+Origin = tuple[str, str, int]
+"""(scheme, host, port): connections are shared only within one origin."""
+
+
+class Connection:
+    """A connection and its bookkeeping; the pool decides its life, the transport uses it.
+
+    Closing is synchronous (the socket is closed at once, without a TLS close_notify): the
+    pool's counts then change in the same step as the close, so a cancellation can never
+    leave a slot counted for a connection that is gone. HTTP/1.1 framing makes close_notify
+    unnecessary for a client.
+    """
+
+    __slots__ = ("_socket", "idle_since", "origin", "parser", "reused", "stream")
+
+    def __init__(self, origin: Origin, stream: Stream, parser: ResponseParser) -> None:
+        self.origin = origin
+        self.stream = stream
+        self.parser = parser
+        self.idle_since = 0.0
+        self.reused = False
+        """Whether the current request is not the connection's first (a stale retry may help)."""
+        tcp = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+        self._socket = tcp.socket
+
+    def close(self) -> None:
+        """Close the socket now; idempotent."""
+        self._socket.close()

@@ -1,0 +1,217 @@
+"""`TrioTransport`: HTTP/1.1 for httpx straight on trio sockets, with a fast response parser.
+
+Why: a crawl spent ~2.7 times aiohttp's CPU per page, most of it in httpcore's pool and h11. This
+transport keeps the per-request path short: one request head built with a single join, one
+``send_all`` for a bodyless request, ``receive_some(65536)``, a C parser (httptools) fed
+whole reads, and a pool that is a dict of lists plus one parking lot.
+
+Parse cost on the demo's pages (``python benchmarks/parsers.py``, best of 5, µs per response,
+parser construction included)::
+
+    PARSER_FIGURES
+
+So httptools is the default ``parser``; h11 (pure Python) is there for comparison and as a
+fallback where llhttp is stricter than a server.
+
+A request's life, and what can go wrong (every error is an httpx one, see `wire`):
+
+1. `ConnectionPool.checkout`: an idle connection of the origin, newest first, or a slot for a
+   new one; waiting for a slot is bounded by the ``pool`` timeout (`httpx.PoolTimeout`).
+2. A new connection: TCP, then TLS for https, within the ``connect`` timeout.
+3. The head (and body, chunked if httpx asked for it) is written; then the response head is
+   read, each read within the ``read`` timeout.
+4. The body streams from `ResponseStream`; read to its end, the connection is released.
+
+A reused connection the server had already closed (EOF or reset before any byte of the
+response) is a *stale* keep-alive connection: an idempotent request whose body can be sent
+again is then retried once, on a new connection. Anything else raises.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from .body import ResponseStream
+from .connection import Connection, Origin
+from .parsers import ParserName, make_parser
+from .pool import ConnectionPool
+from .request_head import RequestHead, request_head
+from .wire import READ_SIZE, connect, receive, send
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+"""Methods a stale connection may be retried for (RFC 9110 §9.2.2)."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_NO_TIMEOUTS: Mapping[str, float | None] = {}
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any response byte: the retry may go ahead."""
+
+
+class TrioTransport(httpx.AsyncBaseTransport):
+    """An httpx transport speaking HTTP/1.1 over trio; see the module docstring.
+
+    `max_connections` bounds open connections across all origins; at most
+    `max_keepalive_connections` (default: `max_connections`) are kept idle, each for at most
+    `keepalive_expiry` seconds. `ssl_context` serves every https connection (default: a
+    verifying ``ssl.create_default_context()``, built on first use). `parser` picks the
+    response parser.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_keepalive_connections: int | None = None,
+        keepalive_expiry: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
+        parser: ParserName = "httptools",
+    ) -> None:
+        make_parser(parser)  # refuses an unknown name now rather than on first connect
+        self._parser: ParserName = parser
+        self._pool = ConnectionPool(max_connections, max_keepalive_connections, keepalive_expiry)
+        self._tls = ssl_context
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool (its counts are what tests and dashboards look at)."""
+        return self._pool
+
+    async def aclose(self) -> None:
+        """Close every connection; later requests raise RuntimeError."""
+        self._pool.close()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        scheme = url.scheme
+        if scheme == "https":
+            tls = self._tls
+            if tls is None:
+                tls = self._tls = ssl.create_default_context()
+        elif scheme == "http":
+            tls = None
+        else:
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {scheme!r}")
+        host = url.raw_host.decode("ascii")
+        if not host:
+            raise httpx.UnsupportedProtocol(f"request URL has no host: {url}")
+        port = url.port or _DEFAULT_PORTS[scheme]
+        origin = (scheme, host, port)
+        timeouts: Mapping[str, Any] = request.extensions.get("timeout") or _NO_TIMEOUTS
+        head = request_head(request)
+        retryable = request.method in IDEMPOTENT_METHODS and (
+            not head.has_body or isinstance(request.stream, httpx.ByteStream)
+        )
+        pool = self._pool
+        conn = await pool.checkout(origin, timeouts.get("pool"))
+        if conn is not None:
+            try:
+                return await self._exchange(conn, request, head, timeouts, retryable)
+            except _StaleConnection:
+                conn = await pool.checkout(origin, timeouts.get("pool"), fresh=True)
+        if conn is None:
+            conn = await self._open(origin, host, port, tls, timeouts.get("connect"))
+        return await self._exchange(conn, request, head, timeouts, False)
+
+    async def _open(
+        self,
+        origin: Origin,
+        host: str,
+        port: int,
+        tls: ssl.SSLContext | None,
+        limit: float | None,
+    ) -> Connection:
+        """Turn a pool slot into a connection (or give the slot back)."""
+        try:
+            stream = await connect(host, port, tls, limit)
+        except BaseException:
+            self._pool.give_back_slot()
+            raise
+        conn = Connection(origin, stream, make_parser(self._parser))
+        self._pool.opened(conn)
+        return conn
+
+    async def _exchange(
+        self,
+        conn: Connection,
+        request: httpx.Request,
+        head: RequestHead,
+        timeouts: Mapping[str, Any],
+        retryable: bool,
+    ) -> httpx.Response:
+        """Send `request` on `conn` and read the response head; the body is left streaming."""
+        pool = self._pool
+        stream = conn.stream
+        parser = conn.parser
+        read_timeout = timeouts.get("read")
+        answered = False
+        try:
+            if head.has_body:
+                await self._send_with_body(conn, request, head, timeouts.get("write"))
+            else:
+                await send(stream, head.data, timeouts.get("write"))
+            parser.start(request.method.encode("ascii"))
+            while not parser.head_done:
+                data = await receive(stream, read_timeout)
+                if not data:
+                    parser.feed_eof()  # raises: the head is incomplete
+                answered = True
+                parser.feed(data)
+        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
+            pool.discard(conn)
+            if retryable and conn.reused and not answered:
+                raise _StaleConnection from exc
+            raise
+        except BaseException:
+            pool.discard(conn)
+            raise
+        chunks = parser.body
+        parser.body = []
+        keep = not head.close
+        if parser.complete:
+            pool.release(conn, parser.keep_alive and keep)
+            body = ResponseStream(chunks, None, pool, keep, read_timeout)
+        else:
+            body = ResponseStream(chunks, conn, pool, keep, read_timeout)
+        try:
+            return httpx.Response(
+                parser.status,
+                headers=parser.headers,
+                stream=body,
+                extensions={"http_version": parser.version, "reason_phrase": parser.reason},
+            )
+        except BaseException:
+            body.aclose_now()
+            raise
+
+    async def _send_with_body(
+        self,
+        conn: Connection,
+        request: httpx.Request,
+        head: RequestHead,
+        limit: float | None,
+    ) -> None:
+        """Write the head and the body, coalescing small pieces into one write."""
+        body = request.stream
+        if not isinstance(body, httpx.AsyncByteStream):
+            raise TypeError("TrioTransport needs an async request body (httpx.AsyncClient)")
+        stream = conn.stream
+        pending = head.data
+        async for chunk in body:
+            if not chunk:
+                continue  # an empty chunk would end a chunked body
+            if head.chunked:
+                chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+            if len(pending) + len(chunk) <= READ_SIZE:
+                pending += chunk
+            else:
+                await send(stream, pending, limit)
+                pending = chunk
+        if head.chunked:
+            pending += b"0\r\n\r\n"
+        await send(stream, pending, limit)
