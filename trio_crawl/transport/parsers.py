@@ -5,7 +5,8 @@ has no body whatever its headers say), `feed` it what the socket gave, `feed_eof
 server closed. Results are plain attributes, read by the transport after each feed: cheaper
 than events or callbacks crossing the interface, which matters because the parser sits on the
 hot path of every page. Malformed input raises `httpx.RemoteProtocolError`; so does a head
-larger than `MAX_HEAD_BYTES`.
+still unfinished after `MAX_HEAD_BYTES` of input (checked per read, as h11 does, so a head
+that ends within the read crossing the limit passes).
 
 Both parsers keep 1xx informational heads out of the result and judge persistence the same
 way: HTTP/1.1 unless ``Connection: close``; HTTP/1.0 only with ``Connection: keep-alive``; never
