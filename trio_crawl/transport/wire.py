@@ -9,12 +9,15 @@ This is the one place where trio's exceptions become httpx's::
     receive_some              reset, closed                       httpx.ReadError
                               the read timeout                    httpx.ReadTimeout
 
-Each takes its timeout as `limit` (seconds); None is no limit, and then no cancel scope is
-made at all: the common case stays cheap. Cancellation passes through untouched.
+Each takes its timeout as `limit` (seconds; None is no limit) and runs under a bare
+`trio.CancelScope` with that deadline: when the scope swallows its own cancellation, the
+operation timed out. (``trio.fail_after`` would cost a generator-based context manager per
+read, about 1.5 µs more.) Any other cancellation passes through untouched.
 """
 
 from __future__ import annotations
 
+import math
 import ssl
 
 import httpx
@@ -40,26 +43,29 @@ async def connect(
 ) -> Stream:
     """A TCP connection to `host`:`port`, wrapped in TLS (verifying `host`) when `tls` is set."""
     try:
-        with trio.fail_after(limit) if limit is not None else _NO_LIMIT:
-            tcp = await trio.open_tcp_stream(host, port)
-            if tls is None:
-                return tcp
-            try:
-                stream = trio.SSLStream(tcp, tls, server_hostname=host, https_compatible=True)
-                await stream.do_handshake()
-            except BaseException:
-                tcp.socket.close()
-                raise
-            if stream.selected_alpn_protocol() not in (None, "http/1.1"):
-                tcp.socket.close()
-                raise httpx.ConnectError(
-                    f"server chose {stream.selected_alpn_protocol()!r}; only HTTP/1.1 is spoken"
-                )
-            return stream
-    except trio.TooSlowError as exc:
-        raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
+        with _scope(limit):
+            return await _connect(host, port, tls)
     except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
         raise httpx.ConnectError(f"cannot connect to {host}:{port}: {_reason(exc)}") from exc
+    raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out")
+
+
+async def _connect(host: str, port: int, tls: ssl.SSLContext | None) -> Stream:
+    tcp = await trio.open_tcp_stream(host, port)
+    if tls is None:
+        return tcp
+    try:
+        stream = trio.SSLStream(tcp, tls, server_hostname=host, https_compatible=True)
+        await stream.do_handshake()
+    except BaseException:
+        tcp.socket.close()
+        raise
+    if stream.selected_alpn_protocol() not in (None, "http/1.1"):
+        tcp.socket.close()
+        raise httpx.ConnectError(
+            f"server chose {stream.selected_alpn_protocol()!r}; only HTTP/1.1 is spoken"
+        )
+    return stream
 
 
 async def send(stream: Stream, data: bytes, limit: float | None) -> None:
@@ -67,13 +73,13 @@ async def send(stream: Stream, data: bytes, limit: float | None) -> None:
     try:
         if limit is None:
             await stream.send_all(data)
-        else:
-            with trio.fail_after(limit):
-                await stream.send_all(data)
-    except trio.TooSlowError as exc:
-        raise httpx.WriteTimeout("timed out writing the request") from exc
+            return
+        with trio.CancelScope(deadline=trio.current_time() + limit):
+            await stream.send_all(data)
+            return
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         raise httpx.WriteError(f"cannot write the request: {_reason(exc)}") from exc
+    raise httpx.WriteTimeout("timed out writing the request")
 
 
 async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
@@ -81,22 +87,14 @@ async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
     try:
         if limit is None:
             return await stream.receive_some(READ_SIZE)
-        with trio.fail_after(limit):
+        with trio.CancelScope(deadline=trio.current_time() + limit):
             return await stream.receive_some(READ_SIZE)
-    except trio.TooSlowError as exc:
-        raise httpx.ReadTimeout("timed out reading the response") from exc
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         raise httpx.ReadError(f"cannot read the response: {_reason(exc)}") from exc
+    raise httpx.ReadTimeout("timed out reading the response")
 
 
-class _NoLimit:
-    """A do-nothing context manager standing in for `trio.fail_after(None)`."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-
-_NO_LIMIT = _NoLimit()
+def _scope(limit: float | None) -> trio.CancelScope:
+    return trio.CancelScope(
+        deadline=trio.current_time() + limit if limit is not None else math.inf
+    )
