@@ -683,3 +683,54 @@ def test_a_header_with_a_line_break_is_refused() -> None:
     request.headers["x-bad"] = "a\r\nx-smuggled: 1"
     with pytest.raises(httpx.LocalProtocolError):
         request_head(request)
+
+
+# --- more of the pool -----------------------------------------------------------------------
+
+
+async def test_max_keepalive_connections_bounds_the_idle_ones(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
+        await trio.sleep(0.05)
+        await stream.send_all(response())
+        return True
+
+    server = await nursery.start(serve_raw, respond)
+    async with client(parser, max_keepalive_connections=1) as c:
+        async with trio.open_nursery() as three:
+            for _ in range(3):
+                three.start_soon(c.get, server.url)
+        assert pool_of(c).pool.idle_connections == 1
+        assert pool_of(c).pool.open_connections == 1
+    assert server.accepts == 3
+
+
+async def test_a_request_saying_connection_close_is_not_reused(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    server = await nursery.start(serve_raw, always(response()))
+    async with client(parser) as c:
+        await c.get(server.url, headers={"connection": "close"})
+        assert pool_of(c).pool.open_connections == 0
+        await c.get(server.url)
+    assert server.accepts == 2
+
+
+async def test_closing_the_transport_fails_a_body_being_read(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
+        await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+        assert await stream.receive_some(10) == b""  # until the client hangs up
+        return False
+
+    server = await nursery.start(serve_raw, respond)
+    transport = TrioTransport(parser=parser)  # type: ignore[arg-type]
+    c = httpx.AsyncClient(transport=transport)
+    async with c.stream("GET", server.url) as streamed:
+        await transport.aclose()
+        with pytest.raises(httpx.ReadError):
+            await streamed.aread()
+    assert transport.pool.open_connections == 0
+    await server.wait_for(lambda s: s.finished == 1)
