@@ -46,7 +46,7 @@ class ConnectionPool:
         self._max_connections = max_connections
         self._max_idle = max_connections if max_idle is None else min(max_idle, max_connections)
         self._expiry = keepalive_expiry
-        self._idle: dict[Origin, list[Connection]] = {}
+        self._idle: dict[Origin, list[Connection]] = {}  # oldest first; never an empty list
         self._idle_count = 0
         self._open = 0  # connections open, plus slots handed out and not yet connected
         self._waiters = trio.lowlevel.ParkingLot()
@@ -86,13 +86,16 @@ class ConnectionPool:
         if self._closed:
             raise RuntimeError("the transport is closed")
         idle = self._idle.get(origin)
-        if idle and not fresh:
+        if idle is not None and not fresh:
             conn = idle.pop()
             self._idle_count -= 1
             if trio.current_time() - conn.idle_since <= self._expiry:
+                if not idle:
+                    del self._idle[origin]
                 conn.reused = True
                 return conn
             # The newest is expired, so are all older ones: close the lot.
+            del self._idle[origin]
             self._close_idle(conn)
             while idle:
                 self._idle_count -= 1
@@ -111,11 +114,14 @@ class ConnectionPool:
         """Remove and return the connection idle longest, whatever its origin."""
         oldest: list[Connection] | None = None
         for conns in self._idle.values():
-            if conns and (oldest is None or conns[0].idle_since < oldest[0].idle_since):
+            if oldest is None or conns[0].idle_since < oldest[0].idle_since:
                 oldest = conns
         assert oldest is not None
         self._idle_count -= 1
-        return oldest.pop(0)
+        conn = oldest.pop(0)
+        if not oldest:
+            del self._idle[conn.origin]
+        return conn
 
     def _close_idle(self, conn: Connection, *, wake: bool = True) -> None:
         conn.close()
