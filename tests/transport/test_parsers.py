@@ -19,6 +19,7 @@ RESPONSES = [
         b"GET",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
     ),
+    (b"GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n"),
     (b"GET", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
     (b"GET", b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n"),
     (b"GET", b"HTTP/1.1 204 No Content\r\n\r\n"),

@@ -190,7 +190,8 @@ class HttptoolsParser:
         self.reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.head_done:  # after the head: a chunked body's trailers, ignored as h11 does
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         parser = self._parser
