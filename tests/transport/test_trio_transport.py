@@ -734,3 +734,36 @@ async def test_closing_the_transport_fails_a_body_being_read(
             await streamed.aread()
     assert transport.pool.open_connections == 0
     await server.wait_for(lambda s: s.finished == 1)
+
+
+async def test_a_full_accept_queue_raises_connect_timeout(parser: str) -> None:
+    # Linux drops SYNs to a listener whose backlog (0: one connection) is full, so the
+    # handshake never completes.
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        filler.connect(listener.getsockname())
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        async with client(parser) as c:
+            with pytest.raises(httpx.ConnectTimeout):
+                await c.get(url, timeout=httpx.Timeout(5, connect=0.2))
+            assert pool_of(c).pool.open_connections == 0
+
+
+async def test_a_server_not_reading_the_body_raises_write_timeout(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    async def never_read(stream: trio.SocketStream) -> None:
+        await trio.sleep_forever()
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    nursery.start_soon(trio.serve_listeners, never_read, listeners)
+    async with client(parser) as c:
+        with pytest.raises(httpx.WriteTimeout):
+            await c.put(
+                f"http://127.0.0.1:{port}/",
+                content=b"x" * (64 << 20),
+                timeout=httpx.Timeout(5, write=0.2),
+            )
+        assert pool_of(c).pool.open_connections == 0
