@@ -26,18 +26,31 @@ the same shared machine): httpx's own transport 990-1180 µs, this one 220-380 �
 httptools and 345-440 µs with h11. Most of what remains is httpx's client (building the
 request, cookies, the response object) and trio's socket calls.
 
-A request's life, and what can go wrong (every error is an httpx one, see `wire`):
+A request's life, and what each step can raise (all httpx exceptions, so the crawler's
+`classify_exception` sorts them as it does httpcore's)::
 
-1. `ConnectionPool.checkout`: an idle connection of the origin, newest first, or a slot for a
-   new one; waiting for a slot is bounded by the ``pool`` timeout (`httpx.PoolTimeout`).
-2. A new connection: TCP, then TLS for https, within the ``connect`` timeout.
-3. The head (and body, chunked if httpx asked for it) is written; then the response head is
-   read, each read within the ``read`` timeout.
-4. The body streams from `ResponseStream`; read to its end, the connection is released.
+    not http/https, or no host                       UnsupportedProtocol
+    a CR or LF inside a header (request_head)        LocalProtocolError
+    1. ConnectionPool.checkout: an idle connection of the origin (newest first) or a slot
+       no slot within the pool timeout              PoolTimeout
+    2. a new connection: TCP, then TLS for https (wire.connect)
+       refused, unresolvable, bad certificate        ConnectError
+       the connect timeout                           ConnectTimeout
+    3. the head, then the body (chunked when httpx asked), written (wire.send)
+       reset, broken pipe                            WriteError
+       the write timeout, per write                  WriteTimeout
+    4. the response head read (wire.receive, parsers)
+       reset                                         ReadError
+       the read timeout, per read                    ReadTimeout
+       malformed, a head over 100 KiB, EOF first     RemoteProtocolError
+    5. the body streamed by ResponseStream; read to its end, the connection is released
+       EOF inside a framed body                      RemoteProtocolError
+       reset / the read timeout                      ReadError / ReadTimeout
 
 A reused connection the server had already closed (EOF or reset before any byte of the
-response) is a *stale* keep-alive connection: an idempotent request whose body can be sent
-again is then retried once, on a new connection. Anything else raises.
+response, at step 3 or 4) is a *stale* keep-alive connection: an idempotent request (GET,
+HEAD, OPTIONS, PUT, DELETE, TRACE) with no body or a body of bytes, which can be sent again,
+is then retried once, on a new connection. Anything else raises.
 """
 
 from __future__ import annotations
