@@ -767,3 +767,24 @@ async def test_a_server_not_reading_the_body_raises_write_timeout(
                 timeout=httpx.Timeout(5, write=0.2),
             )
         assert pool_of(c).pool.open_connections == 0
+
+
+async def test_an_answer_sent_before_the_server_stopped_reading_is_returned(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    async def refuse(stream: trio.SocketStream) -> None:
+        buffer = b""
+        while b"\r\n\r\n" not in buffer:
+            buffer += await stream.receive_some(65536)
+        await stream.send_all(response(b"too large", b"connection: close", status=b"413 Too Large"))
+        stream.socket.shutdown(socket.SHUT_WR)
+        await trio.sleep(0.1)
+        await trio.aclose_forcefully(stream)  # with the body unread: a reset
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    nursery.start_soon(trio.serve_listeners, refuse, listeners)
+    async with client(parser) as c:
+        answer = await c.put(f"http://127.0.0.1:{port}/", content=b"x" * (64 << 20))
+        assert (answer.status_code, answer.content) == (413, b"too large")
+        assert pool_of(c).pool.open_connections == 0

@@ -47,6 +47,9 @@ A request's life, and what each step can raise (all httpx exceptions, so the cra
        EOF inside a framed body                      RemoteProtocolError
        reset / the read timeout                      ReadError / ReadTimeout
 
+A write error is not final: a server that answers early and stops reading (a 413 for a
+large upload) has its answer returned, and the connection closed after it.
+
 A reused connection the server had already closed (EOF or reset before any byte of the
 response, at step 3 or 4) is a *stale* keep-alive connection: an idempotent request (GET,
 HEAD, OPTIONS, PUT, DELETE, TRACE) with no body or a body of bytes, which can be sent again,
@@ -176,15 +179,28 @@ class TrioTransport(httpx.AsyncBaseTransport):
         parser = conn.parser
         read_timeout = timeouts.get("read")
         answered = False
+        unsent: httpx.WriteError | None = None
         try:
-            if head.has_body:
-                await self._send_with_body(conn, request, head, timeouts.get("write"))
-            else:
-                await send(stream, head.data, timeouts.get("write"))
+            try:
+                if head.has_body:
+                    await self._send_with_body(conn, request, head, timeouts.get("write"))
+                else:
+                    await send(stream, head.data, timeouts.get("write"))
+            except httpx.WriteError as exc:
+                # The server may have answered and stopped reading (a 413 for a large
+                # upload, say): its answer is worth more than the write error.
+                unsent = exc
             parser.start(request.method.encode("ascii"))
             while not parser.head_done:
-                data = await receive(stream, read_timeout)
+                try:
+                    data = await receive(stream, read_timeout)
+                except httpx.ReadError:
+                    if unsent is not None:
+                        raise unsent from None
+                    raise
                 if not data:
+                    if unsent is not None:
+                        raise unsent
                     parser.feed_eof()  # raises: the head is incomplete
                 answered = True
                 parser.feed(data)
@@ -198,7 +214,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
             raise
         chunks = parser.body
         parser.body = []
-        keep = not head.close
+        keep = not head.close and unsent is None
         if parser.complete:
             pool.release(conn, parser.keep_alive and keep)
             body = ResponseStream(chunks, None, pool, keep, read_timeout)
