@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trio_crawl.transport.framing import framed, persistent
 from trio_crawl.transport.parsers import ParserName, make_parser
 
 PARSERS: list[ParserName] = ["httptools", "h11"]
@@ -93,3 +94,35 @@ def test_bytes_after_a_complete_response_forbid_reuse(name: ParserName) -> None:
     parser.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokGARBAGE")
     assert parser.complete
     assert not parser.keep_alive
+
+
+@pytest.mark.parametrize(
+    ("version", "headers", "expected"),
+    [
+        (b"HTTP/1.1", [], True),
+        (b"HTTP/1.1", [(b"Connection", b"Close")], False),
+        (b"HTTP/1.1", [(b"connection", b"upgrade, close")], False),
+        (b"HTTP/1.0", [], False),
+        (b"HTTP/1.0", [(b"Connection", b"Keep-Alive")], True),
+        (b"HTTP/1.0", [(b"x-connection", b"keep-alive")], False),
+    ],
+)
+def test_persistence_follows_version_and_connection_tokens(
+    version: bytes, headers: list[tuple[bytes, bytes]], expected: bool
+) -> None:
+    assert persistent(version, headers) is expected
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ([], False),
+        ([(b"Content-Length", b"0")], True),
+        ([(b"Transfer-Encoding", b"gzip, Chunked")], True),
+        ([(b"Transfer-Encoding", b"gzip")], False),
+    ],
+)
+def test_a_body_is_framed_by_length_or_chunking(
+    headers: list[tuple[bytes, bytes]], expected: bool
+) -> None:
+    assert framed(headers) is expected
