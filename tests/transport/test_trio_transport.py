@@ -788,3 +788,17 @@ async def test_an_answer_sent_before_the_server_stopped_reading_is_returned(
         answer = await c.put(f"http://127.0.0.1:{port}/", content=b"x" * (64 << 20))
         assert (answer.status_code, answer.content) == (413, b"too large")
         assert pool_of(c).pool.open_connections == 0
+
+
+async def test_a_response_holds_its_connection_until_closed_even_when_all_in(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    server = await nursery.start(serve_raw, always(response(b"small")))
+    async with client(parser, max_connections=1) as c:
+        async with c.stream("GET", server.url):  # never read: a redirect, a 404
+            with pytest.raises(httpx.PoolTimeout):
+                await c.get(server.url, timeout=httpx.Timeout(5, pool=0.1))
+        # Closed unread, but nothing of it was left on the wire: the connection is kept.
+        assert pool_of(c).pool.idle_connections == 1
+        assert (await c.get(server.url)).content == b"small"
+    assert server.accepts == 1

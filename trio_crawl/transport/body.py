@@ -12,13 +12,15 @@ from .wire import receive
 
 
 class ResponseStream(httpx.AsyncByteStream):
-    """Yields body chunks as they are read.
+    """Yields body chunks as they are read; the response holds its connection until then.
 
-    Read to the end, the connection is released to the pool (kept if both sides allow it);
-    closed before that (``aclose``, an error, a cancellation, or the iterator dropped), the
-    connection is closed, since the rest of the body would still be in it. Either way it is
-    given back exactly once. A body that was complete when the head was parsed (small pages,
-    HEAD, 204/304) carries no connection at all: it was released already.
+    Read to the end, the connection is released to the pool (kept if both sides allow it).
+    Closed before that (``aclose``, an error, a cancellation, or the iterator dropped), it is
+    closed, since the rest of the body would still be in it, unless the whole response had
+    already been received (a small page read with its head, a HEAD, a 204/304): then nothing
+    is left in the connection and it is released as if read, so a caller that looks at the
+    status and drops the body (a redirect, a 404) keeps the connection warm. Either way the
+    connection is given back exactly once.
     """
 
     __slots__ = ("_chunks", "_conn", "_keep", "_pool", "_read_timeout")
@@ -26,13 +28,13 @@ class ResponseStream(httpx.AsyncByteStream):
     def __init__(
         self,
         chunks: list[bytes],
-        conn: Connection | None,
+        conn: Connection,
         pool: ConnectionPool,
         keep: bool,
         read_timeout: float | None,
     ) -> None:
         self._chunks = chunks
-        self._conn = conn
+        self._conn: Connection | None = conn
         self._pool = pool
         self._keep = keep  # the request allows reuse (it did not say Connection: close)
         self._read_timeout = read_timeout
@@ -41,15 +43,13 @@ class ResponseStream(httpx.AsyncByteStream):
         chunks, self._chunks = self._chunks, []
         conn = self._conn
         if conn is None:
-            for chunk in chunks:
-                yield chunk
             return
         parser = conn.parser
         stream = conn.stream
         try:
             for chunk in chunks:
                 yield chunk
-            while self._conn is not None:
+            while not parser.complete:
                 data = await receive(stream, self._read_timeout)
                 if data:
                     parser.feed(data)
@@ -58,21 +58,23 @@ class ResponseStream(httpx.AsyncByteStream):
                 chunks = parser.body
                 if chunks:
                     parser.body = []
-                if parser.complete:
-                    self._conn = None
-                    self._pool.release(conn, parser.keep_alive and self._keep)
-                for chunk in chunks:
-                    yield chunk
+                    for chunk in chunks:
+                        yield chunk
         except BaseException:
-            self.aclose_now()
+            self.give_back()
             raise
+        self.give_back()
 
-    def aclose_now(self) -> None:
-        """Close the connection if the body was not read to its end."""
+    def give_back(self) -> None:
+        """Release the connection if its response is all in, else close it; idempotent."""
         conn = self._conn
         if conn is not None:
             self._conn = None
-            self._pool.discard(conn)
+            parser = conn.parser
+            if parser.complete:
+                self._pool.release(conn, parser.keep_alive and self._keep)
+            else:
+                self._pool.discard(conn)
 
     async def aclose(self) -> None:
-        self.aclose_now()
+        self.give_back()

@@ -214,12 +214,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
             raise
         chunks = parser.body
         parser.body = []
-        keep = not head.close and unsent is None
-        if parser.complete:
-            pool.release(conn, parser.keep_alive and keep)
-            body = ResponseStream(chunks, None, pool, keep, read_timeout)
-        else:
-            body = ResponseStream(chunks, conn, pool, keep, read_timeout)
+        body = ResponseStream(chunks, conn, pool, not head.close and unsent is None, read_timeout)
         try:
             return httpx.Response(
                 parser.status,
@@ -228,7 +223,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
                 extensions={"http_version": parser.version, "reason_phrase": parser.reason},
             )
         except BaseException:
-            body.aclose_now()
+            body.give_back()
             raise
 
     async def _send_with_body(
