@@ -404,18 +404,51 @@ async def test_a_stale_idle_connection_is_retried_once_for_get(
     assert len(server.requests) == 2  # the stale connection never delivered the retried request
 
 
-async def test_a_stale_idle_connection_is_not_retried_for_post(
+async def test_a_post_sees_the_server_closed_its_idle_connection_and_uses_a_new_one(
     nursery: trio.Nursery, parser: str
 ) -> None:
     server = await nursery.start(serve_raw, answer_then_hang_up_silently())
     async with client(parser) as c:
         await c.post(server.url, content=b"first")
         await server.wait_for(lambda s: s.finished == 1)
-        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        assert (await c.post(server.url, content=b"second")).content == b"page 1"
+    assert server.accepts == 2
+    assert [r.body for r in server.requests] == [b"first", b"second"]  # each sent once
+
+
+def hang_up_on_the_second_request() -> Responder:
+    """The first connection answers once, then reads the next request and drops it."""
+
+    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
+        if index == 1:
+            return False
+        await stream.send_all(response(b"page %d" % index))
+        return True
+
+    return respond
+
+
+async def test_a_post_dropped_on_a_reused_connection_is_not_retried(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    server = await nursery.start(serve_raw, hang_up_on_the_second_request())
+    async with client(parser) as c:
+        await c.post(server.url, content=b"first")
+        with pytest.raises(httpx.RemoteProtocolError, match="without sending a complete"):
             await c.post(server.url, content=b"second")
         assert pool_of(c).pool.open_connections == 0
     assert server.accepts == 1
-    assert server.requests[0].body == b"first"
+    assert [r.body for r in server.requests] == [b"first", b"second"]
+
+
+async def test_a_get_dropped_on_a_reused_connection_is_retried(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    server = await nursery.start(serve_raw, hang_up_on_the_second_request())
+    async with client(parser) as c:
+        await c.get(server.url)
+        assert (await c.get(server.url)).content == b"page 2"
+    assert server.accepts == 2
 
 
 async def test_a_reset_on_a_reused_connection_is_retried_for_get(

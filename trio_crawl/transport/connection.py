@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import select
+
 import trio
 
 from .parsers import ResponseParser
@@ -31,6 +33,14 @@ class Connection:
         """Whether the current request is not the connection's first (a stale retry may help)."""
         tcp = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
         self._socket = tcp.socket
+
+    def readable(self) -> bool:
+        """Whether the idle socket has something to read: the server's FIN or reset (or bytes
+        it had no business sending). Either way the connection is unfit for a request. One
+        ``poll`` system call, so it is asked only where a failure could not be retried."""
+        poller = select.poll()
+        poller.register(self._socket.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def close(self) -> None:
         """Close the socket now; idempotent."""

@@ -64,42 +64,48 @@ class ConnectionPool:
         return self._idle_count
 
     async def checkout(
-        self, origin: Origin, limit: float | None, *, fresh: bool = False
+        self, origin: Origin, limit: float | None, *, fresh: bool = False, probe: bool = False
     ) -> Connection | None:
         """An idle connection to `origin`, or None: a slot for a new one (the caller must
-        `opened` or `give_back_slot` it). `fresh` skips idle connections (a stale retry).
+        `opened` or `give_back_slot` it). `fresh` skips idle connections (a stale retry);
+        `probe` checks an idle one is not already closed by the server (`Connection.readable`).
         Raises `httpx.PoolTimeout` after `limit` seconds without either."""
         if not self._waiters:
-            taken = self._take(origin, fresh)
+            taken = self._take(origin, fresh, probe)
             if taken is not False:
                 return taken
         with trio.move_on_after(limit) if limit is not None else trio.CancelScope():
             while True:
                 await self._waiters.park()
-                taken = self._take(origin, fresh)
+                taken = self._take(origin, fresh, probe)
                 if taken is not False:
                     return taken
         raise httpx.PoolTimeout(f"no connection free within {limit} s")
 
-    def _take(self, origin: Origin, fresh: bool) -> Connection | Literal[False] | None:
+    def _take(self, origin: Origin, fresh: bool, probe: bool) -> Connection | Literal[False] | None:
         """An idle connection, None for a slot, False when the caller must wait."""
         if self._closed:
             raise RuntimeError("the transport is closed")
         idle = self._idle.get(origin)
         if idle is not None and not fresh:
-            conn = idle.pop()
-            self._idle_count -= 1
-            if trio.current_time() - conn.idle_since <= self._expiry:
-                if not idle:
-                    del self._idle[origin]
-                conn.reused = True
-                return conn
-            # The newest is expired, so are all older ones: close the lot.
-            del self._idle[origin]
-            self._close_idle(conn)
+            now = trio.current_time()
             while idle:
+                conn = idle.pop()
                 self._idle_count -= 1
-                self._close_idle(idle.pop())
+                if now - conn.idle_since > self._expiry:
+                    # The newest is expired, so are all older ones: close the lot.
+                    self._close_idle(conn)
+                    while idle:
+                        self._idle_count -= 1
+                        self._close_idle(idle.pop())
+                elif probe and conn.readable():
+                    self._close_idle(conn)
+                else:
+                    if not idle:
+                        del self._idle[origin]
+                    conn.reused = True
+                    return conn
+            del self._idle[origin]
         if self._open < self._max_connections:
             self._open += 1
             return None

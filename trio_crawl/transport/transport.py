@@ -53,7 +53,10 @@ large upload) has its answer returned, and the connection closed after it.
 A reused connection the server had already closed (EOF or reset before any byte of the
 response, at step 3 or 4) is a *stale* keep-alive connection: an idempotent request (GET,
 HEAD, OPTIONS, PUT, DELETE, TRACE) with no body or a body of bytes, which can be sent again,
-is then retried once, on a new connection. Anything else raises.
+is then retried once, on a new connection. Anything else raises; so that a POST does not
+fail for a connection the server closed while it sat idle, a request that cannot be retried
+first polls its idle connection and takes another if the server's FIN or reset is already
+there (one ``poll`` call, which the crawler's GETs never pay).
 """
 
 from __future__ import annotations
@@ -137,7 +140,8 @@ class TrioTransport(httpx.AsyncBaseTransport):
             not head.has_body or isinstance(request.stream, httpx.ByteStream)
         )
         pool = self._pool
-        conn = await pool.checkout(origin, timeouts.get("pool"))
+        # A request that could not be retried first checks that an idle connection is alive.
+        conn = await pool.checkout(origin, timeouts.get("pool"), probe=not retryable)
         if conn is not None:
             try:
                 return await self._exchange(conn, request, head, timeouts, retryable)
