@@ -12,6 +12,8 @@ from .wire import Stream
 Origin = tuple[str, str, int]
 """(scheme, host, port): connections are shared only within one origin."""
 
+_HAS_POLL = hasattr(select, "poll")
+
 
 class Connection:
     """A connection and its bookkeeping; the pool decides its life, the transport uses it.
@@ -38,6 +40,8 @@ class Connection:
         """Whether the idle socket has something to read: the server's FIN or reset (or bytes
         it had no business sending). Either way the connection is unfit for a request. One
         ``poll`` system call, so it is asked only where a failure could not be retried."""
+        if not _HAS_POLL:  # Windows; select's descriptor limit is no matter there
+            return bool(select.select([self._socket], [], [], 0)[0])
         poller = select.poll()
         poller.register(self._socket.fileno(), select.POLLIN)
         return bool(poller.poll(0))
