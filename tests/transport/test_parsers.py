@@ -83,7 +83,7 @@ def test_eof_inside_a_framed_body_is_a_protocol_error(name: ParserName, data: by
     parser = make_parser(name)
     parser.start(b"GET")
     parser.feed(data)
-    with pytest.raises(httpx.RemoteProtocolError, match="complete response"):
+    with pytest.raises(httpx.RemoteProtocolError, match="complete message body"):
         parser.feed_eof()
 
 

@@ -13,9 +13,8 @@ MAX_HEAD_BYTES = 100 * 1024
 
 def incomplete_body() -> httpx.RemoteProtocolError:
     """The server closed inside a body whose length was announced."""
-    return httpx.RemoteProtocolError(
-        "server disconnected without sending a complete response (body cut short)"
-    )
+    # httpcore's (h11's) wording, which the crawler's messages and tests already know.
+    return httpx.RemoteProtocolError("peer closed connection without sending complete message body")
 
 
 def too_large_head() -> httpx.RemoteProtocolError:
