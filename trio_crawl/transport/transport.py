@@ -16,7 +16,7 @@ httptools and ±10 µs for h11)::
     detail page, content-length        6504           4.7      45.6    9.7x
     detail page, chunked               6523           2.9      50.0   17.1x
 
-httptools is 10-20 times cheaper (3-5 µs a page against 45-80 µs), so it is the default
+httptools is 10-25 times cheaper (3-5 µs a page against 45-85 µs), so it is the default
 ``parser``; h11 (pure Python) is kept for comparison and as a fallback where llhttp is
 stricter than a server.
 
