@@ -1,0 +1,95 @@
+"""Client CPU per page: httpx's own transport (httpcore + h11) against `TrioTransport`.
+
+    python benchmarks/transport.py [--requests 3000] [--concurrency 20] [--rounds 3]
+
+The demo server runs in a separate process, so `time.process_time` here is the client's CPU
+alone: the whole httpx client path (request building, cookies, the transport, reading the
+body), GETting Matter list pages over keep-alive connections, `--concurrency` at a time. Prints
+µs of client CPU per request, best of `--rounds`; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import trio
+
+from trio_crawl.transport import TrioTransport
+
+
+@contextlib.contextmanager
+def demo_server() -> Iterator[str]:
+    """The demo catalogue served by another process; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "trio_crawl.demo.server", "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait()
+
+
+async def cpu_per_request(
+    base_url: str, transport: httpx.AsyncBaseTransport, requests: int, concurrency: int
+) -> float:
+    """µs of this process's CPU per GET of a list page."""
+    async with httpx.AsyncClient(transport=transport) as client:
+        (await client.get(f"{base_url}/")).raise_for_status()
+        paths = iter(f"{base_url}/csa-iot_products/page/{i % 300 + 1}/" for i in range(requests))
+
+        async def worker() -> None:
+            for url in paths:
+                response = await client.get(url)
+                response.raise_for_status()
+
+        started = time.process_time()
+        async with trio.open_nursery() as nursery:
+            for _ in range(concurrency):
+                nursery.start_soon(worker)
+        return (time.process_time() - started) / requests * 1e6
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    arguments.add_argument("--requests", type=int, default=3000)
+    arguments.add_argument("--concurrency", type=int, default=20)
+    arguments.add_argument("--rounds", type=int, default=3)
+    options = arguments.parse_args()
+    n = options.concurrency
+    contenders: dict[str, Callable[[], httpx.AsyncBaseTransport]] = {
+        "httpx (httpcore + h11)": lambda: httpx.AsyncHTTPTransport(
+            limits=httpx.Limits(max_connections=n)
+        ),
+        "TrioTransport, httptools": lambda: TrioTransport(max_connections=n),
+        "TrioTransport, h11": lambda: TrioTransport(max_connections=n, parser="h11"),
+    }
+    with demo_server() as base_url:
+        for name, make in contenders.items():
+            best = min(
+                trio.run(cpu_per_request, base_url, make(), options.requests, n)
+                for _ in range(options.rounds)
+            )
+            print(f"{name:<28}{best:8.0f} µs client CPU per request")
+
+
+if __name__ == "__main__":
+    main()

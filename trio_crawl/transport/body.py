@@ -1,0 +1,80 @@
+"""A response body streamed off its connection, which returns to the pool when it ends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+
+from .connection import Connection
+from .pool import ConnectionPool
+from .wire import receive
+
+
+class ResponseStream(httpx.AsyncByteStream):
+    """Yields body chunks as they are read; the response holds its connection until then.
+
+    Read to the end, the connection is released to the pool (kept if both sides allow it).
+    Closed before that (``aclose``, an error, a cancellation, or the iterator dropped), it is
+    closed, since the rest of the body would still be in it, unless the whole response had
+    already been received (a small page read with its head, a HEAD, a 204/304): then nothing
+    is left in the connection and it is released as if read, so a caller that looks at the
+    status and drops the body (a redirect, a 404) keeps the connection warm. Either way the
+    connection is given back exactly once.
+    """
+
+    __slots__ = ("_chunks", "_conn", "_keep", "_pool", "_read_timeout")
+
+    def __init__(
+        self,
+        chunks: list[bytes],
+        conn: Connection,
+        pool: ConnectionPool,
+        keep: bool,
+        read_timeout: float | None,
+    ) -> None:
+        self._chunks = chunks
+        self._conn: Connection | None = conn
+        self._pool = pool
+        self._keep = keep  # the request allows reuse (it did not say Connection: close)
+        self._read_timeout = read_timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks, self._chunks = self._chunks, []
+        conn = self._conn
+        if conn is None:
+            return
+        parser = conn.parser
+        stream = conn.stream
+        try:
+            for chunk in chunks:
+                yield chunk
+            while not parser.complete:
+                data = await receive(stream, self._read_timeout)
+                if data:
+                    parser.feed(data)
+                else:
+                    parser.feed_eof()
+                chunks = parser.body
+                if chunks:
+                    parser.body = []
+                    for chunk in chunks:
+                        yield chunk
+        except BaseException:
+            self.give_back()
+            raise
+        self.give_back()
+
+    def give_back(self) -> None:
+        """Release the connection if its response is all in, else close it; idempotent."""
+        conn = self._conn
+        if conn is not None:
+            self._conn = None
+            parser = conn.parser
+            if parser.complete:
+                self._pool.release(conn, parser.keep_alive and self._keep)
+            else:
+                self._pool.discard(conn)
+
+    async def aclose(self) -> None:
+        self.give_back()

@@ -1,0 +1,100 @@
+"""The three socket operations a request needs, each with its timeout and its httpx error.
+
+This is the one place where trio's exceptions become httpx's::
+
+    connect (TCP, then TLS)   OSError, a failed handshake         httpx.ConnectError
+                              the connect timeout                 httpx.ConnectTimeout
+    send_all                  reset, broken pipe, closed          httpx.WriteError
+                              the write timeout                   httpx.WriteTimeout
+    receive_some              reset, closed                       httpx.ReadError
+                              the read timeout                    httpx.ReadTimeout
+
+Each takes its timeout as `limit` (seconds; None is no limit) and runs under a bare
+`trio.CancelScope` with that deadline: when the scope swallows its own cancellation, the
+operation timed out. (``trio.fail_after`` would cost a generator-based context manager per
+read, about 1.5 µs more.) Any other cancellation passes through untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+
+import httpx
+import trio
+
+READ_SIZE = 65536
+"""Bytes asked of each `receive_some`."""
+
+Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS or TLS error underneath a trio error, which says more than trio's wrapper."""
+    cause = exc.__cause__
+    return str(cause or exc) or type(cause or exc).__name__
+
+
+async def connect(
+    host: str,
+    port: int,
+    tls: ssl.SSLContext | None,
+    limit: float | None,
+) -> Stream:
+    """A TCP connection to `host`:`port`, wrapped in TLS (verifying `host`) when `tls` is set."""
+    try:
+        with _scope(limit):
+            return await _connect(host, port, tls)
+    except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+        raise httpx.ConnectError(f"cannot connect to {host}:{port}: {_reason(exc)}") from exc
+    raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out")
+
+
+async def _connect(host: str, port: int, tls: ssl.SSLContext | None) -> Stream:
+    tcp = await trio.open_tcp_stream(host, port)
+    if tls is None:
+        return tcp
+    try:
+        stream = trio.SSLStream(tcp, tls, server_hostname=host, https_compatible=True)
+        await stream.do_handshake()
+    except BaseException:
+        tcp.socket.close()
+        raise
+    if stream.selected_alpn_protocol() not in (None, "http/1.1"):
+        tcp.socket.close()
+        raise httpx.ConnectError(
+            f"server chose {stream.selected_alpn_protocol()!r}; only HTTP/1.1 is spoken"
+        )
+    return stream
+
+
+async def send(stream: Stream, data: bytes, limit: float | None) -> None:
+    """Write all of `data`."""
+    try:
+        if limit is None:
+            await stream.send_all(data)
+            return
+        with trio.CancelScope(deadline=trio.current_time() + limit):
+            await stream.send_all(data)
+            return
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        raise httpx.WriteError(f"cannot write the request: {_reason(exc)}") from exc
+    raise httpx.WriteTimeout("timed out writing the request")
+
+
+async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
+    """The next bytes from the server; b"" once it has closed."""
+    try:
+        if limit is None:
+            return await stream.receive_some(READ_SIZE)
+        with trio.CancelScope(deadline=trio.current_time() + limit):
+            return await stream.receive_some(READ_SIZE)
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+        raise httpx.ReadError(f"cannot read the response: {_reason(exc)}") from exc
+    raise httpx.ReadTimeout("timed out reading the response")
+
+
+def _scope(limit: float | None) -> trio.CancelScope:
+    return trio.CancelScope(
+        deadline=trio.current_time() + limit if limit is not None else math.inf
+    )
