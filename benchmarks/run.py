@@ -49,7 +49,7 @@ REPO = BENCH_DIR.parent
 VENVS = BENCH_DIR / ".venvs"
 CONTENDERS_DIR = BENCH_DIR / "contenders"
 RESULTS = BENCH_DIR / "results"
-RATIO_PEERS = ("scrapy", "crawlee", "raw_httpx", "aiohttp")
+RATIO_PEERS = ("scrapy", "crawlee", "raw_httpx", "raw_trio", "aiohttp")
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,11 @@ CONTENDERS: tuple[Contender, ...] = (
         what="crawl() + SqliteStore + events subscriber, rate limit off",
     ),
     Contender("raw_httpx", "crawl_raw_httpx.py", what="httpx + trio workers, trio_crawl parser"),
+    Contender(
+        "raw_trio",
+        "crawl_raw_trio.py",
+        what="httpx over trio_crawl's TrioTransport + trio workers, trio_crawl parser",
+    ),
     Contender(
         "aiohttp",
         "crawl_aiohttp.py",

@@ -65,6 +65,7 @@ def fetch_settings(config: CrawlConfig) -> FetchSettings:
         max_crawl_delay_secs=http.max_crawl_delay_secs,
         cache_dir=http.cache_dir if http.cache else None,
         cache_ttl_secs=http.cache_ttl_secs,
+        transport=http.transport,
     )
 
 

@@ -500,6 +500,12 @@ class HttpConfig:
         default=DAY, converter=as_float, validator=seconds_up_to(365 * DAY, "a year")
     )
     """How long a cached response is served before it is fetched again."""
+    transport: str = attrs.field(
+        default="trio",
+        validator=Rule('"trio" or "httpcore"', lambda v: v in ("trio", "httpcore")),
+    )
+    """Which HTTP/1.1 transport carries requests: trio_crawl's own (``trio``) or httpx's
+    httpcore. A proxy, ``trust_env`` or the cache always use httpcore."""
 
 
 _POLICY = _section_rule(RetryPolicy)

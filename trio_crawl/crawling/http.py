@@ -144,6 +144,21 @@ class FetchSettings:
     cache_dir: str | None = None
     """Keep successful responses in an SQLite cache in this directory (None: no cache)."""
     cache_ttl_secs: float = attrs.field(default=86_400.0, validator=_positive_seconds)
+    transport: str = attrs.field(
+        default="trio", validator=attrs.validators.in_(("trio", "httpcore"))
+    )
+    """``trio``: trio_crawl's own `TrioTransport` (one pool, httptools); ``httpcore``: httpx's.
+    A proxy, `trust_env` or the cache need httpx's own transports, so they use httpcore."""
+
+    @property
+    def own_transport(self) -> bool:
+        """Whether requests go through `TrioTransport` (see `transport`)."""
+        return (
+            self.transport == "trio"
+            and self.proxy is None
+            and not self.trust_env
+            and self.cache_dir is None
+        )
 
     @clients.validator
     def _check_clients(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
@@ -152,9 +167,12 @@ class FetchSettings:
 
     @property
     def shard_count(self) -> int:
-        """How many httpx clients the connections are spread over."""
+        """How many httpx clients the connections are spread over: one over `TrioTransport`'s
+        own pool, else one per `CONNECTIONS_PER_SHARD` connections (`clients` overrides)."""
         if self.clients is not None:
             return self.clients
+        if self.own_transport:
+            return 1
         return max(1, -(-self.max_connections // CONNECTIONS_PER_SHARD))
 
 
@@ -258,6 +276,14 @@ def _make_client(
         "trust_env": settings.trust_env,
         "proxy": settings.proxy,
     }
+    if settings.own_transport:
+        from ..transport import TrioTransport
+
+        del options["verify"], options["limits"], options["proxy"]
+        options["transport"] = TrioTransport(
+            max_connections=connections, max_keepalive_connections=connections, ssl_context=tls
+        )
+        return httpx.AsyncClient(**options)
     if cache is None:
         return httpx.AsyncClient(**options)
     return AsyncCacheClient(storage=cache, **options)
