@@ -85,6 +85,10 @@ async def test_a_page_read_is_done_and_its_products_pending_until_saved(tmp_path
         await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
         listed = LedgerPage(3, "https://example.test/list/3")
         await store.page_listed(listed, [p.ref for p in products], 36, "s1")
+        # Queued, not a transaction of its own: it goes out with the next write.
+        assert states(path, "page")["https://example.test/list/3"] == "pending"
+        assert states(path, "product") == {}
+        await store.record_failures([], "s1")
         assert states(path, "page")["https://example.test/list/3"] == "done"
         assert set(states(path, "product").values()) == {"pending"}
         assert dict((await store.view()).done) == {}
@@ -362,3 +366,18 @@ async def test_a_page_that_fails_when_read_again_is_failed_though_it_was_done(
         )
     row = rows(path)[url]
     assert (row["state"], row["error_kind"], row["session_id"]) == ("failed", "parse_error", "s2")
+
+
+async def test_pages_read_go_out_with_the_save_of_their_products_or_at_close(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    products = page(0)
+    async with SqliteStore.open(path) as store:
+        await store.page_listed(LedgerPage(3, "https://example.test/list/3"),
+                                [p.ref for p in products], 36, "s1")  # fmt: skip
+        await store.save_done(products[:2], "s1")  # one transaction: the page, then the saves
+        assert states(path, "page") == {"https://example.test/list/3": "done"}
+        assert sorted(states(path, "product").values()) == ["done"] * 2 + ["pending"] * 10
+        await store.page_listed(LedgerPage(2, "https://example.test/list/2"), [], 36, "s1")
+    assert states(path, "page")["https://example.test/list/2"] == "done"  # written at close

@@ -62,6 +62,7 @@ from trio_crawl.config.model import DEFAULT_USER_AGENT
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
+from ..transport import TrioTransport
 from .decoding import BoundedBody, content_codings, too_large
 from .politeness import Politeness
 from .robots import (
@@ -277,8 +278,6 @@ def _make_client(
         "proxy": settings.proxy,
     }
     if settings.own_transport:
-        from ..transport import TrioTransport
-
         del options["verify"], options["limits"], options["proxy"]
         options["transport"] = TrioTransport(
             max_connections=connections, max_keepalive_connections=connections, ssl_context=tls

@@ -210,10 +210,7 @@ _LEDGER_DDL = (
         last_error    TEXT,
         session_id    TEXT,
         updated_at    TEXT    NOT NULL
-    )
-    """,
-    """
-    CREATE INDEX IF NOT EXISTS crawl_ledger_state ON crawl_ledger (item, state)
+    ) WITHOUT ROWID
     """,
     """
     CREATE TABLE IF NOT EXISTS catalogue_shape (

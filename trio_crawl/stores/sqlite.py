@@ -7,6 +7,7 @@ errors become `StageError`s in one place, `map_sqlite_errors`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -90,6 +91,11 @@ class SqliteStore:
         self._records = records
         self._table = "products" if records is None else records.name
         self._lock = trio.Lock()
+        self._listed: list[Row] = []
+        """Ledger rows of list pages read (and their pending products) not yet written: they
+        go out with the next write, so a page read costs no transaction of its own (a kill
+        before then leaves them pending, which is what they are until their products are
+        stored)."""
 
     @property
     def records(self) -> RecordTable | None:
@@ -130,7 +136,10 @@ class SqliteStore:
                 await store.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection; later calls fail with `database_error`."""
+        """Write what is queued, close the connection; later calls fail with `database_error`."""
+        if self._listed:
+            with contextlib.suppress(StageError):
+                await self._write(lambda connection: None)
         await self._run(lambda connection: connection.close())
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -138,14 +147,21 @@ class SqliteStore:
             with map_sqlite_errors():
                 return await trio.to_thread.run_sync(fn, self._connection)
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], object]) -> None:
-        """Run `fn` in one BEGIN IMMEDIATE … COMMIT transaction (rolled back if it fails)."""
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one BEGIN IMMEDIATE … COMMIT transaction (rolled back if it fails),
+        after the list pages read since the last write (see `page_listed`)."""
+        listed = self._take_listed()
 
-        def write(connection: sqlite3.Connection) -> None:
+        def write(connection: sqlite3.Connection) -> T:
             with _immediate_transaction(connection):
-                fn(connection)
+                _write_listed(connection, listed)
+                return fn(connection)
 
-        await self._run(write)
+        try:
+            return await self._run(write)
+        except BaseException:
+            self._listed[:0] = listed  # not written: the next write takes them
+            raise
 
     # -- the Store protocol ------------------------------------------------------------------
 
@@ -169,12 +185,12 @@ class SqliteStore:
         records = self._records
         if records is not None:
             rows = [records.row(item, now) for item in winners]
-            return await self._run(
+            return await self._write(
                 lambda connection: _save_records(connection, records, rows, done_rows)
             )
         product_rows = [_product_row(product, now) for product in winners]
         detail_rows = [_detail_row(product, now) for product in winners]
-        return await self._run(
+        return await self._write(
             lambda connection: _save(connection, product_rows, detail_rows, done_rows)
         )
 
@@ -245,7 +261,8 @@ class SqliteStore:
             "session_id": session_id,
             "updated_at": now,
         }
-        product_rows = [
+        self._listed.append(page_row)
+        self._listed.extend(
             {
                 "url": ref.url,
                 "page": page.page,
@@ -256,17 +273,15 @@ class SqliteStore:
                 "updated_at": now,
             }
             for ref in refs
-        ]
+        )
 
-        def write(connection: sqlite3.Connection) -> None:
-            connection.execute(_PAGE_LISTED, page_row)
-            connection.executemany(_PRODUCT_PENDING, product_rows)
-
-        await self._write(write)
+    def _take_listed(self) -> list[Row]:
+        listed, self._listed = self._listed, []
+        return listed
 
     async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
-        if not failures:
-            return
+        """Mark the items a run gave up on (and write the list pages read since the last
+        write: a session ends with this call)."""
         now = utc_timestamp()
         rows = [
             {
@@ -286,7 +301,8 @@ class SqliteStore:
             for failure in failures
         ]
 
-        await self._write(lambda connection: connection.executemany(_FAILED, rows))
+        if rows or self._listed:
+            await self._write(lambda connection: connection.executemany(_FAILED, rows))
 
     async def newest_position(self) -> int | None:
         per_page = self._per_page
@@ -605,27 +621,27 @@ def _save(
     detail_rows: list[Row],
     done_rows: list[Row],
 ) -> int:
-    with _immediate_transaction(connection):
-        # The usual batch moves nothing: plain upserts do it in a third of the statements. A
-        # position held by another url fails the unique index; then undo and take the long way.
-        connection.execute("SAVEPOINT plain_upsert")
-        try:
-            _upsert_both(connection, product_rows, detail_rows)
-        except sqlite3.IntegrityError:
-            connection.execute("ROLLBACK TO plain_upsert")
-        else:
-            connection.execute("RELEASE plain_upsert")
-            _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
-            return len(product_rows)
-        connection.execute("RELEASE plain_upsert")
-        connection.executemany(_PARK_DETAIL, product_rows)
-        connection.executemany(_PARK_PRODUCT, product_rows)
-        connection.executemany(_EVICT_DETAIL, product_rows)
-        connection.executemany(_EVICT_PRODUCT, product_rows)
+    """Upsert a batch of products and mark them done (inside the caller's transaction)."""
+    # The usual batch moves nothing: plain upserts do it in a third of the statements. A
+    # position held by another url fails the unique index; then undo and take the long way.
+    connection.execute("SAVEPOINT plain_upsert")
+    try:
         _upsert_both(connection, product_rows, detail_rows)
-        # An evicted product is no longer stored, so it is no longer done.
-        connection.execute(_UNDONE_EVICTED)
+    except sqlite3.IntegrityError:
+        connection.execute("ROLLBACK TO plain_upsert")
+    else:
+        connection.execute("RELEASE plain_upsert")
         _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
+        return len(product_rows)
+    connection.execute("RELEASE plain_upsert")
+    connection.executemany(_PARK_DETAIL, product_rows)
+    connection.executemany(_PARK_PRODUCT, product_rows)
+    connection.executemany(_EVICT_DETAIL, product_rows)
+    connection.executemany(_EVICT_PRODUCT, product_rows)
+    _upsert_both(connection, product_rows, detail_rows)
+    # An evicted product is no longer stored, so it is no longer done.
+    connection.execute(_UNDONE_EVICTED)
+    _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
     return len(product_rows)
 
 
@@ -635,10 +651,15 @@ def _save_records(
     rows: list[Row],
     done_rows: list[Row],
 ) -> int:
-    with _immediate_transaction(connection):
-        _upsert_at_once(connection, records.name, records.column_names, rows)
-        _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
+    _upsert_at_once(connection, records.name, records.column_names, rows)
+    _upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
     return len(rows)
+
+
+def _write_listed(connection: sqlite3.Connection, listed: list[Row]) -> None:
+    if listed:
+        connection.executemany(_PAGE_LISTED, [row for row in listed if "page_id" not in row])
+        connection.executemany(_PRODUCT_PENDING, [row for row in listed if "page_id" in row])
 
 
 def _create_records(connection: sqlite3.Connection, records: RecordTable, path: Any) -> None:
