@@ -16,6 +16,7 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Tally, arguments, report
 from _trio_loop import crawl_catalogue
+
 from trio_crawl.transport import TrioTransport
 
 
