@@ -77,6 +77,30 @@ async def test_user_agent_headers_and_cookies_from_config_reach_the_server(
     assert robots.headers("user-agent") == ["catalogue-bot/2.1 (+https://example.org/bot)"]
 
 
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+async def test_cookies_a_server_sets_are_sent_back_and_kept(
+    nursery: trio.Nursery, transport: str
+) -> None:
+    page = Recorder()
+
+    async def login(request: Request) -> Reply:
+        page.requests.append(request)
+        return Reply(
+            headers=[("Content-Type", "text/html"), ("Set-Cookie", "visit=42; Path=/")],
+            body=PAGE,
+        )
+
+    base = await nursery.start(serve_routes, {"/login": login, "/p": page})
+    settings = settings_of({"cookies": {"consent": "yes"}, "transport": transport})
+    async with Fetcher.open(settings) as fetcher:
+        await fetcher.get(f"{base}/p")
+        await fetcher.get(f"{base}/login")
+        await fetcher.get(f"{base}/p")  # a response without Set-Cookie keeps the jar as it is
+        await fetcher.get(f"{base}/p")
+    sent = [sorted(c.split("; ")) for c in page.headers("cookie")]
+    assert sent == [["consent=yes"]] * 2 + [["consent=yes", "visit=42"]] * 2
+
+
 async def test_reloaded_headers_apply_from_the_next_request(nursery: trio.Nursery) -> None:
     page = Recorder()
     base = await nursery.start(serve_routes, {"/p": page})

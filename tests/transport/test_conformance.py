@@ -336,6 +336,40 @@ async def test_server_stalling_after_head_raises_read_timeout(
             await client.get(server.url)
 
 
+async def answer_each_then_stall_on_the_second(conn: ServerConnection) -> None:
+    """Answer the first request on each connection; stall after the second one's head."""
+    if await conn.read_request() is not None:
+        await conn.send(response(body=b"first"))
+    if await conn.read_request() is not None:
+        await conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+        await trio.sleep_forever()
+
+
+@each_transport()
+async def test_read_timeout_fires_inside_a_later_enclosing_deadline(
+    kind: str, nursery: trio.Nursery
+) -> None:
+    server = await start_server(nursery, answer_head_then_stall)
+    async with open_client(kind, timeouts=quick(read=0.3)) as client:
+        with trio.move_on_after(2.0) as enclosing, pytest.raises(httpx.ReadTimeout):
+            await client.get(server.url)
+    assert not enclosing.cancelled_caught
+
+
+@each_transport()
+async def test_enclosing_deadline_before_the_read_timeout_cancels_and_pool_recovers(
+    kind: str, nursery: trio.Nursery
+) -> None:
+    server = await start_server(nursery, answer_each_then_stall_on_the_second)
+    async with open_client(kind, timeouts=quick(read=2.5)) as client:
+        assert (await client.get(server.url)).content == b"first"
+        with trio.move_on_after(0.3) as enclosing:
+            await client.get(server.url)  # reuses the connection; the body never comes
+        assert enclosing.cancelled_caught
+        # The stalled connection was dropped: the next request gets a new one.
+        assert (await client.get(server.url)).content == b"first"
+
+
 async def never_read(conn: ServerConnection) -> None:
     await trio.sleep_forever()
 

@@ -13,6 +13,10 @@ Each takes its timeout as `limit` (seconds; None is no limit) and runs under a b
 `trio.CancelScope` with that deadline: when the scope swallows its own cancellation, the
 operation timed out. (``trio.fail_after`` would cost a generator-based context manager per
 read, about 1.5 µs more.) Any other cancellation passes through untouched.
+
+The scope is left out when a deadline already in force comes no later (the crawler's
+request deadline, say): that one would fire first, so the operation's own timeout could never
+be the one that ends it. A scope costs 6-8 µs to enter and leave, several per request.
 """
 
 from __future__ import annotations
@@ -71,10 +75,11 @@ async def _connect(host: str, port: int, tls: ssl.SSLContext | None) -> Stream:
 async def send(stream: Stream, data: bytes, limit: float | None) -> None:
     """Write all of `data`."""
     try:
-        if limit is None:
+        deadline = _own_deadline(limit)
+        if deadline is None:
             await stream.send_all(data)
             return
-        with trio.CancelScope(deadline=trio.current_time() + limit):
+        with trio.CancelScope(deadline=deadline):
             await stream.send_all(data)
             return
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
@@ -85,13 +90,25 @@ async def send(stream: Stream, data: bytes, limit: float | None) -> None:
 async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
     """The next bytes from the server; b"" once it has closed."""
     try:
-        if limit is None:
+        deadline = _own_deadline(limit)
+        if deadline is None:
             return await stream.receive_some(READ_SIZE)
-        with trio.CancelScope(deadline=trio.current_time() + limit):
+        with trio.CancelScope(deadline=deadline):
             return await stream.receive_some(READ_SIZE)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         raise httpx.ReadError(f"cannot read the response: {_reason(exc)}") from exc
     raise httpx.ReadTimeout("timed out reading the response")
+
+
+def _own_deadline(limit: float | None) -> float | None:
+    """When an operation of at most `limit` seconds must give up, or None when it needs no
+    scope of its own (no limit, or an enclosing deadline that comes first anyway)."""
+    if limit is None:
+        return None
+    deadline = trio.current_time() + limit
+    if trio.current_effective_deadline() <= deadline:
+        return None
+    return deadline
 
 
 def _scope(limit: float | None) -> trio.CancelScope:
