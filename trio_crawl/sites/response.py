@@ -25,8 +25,12 @@ _SNIFF_BYTES = 4096
 DEFAULT_CHARSET = "utf-8"
 
 
+@functools.lru_cache(maxsize=64)
 def charset_of_header(content_type: str | None) -> str | None:
-    """The charset parameter of a Content-Type header, if it names a codec Python knows."""
+    """The charset parameter of a Content-Type header, if it names a codec Python knows.
+
+    Kept per header value: a site sends the same few, and reading one through
+    `email.message` costs ~20 µs, ~3 % of a crawl's CPU when done for every page."""
     if not content_type:
         return None
     message = Message()
