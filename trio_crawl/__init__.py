@@ -3,7 +3,7 @@
 The public surface is this file; everything else is private or lives in a subpackage
 (`trio_crawl.sites`, `trio_crawl.stores`, `trio_crawl.demo`, `trio_crawl.engine`). The engine's
 names load at once; the crawl's (`crawl`, `open_session`, `CrawlConfig`, `ConfigError`) on
-first use, so that `import trio_crawl.engine` stays free of httpx, lxml and sqlite3.
+first use, so that `import trio_crawl.engine` stays free of httpx, lxml, selectolax and sqlite3.
 """
 
 from typing import TYPE_CHECKING, Any

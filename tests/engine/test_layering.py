@@ -9,7 +9,7 @@ import sys
 def test_importing_the_engine_loads_no_http_html_sql_or_config() -> None:
     code = (
         "import sys, trio_crawl.engine; "
-        "print(' '.join(m for m in ('httpx', 'lxml', 'sqlite3', 'trio_crawl.config', "
+        "print(' '.join(m for m in ('httpx', 'lxml', 'selectolax', 'sqlite3', 'trio_crawl.config', "
         "'trio_crawl.crawling', 'trio_crawl.stores') if m in sys.modules))"
     )
     result = subprocess.run(

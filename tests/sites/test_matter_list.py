@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites import ListEntry, MatterCatalogue, Site
+from trio_crawl.sites.response import Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BASE = "https://csa-iot.org"
@@ -305,3 +307,85 @@ def test_card_texts_come_back_unescaped_and_whitespace_collapsed(
     assert entry.manufacturer == " ".join(company.split())
     assert entry.model == " ".join(model.split())
     assert entry.certificate_id == " ".join(certificate.split())
+
+
+# What the parser must keep whatever HTML library reads the page
+
+
+def test_a_card_matched_by_both_feed_selectors_counts_once() -> None:
+    # A block inside a post-feed: every card matches both halves of the card selector. Each
+    # must be read once, in page order, so a broken card is still reported by its position.
+    broken = '<article class="product type-product"><a href="/news/">x</a></article>'
+    feed = (
+        '<div class="post-feed"><div class="wp-block-crown-blocks-product-index">'
+        f"{card(href='/csa_product/a/')}{card(href='/csa_product/b/')}{broken}</div></div>"
+    )
+    with pytest.raises(StageError) as info:
+        site.parse_list(list_page(feed=feed), "https://x/")
+    assert "product card #3 has" in info.value.message
+    page = site.parse_list(list_page(feed=feed.replace(broken, "")), "https://x/")
+    assert [entry.url for entry in page.entries] == [
+        "https://x/csa_product/a/",
+        "https://x/csa_product/b/",
+    ]
+
+
+def test_identical_cards_are_distinct_cards() -> None:
+    broken = '<article class="product type-product"></article>'
+    feed = f'<div class="post-feed">{card()}{card()}{broken}</div>'
+    with pytest.raises(StageError) as info:
+        site.parse_list(list_page(feed=feed), "https://x/")
+    assert "product card #3 has" in info.value.message
+
+
+def test_class_names_match_case_sensitively_even_without_a_doctype() -> None:
+    # Without a DOCTYPE browsers (and Lexbor's `.class`) ignore the case of class names.
+    markup = list_page(feed=f'<div class="Post-Feed">{card()}</div>').replace("<!DOCTYPE html>", "")
+    with pytest.raises(StageError) as info:
+        site.parse_list(markup, "https://x/")
+    assert (
+        info.value.message
+        == "layout not recognised: https://x/ (no product feed and no pagination)"
+    )
+
+
+@pytest.mark.parametrize("markup", ["<html><body></body></html>", "<html lang='en'></html>"])
+def test_a_page_that_is_only_its_skeleton_is_a_page_of_the_wrong_shape(markup: str) -> None:
+    with pytest.raises(StageError) as info:
+        site.parse_list(markup, "https://x/")
+    assert (
+        info.value.message
+        == "layout not recognised: https://x/ (no product feed and no pagination)"
+    )
+
+
+@pytest.mark.parametrize(
+    "markup", ["", "<!-- nothing -->", "<!DOCTYPE html>", '<?xml version="1.0"?>']
+)
+def test_a_document_without_elements_is_an_empty_document(markup: str) -> None:
+    with pytest.raises(StageError) as info:
+        site.parse_list(markup, "https://x/")
+    assert info.value.message == "https://x/: empty document"
+
+
+def test_a_response_is_read_with_its_header_charset_over_the_page_claim() -> None:
+    markup = list_page(feed=f'<div class="post-feed">{card(model="Café Ünit")}</div>')
+    markup = markup.replace("<head>", '<head><meta charset="utf-8">')
+    response = Response(
+        "https://x/list/",
+        200,
+        markup.encode("iso-8859-1"),
+        (("content-type", "text/html; charset=ISO-8859-1"),),
+    )
+    (entry,) = site.parse_list(response).entries
+    assert entry.model == "Café Ünit"
+    assert entry.url == "https://x/csa_product/x/"
+
+
+def test_pages_parse_the_same_from_many_threads() -> None:
+    raw = fixture("list_nested.html")
+    url = site.list_url(3)
+    expected = site.parse_list(raw, url)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: site.parse_list(raw, url), range(200)))
+    assert all(result == expected for result in results)

@@ -1,28 +1,38 @@
 """The CSA-IoT Matter certified-product catalogue: its URLs and how to read its pages (DESIGN §6).
 
-Parsing is pure (no I/O). Selectors are written in CSS, translated to XPath once at import and
-kept as module constants: a compiled `XPath` never changes after construction, so sharing one
-across catalogues (and threads — lxml locks around each evaluation) is safe.
+Parsing is pure (no I/O) and runs on selectolax's Lexbor backend (an HTML5 parser in C), which
+replaced lxml + cssselect because parsing was the largest share of the crawl's CPU (~24% in
+py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a list page went from
+470-510 µs on lxml to 200-210 µs, a detail page from 190-220 µs to 113-116 µs (the lxml version
+is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
+Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
+and the CSS engine is one per thread (`_engine`), so nothing is shared between threads.
 
 Structural surprises raise `StageError(parse_error)`; data-quality problems (an empty model, a
 missing manufacturer) are left for the validation stage, so one odd card never costs a whole list
 page. The one exception is a Vendor/Product ID that is present but not a number: storing None
 there would hide the problem, so it is a parse error naming the field and the value.
+
+What the move kept from lxml, on purpose: class tokens match case-sensitively (see `_css`), a
+valueless attribute reads as "" (see `_attribute`), text is every descendant text node joined
+with whitespace collapsed (comments excluded), bytes are decoded as UTF-8 whatever the page
+claims, and a blank or comment-only document is "empty". What changed: Lexbor builds the HTML5
+tree a browser would, so badly broken markup may nest differently than libxml2 made it, and a
+form feed separates class names (as HTML says; the old XPath saw one token).
 """
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
 from typing import Final
 from urllib.parse import urljoin
 
-from lxml import etree
-from lxml.cssselect import CSSSelector
+from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 
 from ..engine.results import ErrorKind, StageError
 from . import matter_rules
-from .html import elements as _elements
-from .html import text as _text
 from .protocol import Ordering
 from .records import ListEntry, ListPage, Product, ProductDetail, ProductRef
 from .response import Response
@@ -36,18 +46,28 @@ _QUERY: Final = (
 _PROGRAM_TYPE: Final = "Matter"
 
 
-def _css(selector: str) -> CSSSelector:
-    return CSSSelector(selector, translator="html")
+_CLASS_SELECTOR: Final = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
 
 
-# Each selector call scans the whole document (~5-40 µs, mostly class-token tests), so a page
-# gets only two: the cards and the pagination on list pages, the headings and the rows on detail
-# pages (`_FEEDS` runs only to word the error for a page without cards). Below those, walking
-# an element's few children in Python is several times cheaper than another selector call.
+def _css(selector: str) -> str:
+    """`selector` with each ``.name`` spelled ``[class~="name"]``.
+
+    In a document without a DOCTYPE (quirks mode) Lexbor matches class selectors ignoring case,
+    as browsers do; lxml's translation to XPath never did. The attribute form is case-sensitive
+    in every mode, so `div.post-feed` still does not match `<div class="Post-Feed">`.
+    """
+    return _CLASS_SELECTOR.sub(r'[class~="\1"]', selector)
+
+
+# Each selector call scans the whole document (~10-15 µs on a list page), so a page gets only
+# two: the cards and the pagination on list pages, the headings and the rows on detail pages
+# (`_FEEDS` runs only to word the error for a page without cards). Below those, walking an
+# element's few descendants in Python is cheaper than another selector call.
 #
 # Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
 # older template has them as direct children; a newer one serves them from a block). One
-# selector names all three, and lxml's XPath union yields each card once, in document order.
+# selector names all three; Lexbor reports a node once per selector of the list it matches, so
+# `_select` drops the repeats.
 _FEEDS: Final = _css("div.post-feed, .wp-block-crown-blocks-product-index")
 _CARDS: Final = _css(
     "div.post-feed article.product.type-product,"
@@ -60,6 +80,7 @@ _DETAIL_ROWS: Final = _css("div.entry-product-details li.item, table.product-cer
 
 # "3", "1,234", and WordPress's screen-reader variant "Page 3"; "Next" and "…" do not match.
 _PAGE_NUMBER: Final = re.compile(r"(?:page )?(\d{1,3}(?:[,.' ]\d{3})+|\d+)", re.ASCII | re.I)
+_DOCUMENT_TAG: Final = re.compile(r"<(?:html|head|body)[\s/>]", re.ASCII | re.I)
 _THOUSANDS: Final = re.compile(r"[,.' ]")
 _CERTIFICATE_PREFIX: Final = re.compile(r"\Acertificate\s*id\s*:?\s*", re.I)
 _HEX_ID: Final = re.compile(r"0x[0-9a-f]+", re.ASCII | re.I)
@@ -127,24 +148,24 @@ class MatterCatalogue:
         """Read the product cards and the pagination of a list page: a `Response`, or its
         HTML and the `url` it was fetched from."""
         html, url = _html_and_url(response, url)
-        root = _document(html, url)
+        tree = _document(html, url)
         current: int | None = None
         highest: int | None = None
-        for element in _elements(_PAGINATION(root)):
+        for element in _select(tree, _PAGINATION):
             number = _page_number(element)
             if number is None:
                 continue
             if current is None and element.tag == "span":
                 current = number
             highest = number if highest is None else max(highest, number)
-        cards = _elements(_CARDS(root))
+        cards = _select(tree, _CARDS)
         if not cards:
             # Past the end the site shows another page *with* cards (DESIGN §6), so a page
             # without readable cards is never the end of the catalogue: the layout changed,
             # or this copy of the page is damaged. Either way it must not be believed.
             if highest is not None:
                 shape = "pagination but no product cards"
-            elif _FEEDS(root):
+            elif _select(tree, _FEEDS):
                 shape = "a feed but no product cards"
             else:
                 shape = "no product feed and no pagination"
@@ -162,10 +183,10 @@ class MatterCatalogue:
         """Read everything a detail page (a `Response`, or its HTML and the `url` it was
         fetched from) says about its product."""
         html, url = _html_and_url(response, url)
-        root = _document(html, url)
+        tree = _document(html, url)
         headings: dict[str, str | None] = {}
-        for element in _elements(_DETAIL_HEADINGS(root)):
-            tag = element.tag
+        for element in _select(tree, _DETAIL_HEADINGS):
+            tag = element.tag or ""  # None only for nodes that are not elements
             if tag in headings or (tag != "h1" and _in_feed(element)):
                 # Later copies, and the cards of a "related products" feed, which reuse the
                 # detail page's classes.
@@ -174,7 +195,7 @@ class MatterCatalogue:
         list_fields: dict[str, str] = {}
         table_fields: dict[str, str] = {}
         rows = 0
-        for element in _elements(_DETAIL_ROWS(root)):
+        for element in _select(tree, _DETAIL_ROWS):
             row = _list_row(element) if element.tag == "li" else _table_row(element)
             if row is None:
                 continue
@@ -214,7 +235,6 @@ class MatterCatalogue:
             program_type=_PROGRAM_TYPE,
         )
 
-
     def ref(self, entry: ListEntry, page_id: int, index_in_page: int, id: str) -> ProductRef:
         return ProductRef(
             entry.url,
@@ -240,43 +260,110 @@ def _html_and_url(response: Response | bytes | str, url: str) -> tuple[bytes | s
     return response, url
 
 
-def _document(html: bytes | str, url: str) -> etree._Element:
+def _document(html: bytes | str, url: str) -> LexborHTMLParser:
     if isinstance(html, bytes):
         # The site serves UTF-8; a stray bad byte should cost one character, not the page.
+        # Decoding here, not in Lexbor, keeps Python's replacement rules for bad bytes.
         html = html.decode("utf-8", errors="replace")
-    try:
-        root = etree.HTML(html)
-    except ValueError:
-        # lxml refuses str input that carries an XML encoding declaration; hand it bytes.
-        root = etree.HTML(html.encode("utf-8"), etree.HTMLParser(encoding="utf-8"))
-    if root is None:
+    # A str is parsed as the characters it holds: no <meta charset> or XML declaration in it
+    # can re-decode it (Lexbor reads `<?xml ...?>` as a bogus comment).
+    tree = LexborHTMLParser(html)
+    if _is_empty(tree, html):
         raise StageError(ErrorKind.parse_error, f"{url}: empty document")
-    return root
+    return tree
 
 
-def _classes(element: etree._Element) -> list[str]:
-    return (element.get("class") or "").split()
+def _is_empty(tree: LexborHTMLParser, html: str) -> bool:
+    """Whether the document is blank, only comments, a DOCTYPE or an XML declaration: those
+    lxml gave no root for. Lexbor always builds `html`, `head` and `body`, so look inside them;
+    a page that spells out `<html>` (or `<head>`, `<body>`) with nothing in it got a root from
+    lxml, and so goes on to the "wrong shape" errors as before."""
+    holds_nothing = all(part is None or part.child is None for part in (tree.head, tree.body))
+    return holds_nothing and _DOCUMENT_TAG.search(html) is None
 
 
-def _in_feed(element: etree._Element) -> bool:
-    return any(
-        ancestor.tag == "div" and "post-feed" in _classes(ancestor)
-        for ancestor in element.iterancestors()
-    )
+def _select(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
+    """The elements `selector` matches, each once, in document order.
+
+    For a selector list Lexbor reports a node once for every selector in it that matches (an
+    article inside both feeds would come twice); the first report is at the node's place in the
+    document, so keeping first reports keeps document order. Nodes are told apart by
+    `mem_id` (the node's address): `LexborNode.__eq__` compares serialised HTML, so two
+    identical cards would be "equal".
+    """
+    root = tree.root
+    nodes = [] if root is None else _engine().find(selector, root)
+    seen: set[int] = set()
+    unique: list[LexborNode] = []
+    for node in nodes:
+        if node.mem_id not in seen:
+            seen.add(node.mem_id)
+            unique.append(node)
+    return unique
 
 
-def _page_number(element: etree._Element) -> int | None:
+_ENGINES: Final = threading.local()
+
+
+def _engine() -> LexborCSSSelector:
+    """This thread's CSS engine.
+
+    `LexborHTMLParser.css` creates an engine per parser on first use, which cost ~50 µs a page
+    here, as much as the rest of a detail page's extraction. An engine holds no document, so
+    one serves every page; it does hold state during a search, so each thread gets its own.
+    """
+    engine: LexborCSSSelector | None = getattr(_ENGINES, "engine", None)
+    if engine is None:
+        # selectolax's stub leaves this `__init__` unannotated.
+        engine = _ENGINES.engine = LexborCSSSelector()  # type: ignore[no-untyped-call]
+    return engine
+
+
+def _descendants(node: LexborNode, *tags: str) -> Iterator[LexborNode]:
+    """The elements called `tags` inside `node`, in document order (what lxml's
+    `iter(*tags)` gave); a Python walk of a card's few nodes beats another selector call."""
+    for descendant in node.traverse():
+        if descendant.tag in tags:
+            yield descendant
+
+
+def _text(node: LexborNode) -> str:
+    """The element's text with entities decoded and whitespace collapsed: every descendant
+    text node (comments excluded), as lxml's `itertext()` read it."""
+    return " ".join(node.text().split())
+
+
+def _attribute(node: LexborNode, name: str) -> str | None:
+    """Attribute `name`, None when absent and "" when present without a value, as lxml
+    reported it (selectolax's `attributes` says None for both)."""
+    return node.attrs.sget(name, None)
+
+
+def _classes(node: LexborNode) -> list[str]:
+    return (_attribute(node, "class") or "").split()
+
+
+def _in_feed(node: LexborNode) -> bool:
+    ancestor = node.parent
+    while ancestor is not None:
+        if ancestor.tag == "div" and "post-feed" in _classes(ancestor):
+            return True
+        ancestor = ancestor.parent
+    return False
+
+
+def _page_number(element: LexborNode) -> int | None:
     match = _PAGE_NUMBER.fullmatch(_text(element))
     return int(_THOUSANDS.sub("", match[1])) if match else None
 
 
-def _list_entry(article: etree._Element, position: int, page_url: str) -> ListEntry:
+def _list_entry(article: LexborNode, position: int, page_url: str) -> ListEntry:
     """One product card: the first `a[href]` to a `/csa_product/` page, `p.entry-company`,
     `h3.entry-title` and `p.entry-certificate-id` inside `article`."""
     href = company = model = certificate = None
-    for element in article.iter("a", "p", "h3"):
+    for element in _descendants(article, "a", "p", "h3"):
         if element.tag == "a":
-            link = element.get("href")
+            link = _attribute(element, "href")
             if href is None and link is not None and _DETAIL_LINK in link:
                 href = link
         elif element.tag == "h3":
@@ -301,10 +388,10 @@ def _list_entry(article: etree._Element, position: int, page_url: str) -> ListEn
     )
 
 
-def _list_row(item: etree._Element) -> tuple[str, str] | None:
+def _list_row(item: LexborNode) -> tuple[str, str] | None:
     """`li.item` > `span.label` + `span.value`."""
     label = value = None
-    for span in item.iter("span"):
+    for span in _descendants(item, "span"):
         classes = _classes(span)
         if label is None and "label" in classes:
             label = _text(span)
@@ -313,9 +400,9 @@ def _list_row(item: etree._Element) -> tuple[str, str] | None:
     return None if label is None else (label, value or "")
 
 
-def _table_row(row: etree._Element) -> tuple[str, str] | None:
+def _table_row(row: LexborNode) -> tuple[str, str] | None:
     """A certificates-table row: label cell then value cell (th/td or td/td)."""
-    cells = [cell for cell in row if cell.tag in ("th", "td")]
+    cells = [cell for cell in row.iter() if cell.tag in ("th", "td")]
     return (_text(cells[0]), _text(cells[1])) if len(cells) >= 2 else None
 
 
