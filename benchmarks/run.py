@@ -175,6 +175,10 @@ def ensure_venv(contender: Contender) -> str | None:
     venv = VENVS / contender.venv
     stamp = venv / ".bench-installed"
     wanted = json.dumps(list(contender.requirements))
+    if str(REPO) in contender.requirements:
+        # An editable install of this project: its own dependencies can change under it (the
+        # move to selectolax did), so the stamp covers pyproject.toml too.
+        wanted += "\n" + (REPO / "pyproject.toml").read_text()
     if stamp.exists() and stamp.read_text() == wanted and contender.python.exists():
         return None
     VENVS.mkdir(parents=True, exist_ok=True)
