@@ -5,6 +5,11 @@ replaced lxml + cssselect because parsing was the largest share of the crawl's C
 py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a list page went from
 470-510 µs on lxml to 200-210 µs, a detail page from 190-220 µs to 113-116 µs (the lxml version
 is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
+Wall clock on that VM is too noisy to see more, so the extraction above the tree is measured in
+instructions (valgrind, the benchmark site's 800 detail + 66 list pages): building the Lexbor
+tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.47 M, from
+one selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row
+regex (see `_fields`).
 Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
 and the CSS engine is one per thread (`_engine`), so nothing is shared between threads.
 
@@ -68,7 +73,7 @@ def _css(selector: str) -> str:
 # Lexbor reports the matches of a selector list in document order, and a node once for every
 # selector of the list that it matches, so repeats can only come from alternatives naming the
 # same tag. Of those only the two card selectors overlap (an article inside both feeds), and
-# `_cards` drops their repeats; elsewhere each alternative names a tag of its own.
+# `_list_parts` drops their repeats; elsewhere each alternative names a tag of its own.
 #
 # Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
 # older template has them as direct children; a newer one serves them from a block).
@@ -85,8 +90,8 @@ _DETAIL_LINK: Final = "/csa_product/"
 def _tag_id(name: str) -> int:
     """Lexbor's id for the HTML tag `name`, the same in every document and namespace.
 
-    Comparing ids is ~3x cheaper than `node.tag`, which decodes a new string on every read;
-    with a node per descendant of every row and card, that was a tenth of the extraction.
+    Reading an id costs ~360 instructions, `node.tag` ~930 (it decodes a new string each
+    time), and the walks below read one for every descendant of every row and card.
     """
     return int(LexborHTMLParser("").create_node(name).tag_id)
 
@@ -394,8 +399,8 @@ def _fields(rows: list[_Row]) -> tuple[dict[str, str], int]:
 # The live site's row as Lexbor serialises it. When a row is exactly this, its two spans are
 # the label and the value and the groups are their raw texts: the serialiser writes `&`, `<`,
 # `>` and U+00A0 in text as entities, so a group without `&` or `<` is the text itself.
-# Serialising and matching costs ~40% less than walking the row's nodes and reading their
-# classes and texts one by one; any other row goes that way.
+# Serialising and matching costs about a third less than walking the row's nodes and reading
+# their classes and texts one by one; any other row goes that way.
 _PLAIN_ROW: Final = re.compile(
     r'<li class="item"><span class="label">([^<&]*)</span>'
     r'<span class="value">([^<&]*)</span></li>'
@@ -441,7 +446,10 @@ def _attribute(node: LexborNode, name: str) -> str | None:
 
 
 def _classes(node: LexborNode) -> list[str]:
-    # `attributes` says None for a valueless attribute, which holds no class either.
+    """The class tokens as lxml's parser read them: split on any Unicode whitespace (a
+    U+00A0 separates here, not in a CSS class selector), which is why the tests of a row's
+    or card's inner elements stay in Python rather than in the page's selector. A valueless
+    attribute (None from `attributes`) holds no class, like an absent one."""
     return (node.attributes.get("class") or "").split()
 
 
