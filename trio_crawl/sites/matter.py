@@ -7,7 +7,7 @@ py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a li
 is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
 Wall clock on that VM is too noisy to see more, so the extraction above the tree is measured in
 instructions (valgrind, the benchmark site's 800 detail + 66 list pages): building the Lexbor
-tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.47 M, from
+tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.48 M, from
 one selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row
 regex (see `_fields`).
 Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
