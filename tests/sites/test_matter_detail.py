@@ -147,6 +147,40 @@ def test_labels_map_to_fields_ignoring_case_space_and_colons(label: str, field: 
     assert getattr(detail, field) == "value"
 
 
+@pytest.mark.parametrize(
+    "item",
+    [
+        # The live markup, which the parser reads from the row's serialisation.
+        '<li class="item"><span class="label">Software Version</span>'
+        '<span class="value">1.0  (build 7)</span></li>',
+        # Anything else is walked node by node, and must read the same.
+        '<li class="item">\n<span class="label">Software Version</span>\n'
+        '<span class="value">1.0 (build 7)</span>\n</li>',
+        '<li class="item odd"><span class="label">Software&nbsp;Version:</span>'
+        '<span class="value"><b>1.0</b> (build&#32;7)</span></li>',
+        '<li class="item"><div><span class="label">Software Version</span></div>'
+        '<span class="extra">x</span><!-- c --><span class="value">1.0 (build 7)</span></li>',
+        '<li class="item"><span class="label value">Software Version</span>'
+        '<span class="value">1.0 (build 7)</span></li>',
+    ],
+)
+def test_a_row_reads_the_same_however_it_is_marked_up(item: str) -> None:
+    markup = detail_page({}).replace("<ul></ul>", f"<ul>{item}</ul>")
+    assert site.parse_detail(markup, URL).software_version == "1.0 (build 7)"
+
+
+def test_a_row_without_a_value_leaves_the_field_to_a_later_row() -> None:
+    markup = detail_page({}).replace(
+        "<ul></ul>",
+        '<ul><li class="item"><span class="label">Vendor ID</span></li>'
+        '<li class="item"><span class="label">Vendor ID</span><span class="value"></span></li>'
+        '<li class="item"><span class="label">Vendor ID</span><span class="value">7</span></li>'
+        '<li class="item"><span class="label">Vendor ID</span><span class="value">8</span></li>'
+        "</ul>",
+    )
+    assert site.parse_detail(markup, URL).vid == 7
+
+
 def test_unknown_labels_are_ignored() -> None:
     detail = site.parse_detail(detail_page({"Colour": "red", "Vendor": "Acme"}), URL)
     assert detail == ProductDetail(

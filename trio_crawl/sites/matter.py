@@ -5,6 +5,11 @@ replaced lxml + cssselect because parsing was the largest share of the crawl's C
 py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a list page went from
 470-510 µs on lxml to 200-210 µs, a detail page from 190-220 µs to 113-116 µs (the lxml version
 is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
+Wall clock on that VM is too noisy to see more, so the extraction above the tree is measured in
+instructions (valgrind, the benchmark site's 800 detail + 66 list pages): building the Lexbor
+tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.48 M, from
+one selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row
+regex (see `_fields`).
 Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
 and the CSS engine is one per thread (`_engine`), so nothing is shared between threads.
 
@@ -23,9 +28,9 @@ form feed separates class names (as HTML says; the old XPath saw one token).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
-from collections.abc import Iterator
 from typing import Final
 from urllib.parse import urljoin
 
@@ -59,24 +64,50 @@ def _css(selector: str) -> str:
     return _CLASS_SELECTOR.sub(r'[class~="\1"]', selector)
 
 
-# Each selector call scans the whole document (~10-15 µs on a list page), so a page gets only
-# two: the cards and the pagination on list pages, the headings and the rows on detail pages
-# (`_FEEDS` runs only to word the error for a page without cards). Below those, walking an
-# element's few descendants in Python is cheaper than another selector call.
+# Each selector call costs ~10-20 µs whatever it asks for: Lexbor sets up the CSS parser's
+# memory and walks every node of the document. So a page gets one call: the cards and the
+# pagination on a list page, the headings, the rows and any feed on a detail page (`_FEEDS`
+# runs only to word the error for a page without cards). Below those, walking an element's few
+# descendants in Python is cheaper than another selector call.
+#
+# Lexbor reports the matches of a selector list in document order, and a node once for every
+# selector of the list that it matches, so repeats can only come from alternatives naming the
+# same tag. Of those only the two card selectors overlap (an article inside both feeds), and
+# `_list_parts` drops their repeats; elsewhere each alternative names a tag of its own.
 #
 # Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
-# older template has them as direct children; a newer one serves them from a block). One
-# selector names all three; Lexbor reports a node once per selector of the list it matches, so
-# `_select` drops the repeats.
+# older template has them as direct children; a newer one serves them from a block).
 _FEEDS: Final = _css("div.post-feed, .wp-block-crown-blocks-product-index")
-_CARDS: Final = _css(
+_CARDS: Final = (
     "div.post-feed article.product.type-product,"
     " .wp-block-crown-blocks-product-index article.product"
 )
+_PAGINATION: Final = "a.page-numbers, span.page-numbers.current"
+_LIST_PAGE: Final = _css(f"{_CARDS}, {_PAGINATION}")
 _DETAIL_LINK: Final = "/csa_product/"
-_PAGINATION: Final = _css("a.page-numbers, span.page-numbers.current")
-_DETAIL_HEADINGS: Final = _css("h1.entry-title, p.entry-company, h6.entry-category")
-_DETAIL_ROWS: Final = _css("div.entry-product-details li.item, table.product-certificates-table tr")
+
+
+def _tag_id(name: str) -> int:
+    """Lexbor's id for the HTML tag `name`, the same in every document and namespace.
+
+    Reading an id costs ~360 instructions, `node.tag` ~930 (it decodes a new string each
+    time), and the walks below read one for every descendant of every row and card.
+    """
+    return int(LexborHTMLParser("").create_node(name).tag_id)
+
+
+_A, _ARTICLE, _DIV, _H1, _H3, _LI, _P, _SPAN, _TD, _TH = map(
+    _tag_id, ("a", "article", "div", "h1", "h3", "li", "p", "span", "td", "th")
+)
+_HEADINGS: Final = {_H1: "h1", _P: "p", _tag_id("h6"): "h6"}
+# The headings, the rows (`li` and `tr`), and every `div` that might be a "related products"
+# feed: one whose class attribute holds "post-feed" anywhere is a superset of those holding the
+# token (`_in_feed` decides), so a page without one has no heading inside a feed.
+_DETAIL_PAGE: Final = _css(
+    "h1.entry-title, p.entry-company, h6.entry-category,"
+    " div.entry-product-details li.item, table.product-certificates-table tr,"
+    ' div[class*="post-feed"]'
+)
 
 # "3", "1,234", and WordPress's screen-reader variant "Page 3"; "Next" and "…" do not match.
 _PAGE_NUMBER: Final = re.compile(r"(?:page )?(\d{1,3}(?:[,.' ]\d{3})+|\d+)", re.ASCII | re.I)
@@ -149,23 +180,15 @@ class MatterCatalogue:
         HTML and the `url` it was fetched from."""
         html, url = _html_and_url(response, url)
         tree = _document(html, url)
-        current: int | None = None
-        highest: int | None = None
-        for element in _select(tree, _PAGINATION):
-            number = _page_number(element)
-            if number is None:
-                continue
-            if current is None and element.tag == "span":
-                current = number
-            highest = number if highest is None else max(highest, number)
-        cards = _select(tree, _CARDS)
+        cards, pagination = _list_parts(tree)
+        current, highest = _pagination(pagination)
         if not cards:
             # Past the end the site shows another page *with* cards (DESIGN §6), so a page
             # without readable cards is never the end of the catalogue: the layout changed,
             # or this copy of the page is damaged. Either way it must not be believed.
             if highest is not None:
                 shape = "pagination but no product cards"
-            elif _select(tree, _FEEDS):
+            elif _find(tree, _FEEDS):
                 shape = "a feed but no product cards"
             else:
                 shape = "no product feed and no pagination"
@@ -184,40 +207,20 @@ class MatterCatalogue:
         fetched from) says about its product."""
         html, url = _html_and_url(response, url)
         tree = _document(html, url)
-        headings: dict[str, str | None] = {}
-        for element in _select(tree, _DETAIL_HEADINGS):
-            tag = element.tag or ""  # None only for nodes that are not elements
-            if tag in headings or (tag != "h1" and _in_feed(element)):
-                # Later copies, and the cards of a "related products" feed, which reuse the
-                # detail page's classes.
-                continue
-            headings[tag] = _text(element) or None
-        list_fields: dict[str, str] = {}
-        table_fields: dict[str, str] = {}
-        rows = 0
-        for element in _select(tree, _DETAIL_ROWS):
-            row = _list_row(element) if element.tag == "li" else _table_row(element)
-            if row is None:
-                continue
-            rows += 1
-            label, value = row
-            field = _FIELD_BY_LABEL.get(_LABEL_NOISE.sub("", label).lower())
-            fields = list_fields if element.tag == "li" else table_fields
-            if field is not None and value and field not in fields:
-                fields[field] = value
-        if "h1" not in headings and not rows:
+        headings, rows, feed = _detail_parts(tree)
+        texts = _headings(headings, feed)
+        fields, count = _fields(rows)
+        if "h1" not in texts and not count:
             raise StageError(
                 ErrorKind.parse_error,
                 f"{url}: not a product page (no h1.entry-title and no detail rows)",
             )
-        # A field given in both places keeps its list value; the table only fills gaps.
-        fields = table_fields | list_fields
         get = fields.get
         return ProductDetail(
             url=url,
-            model=headings.get("h1"),
-            manufacturer=headings.get("p"),
-            device_type=headings.get("h6"),
+            model=texts.get("h1"),
+            manufacturer=texts.get("p"),
+            device_type=texts.get("h6"),
             certificate_id=get("certificate_id"),
             certification_date=get("certification_date"),
             software_version=get("software_version"),
@@ -282,24 +285,134 @@ def _is_empty(tree: LexborHTMLParser, html: str) -> bool:
     return holds_nothing and _DOCUMENT_TAG.search(html) is None
 
 
-def _select(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
-    """The elements `selector` matches, each once, in document order.
+def _find(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
+    """What `selector` matches in the body, in document order; a node matched by several
+    selectors of the list comes once for each (see above).
 
-    For a selector list Lexbor reports a node once for every selector in it that matches (an
-    article inside both feeds would come twice); the first report is at the node's place in the
-    document, so keeping first reports keeps document order. Nodes are told apart by
-    `mem_id` (the node's address): `LexborNode.__eq__` compares serialised HTML, so two
-    identical cards would be "equal".
+    The HTML5 parser moves every element the head may not hold (a `div`, `p`, `li` …) into
+    the body, so leaving out the head's ~20 elements loses nothing and saves ~7% of a search.
     """
-    root = tree.root
-    nodes = [] if root is None else _engine().find(selector, root)
+    body = tree.body
+    return [] if body is None else _engine().find(selector, body)
+
+
+def _list_parts(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode]]:
+    """The product cards, each once, and the pagination elements of a list page.
+
+    Nodes are told apart by `mem_id` (the node's address): `LexborNode.__eq__` compares
+    serialised HTML, so two identical cards would be "equal".
+    """
+    cards: list[LexborNode] = []
+    pagination: list[LexborNode] = []
     seen: set[int] = set()
-    unique: list[LexborNode] = []
-    for node in nodes:
-        if node.mem_id not in seen:
+    for node in _find(tree, _LIST_PAGE):
+        if node.tag_id != _ARTICLE:
+            pagination.append(node)
+        elif node.mem_id not in seen:
             seen.add(node.mem_id)
-            unique.append(node)
-    return unique
+            cards.append(node)
+    return cards, pagination
+
+
+def _pagination(elements: list[LexborNode]) -> tuple[int | None, int | None]:
+    """The current page (the first numbered `span`) and the highest number shown."""
+    current: int | None = None
+    highest: int | None = None
+    for element in elements:
+        number = _page_number(element)
+        if number is None:
+            continue
+        if current is None and element.tag_id == _SPAN:
+            current = number
+        highest = number if highest is None else max(highest, number)
+    return current, highest
+
+
+_Row = tuple[bool, LexborNode]
+"""A detail row: whether it is a list item (else a table row), and its element."""
+
+
+def _detail_parts(
+    tree: LexborHTMLParser,
+) -> tuple[list[tuple[str, LexborNode]], list[_Row], bool]:
+    """The headings (with their tags) and the rows of a detail page, in document order, and
+    whether it has a `div.post-feed` at all."""
+    headings: list[tuple[str, LexborNode]] = []
+    rows: list[_Row] = []
+    feed = False
+    for node in _find(tree, _DETAIL_PAGE):
+        tag = node.tag_id
+        if tag in _HEADINGS:
+            headings.append((_HEADINGS[tag], node))
+        elif tag == _DIV:
+            feed = feed or "post-feed" in _classes(node)
+        else:
+            rows.append((tag == _LI, node))
+    return headings, rows, feed
+
+
+def _headings(headings: list[tuple[str, LexborNode]], feed: bool) -> dict[str, str | None]:
+    """Tag → text of the first heading of each tag. Later copies are skipped, and so are the
+    cards of a "related products" feed, which reuse the detail page's classes (only the h1 is
+    never looked for in a feed); without a feed on the page there is nothing to look up."""
+    texts: dict[str, str | None] = {}
+    for tag, element in headings:
+        if tag in texts or (feed and tag != "h1" and _in_feed(element)):
+            continue
+        texts[tag] = _text(element) or None
+    return texts
+
+
+def _fields(rows: list[_Row]) -> tuple[dict[str, str], int]:
+    """Field → value of the rows a field is known for, and how many rows had a label.
+
+    The first non-empty value of a field wins; a field given in both places keeps its list
+    value, the table only fills gaps. A value's text is only read for a field still open.
+    """
+    list_fields: dict[str, str] = {}
+    table_fields: dict[str, str] = {}
+    count = 0
+    for is_item, element in rows:
+        plain = _PLAIN_ROW.fullmatch(element.html or "") if is_item else None
+        if plain is not None:
+            count += 1
+            field = _field(plain[1])
+            if field is not None and field not in list_fields:
+                value = " ".join(plain[2].split())
+                if value:
+                    list_fields[field] = value
+            continue
+        row = _list_row(element) if is_item else _table_row(element)
+        if row is None:
+            continue
+        count += 1
+        label, cell = row
+        field = _field(label.text_lexbor())
+        fields = list_fields if is_item else table_fields
+        if field is not None and field not in fields:
+            value = "" if cell is None else _text(cell)
+            if value:
+                fields[field] = value
+    return table_fields | list_fields, count
+
+
+# The live site's row as Lexbor serialises it. When a row is exactly this, its two spans are
+# the label and the value and the groups are their raw texts: the serialiser writes `&`, `<`,
+# `>` and U+00A0 in text as entities, so a group without `&` or `<` is the text itself.
+# Serialising and matching costs about a third less than walking the row's nodes and reading
+# their classes and texts one by one; any other row goes that way.
+_PLAIN_ROW: Final = re.compile(
+    r'<li class="item"><span class="label">([^<&]*)</span>'
+    r'<span class="value">([^<&]*)</span></li>'
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def _field(label: str) -> str | None:
+    """The field a row's label names, or None; `label` is its raw text, as the whitespace
+    `_text` would collapse goes anyway. Kept per label: a site spells its labels a few ways,
+    and the regex costs as much as the rest of a row."""
+    return _FIELD_BY_LABEL.get(_LABEL_NOISE.sub("", label).lower())
 
 
 _ENGINES: Final = threading.local()
@@ -319,18 +432,11 @@ def _engine() -> LexborCSSSelector:
     return engine
 
 
-def _descendants(node: LexborNode, *tags: str) -> Iterator[LexborNode]:
-    """The elements called `tags` inside `node`, in document order (what lxml's
-    `iter(*tags)` gave); a Python walk of a card's few nodes beats another selector call."""
-    for descendant in node.traverse():
-        if descendant.tag in tags:
-            yield descendant
-
-
 def _text(node: LexborNode) -> str:
     """The element's text with entities decoded and whitespace collapsed: every descendant
-    text node (comments excluded), as lxml's `itertext()` read it."""
-    return " ".join(node.text().split())
+    text node (comments excluded), as lxml's `itertext()` read it. Lexbor's own
+    `textContent` (`text_lexbor`) reads the same text nodes as `text()` at half the cost."""
+    return " ".join(node.text_lexbor().split())
 
 
 def _attribute(node: LexborNode, name: str) -> str | None:
@@ -340,13 +446,17 @@ def _attribute(node: LexborNode, name: str) -> str | None:
 
 
 def _classes(node: LexborNode) -> list[str]:
-    return (_attribute(node, "class") or "").split()
+    """The class tokens as lxml's parser read them: split on any Unicode whitespace (a
+    U+00A0 separates here, not in a CSS class selector), which is why the tests of a row's
+    or card's inner elements stay in Python rather than in the page's selector. A valueless
+    attribute (None from `attributes`) holds no class, like an absent one."""
+    return (node.attributes.get("class") or "").split()
 
 
 def _in_feed(node: LexborNode) -> bool:
     ancestor = node.parent
     while ancestor is not None:
-        if ancestor.tag == "div" and "post-feed" in _classes(ancestor):
+        if ancestor.tag_id == _DIV and "post-feed" in _classes(ancestor):
             return True
         ancestor = ancestor.parent
     return False
@@ -359,16 +469,20 @@ def _page_number(element: LexborNode) -> int | None:
 
 def _list_entry(article: LexborNode, position: int, page_url: str) -> ListEntry:
     """One product card: the first `a[href]` to a `/csa_product/` page, `p.entry-company`,
-    `h3.entry-title` and `p.entry-certificate-id` inside `article`."""
+    `h3.entry-title` and `p.entry-certificate-id` inside `article` (at any depth)."""
     href = company = model = certificate = None
-    for element in _descendants(article, "a", "p", "h3"):
-        if element.tag == "a":
-            link = _attribute(element, "href")
-            if href is None and link is not None and _DETAIL_LINK in link:
-                href = link
-        elif element.tag == "h3":
+    for element in article.traverse():
+        tag = element.tag_id
+        if tag == _A:
+            if href is None:
+                link = _attribute(element, "href")
+                if link is not None and _DETAIL_LINK in link:
+                    href = link
+        elif tag == _H3:
             if model is None and "entry-title" in _classes(element):
                 model = _text(element)
+        elif tag != _P:
+            continue
         elif company is None and "entry-company" in _classes(element):
             company = _text(element)
         elif certificate is None and "entry-certificate-id" in _classes(element):
@@ -388,22 +502,27 @@ def _list_entry(article: LexborNode, position: int, page_url: str) -> ListEntry:
     )
 
 
-def _list_row(item: LexborNode) -> tuple[str, str] | None:
-    """`li.item` > `span.label` + `span.value`."""
+def _list_row(item: LexborNode) -> tuple[LexborNode, LexborNode | None] | None:
+    """`li.item` > `span.label` + `span.value`: the first span inside `item` (at any depth)
+    classed "label", and the first other one classed "value"."""
     label = value = None
-    for span in _descendants(item, "span"):
+    for span in item.traverse():
+        if span.tag_id != _SPAN:
+            continue
         classes = _classes(span)
         if label is None and "label" in classes:
-            label = _text(span)
+            label = span
         elif value is None and "value" in classes:
-            value = _text(span)
-    return None if label is None else (label, value or "")
+            value = span
+        if label is not None and value is not None:
+            break  # no later span can change the row
+    return None if label is None else (label, value)
 
 
-def _table_row(row: LexborNode) -> tuple[str, str] | None:
+def _table_row(row: LexborNode) -> tuple[LexborNode, LexborNode] | None:
     """A certificates-table row: label cell then value cell (th/td or td/td)."""
-    cells = [cell for cell in row.iter() if cell.tag in ("th", "td")]
-    return (_text(cells[0]), _text(cells[1])) if len(cells) >= 2 else None
+    cells = [cell for cell in row.iter() if cell.tag_id in (_TH, _TD)]
+    return (cells[0], cells[1]) if len(cells) >= 2 else None
 
 
 def _parse_id(field: str, value: str | None, url: str) -> int | None:
