@@ -538,9 +538,12 @@ class Fetcher:
                 pacer.set_delay(url.host, max(capped, pacer.delay(url.host)))
             return rules
 
-        rules = await self._robots.rules(_origin_text(url), fetch)
-        if not rules.allows(str(url), settings.user_agent):
-            raise refusal(str(url), rules)
+        origin = _origin_text(url)
+        # Read once per origin; after that the rules are a dict lookup away (no await).
+        rules = self._robots.known(origin) or await self._robots.rules(origin, fetch)
+        text = str(url)
+        if not rules.allows(text, settings.user_agent):
+            raise refusal(text, rules)
 
     async def _fetch_robots(
         self, client: httpx.AsyncClient, robots_url: str, settings: FetchSettings
@@ -582,7 +585,10 @@ class Fetcher:
         With `robots`, any status and content type is an answer (robots.py judges it) and the
         body may be at most ROBOTS_MAX_BYTES."""
         with trio.CancelScope(deadline=deadline):
-            async with client.stream("GET", url) as response:
+            # send(stream=True) rather than stream(): the same request without a generator-
+            # based context manager around it (closed in the finally below).
+            response = await client.send(client.build_request("GET", url), stream=True)
+            try:
                 headers = response.headers
                 if len(headers) > settings.max_headers:
                     raise StageError(
@@ -628,6 +634,8 @@ class Fetcher:
                     content_type=content_type,
                     headers=tuple(headers.multi_items()),
                 )
+            finally:
+                await response.aclose()
         # Only reached when the deadline cancelled the exchange.
         raise StageError(
             ErrorKind.network_timeout,
