@@ -594,3 +594,56 @@ def test_connections_are_split_exactly_between_shards() -> None:
 def test_invalid_settings_are_refused(changes: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         attrs.evolve(FetchSettings(), **changes)  # type: ignore[arg-type]
+
+
+# The crawler's own transport is driven without httpx's client (crawling/senders.py), which
+# reads Location itself: each of these must end where httpx's client (httpcore) ends.
+LOCATIONS = [
+    pytest.param("/new?page=2", "/start", "/new?page=2", id="absolute-path"),
+    pytest.param("new", "/dir/start", "/dir/new", id="relative-path"),
+    pytest.param("../new", "/dir/sub/start", "/dir/new", id="dot-dot"),
+    pytest.param("/new", "/start#part", "/new#part", id="fragment-kept"),
+    pytest.param("/new#own", "/start#part", "/new#own", id="own-fragment-wins"),
+]
+
+
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+@pytest.mark.parametrize(("location", "start", "final"), LOCATIONS)
+async def test_a_location_is_read_as_httpx_reads_it_on_both_transports(
+    nursery: trio.Nursery, transport: str, location: str, start: str, final: str
+) -> None:
+    path = start.partition("#")[0]
+    target = final.partition("?")[0].partition("#")[0]
+    base = await serve(nursery, {path: redirect(location), target: PAGE_REPLY})
+    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+        page = await fetcher.get(f"{base}{start}")
+    assert page.url == f"{base}{final}"
+
+
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+@pytest.mark.parametrize(
+    ("location", "kind", "message"),
+    [
+        pytest.param(
+            "http://[::1/broken",
+            ErrorKind.network_error,
+            "Invalid URL in location header",
+            id="unreadable",
+        ),
+        # httpx gives a host-less absolute Location the request's host but not its port.
+        pytest.param(
+            "http:///new",
+            ErrorKind.client_error,
+            "off-site redirect to http://127.0.0.1/new refused",
+            id="absolute-without-host",
+        ),
+    ],
+)
+async def test_a_location_httpx_cannot_follow_fails_alike_on_both_transports(
+    nursery: trio.Nursery, transport: str, location: str, kind: ErrorKind, message: str
+) -> None:
+    base = await serve(nursery, {"/": redirect(location)})
+    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+        error = await fetch_error(fetcher, f"{base}/")
+    assert error.kind is kind
+    assert message in error.message

@@ -195,3 +195,39 @@ def test_recorded_config_masks_cookie_values_and_proxy_password() -> None:
     assert "s3cret" not in repr(recorded) and "pa55" not in repr(recorded)
     # The config itself keeps its values.
     assert config.http.cookies["session"] == "s3cret"
+
+
+async def test_both_transports_put_the_same_request_head_on_the_wire(
+    nursery: trio.Nursery,
+) -> None:
+    # On its own transport the fetcher builds requests without httpx's client; the server must
+    # not be able to tell (same headers, same order, same values, robots.txt included).
+    page = Recorder()
+    robots = Recorder()
+    base = await nursery.start(serve_routes, {"/p": page, "/robots.txt": robots})
+    heads: dict[str, list[list[tuple[str, str]]]] = {}
+    for transport in ("trio", "httpcore"):
+        settings = settings_of(
+            {
+                "user_agent": "catalogue-bot/2.1",
+                "headers": {"Accept": "text/html", "X-Team": "crawl"},
+                "cookies": {"consent": "yes"},
+                "transport": transport,
+            }
+        )
+        async with Fetcher.open(settings) as fetcher:
+            await fetcher.get(f"{base}/p?q=1")
+        seen = robots.requests + page.requests
+        heads[transport] = [[(k.lower(), v) for k, v in r.headers] for r in seen]
+        page.requests.clear()
+        robots.requests.clear()
+    assert heads["trio"] == heads["httpcore"]
+    assert [name for name, _ in heads["trio"][1]] == [
+        "host",
+        "connection",  # httpx's defaults first, then ours (a name we set moves to the end)
+        "accept",
+        "x-team",
+        "user-agent",
+        "accept-encoding",
+        "cookie",
+    ]

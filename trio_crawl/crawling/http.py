@@ -39,8 +39,9 @@ fault, so they fall under `client_error`, which no stage retries by default.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
 the bounds hold on any httpx transport. The ``[http]`` options (user agent, headers, cookies,
-proxy, trust_env, the on-disk cache) are all applied where the `httpx.AsyncClient` is built
-(`_make_client`) and robots.txt at the request level, so they hold whatever transport is used.
+proxy, trust_env, the on-disk cache) are all applied where a shard is built (`_make_client`:
+an `httpx.AsyncClient`, or on trio_crawl's own transport the same request without the client,
+see `senders`) and robots.txt at the request level, so they hold whatever transport is used.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ import contextlib
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ from .robots import (
     refusal,
     rules_from_answer,
 )
+from .senders import ClientSender, DirectSender, Sender
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
@@ -252,56 +253,35 @@ def _request_headers(settings: FetchSettings) -> dict[str, str]:
     }
 
 
-_CookieTypes = httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
-
-
-class _Cookies(httpx.Cookies):
-    """httpx's cookie jar, minus its cost on the responses that set no cookie.
-
-    httpx hands every response to ``http.cookiejar`` through urllib-shaped wrappers, which
-    costs ~30 µs a response (a urllib ``Request`` rebuilt from the URL, the headers copied
-    into an ``email.message``) even when there is no Set-Cookie: ~6 % of a crawl's CPU.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
-            super().extract_cookies(response)
-
-
-class _Client(httpx.AsyncClient):
-    """An `httpx.AsyncClient` whose cookie jar is a `_Cookies` (set through the public
-    ``cookies`` property, as httpx's own code reads it)."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._crawl_cookies = _Cookies(super().cookies)
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._crawl_cookies
-
-    @cookies.setter
-    def cookies(self, cookies: _CookieTypes) -> None:
-        self._crawl_cookies = _Cookies(cookies)
-
-
 def _make_client(
     settings: FetchSettings,
     connections: int,
     tls: Callable[[], ssl.SSLContext],
     cache: AsyncSqliteStorage | None,
-) -> httpx.AsyncClient:
-    """One shard's client, with every ``[http]`` option that belongs to a client.
+) -> Sender:
+    """One shard, with every ``[http]`` option that belongs to a client.
 
-    A proxy is httpx's own: ``proxy=`` makes the client mount an httpcore proxy transport for
-    ``all://``, which takes every request even when a custom ``transport=`` is passed, and
-    httpx reads the environment's proxies (`trust_env`) only when no ``transport=`` is given.
-    So a custom transport (issue 12) carries no proxied request; to proxy through one, it has
-    to do the proxying itself. Likewise the cache: `AsyncCacheClient` wraps the transports it
-    builds itself (the direct one and the proxy one); a custom transport would have to be
-    wrapped in ``hishel.httpx.AsyncCacheTransport`` explicitly.
+    On trio_crawl's own transport that is a `DirectSender` (see `senders` for why it skips
+    `httpx.AsyncClient`). A proxy is httpx's own: ``proxy=`` makes the client mount an
+    httpcore proxy transport for ``all://``, which takes every request even when a custom
+    ``transport=`` is passed, and httpx reads the environment's proxies (`trust_env`) only
+    when no ``transport=`` is given. So a custom transport (issue 12) carries no proxied
+    request; to proxy through one, it has to do the proxying itself. Likewise the cache:
+    `AsyncCacheClient` wraps the transports it builds itself (the direct one and the proxy
+    one); a custom transport would have to be wrapped in ``hishel.httpx.AsyncCacheTransport``
+    explicitly.
     """
+    if settings.own_transport:
+        # TrioTransport builds its TLS context when it first meets an https origin.
+        transport = TrioTransport(
+            max_connections=connections, max_keepalive_connections=connections
+        )
+        return DirectSender(
+            transport,
+            settings.request_timeout_secs,
+            _request_headers(settings),
+            dict(settings.cookies),
+        )
     options: dict[str, Any] = {
         "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         "timeout": httpx.Timeout(settings.request_timeout_secs),
@@ -310,18 +290,11 @@ def _make_client(
         "follow_redirects": False,
         "trust_env": settings.trust_env,
         "proxy": settings.proxy,
+        "verify": tls(),
     }
-    if settings.own_transport:
-        # TrioTransport builds its TLS context when it first meets an https origin.
-        del options["limits"], options["proxy"]
-        options["transport"] = TrioTransport(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-        return _Client(**options)
-    options["verify"] = tls()
     if cache is None:
-        return _Client(**options)
-    return AsyncCacheClient(storage=cache, **options)
+        return ClientSender(**options)
+    return ClientSender.around(AsyncCacheClient(storage=cache, **options))
 
 
 def _shard_size(total: int, shards: int, shard: int) -> int:
@@ -368,7 +341,7 @@ class Fetcher:
         self._settings = settings
         self._politeness = politeness
         self._shards = min(settings.shard_count, settings.max_connections)
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._clients: dict[int, Sender] = {}
         self._stack = contextlib.AsyncExitStack()
         self._tls: ssl.SSLContext | None = None
         self._closed = False
@@ -422,8 +395,7 @@ class Fetcher:
             cache_ttl_secs=opened.cache_ttl_secs,
         )
         for client in self._clients.values():
-            client.timeout = httpx.Timeout(settings.request_timeout_secs)
-            client.headers = _request_headers(settings)
+            client.configure(settings.request_timeout_secs, _request_headers(settings))
 
     def robots_rules(self, url: str) -> RobotsRules | None:
         """The robots.txt rules read so far for `url`'s origin (None if not read yet)."""
@@ -435,7 +407,7 @@ class Fetcher:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _client(self, shard: int) -> httpx.AsyncClient:
+    def _client(self, shard: int) -> Sender:
         client = self._clients.get(shard)
         if client is None:
             if self._closed:
@@ -477,7 +449,7 @@ class Fetcher:
             self._released.append(shard)
             self._slots.release()
 
-    async def _get(self, client: httpx.AsyncClient, url: str) -> FetchedPage:
+    async def _get(self, client: Sender, url: str) -> FetchedPage:
         settings = self._settings
         remaining = settings.request_timeout_secs
         with map_http_errors():
@@ -502,7 +474,7 @@ class Fetcher:
 
     async def _polite_exchange(
         self,
-        client: httpx.AsyncClient,
+        client: Sender,
         url: httpx.URL,
         settings: FetchSettings,
         remaining: float,
@@ -523,7 +495,7 @@ class Fetcher:
         return outcome, trio.current_time() - started
 
     async def _obey_robots(
-        self, client: httpx.AsyncClient, url: httpx.URL, settings: FetchSettings
+        self, client: Sender, url: httpx.URL, settings: FetchSettings
     ) -> None:
         """Raise `robots_refused` if `url`'s origin disallows it (reading its robots.txt
         through `client` the first time), or the error of a robots.txt that cannot be read."""
@@ -546,7 +518,7 @@ class Fetcher:
             raise refusal(text, rules)
 
     async def _fetch_robots(
-        self, client: httpx.AsyncClient, robots_url: str, settings: FetchSettings
+        self, client: Sender, robots_url: str, settings: FetchSettings
     ) -> RobotsRules:
         """Read a robots.txt, following up to ROBOTS_MAX_REDIRECTS to any origin."""
         remaining = settings.request_timeout_secs
@@ -574,7 +546,7 @@ class Fetcher:
 
     async def _exchange(
         self,
-        client: httpx.AsyncClient,
+        client: Sender,
         url: httpx.URL,
         settings: FetchSettings,
         deadline: float,
@@ -585,9 +557,7 @@ class Fetcher:
         With `robots`, any status and content type is an answer (robots.py judges it) and the
         body may be at most ROBOTS_MAX_BYTES."""
         with trio.CancelScope(deadline=deadline):
-            # send(stream=True) rather than stream(): the same request without a generator-
-            # based context manager around it (closed in the finally below).
-            response = await client.send(client.build_request("GET", url), stream=True)
+            response = await client.get(url)
             try:
                 headers = response.headers
                 if len(headers) > settings.max_headers:
@@ -597,8 +567,9 @@ class Fetcher:
                         f"{settings.max_headers})",
                         status=response.status_code,
                     )
-                if response.next_request is not None:
-                    return response.next_request.url
+                target = client.redirect(response)
+                if target is not None:
+                    return target
                 content_type = headers.get("content-type", "")
                 if robots:
                     if not 200 <= response.status_code < 300:
