@@ -55,7 +55,7 @@ requests_per_second = 110
 # batches finish first, as they do against a real site, and a kill then leaves holes.
 LATE_RESPONSES = FaultConfig(rate_slow=0.05, slow_secs=1.0)
 
-SCENARIOS_PER_SIGNAL = 6
+SCENARIOS_PER_SIGNAL = 10
 GUARD_SECS = 90  # against a hang, not a wait for work
 
 Row = tuple[Any, ...]
