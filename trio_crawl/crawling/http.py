@@ -576,9 +576,11 @@ class Fetcher:
                         return FetchedPage(str(response.url), response.status_code, b"", "")
                     limit = ROBOTS_MAX_BYTES
                 else:
-                    error = classify_status(response.status_code, headers.get("retry-after"))
-                    if error is not None:
-                        raise error
+                    status = response.status_code
+                    if not 200 <= status < 300:  # (a header lookup is ~2 µs: only if needed)
+                        error = classify_status(status, headers.get("retry-after"))
+                        if error is not None:
+                            raise error
                     media_type = content_type.partition(";")[0].strip().lower()
                     if media_type not in HTML_CONTENT_TYPES:
                         raise StageError(

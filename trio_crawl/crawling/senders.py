@@ -185,8 +185,10 @@ class DirectSender:
         """As httpx's client reads a Location: a bad one is a protocol error, a host-less
         absolute one gets the request's host, a relative one is joined to the request URL,
         and the request's fragment is kept when the target has none."""
+        if response.status_code not in _REDIRECTS:
+            return None
         location = response.headers.get("location")
-        if response.status_code not in _REDIRECTS or location is None:
+        if location is None:
             return None
         request = response.request
         try:
