@@ -231,3 +231,32 @@ async def test_both_transports_put_the_same_request_head_on_the_wire(
         "accept-encoding",
         "cookie",
     ]
+
+
+@pytest.mark.parametrize("client", ["trio", "httpcore", "cache"])
+@pytest.mark.parametrize(
+    "raw", [b"name=caf\xc3\xa9; Path=/", b"name=caf\xe9; Path=/", b"caf\xe9=1; Path=/"]
+)
+async def test_a_cookie_that_cannot_be_sent_back_is_dropped_not_a_crash(
+    nursery: trio.Nursery, tmp_path: Path, client: str, raw: bytes
+) -> None:
+    # A header value is ASCII on the way out (httpx encodes the Cookie header so); a jar that
+    # kept a server's non-ASCII cookie made every later request to that host raise
+    # UnicodeEncodeError, which is no StageError: a bug that a hostile server could trigger.
+    page = Recorder()
+
+    async def login(request: Request) -> Reply:
+        headers: Any = [("Content-Type", "text/html"), ("Set-Cookie", raw)]
+        return Reply(headers=[*headers, ("Set-Cookie", "visit=42; Path=/")], body=PAGE)
+
+    base = await nursery.start(serve_routes, {"/login": login, "/p": page})
+    http: dict[str, Any] = {"cookies": {"consent": "yes"}}
+    if client == "cache":
+        http["cache_dir"] = str(tmp_path / "cache")  # hishel's client, on httpcore
+    else:
+        http["transport"] = client
+    async with Fetcher.open(settings_of(http)) as fetcher:
+        await fetcher.get(f"{base}/login")
+        fetched = await fetcher.get(f"{base}/p")
+    assert fetched.body == PAGE
+    assert [sorted(c.split("; ")) for c in page.headers("cookie")] == [["consent=yes", "visit=42"]]

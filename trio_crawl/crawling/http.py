@@ -57,7 +57,6 @@ import attrs
 import httpx
 import trio
 from hishel import AsyncSqliteStorage
-from hishel.httpx import AsyncCacheClient
 
 from trio_crawl.config.model import DEFAULT_USER_AGENT
 from trio_crawl.engine.results import ErrorKind, StageError
@@ -292,9 +291,7 @@ def _make_client(
         "proxy": settings.proxy,
         "verify": tls(),
     }
-    if cache is None:
-        return ClientSender(**options)
-    return ClientSender.around(AsyncCacheClient(storage=cache, **options))
+    return ClientSender(cache, **options)
 
 
 def _shard_size(total: int, shards: int, shard: int) -> int:

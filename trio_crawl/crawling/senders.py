@@ -25,6 +25,8 @@ from http.cookiejar import CookieJar
 from typing import Any, Protocol
 
 import httpx
+from hishel import AsyncSqliteStorage
+from hishel.httpx import AsyncCacheClient
 
 from ..transport import TrioTransport
 
@@ -45,24 +47,38 @@ def client_headers(headers: dict[str, str]) -> httpx.Headers:
     return merged
 
 
+def _sendable(text: str | None) -> bool:
+    return text is None or (text.isascii() and text.isprintable())
+
+
 class Cookies(httpx.Cookies):
-    """httpx's cookie jar, minus its cost on the responses that set no cookie.
+    """httpx's cookie jar, minus its cost on the responses that set no cookie, and minus the
+    cookies it could not send back.
 
     httpx hands every response to ``http.cookiejar`` through urllib-shaped wrappers, which
     costs ~30 µs a response (a urllib ``Request`` rebuilt from the URL, the headers copied
     into an ``email.message``) even when there is no Set-Cookie: ~6 % of a crawl's CPU.
+
+    ``http.cookiejar`` keeps a cookie whose name or value is not printable ASCII (a server
+    may send UTF-8 or Latin-1 bytes there), and httpx then fails to build the Cookie header
+    of every later request to that host, with a ``UnicodeEncodeError`` that is no transport
+    error. Such a cookie is dropped as it arrives: the crawl goes on without it.
     """
 
     def extract_cookies(self, response: httpx.Response) -> None:
         headers = response.headers
         if "set-cookie" in headers or "set-cookie2" in headers:
             super().extract_cookies(response)
+            jar = self.jar
+            unsendable = [c for c in jar if not (_sendable(c.name) and _sendable(c.value))]
+            for cookie in unsendable:
+                jar.clear(cookie.domain, cookie.path, cookie.name)
 
 
 _CookieTypes = httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
 
 
-class _Client(httpx.AsyncClient):
+class _CrawlCookies(httpx.AsyncClient):
     """An `httpx.AsyncClient` whose cookie jar is a `Cookies` (set through the public
     ``cookies`` property, as httpx's own code reads it)."""
 
@@ -77,6 +93,14 @@ class _Client(httpx.AsyncClient):
     @cookies.setter
     def cookies(self, cookies: _CookieTypes) -> None:
         self._crawl_cookies = Cookies(cookies)
+
+
+class _Client(_CrawlCookies):
+    """httpx's client, with our cookie jar."""
+
+
+class _CacheClient(_CrawlCookies, AsyncCacheClient):
+    """hishel's caching client, with our cookie jar."""
 
 
 class Sender(Protocol):
@@ -105,15 +129,12 @@ class ClientSender:
 
     __slots__ = ("_client",)
 
-    def __init__(self, **options: Any) -> None:
-        self._client: httpx.AsyncClient = _Client(**options)
-
-    @classmethod
-    def around(cls, client: httpx.AsyncClient) -> ClientSender:
-        """A sender over a client built elsewhere (the cache's `AsyncCacheClient`)."""
-        sender = cls.__new__(cls)
-        sender._client = client
-        return sender
+    def __init__(self, cache: AsyncSqliteStorage | None = None, **options: Any) -> None:
+        """`options` are `httpx.AsyncClient`'s; with `cache`, responses are kept in it
+        (hishel's `AsyncCacheClient`)."""
+        self._client: httpx.AsyncClient = (
+            _Client(**options) if cache is None else _CacheClient(storage=cache, **options)
+        )
 
     @property
     def is_closed(self) -> bool:
