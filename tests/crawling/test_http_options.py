@@ -260,3 +260,20 @@ async def test_a_cookie_that_cannot_be_sent_back_is_dropped_not_a_crash(
         fetched = await fetcher.get(f"{base}/p")
     assert fetched.body == PAGE
     assert [sorted(c.split("; ")) for c in page.headers("cookie")] == [["consent=yes", "visit=42"]]
+
+
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+async def test_credentials_in_the_url_are_sent_as_basic_auth_on_both_transports(
+    nursery: trio.Nursery, transport: str
+) -> None:
+    # httpx's client turns a URL's user:password into Basic auth; so must the fetcher when it
+    # builds requests itself (crawling/senders.py), or a catalogue behind a password is a 401.
+    page = Recorder()
+    base = await nursery.start(serve_routes, {"/p": page, "/q": page})
+    settings = settings_of({"transport": transport, "robots_txt": False})
+    async with Fetcher.open(settings) as fetcher:
+        await fetcher.get(base.replace("http://", "http://crawl%40team:s%C3%A9same@") + "/p")
+        await fetcher.get(f"{base}/q")
+    # "crawl@team:sésame" (UTF-8), base64; the request without credentials has none.
+    assert page.headers("authorization") == ["Basic Y3Jhd2xAdGVhbTpzw6lzYW1l"]
+    assert [r.path for r in page.requests] == ["/p", "/q"]

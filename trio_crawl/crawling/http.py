@@ -491,9 +491,7 @@ class Fetcher:
             return outcome
         return outcome, trio.current_time() - started
 
-    async def _obey_robots(
-        self, client: Sender, url: httpx.URL, settings: FetchSettings
-    ) -> None:
+    async def _obey_robots(self, client: Sender, url: httpx.URL, settings: FetchSettings) -> None:
         """Raise `robots_refused` if `url`'s origin disallows it (reading its robots.txt
         through `client` the first time), or the error of a robots.txt that cannot be read."""
 
