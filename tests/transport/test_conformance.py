@@ -19,8 +19,11 @@ import pytest
 import trio
 import trustme
 
+from trio_crawl.transport import DEADLINE_EXTENSION
+
 from .servers import (
     RequestHead,
+    Responder,
     ServerConnection,
     answer_each,
     full_backlog_listener,
@@ -353,6 +356,27 @@ async def test_read_timeout_fires_inside_a_later_enclosing_deadline(
     async with open_client(kind, timeouts=quick(read=0.3)) as client:
         with trio.move_on_after(2.0) as enclosing, pytest.raises(httpx.ReadTimeout):
             await client.get(server.url)
+    assert not enclosing.cancelled_caught
+
+
+async def read_then_stall(conn: ServerConnection) -> None:
+    """Read the request, never answer."""
+    await conn.read_request()
+    await trio.sleep_forever()
+
+
+@each_transport()
+@pytest.mark.parametrize("stall", [read_then_stall, answer_head_then_stall], ids=["head", "body"])
+async def test_read_timeout_fires_before_a_later_deadline_the_caller_names(
+    kind: str, nursery: trio.Nursery, stall: Responder
+) -> None:
+    # DEADLINE_EXTENSION tells TrioTransport the enclosing deadline instead of it asking trio;
+    # a named deadline after the read timeout must not let the read wait for it.
+    server = await start_server(nursery, stall)
+    async with open_client(kind, timeouts=quick(read=0.3)) as client:
+        with trio.move_on_after(2.0) as enclosing, pytest.raises(httpx.ReadTimeout):
+            named = {DEADLINE_EXTENSION: trio.current_time() + 2.0}
+            await client.get(server.url, extensions=named)
     assert not enclosing.cancelled_caught
 
 

@@ -552,7 +552,8 @@ class Fetcher:
         With `robots`, any status and content type is an answer (robots.py judges it) and the
         body may be at most ROBOTS_MAX_BYTES."""
         with trio.CancelScope(deadline=deadline):
-            response = await client.get(url)
+            # The whole response is read inside this scope (the transport may rely on it).
+            response = await client.get(url, deadline)
             try:
                 headers = response.headers
                 if len(headers) > settings.max_headers:

@@ -23,7 +23,7 @@ class ResponseStream(httpx.AsyncByteStream):
     connection is given back exactly once.
     """
 
-    __slots__ = ("_chunks", "_conn", "_keep", "_pool", "_read_timeout")
+    __slots__ = ("_chunks", "_conn", "_enclosing", "_keep", "_pool", "_read_timeout")
 
     def __init__(
         self,
@@ -32,12 +32,14 @@ class ResponseStream(httpx.AsyncByteStream):
         pool: ConnectionPool,
         keep: bool,
         read_timeout: float | None,
+        enclosing: float | None = None,
     ) -> None:
         self._chunks = chunks
         self._conn: Connection | None = conn
         self._pool = pool
         self._keep = keep  # the request allows reuse (it did not say Connection: close)
         self._read_timeout = read_timeout
+        self._enclosing = enclosing  # see wire.receive
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         chunks, self._chunks = self._chunks, []
@@ -50,7 +52,7 @@ class ResponseStream(httpx.AsyncByteStream):
             for chunk in chunks:
                 yield chunk
             while not parser.complete:
-                data = await receive(stream, self._read_timeout)
+                data = await receive(stream, self._read_timeout, self._enclosing)
                 if data:
                     parser.feed(data)
                 else:

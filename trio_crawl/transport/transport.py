@@ -74,6 +74,12 @@ from .pool import ConnectionPool
 from .request_head import RequestHead, request_head
 from .wire import READ_SIZE, connect, receive, send
 
+DEADLINE_EXTENSION = "trio_crawl.deadline"
+"""A request extension: the `trio.current_time()` deadline of a cancel scope that encloses the
+whole exchange, the body read to its end included. Given, the per-operation timeouts need no
+scope of their own while it comes first, and trio is not asked (see `wire`). The crawler's
+fetcher sets it; httpx's clients never do."""
+
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 """Methods a stale connection may be retried for (RFC 9110 §9.2.2)."""
 
@@ -182,14 +188,17 @@ class TrioTransport(httpx.AsyncBaseTransport):
         stream = conn.stream
         parser = conn.parser
         read_timeout = timeouts.get("read")
+        enclosing = request.extensions.get(DEADLINE_EXTENSION)
         answered = False
         unsent: httpx.WriteError | None = None
         try:
             try:
                 if head.has_body:
-                    await self._send_with_body(conn, request, head, timeouts.get("write"))
+                    await self._send_with_body(
+                        conn, request, head, timeouts.get("write"), enclosing
+                    )
                 else:
-                    await send(stream, head.data, timeouts.get("write"))
+                    await send(stream, head.data, timeouts.get("write"), enclosing)
             except httpx.WriteError as exc:
                 # The server may have answered and stopped reading (a 413 for a large
                 # upload, say): its answer is worth more than the write error.
@@ -197,7 +206,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
             parser.start(request.method.encode("ascii"))
             while not parser.head_done:
                 try:
-                    data = await receive(stream, read_timeout)
+                    data = await receive(stream, read_timeout, enclosing)
                 except httpx.ReadError:
                     if unsent is not None:
                         raise unsent from None
@@ -218,7 +227,8 @@ class TrioTransport(httpx.AsyncBaseTransport):
             raise
         chunks = parser.body
         parser.body = []
-        body = ResponseStream(chunks, conn, pool, not head.close and unsent is None, read_timeout)
+        keep = not head.close and unsent is None
+        body = ResponseStream(chunks, conn, pool, keep, read_timeout, enclosing)
         try:
             return httpx.Response(
                 parser.status,
@@ -236,6 +246,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
         request: httpx.Request,
         head: RequestHead,
         limit: float | None,
+        enclosing: float | None,
     ) -> None:
         """Write the head and the body, coalescing small pieces into one write."""
         body = request.stream
@@ -251,8 +262,8 @@ class TrioTransport(httpx.AsyncBaseTransport):
             if len(pending) + len(chunk) <= READ_SIZE:
                 pending += chunk
             else:
-                await send(stream, pending, limit)
+                await send(stream, pending, limit, enclosing)
                 pending = chunk
         if head.chunked:
             pending += b"0\r\n\r\n"
-        await send(stream, pending, limit)
+        await send(stream, pending, limit, enclosing)

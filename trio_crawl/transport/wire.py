@@ -16,7 +16,10 @@ read, about 1.5 µs more.) Any other cancellation passes through untouched.
 
 The scope is left out when a deadline already in force comes no later (the crawler's
 request deadline, say): that one would fire first, so the operation's own timeout could never
-be the one that ends it. A scope costs 6-8 µs to enter and leave, several per request.
+be the one that ends it. A scope costs 6-8 µs to enter and leave, several per request. Which
+deadline is in force is trio's `current_effective_deadline`, a walk up every enclosing cancel
+scope (~7 µs under the crawl's 17), unless the caller says it (`enclosing`: the deadline of a
+scope it promises encloses the operation, `transport.DEADLINE_EXTENSION`).
 """
 
 from __future__ import annotations
@@ -72,10 +75,12 @@ async def _connect(host: str, port: int, tls: ssl.SSLContext | None) -> Stream:
     return stream
 
 
-async def send(stream: Stream, data: bytes, limit: float | None) -> None:
+async def send(
+    stream: Stream, data: bytes, limit: float | None, enclosing: float | None = None
+) -> None:
     """Write all of `data`."""
     try:
-        deadline = _own_deadline(limit)
+        deadline = _own_deadline(limit, enclosing)
         if deadline is None:
             await stream.send_all(data)
             return
@@ -87,10 +92,12 @@ async def send(stream: Stream, data: bytes, limit: float | None) -> None:
     raise httpx.WriteTimeout("timed out writing the request")
 
 
-async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
+async def receive(
+    stream: Stream, limit: float | None, enclosing: float | None = None
+) -> bytes | bytearray:
     """The next bytes from the server; b"" once it has closed."""
     try:
-        deadline = _own_deadline(limit)
+        deadline = _own_deadline(limit, enclosing)
         if deadline is None:
             return await stream.receive_some(READ_SIZE)
         with trio.CancelScope(deadline=deadline):
@@ -100,18 +107,19 @@ async def receive(stream: Stream, limit: float | None) -> bytes | bytearray:
     raise httpx.ReadTimeout("timed out reading the response")
 
 
-def _own_deadline(limit: float | None) -> float | None:
+def _own_deadline(limit: float | None, enclosing: float | None) -> float | None:
     """When an operation of at most `limit` seconds must give up, or None when it needs no
-    scope of its own (no limit, or an enclosing deadline that comes first anyway)."""
+    scope of its own (no limit, or an enclosing deadline that comes first anyway: `enclosing`
+    if the caller knows it, else the one trio has in force)."""
     if limit is None:
         return None
     deadline = trio.current_time() + limit
-    if trio.current_effective_deadline() <= deadline:
+    if enclosing is None:
+        enclosing = trio.current_effective_deadline()
+    if enclosing <= deadline:
         return None
     return deadline
 
 
 def _scope(limit: float | None) -> trio.CancelScope:
-    return trio.CancelScope(
-        deadline=trio.current_time() + limit if limit is not None else math.inf
-    )
+    return trio.CancelScope(deadline=trio.current_time() + limit if limit is not None else math.inf)
