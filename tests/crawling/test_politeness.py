@@ -234,3 +234,31 @@ async def test_politeness_update_applies_both_limits_live(
     assert trio.current_time() - start == pytest.approx(2)
     assert politeness.bucket.rate == 0
     assert politeness.hosts.limit == 5
+
+
+async def test_a_request_cancelled_while_waiting_holds_no_host_slot_after(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    politeness = Politeness(requests_per_second=0, per_host_concurrency=1)
+    politeness.pacer.set_delay("h", 100.0)
+    slot = politeness.hosts.slot("h")
+    entered: list[str] = []
+
+    async def one(name: str, patience: float) -> None:
+        with trio.move_on_after(patience):
+            async with politeness.request("h"):
+                entered.append(name)
+                await trio.sleep(10)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(one, "first", 1000)  # the first request on a host does not wait
+        await trio.sleep(1)
+        nursery.start_soon(one, "no slot", 5)  # waits for the slot, cancelled meanwhile
+        await trio.sleep(6)
+        assert slot.borrowed_tokens == 1
+    assert slot.borrowed_tokens == 0
+    await one("paced", 5)  # gets the slot, then waits out the pace: cancelled
+    assert slot.borrowed_tokens == 0  # its slot went back when its wait was cancelled
+    await one("later", 1000)
+    assert entered == ["first", "later"]
+    assert slot.borrowed_tokens == 0
