@@ -647,3 +647,20 @@ async def test_a_location_httpx_cannot_follow_fails_alike_on_both_transports(
         error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is kind
     assert message in error.message
+
+
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+async def test_repeated_content_encoding_lines_are_all_undone_in_order(
+    nursery: trio.Nursery, transport: str
+) -> None:
+    # Two Content-Encoding lines mean the codings of both, in order (RFC 9110 §5.3), as
+    # httpx.Headers joins them: the page was gzipped twice.
+    twice = gzip.compress(gzip.compress(PAGE))
+    headers = (("content-type", "text/html"), ("content-encoding", "gzip"))
+    base = await serve(
+        nursery, {"/": Reply(headers=(*headers, ("content-encoding", "gzip")), body=twice)}
+    )
+    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+        page = await fetcher.get(f"{base}/")
+    assert page.body == PAGE
+    assert [v for k, v in page.headers if k == "content-encoding"] == ["gzip", "gzip"]

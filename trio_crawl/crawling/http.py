@@ -244,6 +244,21 @@ class map_http_errors:
             raise error from exc
 
 
+_FRAMING = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+def _framing_fields(items: list[tuple[str, str]]) -> dict[str, str]:
+    """The Content-Type, -Length and -Encoding of a response's (lower-case name, value)
+    pairs, a repeated one joined with ", " as `httpx.Headers.get` joins it: one pass, where
+    three lookups in `httpx.Headers` would decode and scan every header three times."""
+    found: dict[str, str] = {}
+    for name, value in items:
+        if name in _FRAMING:
+            seen = found.get(name)
+            found[name] = value if seen is None else f"{seen}, {value}"
+    return found
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme))
 
@@ -579,7 +594,9 @@ class Fetcher:
                 target = client.redirect(response)
                 if target is not None:
                     return target
-                content_type = headers.get("content-type", "")
+                items = headers.multi_items()
+                fields = _framing_fields(items)
+                content_type = fields.get("content-type", "")
                 if robots:
                     if not 200 <= response.status_code < 300:
                         return FetchedPage(str(response.url), response.status_code, b"", "")
@@ -598,7 +615,7 @@ class Fetcher:
                             status=response.status_code,
                         )
                     limit = settings.max_response_bytes
-                length = headers.get("content-length")
+                length = fields.get("content-length")
                 # (A 20-digit length is over any limit, and int() refuses 4,301 digits.)
                 if (
                     length is not None
@@ -606,7 +623,7 @@ class Fetcher:
                     and (len(length) >= 20 or int(length) > limit)
                 ):
                     raise too_large(limit)
-                body = BoundedBody(limit, content_codings(headers.get("content-encoding")))
+                body = BoundedBody(limit, content_codings(fields.get("content-encoding")))
                 async for chunk in response.aiter_raw():
                     body.feed(chunk)
                 return FetchedPage(
@@ -614,7 +631,7 @@ class Fetcher:
                     status=response.status_code,
                     body=body.finish(),
                     content_type=content_type,
-                    headers=tuple(headers.multi_items()),
+                    headers=tuple(items),
                 )
             finally:
                 await response.aclose()
