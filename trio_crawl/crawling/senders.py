@@ -86,7 +86,7 @@ class Cookies(httpx.Cookies):
 _CookieTypes = httpx.Cookies | CookieJar | dict[str, str] | list[tuple[str, str]]
 
 
-class _CrawlCookies(httpx.AsyncClient):
+class _Client(httpx.AsyncClient):
     """An `httpx.AsyncClient` whose cookie jar is a `Cookies` (set through the public
     ``cookies`` property, as httpx's own code reads it)."""
 
@@ -103,11 +103,7 @@ class _CrawlCookies(httpx.AsyncClient):
         self._crawl_cookies = Cookies(cookies)
 
 
-class _Client(_CrawlCookies):
-    """httpx's client, with our cookie jar."""
-
-
-class _CacheClient(_CrawlCookies, AsyncCacheClient):
+class _CacheClient(_Client, AsyncCacheClient):
     """hishel's caching client, with our cookie jar."""
 
 
@@ -191,10 +187,6 @@ class DirectSender:
     @property
     def is_closed(self) -> bool:
         return self._closed
-
-    @property
-    def transport(self) -> TrioTransport:
-        return self._transport
 
     def configure(self, timeout_secs: float, headers: dict[str, str]) -> None:
         self._headers = client_headers(headers)
