@@ -10,8 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
+import trio.testing
 
 from trio_crawl import CrawlConfig
 from trio_crawl.api import fetch_settings, recorded_config
@@ -277,3 +279,33 @@ async def test_credentials_in_the_url_are_sent_as_basic_auth_on_both_transports(
     # "crawl@team:sésame" (UTF-8), base64; the request without credentials has none.
     assert page.headers("authorization") == ["Basic Y3Jhd2xAdGVhbTpzw6lzYW1l"]
     assert [r.path for r in page.requests] == ["/p", "/q"]
+
+
+async def test_a_failure_after_the_response_arrived_gives_its_connection_back(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On the own transport the fetcher's sender holds the response before the fetcher does;
+    # if reading its cookies fails, the response must still be closed, or its connection
+    # stays taken and, with one connection, the next request waits for the pool in vain.
+    from trio_crawl.crawling import senders
+
+    page = Recorder()
+    base = await nursery.start(serve_routes, {"/p": page})
+    calls = 0
+
+    def failing_once(self: senders.Cookies, response: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("cookie jar broke")
+
+    monkeypatch.setattr(senders.Cookies, "extract_cookies", failing_once)
+    settings = attrs.evolve(
+        settings_of({"robots_txt": False}), max_connections=1, request_timeout_secs=2.0
+    )
+    async with Fetcher.open(settings) as fetcher:
+        with pytest.raises(RuntimeError, match="cookie jar broke"):
+            await fetcher.get(f"{base}/p")
+        fetched = await fetcher.get(f"{base}/p")
+    assert fetched.body == PAGE
+    assert len(page.requests) == 2

@@ -209,7 +209,11 @@ class DirectSender:
             request.headers["Authorization"] = basic_auth(url.username, url.password)
         response = await self._transport.handle_async_request(request)
         response.request = request
-        cookies.extract_cookies(response)
+        try:
+            cookies.extract_cookies(response)
+        except BaseException:
+            await response.aclose()  # the caller never gets it to close: give its connection back
+            raise
         return response
 
     def redirect(self, response: httpx.Response) -> httpx.URL | None:
