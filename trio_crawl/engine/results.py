@@ -81,6 +81,12 @@ class StageError(Exception):
         self.status = status
         self.retry_after = retry_after
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as type(*args), which would lose the kind (and call a subclass's
+        # __init__ with the wrong arguments): a page parsed in another process
+        # (`crawling.parsing`) sends its StageError back whole, attributes and all.
+        return (_unpickled, (type(self), self.args), self.__dict__)
+
     def __repr__(self) -> str:
         extra = f", status={self.status}" if self.status is not None else ""
         return f"StageError({self.kind.value}, {self.message!r}{extra})"
@@ -193,3 +199,8 @@ def fatal(kind: ErrorKind, context: str, cause: BaseException | None = None) -> 
     error = StageError(kind, f"{context}: {cause!r}" if cause is not None else context)
     error.__cause__ = cause
     return FatalError(error=error, context=context)
+
+
+def _unpickled(cls: type[StageError], args: tuple[Any, ...]) -> StageError:
+    """A `StageError` (or subclass) rebuilt without its __init__; pickle then sets its state."""
+    return cls.__new__(cls, *args)
