@@ -26,6 +26,7 @@ from .config.errors import ConfigError
 from .config.model import CrawlConfig
 from .config.watch import watch_config
 from .crawling.http import Fetcher, FetchSettings
+from .crawling.parsing import ParsePool, default_processes
 from .crawling.planner import CataloguePlanner
 from .crawling.politeness import Politeness
 from .crawling.stages import CatalogueCrawl
@@ -130,8 +131,12 @@ async def open_session(
     rate = config.rate_limit
     politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
     ledger = store if isinstance(store, Ledger) else None
-    async with Fetcher.open(fetch_settings(config), politeness) as fetcher:
-        crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id)
+    processes = default_processes(config.concurrency.parse_processes)
+    async with (
+        ParsePool.open(site, processes) as parser,
+        Fetcher.open(fetch_settings(config), politeness) as fetcher,
+    ):
+        crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id, parser)
         crawl_stages = crawl.stages()
         keys = _keys(crawl_stages, (STATUS_CHECK,))
         config.engine_settings(keys)  # a bad config is refused before a run is recorded

@@ -601,6 +601,7 @@ configs = st.builds(
         limits,
         limits,
         st.dictionaries(st.text(min_size=1).filter(lambda n: n not in STAGE_NAMES), limits),
+        st.integers(0, 64),
     ),
     rate_limit=st.builds(RateLimitConfig, st.floats(0, 100_000), st.integers(1, 1000)),
     retry=st.builds(

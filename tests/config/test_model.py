@@ -78,6 +78,7 @@ def test_concurrency_rate_limit_and_events_defaults_match_design_table() -> None
         "saving": 3,
         "max_connections": 50,
         "stages": {},
+        "parse_processes": 1,  # not in the design's table: ours (README, issue 12)
     }
     assert attrs.asdict(RateLimitConfig()) == {
         "requests_per_second": 50,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,36 @@ async def test_faulty_600_product_crawl_loses_nothing_and_duplicates_nothing(
     assert summary.status in ("completed", "partial")
     [run] = _runs(site_db)
     assert (run["status"], run["products_saved"]) == (summary.status, len(rows))
+
+
+async def test_pages_parsed_in_a_worker_process_store_the_same_rows(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On the real clock (a mock clock runs no parse processes), with faults: the default
+    crawl parses in a worker process, and stores what a crawl parsing in its own thread does."""
+    caplog.set_level(logging.DEBUG, logger="trio_crawl.crawling.parsing")
+    catalogue = DemoCatalogue(products=360, seed=3)
+    faults = FaultConfig(rate_500=0.03, rate_malformed=0.01, seed=9)
+    rows = {}
+    async with demo_server(catalogue, faults) as server:
+        for processes in (1, 0):
+            path = str(tmp_path / f"parsed-{processes}.db")
+            config = crawl_config(concurrency={"parse_processes": processes})
+            site = MatterCatalogue(server.base_url)
+            async with SqliteStore.open(path) as store:
+                with trio.fail_after(60):
+                    summary = await crawl(config, site=site, store=store)
+            assert summary.status == "completed", summary
+            rows[processes] = sorted(
+                ({k: v for k, v in row.items() if not k.endswith("_at")} for row in _rows(path)),
+                key=lambda row: row["url"],
+            )
+    assert len(rows[1]) == 360
+    assert rows[1] == rows[0]
+    counts = [r.getMessage() for r in caplog.records if "pages parsed" in r.getMessage()]
+    assert len(counts) == 1, counts  # the crawl with no processes opens no workers
+    in_workers = int(counts[0].split()[2])
+    assert in_workers > 100, counts
 
 
 @pytest.mark.parametrize("markup", list(Markup))

@@ -291,6 +291,11 @@ class ConcurrencyConfig:
         factory=dict, converter=_frozen, validator=_stage_limits, hash=False
     )
     """Limits of stages other than the crawl's four, by stage name."""
+    parse_processes: int = attrs.field(
+        default=1, validator=int_in_range(0, 64, "0 parses in the crawl's own thread")
+    )
+    """Worker processes that parse pages beside the crawl (`crawling.parsing`); 0: none. A
+    machine with one core never runs any. Read when a session opens."""
 
     def for_stage(self, name: str) -> int | None:
         """The limit configured for stage `name`, or None when nothing names it."""

@@ -15,6 +15,7 @@ from ..sites.response import Response
 from ..stores.ledger import Ledger, LedgerFailure, LedgerPage
 from ..stores.protocol import Store
 from .http import Fetcher
+from .parsing import ParsePool
 from .planner import PageJob, not_found
 from .positions import position, total_products
 
@@ -31,8 +32,10 @@ class CatalogueCrawl:
         fetcher: Fetcher,
         ledger: Ledger | None = None,
         session_id: str = "",
+        parser: ParsePool | None = None,
     ) -> None:
         self.site = site
+        self.parser = parser or ParsePool(site)
         self.store = store
         self.fetcher = fetcher
         self.ledger = ledger
@@ -43,7 +46,7 @@ class CatalogueCrawl:
         return Response(fetched.url, fetched.status, fetched.body, fetched.headers)
 
     async def fetch_list(self, page: int) -> ListPage:
-        return self.site.parse_list(await self._fetch(self.site.list_url(page)))
+        return await self.parser.parse_list(await self._fetch(self.site.list_url(page)))
 
     async def list_page(self, job: PageJob) -> list[Any]:
         listing = await self.fetch_list(job.page)
@@ -80,7 +83,7 @@ class CatalogueCrawl:
         return refs
 
     async def product_details(self, ref: Any) -> Any:
-        record = self.site.parse_detail(await self._fetch(ref.url))
+        record = await self.parser.parse_detail(await self._fetch(ref.url))
         return self.site.item(ref, record)
 
     async def validation(self, item: Any) -> Any:

@@ -1,0 +1,343 @@
+"""ParsePool: pages parsed in worker processes give the answers the crawl's own parse gives, and
+no worker can lose a page, hang the crawl or outlive it.
+
+These run on trio's real clock: a worker is a real process (under a MockClock the pool runs
+none, see `test_a_mock_clock_runs_no_workers`). Sites used here are module-level, so that the
+worker can import them; `in_worker()` lets a site misbehave only there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from trio_crawl.crawling.parsing import ParsePool, default_processes
+from trio_crawl.engine.results import ErrorKind, StageError
+from trio_crawl.sites import MatterCatalogue
+from trio_crawl.sites.response import Response
+
+FIXTURES = Path(__file__).parents[1] / "sites" / "fixtures"
+BASE = "https://csa-iot.org"
+HEADERS = (("content-type", "text/html; charset=utf-8"),)
+LISTS = ["list_nested.html", "list_flat.html", "list_block.html", "list_page_1.html"]
+LISTS += ["list_page_last.html", "list_page_single.html"]
+DETAILS = ["detail_full.html", "detail_sparse.html", "detail_table.html"]
+FAILING = ["list_no_cards.html", "list_page_empty.html", "detail_truncated.html"]
+
+
+def in_worker() -> bool:
+    return sys.argv[0].endswith("parse_worker.py")
+
+
+def page(name: str, url: str = f"{BASE}/csa_product/x/") -> Response:
+    return Response(url, 200, (FIXTURES / name).read_bytes(), HEADERS)
+
+
+def list_or_detail(name: str) -> str:
+    return "list" if name.startswith("list") else "detail"
+
+
+def parse_inline(site: Any, name: str) -> Any:
+    response = page(name)
+    return (site.parse_list if list_or_detail(name) == "list" else site.parse_detail)(response)
+
+
+async def parse_pooled(pool: ParsePool, name: str) -> Any:
+    response = page(name)
+    if list_or_detail(name) == "list":
+        return await pool.parse_list(response)
+    return await pool.parse_detail(response)
+
+
+class SlowSite(MatterCatalogue):
+    """Takes 0.3 s a detail page, in the worker only."""
+
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        if in_worker():
+            time.sleep(0.3)
+        return super().parse_detail(response, url)
+
+
+class CrashingSite(MatterCatalogue):
+    """Its worker dies (exit code 3) on a page whose URL says crash."""
+
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        if in_worker() and "crash" in response.url:
+            os._exit(3)
+        return super().parse_detail(response, url)
+
+
+class PrintingSite(MatterCatalogue):
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        print("a parser that prints", flush=True)
+        sys.stdout.write("\x00\x00\x00\x05junk")
+        sys.stdout.flush()
+        return super().parse_detail(response, url)
+
+
+class OddRecordSite(MatterCatalogue):
+    """Its records carry a function, which pickle cannot send back."""
+
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        return (super().parse_detail(response, url), lambda: None)
+
+
+class OddErrorSite(MatterCatalogue):
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        raise _Unpicklable(f"{response.url}: odd")
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> Any:
+        raise TypeError("not this one")
+
+
+def _rebuild_unloadable() -> MatterCatalogue:
+    if in_worker():
+        raise ImportError("no such module here")
+    return UnloadableSite(BASE)
+
+
+class UnloadableSite(MatterCatalogue):
+    """Pickles, but does not load in a worker (as a site defined in ``__main__`` would not)."""
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_unloadable, ())
+
+
+async def test_pages_parsed_in_a_worker_equal_the_crawls_own() -> None:
+    site = MatterCatalogue(BASE)
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        for name in LISTS + DETAILS:
+            assert await parse_pooled(pool, name) == parse_inline(site, name), name
+        assert pool.in_workers == len(LISTS + DETAILS)
+        assert pool.in_crawl == 0
+
+
+@pytest.mark.parametrize("name", FAILING)
+async def test_a_page_the_parser_refuses_fails_alike_from_a_worker(name: str) -> None:
+    site = MatterCatalogue(BASE)
+    with pytest.raises(StageError) as inline:
+        parse_inline(site, name)
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        with pytest.raises(StageError) as pooled:
+            await parse_pooled(pool, name)
+        assert pool.in_workers == 1
+    assert pooled.value.kind is inline.value.kind is ErrorKind.parse_error
+    assert pooled.value.message == inline.value.message
+
+
+async def test_many_pages_at_once_over_two_workers_each_get_their_own_answer() -> None:
+    site = MatterCatalogue(BASE)
+    names = (LISTS + DETAILS) * 20
+    results: dict[int, Any] = {}
+    async with ParsePool.open(site, 2) as pool:
+        assert await pool.started() == 2
+
+        async def one(index: int) -> None:
+            results[index] = await parse_pooled(pool, names[index])
+
+        async with trio.open_nursery() as nursery:
+            for index in range(len(names)):
+                nursery.start_soon(one, index)
+        assert pool.in_workers == len(names)
+    assert [results[i] for i in range(len(names))] == [parse_inline(site, n) for n in names]
+
+
+async def test_what_a_parser_prints_does_not_garble_the_answers() -> None:
+    site = PrintingSite(BASE)
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        for _ in range(3):
+            assert await parse_pooled(pool, "detail_full.html") == parse_inline(
+                MatterCatalogue(BASE), "detail_full.html"
+            )
+        assert pool.in_workers == 3
+
+
+async def test_a_record_or_error_pickle_cannot_carry_is_parsed_in_the_crawl() -> None:
+    async with ParsePool.open(OddRecordSite(BASE), 1) as pool:
+        assert await pool.started() == 1
+        record, extra = await parse_pooled(pool, "detail_full.html")
+        assert callable(extra)
+        assert record == parse_inline(MatterCatalogue(BASE), "detail_full.html")
+        assert (pool.in_workers, pool.in_crawl) == (0, 1)
+    async with ParsePool.open(OddErrorSite(BASE), 1) as pool:
+        assert await pool.started() == 1
+        with pytest.raises(_Unpicklable, match="odd"):
+            await parse_pooled(pool, "detail_full.html")
+        assert (pool.in_workers, pool.in_crawl) == (0, 1)
+
+
+async def test_a_worker_that_dies_hands_its_pages_back(caplog: pytest.LogCaptureFixture) -> None:
+    site = CrashingSite(BASE)
+    expected = parse_inline(site, "detail_full.html")
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        assert await parse_pooled(pool, "detail_full.html") == expected
+        crash = page("detail_full.html", f"{BASE}/csa_product/crash/")
+        with trio.fail_after(10):
+            assert await pool.parse_detail(crash) == site.parse_detail(crash)
+            assert await parse_pooled(pool, "detail_full.html") == expected
+        assert (pool.in_workers, pool.in_crawl) == (1, 2)
+        assert pool.workers[0].process.returncode == 3
+    assert "parse process 1 stopped" in caplog.text
+    assert "exit code 3" in caplog.text
+
+
+async def test_pages_in_flight_when_a_worker_is_killed_are_parsed_in_the_crawl() -> None:
+    site = SlowSite(BASE)
+    expected = parse_inline(site, "detail_full.html")
+    results: list[Any] = []
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+                for _ in range(5):
+                    nursery.start_soon(lambda: _append(results, parse_pooled(pool, DETAILS[0])))
+                await trio.sleep(0.1)
+                assert len(pool.workers[0].pending) == 5
+                pool.workers[0].process.kill()
+        assert results == [expected] * 5
+        assert pool.in_crawl == 5
+        assert pool.workers[0].process.returncode == -signal.SIGKILL
+
+
+async def _append(results: list[Any], parse: Any) -> None:
+    results.append(await parse)
+
+
+async def test_a_cancelled_parse_leaves_nothing_waiting() -> None:
+    site = SlowSite(BASE)
+    async with ParsePool.open(site, 1) as pool:
+        assert await pool.started() == 1
+        with trio.move_on_after(0.05) as scope:
+            await parse_pooled(pool, "detail_full.html")
+        assert scope.cancelled_caught
+        assert pool.workers[0].pending == {}
+        # the worker's late answer to the cancelled page is dropped; the next page gets its own
+        assert await parse_pooled(pool, "detail_sparse.html") == parse_inline(
+            site, "detail_sparse.html"
+        )
+
+
+async def test_a_site_that_cannot_go_to_a_worker_is_parsed_in_the_crawl(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class LocalSite(MatterCatalogue):  # a class pickle cannot name
+        pass
+
+    unpicklable = LocalSite(BASE)
+    async with ParsePool.open(unpicklable, 1) as pool:
+        assert pool.workers == []
+        assert await parse_pooled(pool, "detail_full.html") == parse_inline(
+            unpicklable, "detail_full.html"
+        )
+    async with ParsePool.open(UnloadableSite(BASE), 1) as pool:
+        with trio.fail_after(10):
+            assert await pool.started() == 0
+        assert await parse_pooled(pool, "list_nested.html") == parse_inline(
+            MatterCatalogue(BASE), "list_nested.html"
+        )
+        assert (pool.in_workers, pool.in_crawl) == (0, 1)
+    assert "cannot load the site" in caplog.text
+
+
+async def test_the_workers_end_with_the_block_however_it_ends() -> None:
+    async with ParsePool.open(MatterCatalogue(BASE), 2) as pool:
+        assert await pool.started() == 2
+    assert all(worker.process.returncode is not None for worker in pool.workers)
+
+    with trio.fail_after(5):
+        with trio.CancelScope() as scope:
+            async with ParsePool.open(SlowSite(BASE), 1) as pool:
+                assert await pool.started() == 1
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(parse_pooled, pool, "detail_full.html")
+                    await trio.sleep(0.05)
+                    scope.cancel()
+    assert pool.workers[0].process.returncode is not None
+
+
+def _is_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")  # exited; whoever adopted it has not reaped it yet
+
+
+CRAWL_THAT_IS_KILLED = textwrap.dedent(
+    """
+    import trio
+    from trio_crawl.crawling.parsing import ParsePool
+    from trio_crawl.sites import MatterCatalogue
+
+    async def main():
+        async with ParsePool.open(MatterCatalogue("https://csa-iot.org"), 1) as pool:
+            await pool.started()
+            print(pool.workers[0].process.pid, flush=True)
+            await trio.sleep_forever()
+
+    trio.run(main)
+    """
+)
+
+
+def test_a_worker_exits_when_its_crawl_is_killed() -> None:
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", CRAWL_THAT_IS_KILLED], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert crawl.stdout is not None
+        worker = int(crawl.stdout.readline())
+        assert not _is_gone(worker)
+        crawl.send_signal(signal.SIGKILL)
+        crawl.wait(5)
+        deadline = time.monotonic() + 5
+        while not _is_gone(worker) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _is_gone(worker)
+    finally:
+        crawl.kill()
+        crawl.wait()
+
+
+def test_ctrl_c_in_the_terminal_does_not_stop_a_worker() -> None:
+    """SIGINT reaches the whole process group; the crawl, not the worker, decides what stops."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "trio_crawl.crawling.parse_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.3)
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        assert worker.poll() is None
+        worker.communicate(b"", timeout=5)  # its input ends: it exits
+        assert worker.returncode == 0
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+def test_a_mock_clock_runs_no_workers() -> None:
+    async def configured() -> int:
+        return default_processes(2)
+
+    assert trio.run(configured, clock=trio.testing.MockClock()) == 0
+    expected = 2 if (os.cpu_count() or 1) > 1 else 0
+    assert trio.run(configured) == expected
