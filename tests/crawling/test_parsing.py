@@ -341,3 +341,22 @@ def test_a_mock_clock_runs_no_workers() -> None:
     assert trio.run(configured, clock=trio.testing.MockClock()) == 0
     expected = 2 if (os.cpu_count() or 1) > 1 else 0
     assert trio.run(configured) == expected
+
+
+def test_asking_about_the_clock_does_not_import_the_test_tools() -> None:
+    """trio.testing imports pytest: ~90 ms in the crawl's thread, which a crawl must not pay."""
+    program = textwrap.dedent(
+        """
+        import sys, trio
+        from trio_crawl.crawling.parsing import default_processes
+
+        async def configured():
+            return default_processes(1)
+
+        trio.run(configured)
+        print(sorted(m for m in ("trio.testing", "pytest") if m in sys.modules))
+        """
+    )
+    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "[]"
