@@ -75,6 +75,7 @@ from .robots import (
     rules_from_answer,
 )
 from .senders import ClientSender, DirectSender, Sender
+from .urls import parse_url
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
@@ -478,7 +479,7 @@ class Fetcher:
         settings = self._settings
         remaining = settings.request_timeout_secs
         with map_http_errors():
-            current = httpx.URL(url)
+            current = parse_url(url)
             origin = _origin(current)
             for _ in range(settings.max_redirects + 1):
                 if settings.robots_txt:
