@@ -32,6 +32,8 @@ from hishel.httpx import AsyncCacheClient
 from ..transport import DEADLINE_EXTENSION, TrioTransport
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_NO_BODY = httpx.ByteStream(b"")
+_MAX_ORIGINS = 256
 
 
 def client_headers(headers: dict[str, str]) -> httpx.Headers:
@@ -168,7 +170,7 @@ class DirectSender:
     """A shard straight on a `TrioTransport`: the request `httpx.AsyncClient` would send
     (headers, timeout extension, cookies), without the client's layers around it."""
 
-    __slots__ = ("_closed", "_cookies", "_headers", "_timeouts", "_transport")
+    __slots__ = ("_by_origin", "_closed", "_cookies", "_headers", "_timeouts", "_transport")
 
     def __init__(
         self,
@@ -181,6 +183,7 @@ class DirectSender:
         self._cookies = Cookies(cookies)
         self._closed = False
         self._headers = httpx.Headers()
+        self._by_origin: dict[bytes, httpx.Headers] = {}
         self._timeouts: dict[str, float | None] = {}
         self.configure(timeout_secs, headers)
 
@@ -190,7 +193,23 @@ class DirectSender:
 
     def configure(self, timeout_secs: float, headers: dict[str, str]) -> None:
         self._headers = client_headers(headers)
+        self._by_origin = {}
         self._timeouts = httpx.Timeout(timeout_secs).as_dict()
+
+    def _request_headers(self, url: httpx.URL) -> httpx.Headers:
+        """The headers of a GET of `url` as ``httpx.Request`` completes them (``Host`` first,
+        unless ours name one), made once per origin: httpx's own completion re-encodes every
+        header of every request (~8 % of a crawl's thread)."""
+        netloc = url.netloc
+        headers = self._by_origin.get(netloc)
+        if headers is None:
+            headers = self._headers
+            if "host" not in headers:
+                headers = httpx.Headers([(b"Host", netloc), *headers.raw])
+            if len(self._by_origin) >= _MAX_ORIGINS:
+                self._by_origin.clear()
+            self._by_origin[netloc] = headers
+        return headers
 
     async def get(self, url: httpx.URL, deadline: float | None = None) -> httpx.Response:
         if self._closed:
@@ -200,7 +219,10 @@ class DirectSender:
         extensions: dict[str, Any] = {"timeout": self._timeouts}
         if deadline is not None:
             extensions[DEADLINE_EXTENSION] = deadline
-        request = httpx.Request("GET", url, headers=self._headers, extensions=extensions)
+        # With a stream given, httpx adds no headers of its own and reads no body: both done.
+        request = httpx.Request(
+            "GET", url, headers=self._request_headers(url), extensions=extensions, stream=_NO_BODY
+        )
         cookies = self._cookies
         if cookies:
             cookies.set_cookie_header(request)
