@@ -23,6 +23,7 @@ import trustme
 from trio_crawl.crawling.http import classify_exception
 from trio_crawl.engine.results import ErrorKind
 from trio_crawl.transport import TrioTransport
+from trio_crawl.transport.body import ResponseStream
 from trio_crawl.transport.parsers import MAX_HEAD_BYTES
 from trio_crawl.transport.request_head import request_head
 
@@ -373,6 +374,92 @@ async def test_cancelling_mid_body_leaves_the_pool_consistent(
     async with client(parser, max_connections=1) as c:
         with trio.move_on_after(0.2):
             await c.get(server.url)
+        assert pool_of(c).pool.open_connections == 0
+        assert (await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content == b"after"
+
+
+async def _read_into(c: httpx.AsyncClient, url: str, feed: Callable[[bytes], object]) -> int:
+    """Read a response's body as the Fetcher does on this transport (straight from it, as
+    DirectSender sends): `read_into`, no generator. The idle connections right after it, before
+    the response is closed (a body read to its end gives its connection back by itself)."""
+    request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(5).as_dict()})
+    response = await pool_of(c).handle_async_request(request)
+    try:
+        stream = response.stream
+        assert isinstance(stream, ResponseStream)
+        await stream.read_into(feed)
+        return pool_of(c).pool.idle_connections
+    finally:
+        await response.aclose()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "close"])
+async def test_read_into_gives_the_chunks_iterating_gives_then_releases_the_connection(
+    nursery: trio.Nursery, parser: str, framing: str
+) -> None:
+    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
+        if framing == "chunked":
+            head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            pieces = [BIG[i : min(i + 300_000, 1_000_000)] for i in range(0, 1_000_000, 300_000)]
+            chunked = b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in pieces)
+            await stream.send_all(head + chunked + b"0\r\n\r\n")
+            return True
+        if framing == "close":
+            await stream.send_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n" + BIG[:1_000_000])
+            return False
+        await stream.send_all(response(BIG[:1_000_000]))
+        return True
+
+    server = await nursery.start(serve_raw, respond)
+    async with client(parser) as c:
+        fed: list[bytes] = []
+        idle = await _read_into(c, server.url, fed.append)
+        assert idle == (0 if framing == "close" else 1)
+        assert b"".join(fed) == BIG[:1_000_000]
+        assert len(fed) > 1  # streamed in pieces, not buffered whole
+        assert (await c.get(server.url)).content == b"".join(fed)  # httpx's own reading
+        # Read to the end: kept for reuse, unless the server said it closes.
+        assert pool_of(c).pool.idle_connections == (0 if framing == "close" else 1)
+    assert server.accepts == (2 if framing == "close" else 1)
+
+
+async def test_a_feed_that_raises_stops_read_into_and_closes_the_connection(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    # The Fetcher's bounded body raises when a page is over its limit: the rest of the body is
+    # still on the wire, so that connection must not go back to the pool.
+    server = await nursery.start(serve_raw, always(response(BIG[:2_000_000])))
+    fed: list[int] = []
+
+    def feed(chunk: bytes) -> None:
+        fed.append(len(chunk))
+        if sum(fed) > 100_000:
+            raise ValueError("too large")
+
+    async with client(parser, max_connections=1) as c:
+        with pytest.raises(ValueError, match="too large"):
+            await _read_into(c, server.url, feed)
+        assert pool_of(c).pool.open_connections == 0
+        assert len((await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content) == 2_000_000
+    assert server.accepts == 2
+
+
+async def test_cancelling_read_into_mid_body_leaves_the_pool_consistent(
+    nursery: trio.Nursery, parser: str
+) -> None:
+    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
+        if index == 0:
+            await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nabc")
+            await trio.sleep_forever()
+        await stream.send_all(response(b"after"))
+        return True
+
+    server = await nursery.start(serve_raw, respond)
+    fed: list[bytes] = []
+    async with client(parser, max_connections=1) as c:
+        with trio.move_on_after(0.2):
+            await _read_into(c, server.url, fed.append)
+        assert fed == [b"abc"]
         assert pool_of(c).pool.open_connections == 0
         assert (await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content == b"after"
 

@@ -38,10 +38,13 @@ Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, no
 fault, so they fall under `client_error`, which no stage retries by default.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
-the bounds hold on any httpx transport. The ``[http]`` options (user agent, headers, cookies,
-proxy, trust_env, the on-disk cache) are all applied where a shard is built (`_make_client`:
-an `httpx.AsyncClient`, or on trio_crawl's own transport the same request without the client,
-see `senders`) and robots.txt at the request level, so they hold whatever transport is used.
+the bounds hold on any httpx transport; a body from trio_crawl's own transport is read with
+its `ResponseStream.read_into` instead: the same chunks, without an async generator.
+
+The ``[http]`` options (user agent, headers, cookies, proxy, trust_env, the on-disk cache) are
+all applied where a shard is built (`_make_client`: an `httpx.AsyncClient`, or on trio_crawl's
+own transport the same request without the client, see `senders`) and robots.txt at the
+request level, so they hold whatever transport is used.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
 from ..transport import TrioTransport
+from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
 from .politeness import Politeness
 from .robots import (
@@ -625,8 +629,12 @@ class Fetcher:
                 ):
                     raise too_large(limit)
                 body = BoundedBody(limit, content_codings(fields.get("content-encoding")))
-                async for chunk in response.aiter_raw():
-                    body.feed(chunk)
+                stream = response.stream
+                if isinstance(stream, ResponseStream):  # our transport's: no async generator
+                    await stream.read_into(body.feed)
+                else:
+                    async for chunk in response.aiter_raw():
+                        body.feed(chunk)
                 return FetchedPage(
                     url=str(response.url),
                     status=response.status_code,

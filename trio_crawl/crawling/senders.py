@@ -76,8 +76,8 @@ class Cookies(httpx.Cookies):
     """
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
+        # One pass over the raw names (two `in` lookups decode and scan every header twice).
+        if any(name.lower().startswith(b"set-cookie") for name, _ in response.headers.raw):
             super().extract_cookies(response)
             jar = self.jar
             unsendable = [c for c in jar if not (_sendable(c.name) and _sendable(c.value))]
