@@ -121,6 +121,12 @@ VARIANTS: tuple[Contender, ...] = (
         args=("--null-store",),
     ),
     Contender(
+        "trio_crawl_one_process",
+        "crawl_trio_crawl.py",
+        what="trio_crawl parsing in the crawl's thread (parse_processes = 0), like the raw loops",
+        args=("--one-process",),
+    ),
+    Contender(
         "fetcher_loop",
         "crawl_fetcher_loop.py",
         what="raw_httpx's loop fetching through trio_crawl's Fetcher (crawl settings)",

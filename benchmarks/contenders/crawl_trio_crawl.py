@@ -11,9 +11,13 @@ that fetch: ``list_pages`` 8 and ``product_details`` = the rest (24), ``max_conn
 same 32; ``parallel_batches`` 4, ``batch_size`` 10. Stage limits that add up to more than the
 per-host limit only make requests queue on it (measured: ~6 % slower with details at 32).
 
-Two switches, for finding where time goes (run.py uses neither): ``--no-events`` (nobody
-subscribes) and ``--null-store`` (a store that keeps nothing, so no SQLite at all; products are
-counted and digested as they are saved).
+Pages are parsed as a user's crawl parses them: in one worker process beside the crawl
+(``[concurrency] parse_processes = 1``, the default), on the machine's other core.
+
+Three switches, for finding where time goes (run.py's main contender uses none): ``--no-events``
+(nobody subscribes), ``--null-store`` (a store that keeps nothing, so no SQLite at all; products
+are counted and digested as they are saved) and ``--one-process`` (``parse_processes = 0``:
+every page parsed in the crawl's own thread, as the raw loops do).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from trio_crawl.stores import SqliteStore, Store
 LIST_PAGES = 8
 
 
-def config(concurrency: int) -> CrawlConfig:
+def config(concurrency: int, parse_processes: int = 1) -> CrawlConfig:
     return CrawlConfig.from_dict(
         {
             "crawl": {"strategy": "full", "batch_size": 10, "parallel_batches": 4},
@@ -48,6 +52,7 @@ def config(concurrency: int) -> CrawlConfig:
                 "list_pages": LIST_PAGES,
                 "product_details": concurrency - LIST_PAGES,
                 "max_connections": concurrency,
+                "parse_processes": parse_processes,
             },
             "rate_limit": {"requests_per_second": 0, "per_host_concurrency": concurrency},
         }
@@ -90,6 +95,7 @@ async def crawl(
     db: Path | None,
     events: Counter[str] | None,
     tally: Tally,
+    parse_processes: int,
 ) -> SessionSummary:
     site = MatterCatalogue(base_url)
     async with contextlib.AsyncExitStack() as stack:
@@ -99,7 +105,7 @@ async def crawl(
             else await stack.enter_async_context(SqliteStore.open(db))
         )
         session = await stack.enter_async_context(
-            open_session(config(concurrency), site=site, store=store)
+            open_session(config(concurrency, parse_processes), site=site, store=store)
         )
         if events is not None:
             async with session.events() as subscription:
@@ -132,20 +138,26 @@ def check_database(db: Path, tally: Tally) -> None:
 def main() -> None:
     args = arguments(
         __doc__.splitlines()[0],
-        switches={"--no-events": "nobody subscribes", "--null-store": "no SQLite"},
+        switches={
+            "--no-events": "nobody subscribes",
+            "--null-store": "no SQLite",
+            "--one-process": "pages parsed in the crawl's thread (parse_processes = 0)",
+        },
     )
     events: Counter[str] | None = None if args.no_events else Counter()
     tally = Tally(counts_requests=False, notes={"concurrency": args.concurrency})
-    if args.no_events or args.null_store:
-        tally.notes["variant"] = " ".join(
-            name
-            for name, on in (("no-events", args.no_events), ("null-store", args.null_store))
-            if on
-        )
+    switched = (
+        ("no-events", args.no_events),
+        ("null-store", args.null_store),
+        ("one-process", args.one_process),
+    )
+    if any(on for _, on in switched):
+        tally.notes["variant"] = " ".join(name for name, on in switched if on)
     with tempfile.TemporaryDirectory(prefix="trio-crawl-bench-") as folder:
         db = None if args.null_store else Path(folder) / "bench.db"
         tally.start()
-        summary = trio.run(crawl, args.base_url, args.concurrency, db, events, tally)
+        processes = 0 if args.one_process else 1
+        summary = trio.run(crawl, args.base_url, args.concurrency, db, events, tally, processes)
         seconds = time.perf_counter() - tally.started
         if db is not None:
             check_database(db, tally)
