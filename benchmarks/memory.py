@@ -4,9 +4,11 @@
                                           [--keep-sites]
 
 Same contender as run.py (``contenders/crawl_trio_crawl.py``: the real `crawl`, SQLite store,
-events), one process per size. Peak RSS comes from `os.wait4`; RSS is also sampled from
-``/proc/PID/status`` while it runs, to show whether it grows with the crawl or stays flat.
-Goal (issue 4): flat in crawl size, ≤ 120 MiB at 100k products.
+events, one parse process), one crawl per size. Peak RSS comes from `os.wait4`: the larger of
+the crawl process and its parse process, not their sum. RSS is also sampled from
+``/proc/PID/status`` while it runs, to show whether it grows with the crawl or stays flat, and
+summed with its parse process's, since a user's machine holds both. Goal (issue 4): flat in
+crawl size, ≤ 120 MiB at 100k products, the two processes together.
 
 The 100k site is ~100k files (~0.7 GB of HTML, ~1.4 GB on disk, ~20 s to write); sites of
 50k products or more are deleted afterwards unless ``--keep-sites``.
@@ -27,11 +29,36 @@ from run import BY_NAME, RESULTS, ensure_project_python, load_site_module, log, 
 _SAMPLE_SECS = 0.5
 
 
+def _rss_mib(pid: int) -> float | None:
+    """VmRSS of `pid` in MiB (None once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (its parse processes), from each thread's children list."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(c) for c in children.read_text().split()]
+        except OSError:
+            continue
+    return [p for child in found for p in (child, *_descendants(child))]
+
+
 class RssSampler:
-    """Reads VmRSS of a process every half second until stopped."""
+    """Reads the RSS of a process, and of it with its descendants (its parse process), every
+    half second until stopped."""
 
     def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB)
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB): the crawl
+        self.with_children: list[float] = []  # MiB: the crawl and its descendants, summed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,17 +68,12 @@ class RssSampler:
 
     def _sample(self, pid: int) -> None:
         started = time.perf_counter()
-        status = Path(f"/proc/{pid}/status")
         while not self._stop.wait(_SAMPLE_SECS):
-            try:
-                text = status.read_text()
-            except OSError:
+            own = _rss_mib(pid)
+            if own is None:
                 return
-            for line in text.splitlines():
-                if line.startswith("VmRSS:"):
-                    kib = int(line.split()[1])
-                    self.samples.append((time.perf_counter() - started, kib / 1024))
-                    break
+            self.samples.append((time.perf_counter() - started, own))
+            self.with_children.append(own + sum(_rss_mib(c) or 0.0 for c in _descendants(pid)))
 
     def stop(self) -> None:
         self._stop.set()
@@ -104,6 +126,7 @@ def main() -> int:
             "valid": ok,
             "peak_rss_mib": round(measures["peak_rss_mib"], 1),
             "rss_quartiles_mib": sampler.quartiles(),
+            "peak_rss_with_parse_process_mib": round(max(sampler.with_children, default=0), 1),
             "crawl_seconds": result["seconds"] if result else None,
             "pages_per_sec": round(site.pages / result["seconds"]) if result else None,
             "problem": "" if ok else (json.dumps(result) if result else tail),
@@ -113,7 +136,8 @@ def main() -> int:
         print(
             f"trio_crawl {products:>7,} products ({site.pages:,} pages, {site.server}): "
             f"peak RSS {row['peak_rss_mib']:.1f} MiB, RSS at 25/50/75/100 % "
-            f"{row['rss_quartiles_mib']}, {row['crawl_seconds']} s, "
+            f"{row['rss_quartiles_mib']}, with its parse process (sampled) "
+            f"{row['peak_rss_with_parse_process_mib']:.1f} MiB, {row['crawl_seconds']} s, "
             f"{row['pages_per_sec']} pages/s  {verdict}",
             flush=True,
         )
@@ -122,7 +146,8 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "memory.json").write_text(json.dumps(rows, indent=2) + "\n")
     largest = max(rows, key=lambda row: row["products"])
-    goal = "met" if largest["valid"] and largest["peak_rss_mib"] <= 120 else "NOT met"
+    total = max(largest["peak_rss_mib"], largest["peak_rss_with_parse_process_mib"])
+    goal = "met" if largest["valid"] and total <= 120 else "NOT met"
     print(f"goal <= 120 MiB at {largest['products']:,} products: {goal}", flush=True)
     return 0 if all(row["valid"] for row in rows) else 1
 

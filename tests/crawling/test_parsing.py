@@ -21,7 +21,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_crawl.crawling.parsing import ParsePool, default_processes
+from trio_crawl.crawling.parsing import MAX_RESTARTS, ParsePool, default_processes
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.response import Response
@@ -74,6 +74,19 @@ class CrashingSite(MatterCatalogue):
     def parse_detail(self, response: Any, url: str = "") -> Any:
         if in_worker() and "crash" in response.url:
             os._exit(3)
+        return super().parse_detail(response, url)
+
+
+class HangingSite(MatterCatalogue):
+    """Never finishes a page whose URL says hang, in the worker only (in the crawl it would
+    hang the test: the pool must never parse such a page there)."""
+
+    def parse_detail(self, response: Any, url: str = "") -> Any:
+        if "hang" in response.url:
+            if not in_worker():
+                raise AssertionError(f"{response.url} parsed in the crawl's thread")
+            while True:
+                time.sleep(1)
         return super().parse_detail(response, url)
 
 
@@ -186,15 +199,21 @@ async def test_a_worker_that_dies_hands_its_pages_back(caplog: pytest.LogCapture
     expected = parse_inline(site, "detail_full.html")
     async with ParsePool.open(site, 1) as pool:
         assert await pool.started() == 1
+        first = pool.workers[0]
         assert await parse_pooled(pool, "detail_full.html") == expected
         crash = page("detail_full.html", f"{BASE}/csa_product/crash/")
         with trio.fail_after(10):
             assert await pool.parse_detail(crash) == site.parse_detail(crash)
+            assert (pool.in_workers, pool.in_crawl) == (1, 1)
+            assert await first.process.wait() == 3
+            # A new worker takes its place, and parses the next pages.
+            assert await pool.started() == 1
+            assert pool.restarts == 1 and pool.workers[0] is not first
             assert await parse_pooled(pool, "detail_full.html") == expected
-        assert (pool.in_workers, pool.in_crawl) == (1, 2)
-        assert pool.workers[0].process.returncode == 3
+        assert (pool.in_workers, pool.in_crawl) == (2, 1)
     assert "parse process 1 stopped" in caplog.text
     assert "exit code 3" in caplog.text
+    assert "a new one starts" in caplog.text
 
 
 async def test_pages_in_flight_when_a_worker_is_killed_are_parsed_in_the_crawl() -> None:
@@ -208,11 +227,12 @@ async def test_pages_in_flight_when_a_worker_is_killed_are_parsed_in_the_crawl()
                 for _ in range(5):
                     nursery.start_soon(lambda: _append(results, parse_pooled(pool, DETAILS[0])))
                 await trio.sleep(0.1)
-                assert len(pool.workers[0].pending) == 5
-                pool.workers[0].process.kill()
+                worker = pool.workers[0]
+                assert len(worker.pending) == 5
+                worker.process.kill()
         assert results == [expected] * 5
         assert pool.in_crawl == 5
-        assert pool.workers[0].process.returncode == -signal.SIGKILL
+        assert await worker.process.wait() == -signal.SIGKILL
 
 
 async def _append(results: list[Any], parse: Any) -> None:
@@ -252,7 +272,9 @@ async def test_a_site_that_cannot_go_to_a_worker_is_parsed_in_the_crawl(
             MatterCatalogue(BASE), "list_nested.html"
         )
         assert (pool.in_workers, pool.in_crawl) == (0, 1)
+        assert pool.restarts == 0  # it would not load the next time either
     assert "cannot load the site" in caplog.text
+    assert "a new one starts" not in caplog.text
 
 
 async def test_the_workers_end_with_the_block_however_it_ends() -> None:
@@ -360,3 +382,57 @@ def test_asking_about_the_clock_does_not_import_the_test_tools() -> None:
     ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.strip() == "[]"
+
+
+async def test_a_page_that_never_parses_fails_and_its_worker_is_replaced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = HangingSite(BASE)
+    expected = parse_inline(site, "detail_full.html")
+    hang = page("detail_full.html", f"{BASE}/csa_product/hang-1/")
+    results: list[Any] = []
+    errors: list[StageError] = []
+    async with ParsePool.open(site, 1, stuck_after=0.5) as pool:
+        assert await pool.started() == 1
+        first = pool.workers[0]
+        with trio.fail_after(10):
+            async with trio.open_nursery() as nursery:
+
+                async def stuck() -> None:
+                    with pytest.raises(StageError) as error:
+                        await pool.parse_detail(hang)
+                    errors.append(error.value)
+
+                nursery.start_soon(stuck)
+                await trio.sleep(0.05)
+                for _ in range(3):  # queued behind the stuck page: handed back, not lost
+                    nursery.start_soon(lambda: _append(results, parse_pooled(pool, DETAILS[0])))
+            [error] = errors
+            assert error.kind is ErrorKind.internal
+            assert hang.url in error.message and "0.5 s" in error.message
+            assert results == [expected] * 3
+            assert await first.process.wait() == -signal.SIGKILL
+            assert await pool.started() == 1 and pool.restarts == 1
+            # The same URL again (a retry) fails at once: no worker is stuck on it twice.
+            with pytest.raises(StageError, match="took more than"):
+                await pool.parse_detail(hang)
+            assert pool.restarts == 1
+            assert await parse_pooled(pool, DETAILS[0]) == expected
+            assert pool.in_workers >= 2  # the stuck page, and one on the new worker at least
+    assert "stuck: one page took more than 0.5 s" in caplog.text
+
+
+async def test_after_its_restarts_the_pool_parses_in_the_crawl() -> None:
+    site = HangingSite(BASE)
+    expected = parse_inline(site, "detail_full.html")
+    async with ParsePool.open(site, 1, stuck_after=0.2) as pool:
+        with trio.fail_after(20):
+            for n in range(MAX_RESTARTS + 1):
+                assert await pool.started() == 1
+                with pytest.raises(StageError, match="took more than"):
+                    await pool.parse_detail(page("detail_full.html", f"{BASE}/hang-{n}/"))
+            assert await pool.started() == 0
+            assert pool.workers == [] and pool.restarts == MAX_RESTARTS
+            in_crawl = pool.in_crawl
+            assert await parse_pooled(pool, DETAILS[0]) == expected
+            assert pool.in_crawl == in_crawl + 1

@@ -16,8 +16,14 @@ What it guarantees, so that it can be on by default:
 - **Nothing waits on a process.** Pages parse in the crawl until a worker says it is ready
   (start-up is ~0.3 s of the other core), and for good once no worker is left: a worker that
   dies (killed, crashed) hands its pages in flight back to be parsed in the crawl, with a
-  warning. A site pickle cannot carry, or that does not load in the child (defined in
-  ``__main__``, say), is parsed in the crawl from the start.
+  warning, and a new worker starts in its place (at most `MAX_RESTARTS` times a session; a
+  worker that never got ready is not replaced). A site pickle cannot carry, or that does not
+  load in the child (defined in ``__main__``, say), is parsed in the crawl from the start.
+- **No page can stall the others.** A page a worker has spent `STUCK_AFTER_SECS` on (a
+  parser that never ends, say on hostile markup) fails with an `internal` error naming its
+  URL, and that worker is killed and replaced as if it had died. A URL that stalled a worker
+  once fails at once if it comes again, so a retry cannot kill worker after worker, nor be
+  parsed in the crawl's thread, where it would stall everything.
 - **Structured lifetime.** The workers are children of the pool's block and killed when it
   ends, however it ends; a worker whose crawl dies by SIGKILL sees its input end and exits.
   A cancelled parse just stops waiting (its answer is dropped when it comes).
@@ -41,12 +47,19 @@ from typing import Any
 
 import trio
 
+from ..engine.results import ErrorKind, StageError
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..sites.response import Response
 from .parse_worker import frame, frames
 
 log = logging.getLogger(__name__)
+
+STUCK_AFTER_SECS = 30.0
+"""How long a worker may spend on one page before it is judged stuck (a Matter page: <1 ms)."""
+
+MAX_RESTARTS = 3
+"""Workers started in place of stuck or dead ones, per pool; after that pages parse inline."""
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 """The folder trio_crawl is imported from, so that the child imports this very trio_crawl."""
@@ -69,12 +82,14 @@ def _on_mock_clock() -> bool:
 class _Waiting:
     """A page sent to a worker, until its answer comes (or the worker is gone)."""
 
-    __slots__ = ("done", "ok", "value")
+    __slots__ = ("done", "ok", "sent", "url", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, url: str, sent: float) -> None:
         self.done = trio.Event()
         self.ok: bool | None = None  # None: parse it in the crawl
         self.value: Any = None
+        self.url = url
+        self.sent = sent
 
 
 class _Worker:
@@ -88,11 +103,19 @@ class _Worker:
         self.pending: dict[int, _Waiting] = {}
         self.outbox: list[bytes] = []
         self.wake = trio.lowlevel.ParkingLot()
+        self.wake_watch = trio.lowlevel.ParkingLot()
+        self.answered = trio.current_time()  # when it last answered (or started)
+        self.stuck = False
+        self.was_ready = False
+        self.retired = False  # out of service: no page is sent to it any more
+        self.restart = False  # a new worker takes its place
 
     def send(self, data: bytes) -> None:
         self.outbox.append(data)
         if self.wake:
             self.wake.unpark()
+        if self.wake_watch:
+            self.wake_watch.unpark()
 
     async def write_loop(self) -> None:
         stdin = self.process.stdin
@@ -115,9 +138,10 @@ class _Worker:
                 if ident == 0:
                     if not ok:
                         raise RuntimeError(f"parse process {self.number}: {value}")
-                    self.ready = True
+                    self.ready = self.was_ready = True
                     self.settled.set()
                     continue
+                self.answered = trio.current_time()
                 waiting = self.pending.pop(ident, None)
                 if waiting is not None:  # else its parse was cancelled
                     waiting.ok, waiting.value = ok, value
@@ -136,19 +160,29 @@ class ParsePool:
     """Parses pages of `site`: `parse_list` and `parse_detail` as the site's own methods,
     awaited. Open it with `ParsePool.open`."""
 
-    def __init__(self, site: Site[Any]) -> None:
+    def __init__(self, site: Site[Any], stuck_after: float = STUCK_AFTER_SECS) -> None:
         self.site = site
         self.workers: list[_Worker] = []
         self.closing = False
         self.in_workers = 0
         """Pages a worker parsed (the rest were parsed in the crawl)."""
         self.in_crawl = 0
+        self.restarts = 0
+        """Workers started in place of stuck or dead ones."""
+        self.stuck_after = stuck_after
+        self._stuck_urls: set[str] = set()
         self._ids = itertools.count(1)
+        self._pickled_site = b""
+        self._nursery: trio.Nursery | None = None
+        self._starting = 0  # workers being started (their process not open yet)
+        self._started = trio.lowlevel.ParkingLot()
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, site: Site[Any], processes: int) -> AsyncIterator[ParsePool]:
-        pool = cls(site)
+    async def open(
+        cls, site: Site[Any], processes: int, *, stuck_after: float = STUCK_AFTER_SECS
+    ) -> AsyncIterator[ParsePool]:
+        pool = cls(site, stuck_after)
         try:
             pickled_site = pickle.dumps(site, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -159,11 +193,13 @@ class ParsePool:
             yield pool
             return
         raised: BaseException | None = None
+        pool._pickled_site = pickled_site
         async with trio.open_nursery() as nursery:
+            pool._nursery = nursery
             try:
                 for number in range(1, processes + 1):
-                    worker = await pool._start(number, pickled_site)
-                    nursery.start_soon(pool._run, worker)
+                    pool._starting += 1
+                    await pool._start(number)
                 try:
                     yield pool
                 except GeneratorExit:
@@ -185,51 +221,118 @@ class ParsePool:
         if raised is not None:
             raise raised
 
-    async def _start(self, number: int, pickled_site: bytes) -> _Worker:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p
-        )
-        process = await trio.lowlevel.open_process(
-            [sys.executable, "-m", "trio_crawl.crawling.parse_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        worker = _Worker(process, number)
-        worker.send(frame((list(sys.path), pickled_site)))
-        self.workers.append(worker)
-        return worker
+    async def _start(self, number: int) -> None:
+        """Start worker `number`; the caller counted it in `_starting`."""
+        try:
+            if self.closing:
+                return
+            env = dict(os.environ)
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p
+            )
+            process = await trio.lowlevel.open_process(
+                [sys.executable, "-m", "trio_crawl.crawling.parse_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            if self.closing:  # the pool ended while this one started (a restart)
+                with trio.CancelScope(shield=True):
+                    await _stop(process)
+                return
+            worker = _Worker(process, number)
+            worker.send(frame((list(sys.path), self._pickled_site)))
+            self.workers.append(worker)
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run, worker)
+        finally:
+            self._starting -= 1
+            self._started.unpark_all()
 
     async def _run(self, worker: _Worker) -> None:
+        reason = "its output ended"
+        ended = False  # by itself: not cancelled from outside (the pool's block ending)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(worker.write_loop)
+                nursery.start_soon(self._watch, worker, nursery.cancel_scope)
                 await worker.read_loop(self)
                 nursery.cancel_scope.cancel()
-            reason = "its output ended"
+            ended = True
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
             reason = f"its pipe broke ({exc!r})"
+            ended = True
         except Exception as exc:  # a garbled frame, or the site did not load there
             reason = repr(exc)
-        worker.lost()
-        unexpected = not self.closing
-        await _stop(worker.process)
+            ended = True
+        finally:
+            unexpected = ended and not self.closing  # (judged now: closing may come next)
+            if ended:
+                self._retire(worker)
+            else:
+                worker.lost()
+            with trio.CancelScope(shield=True):
+                await _stop(worker.process)
         if not unexpected:
             return
+        if worker.stuck:
+            reason = f"stuck: one page took more than {self.stuck_after:g} s"
         log.warning(
-            "parse process %d stopped (%s, exit code %s): its pages are parsed in the crawl",
+            "parse process %d stopped (%s, exit code %s): its pages are parsed in the crawl%s",
             worker.number,
             reason,
             worker.process.returncode,
+            ", and a new one starts" if worker.restart else "",
         )
+        if worker.restart:
+            await self._start(worker.number)  # (it gives up the reservation if closing by now)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Take `worker` out of service at once (no await: nothing is sent to it after this);
+        its pages go back to the crawl, and a restart is counted (so `started` waits for it)."""
+        if worker.retired:
+            return
+        worker.retired = True
+        if not self.closing:  # (while closing, `open` is going through the list)
+            self.workers.remove(worker)
+            worker.restart = worker.was_ready and self.restarts < MAX_RESTARTS
+            if worker.restart:
+                self.restarts += 1
+                self._starting += 1
+        worker.lost()
+
+    async def _watch(self, worker: _Worker, scope: trio.CancelScope) -> None:
+        """Fail the page `worker` is on (the oldest sent: a worker answers in order) once it
+        has had `stuck_after` seconds of the worker's time, and stop the worker."""
+        pending = worker.pending
+        while True:
+            if not pending:
+                await worker.wake_watch.park()
+                continue
+            ident, waiting = next(iter(pending.items()))
+            since = max(worker.answered, waiting.sent)
+            await trio.sleep_until(since + self.stuck_after)
+            if pending and next(iter(pending)) == ident and worker.answered <= since:
+                break
+        del pending[ident]
+        worker.stuck = True
+        self._stuck_urls.add(waiting.url)
+        self._retire(worker)  # before the page's error is out: nothing more goes to it
+        waiting.ok = False
+        waiting.value = _stuck_error(waiting.url, self.stuck_after)
+        waiting.done.set()
+        scope.cancel()  # _run then kills the process
 
     async def started(self) -> int:
-        """Wait until every worker is ready or gone; how many are ready (tests use it: until
-        then, pages are parsed in the crawl)."""
-        for worker in self.workers:
-            await worker.settled.wait()
-        return sum(worker.ready for worker in self.workers)
+        """Wait until every worker, restarted ones included, is ready or gone; how many are
+        ready (tests use it: until then, pages are parsed in the crawl)."""
+        while True:
+            while self._starting:
+                await self._started.park()
+            for worker in list(self.workers):
+                await worker.settled.wait()
+            if not self._starting:
+                return sum(worker.ready for worker in self.workers)
 
     async def parse_list(self, response: Response) -> ListPage:
         record: ListPage = await self._parse("list", response)
@@ -239,10 +342,12 @@ class ParsePool:
         return await self._parse("detail", response)
 
     async def _parse(self, kind: str, response: Response) -> Any:
+        if response.url in self._stuck_urls:
+            raise _stuck_error(response.url, self.stuck_after)
         worker = self._choose()
         if worker is not None:
             ident = next(self._ids)
-            waiting = worker.pending[ident] = _Waiting()
+            waiting = worker.pending[ident] = _Waiting(response.url, trio.current_time())
             worker.send(
                 frame((ident, kind, response.url, response.status, response.body, response.headers))
             )
@@ -272,3 +377,11 @@ async def _stop(process: trio.Process) -> None:
     if process.returncode is None:
         process.kill()
     await process.wait()
+
+
+def _stuck_error(url: str, stuck_after: float) -> StageError:
+    return StageError(
+        ErrorKind.internal,
+        f"parsing {url} took more than {stuck_after:g} s in a parse process, which was "
+        "stopped: the site's parser may never finish on this page",
+    )
