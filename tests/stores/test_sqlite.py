@@ -392,6 +392,48 @@ async def test_save_under_another_writers_lock_is_database_busy_then_succeeds(
         assert await store.count_products() == 12
 
 
+async def test_opening_a_new_file_another_writer_has_locked_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    # Two crawls started on one new database at once: the second must set the schema up under
+    # the write lock, which the first (already writing) takes again and again. One busy
+    # timeout of waiting was not always enough (seen in the two-crawls e2e test).
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+
+    async def release_later() -> None:
+        await trio.sleep(0.3)  # fifteen busy timeouts of the store's
+        other.execute("ROLLBACK")
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(release_later)
+            started = trio.current_time()
+            with trio.fail_after(10):
+                async with SqliteStore.open(path, busy_timeout_ms=20) as store:
+                    waited = trio.current_time() - started
+                    assert await store.save_products(page(0)) == 12
+    finally:
+        other.close()
+    assert waited >= 0.3
+
+
+async def test_opening_gives_up_on_a_lock_that_is_never_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("trio_crawl.stores.sqlite.OPEN_BUSY_SECS", 0.5)
+    path = tmp_path / "new.db"
+    with write_lock_held(path), trio.fail_after(10):
+        started = trio.current_time()
+        with pytest.raises(StoreOpenError) as caught:
+            async with SqliteStore.open(path, busy_timeout_ms=20):
+                pass
+        assert 0.3 <= trio.current_time() - started < 5
+    assert caught.value.kind is ErrorKind.database_busy
+    assert "locked" in caught.value.message
+
+
 async def test_a_waiting_save_leaves_the_trio_thread_free(tmp_path: Path) -> None:
     path = tmp_path / "matter.db"
     ticks = 0
@@ -643,3 +685,46 @@ async def test_product_detail_fields_round_trip_through_save_and_fetch(
     assert fetched == detail
     assert (row["page_id"], row["index_in_page"], row["id"]) == (page_id, index_in_page, ref.id)
     assert (row["manufacturer"], row["model"]) == (ref.manufacturer, ref.model)
+
+
+class _Interleaved:
+    """A connection on which `between` runs right after the first statement of `inspect`
+    (as another process would, setting the file up at that very moment)."""
+
+    def __init__(self, connection: sqlite3.Connection, between: Any) -> None:
+        self._connection = connection
+        self._between = between
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._connection.in_transaction
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        cursor = self._connection.execute(sql, *args)
+        if sql == "PRAGMA application_id" and self._between is not None:
+            between, self._between = self._between, None
+            between()
+        return cursor
+
+
+def test_inspect_sees_one_moment_of_a_file_another_process_is_setting_up(
+    tmp_path: Path,
+) -> None:
+    # Seen in the two-crawls e2e test: one crawl read the marks (none yet), the other
+    # committed the schema, the first then read the tables and refused the file as another
+    # program's. One read transaction gives one snapshot: empty, as the file was.
+    from trio_crawl.stores.sqlite import _connect
+
+    path = tmp_path / "new.db"
+    mine = sqlite3.connect(path, isolation_level=None)
+    mine.execute("PRAGMA journal_mode = WAL")  # as _connect leaves it; writers don't wait
+    try:
+        other: list[sqlite3.Connection] = []
+        interleaved = _Interleaved(mine, lambda: other.append(_connect(str(path), 1000)))
+        assert schema.inspect(interleaved, path) is schema.SchemaState.empty  # type: ignore[arg-type]
+        assert other, "the other process set the file up in between"
+        # Looked at again, it is the finished schema.
+        assert schema.inspect(mine, path) is schema.SchemaState.current
+        other[0].close()
+    finally:
+        mine.close()

@@ -326,16 +326,28 @@ class SchemaState(enum.Enum):
 
 def inspect(connection: sqlite3.Connection, path: str | os.PathLike[str]) -> SchemaState:
     """Classify the database on `connection` without writing; raise `StoreOpenError` if it is
-    not one trio_crawl may use."""
+    not one trio_crawl may use.
+
+    Its reads are one read transaction (unless the caller's transaction is open already): each
+    on its own could see another process's schema set-up commit between two of them, a new
+    file's tables with no marks yet, and call it another program's."""
+    own = not connection.in_transaction
     try:
-        application_id = connection.execute("PRAGMA application_id").fetchone()[0]
-        version = connection.execute("PRAGMA user_version").fetchone()[0]
-        tables = {
-            name: _columns(connection, name)
-            for (name,) in connection.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            ).fetchall()
-        }
+        if own:
+            connection.execute("BEGIN")
+        try:
+            application_id = connection.execute("PRAGMA application_id").fetchone()[0]
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            tables = {
+                name: _columns(connection, name)
+                for (name,) in connection.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                    " AND name NOT LIKE 'sqlite_%'"
+                ).fetchall()
+            }
+        finally:
+            if own and connection.in_transaction:
+                connection.execute("ROLLBACK")
     except sqlite3.DatabaseError as exc:
         raise StoreOpenError(
             path,

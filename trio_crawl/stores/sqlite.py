@@ -115,16 +115,17 @@ class SqliteStore:
         """Open (creating if needed) the database at `path` and its schema; close it on exit.
 
         `busy_timeout_ms` is how long a write waits for another writer's lock before failing
-        with `database_busy`. With `records` (a `RecordTable`, for a site of your own) items are
-        `Record`s kept in that table; without, Matter `Product`s in the DESIGN §6 tables. A file
-        that is not a trio_crawl database (see `schema.inspect`), or one that cannot be opened,
-        raises `StoreOpenError` and is left unchanged.
+        with `database_busy`; opening tries again for up to `OPEN_BUSY_SECS` in all. With
+        `records` (a `RecordTable`, for a site of your own) items are `Record`s kept in that
+        table; without, Matter `Product`s in the DESIGN §6 tables. A file that is not a
+        trio_crawl database (see `schema.inspect`), or one that cannot be opened, raises
+        `StoreOpenError` and is left unchanged.
         """
         if busy_timeout_ms < 0:
             raise ValueError(f"busy_timeout_ms must be >= 0, got {busy_timeout_ms!r}")
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page!r}")
-        connection = await trio.to_thread.run_sync(_connect, os.fspath(path), busy_timeout_ms)
+        connection = await _open_connection(os.fspath(path), busy_timeout_ms)
         store = cls(connection, per_page=per_page, records=records)
         try:
             if records is not None:
@@ -689,6 +690,26 @@ def _immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
+
+
+OPEN_BUSY_SECS = 15.0
+"""How long opening waits, in all, for another process's lock (setting up a new file needs the
+write lock, which a crawl already writing to it takes again and again; one busy timeout of
+waiting is not always enough to get it)."""
+
+
+async def _open_connection(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
+    """`_connect` in a thread, tried again while the file is locked, up to OPEN_BUSY_SECS."""
+    give_up = trio.current_time() + OPEN_BUSY_SECS
+    delay = 0.05
+    while True:
+        try:
+            return await trio.to_thread.run_sync(_connect, path, busy_timeout_ms)
+        except StoreOpenError as exc:
+            if exc.kind is not ErrorKind.database_busy or trio.current_time() + delay > give_up:
+                raise
+        await trio.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
