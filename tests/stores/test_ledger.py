@@ -104,6 +104,29 @@ async def test_a_page_read_is_done_and_its_products_pending_until_saved(tmp_path
     )
 
 
+async def test_a_done_product_listed_again_stays_done_and_a_repeated_url_counts_once(
+    tmp_path: Path,
+) -> None:
+    # A rerun lists page 3 again: its stored products must stay done (or it would fetch them
+    # all again), the others pending; a url listed twice in one write ends as listed last.
+    path = tmp_path / "c.db"
+    products = page(0)
+    listed = LedgerPage(3, "https://example.test/list/3")
+    async with SqliteStore.open(path) as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        await store.page_listed(listed, [p.ref for p in products], 36, "s1")
+        assert await store.save_done(products[:4], "s1") == 4
+        await store.page_listed(listed, [p.ref for p in products], 36, "s2")
+        await store.page_listed(listed, [p.ref for p in products[6:]], 37, "s3")
+        await store.record_failures([], "s2")
+    product_rows = rows(path, "item = 'product'")
+    assert [product_rows[p.url]["state"] for p in products] == ["done"] * 4 + ["pending"] * 8
+    assert [product_rows[p.url]["session_id"] for p in products] == (
+        ["s1"] * 4 + ["s2"] * 2 + ["s3"] * 6
+    )
+    assert {product_rows[p.url]["total"] for p in products[6:]} == {37}
+
+
 async def test_failures_are_kept_with_kind_attempts_and_error_but_never_undo_done(
     tmp_path: Path,
 ) -> None:

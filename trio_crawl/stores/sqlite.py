@@ -527,22 +527,26 @@ _PAGE_PLANNED = (
     " updated_at = excluded.updated_at"
     " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'"
 )
+# The statements of `_write_listed`, as (INSERT …, one row's VALUES, ON CONFLICT …, the names
+# its placeholders take, in order): many rows go in one statement (see `_insert_many`).
 _PAGE_LISTED = (
-    "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)"
-    " VALUES (:url, 'page', :page, :total, 'done', :session_id, :updated_at)"
+    "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)",
+    "(?, 'page', ?, ?, 'done', ?, ?)",
     " ON CONFLICT (url) DO UPDATE SET item = 'page', page = excluded.page,"
     " total = excluded.total, state = 'done', stage = NULL, error_kind = NULL,"
-    " last_error = NULL, session_id = excluded.session_id, updated_at = excluded.updated_at"
+    " last_error = NULL, session_id = excluded.session_id, updated_at = excluded.updated_at",
+    ("url", "page", "total", "session_id", "updated_at"),
 )
 # A product seen on a list page is pending until it is stored; a done one stays done.
 _PRODUCT_PENDING = (
     "INSERT INTO crawl_ledger (url, item, page, total, page_id, index_in_page, state, session_id,"
-    " updated_at) VALUES (:url, 'product', :page, :total, :page_id, :index_in_page, 'pending',"
-    " :session_id, :updated_at)"
+    " updated_at)",
+    "(?, 'product', ?, ?, ?, ?, 'pending', ?, ?)",
     " ON CONFLICT (url) DO UPDATE SET page = excluded.page, total = excluded.total,"
     " page_id = excluded.page_id, index_in_page = excluded.index_in_page, state = 'pending',"
     " session_id = excluded.session_id, updated_at = excluded.updated_at"
-    " WHERE crawl_ledger.state <> 'done'"
+    " WHERE crawl_ledger.state <> 'done'",
+    ("url", "page", "total", "page_id", "index_in_page", "session_id", "updated_at"),
 )
 _FAILED = (
     "INSERT INTO crawl_ledger (url, item, page, page_id, index_in_page, state, stage, error_kind,"
@@ -659,8 +663,25 @@ def _save_records(
 
 def _write_listed(connection: sqlite3.Connection, listed: list[Row]) -> None:
     if listed:
-        connection.executemany(_PAGE_LISTED, [row for row in listed if "page_id" not in row])
-        connection.executemany(_PRODUCT_PENDING, [row for row in listed if "page_id" in row])
+        _insert_many(connection, _PAGE_LISTED, [row for row in listed if "page_id" not in row])
+        _insert_many(connection, _PRODUCT_PENDING, [row for row in listed if "page_id" in row])
+
+
+def _insert_many(
+    connection: sqlite3.Connection,
+    statement: tuple[str, str, str, tuple[str, ...]],
+    rows: list[Row],
+) -> None:
+    """executemany's work in multi-row statements (a crawl's ledger writes 13 rows a list
+    page): executemany releases and takes back the GIL once a row, each time waiting for the
+    crawl's thread to let go of it. Rows apply in order, a url repeated included, as there."""
+    insert, one_row, conflict, names = statement
+    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, limit // len(names))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [row[name] for row in chunk for name in names]
+        connection.execute(f"{insert} VALUES {', '.join([one_row] * len(chunk))}{conflict}", values)
 
 
 def _create_records(connection: sqlite3.Connection, records: RecordTable, path: Any) -> None:
