@@ -31,7 +31,7 @@ import attrs
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-from ..engine.results import ErrorKind, StageError
+from ..errors import ErrorKind, StageError
 from .base import SiteBase
 from .html import elements as _elements
 from .html import text as _text

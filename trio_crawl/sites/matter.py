@@ -36,7 +36,7 @@ from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
 
-from ..engine.results import ErrorKind, StageError
+from ..errors import ErrorKind, StageError
 from . import matter_rules
 from .protocol import Ordering
 from .records import ListEntry, ListPage, Product, ProductDetail, ProductRef

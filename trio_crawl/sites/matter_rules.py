@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..engine.results import ErrorKind, StageError
+from ..errors import ErrorKind, StageError
 from .records import Product
 
 CERTIFICATE_ID = re.compile(r"^CSA\d{5}[A-Z]{3}\d{5}-\d{2}$")
