@@ -360,8 +360,9 @@ async def test_closing_a_response_early_closes_its_connection(
     assert server.accepts == 2
 
 
+@pytest.mark.parametrize("read", ["httpx", "read_into"])
 async def test_cancelling_mid_body_leaves_the_pool_consistent(
-    nursery: trio.Nursery, parser: str
+    nursery: trio.Nursery, parser: str, read: str
 ) -> None:
     async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
         if index == 0:
@@ -371,9 +372,14 @@ async def test_cancelling_mid_body_leaves_the_pool_consistent(
         return True
 
     server = await nursery.start(serve_raw, respond)
+    fed: list[bytes] = []
     async with client(parser, max_connections=1) as c:
         with trio.move_on_after(0.2):
-            await c.get(server.url)
+            if read == "httpx":
+                await c.get(server.url)
+            else:  # as the Fetcher reads a body on this transport
+                await _read_into(c, server.url, fed.append)
+        assert fed == ([] if read == "httpx" else [b"abc"])
         assert pool_of(c).pool.open_connections == 0
         assert (await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content == b"after"
 
@@ -442,26 +448,6 @@ async def test_a_feed_that_raises_stops_read_into_and_closes_the_connection(
         assert pool_of(c).pool.open_connections == 0
         assert len((await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content) == 2_000_000
     assert server.accepts == 2
-
-
-async def test_cancelling_read_into_mid_body_leaves_the_pool_consistent(
-    nursery: trio.Nursery, parser: str
-) -> None:
-    async def respond(stream: trio.SocketStream, request: RawRequest, index: int) -> bool:
-        if index == 0:
-            await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nabc")
-            await trio.sleep_forever()
-        await stream.send_all(response(b"after"))
-        return True
-
-    server = await nursery.start(serve_raw, respond)
-    fed: list[bytes] = []
-    async with client(parser, max_connections=1) as c:
-        with trio.move_on_after(0.2):
-            await _read_into(c, server.url, fed.append)
-        assert fed == [b"abc"]
-        assert pool_of(c).pool.open_connections == 0
-        assert (await c.get(server.url, timeout=httpx.Timeout(5, pool=1))).content == b"after"
 
 
 # --- stale connections ----------------------------------------------------------------------
