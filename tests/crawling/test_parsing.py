@@ -356,6 +356,16 @@ def test_ctrl_c_in_the_terminal_does_not_stop_a_worker() -> None:
         worker.wait()
 
 
+def test_a_frozen_program_runs_no_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its sys.executable is the program itself: "-m trio_crawl.crawling.parse_worker" would
+    # start a second copy of it, not a parser.
+    async def configured() -> int:
+        return default_processes(2)
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert trio.run(configured) == 0
+
+
 def test_a_mock_clock_runs_no_workers() -> None:
     async def configured() -> int:
         return default_processes(2)

@@ -27,9 +27,10 @@ What it guarantees, so that it can be on by default:
 - **Structured lifetime.** The workers are children of the pool's block and killed when it
   ends, however it ends; a worker whose crawl dies by SIGKILL sees its input end and exits.
   A cancelled parse just stops waiting (its answer is dropped when it comes).
-- With one core, or ``parse_processes = 0``, there are no workers at all; nor under a trio
-  `MockClock` (a test's clock): its autojump would count a worker's real time as idle time and
-  fire the crawl's timeouts while a page is being parsed.
+- With one core, or ``parse_processes = 0``, there are no workers at all, nor in a frozen
+  program (`default_processes`), nor under a trio `MockClock` (a test's clock): its autojump
+  would count a worker's real time as idle time and fire the crawl's timeouts while a page is
+  being parsed.
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def default_processes(configured: int) -> int:
-    """How many parse processes to run: as configured, none on a single core or a mock clock."""
-    if (os.cpu_count() or 1) < 2 or _on_mock_clock():
+    """How many parse processes to run: as configured; none on a single core, under a mock
+    clock, or in a frozen program (PyInstaller and the like: its `sys.executable` is the
+    program itself, which ``-m trio_crawl.crawling.parse_worker`` would start again)."""
+    if (os.cpu_count() or 1) < 2 or getattr(sys, "frozen", False) or _on_mock_clock():
         return 0
     return configured
 
