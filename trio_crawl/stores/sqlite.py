@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import trio
 
@@ -527,9 +527,21 @@ _PAGE_PLANNED = (
     " updated_at = excluded.updated_at"
     " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'"
 )
-# The statements of `_write_listed`, as (INSERT …, one row's VALUES, ON CONFLICT …, the names
-# its placeholders take, in order): many rows go in one statement (see `_insert_many`).
-_PAGE_LISTED = (
+class _ManyRows(NamedTuple):
+    """An INSERT that takes many rows in one statement (`_insert_many`)."""
+
+    insert: str
+    """``INSERT INTO table (columns)``"""
+    one_row: str
+    """One row's ``(?, …)``, constants included."""
+    conflict: str
+    """`` ON CONFLICT …``"""
+    names: tuple[str, ...]
+    """The row keys the placeholders of `one_row` take, in order."""
+
+
+# `_write_listed`'s statements.
+_PAGE_LISTED = _ManyRows(
     "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)",
     "(?, 'page', ?, ?, 'done', ?, ?)",
     " ON CONFLICT (url) DO UPDATE SET item = 'page', page = excluded.page,"
@@ -538,7 +550,7 @@ _PAGE_LISTED = (
     ("url", "page", "total", "session_id", "updated_at"),
 )
 # A product seen on a list page is pending until it is stored; a done one stays done.
-_PRODUCT_PENDING = (
+_PRODUCT_PENDING = _ManyRows(
     "INSERT INTO crawl_ledger (url, item, page, total, page_id, index_in_page, state, session_id,"
     " updated_at)",
     "(?, 'product', ?, ?, ?, ?, 'pending', ?, ?)",
@@ -571,31 +583,39 @@ _UNDONE_EVICTED = (
 def _upsert_at_once(
     connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: list[Row]
 ) -> None:
-    """Upsert `rows` with multi-row statements: one statement executes while the GIL is
-    released, where executemany would hand the GIL back and forth with the crawl once a row.
-    (`rows` never repeat a url: `latest_per_url_and_position` saw to that.)"""
-    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, limit // len(columns))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values = [row[column] for row in chunk for column in columns]
-        connection.execute(_multi_upsert_sql(table, tuple(columns), len(chunk)), values)
+    """Upsert `rows` by url with multi-row statements (`_insert_many`). (`rows` never repeat a
+    url: `latest_per_url_and_position` saw to that.)"""
+    _insert_many(connection, _upsert_of(table, tuple(columns)), rows)
 
 
 @functools.lru_cache(maxsize=64)
-def _multi_upsert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+def _upsert_of(table: str, columns: tuple[str, ...]) -> _ManyRows:
     names = ", ".join(f'"{column}"' for column in columns)
-    one_row = "(" + ", ".join("?" * len(columns)) + ")"
     updates = ", ".join(
         f'"{column}" = excluded."{column}"'
         for column in columns
         if column not in ("url", "created_at")
     )
-    values = ", ".join([one_row] * rows)
-    return (
-        f'INSERT INTO "{table}" ({names}) VALUES {values}'
-        f" ON CONFLICT (url) DO UPDATE SET {updates}"
+    return _ManyRows(
+        f'INSERT INTO "{table}" ({names})',
+        "(" + ", ".join("?" * len(columns)) + ")",
+        f" ON CONFLICT (url) DO UPDATE SET {updates}",
+        columns,
     )
+
+
+def _insert_many(connection: sqlite3.Connection, statement: _ManyRows, rows: list[Row]) -> None:
+    """executemany's work in multi-row statements: one statement executes while the GIL is
+    released, where executemany would hand the GIL back and forth with the crawl once a row,
+    each time waiting for the crawl's thread to let go of it. Rows apply in order, a url
+    repeated included, as they would there."""
+    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    per_statement = max(1, limit // len(statement.names))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [row[name] for row in chunk for name in statement.names]
+        many = ", ".join([statement.one_row] * len(chunk))
+        connection.execute(f"{statement.insert} VALUES {many}{statement.conflict}", values)
 
 
 # A batch may move stored products between positions (even swap them), and the unique position
@@ -665,23 +685,6 @@ def _write_listed(connection: sqlite3.Connection, listed: list[Row]) -> None:
     if listed:
         _insert_many(connection, _PAGE_LISTED, [row for row in listed if "page_id" not in row])
         _insert_many(connection, _PRODUCT_PENDING, [row for row in listed if "page_id" in row])
-
-
-def _insert_many(
-    connection: sqlite3.Connection,
-    statement: tuple[str, str, str, tuple[str, ...]],
-    rows: list[Row],
-) -> None:
-    """executemany's work in multi-row statements (a crawl's ledger writes 13 rows a list
-    page): executemany releases and takes back the GIL once a row, each time waiting for the
-    crawl's thread to let go of it. Rows apply in order, a url repeated included, as there."""
-    insert, one_row, conflict, names = statement
-    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, limit // len(names))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values = [row[name] for row in chunk for name in names]
-        connection.execute(f"{insert} VALUES {', '.join([one_row] * len(chunk))}{conflict}", values)
 
 
 def _create_records(connection: sqlite3.Connection, records: RecordTable, path: Any) -> None:
