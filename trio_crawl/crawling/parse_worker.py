@@ -24,6 +24,8 @@ import struct
 import sys
 from typing import Any
 
+from ..sites.response import Response
+
 HEADER = struct.Struct("!I")
 
 
@@ -51,8 +53,6 @@ def frames(buffer: bytearray) -> list[Any]:
 
 def answer(site: Any, message: tuple[int, str, str, int, bytes, Any]) -> bytes:
     """Parse one page; its answer frame."""
-    from ..sites.response import Response
-
     ident, kind, url, status, body, headers = message
     response = Response(url, status, body, headers)
     try:

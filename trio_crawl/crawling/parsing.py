@@ -14,11 +14,12 @@ What it guarantees, so that it can be on by default:
 - **Same answers.** A record, or the very exception, the site's parser gave; a `StageError`
   keeps its kind. A record or error that pickle cannot carry is parsed again in the crawl.
 - **Nothing waits on a process.** Pages parse in the crawl until a worker says it is ready
-  (start-up is ~0.3 s of the other core), and for good once no worker is left: a worker that
-  dies (killed, crashed) hands its pages in flight back to be parsed in the crawl, with a
-  warning, and a new worker starts in its place (at most `MAX_RESTARTS` times a session; a
-  worker that never got ready is not replaced). A site pickle cannot carry, or that does not
-  load in the child (defined in ``__main__``, say), is parsed in the crawl from the start.
+  (~65 ms of the other core: a site imports neither trio nor the engine), and for good once
+  no worker is left: a worker that dies (killed, crashed) hands its pages in flight back to
+  be parsed in the crawl, with a warning, and a new worker starts in its place (at most
+  `MAX_RESTARTS` times a session; a worker that never got ready is not replaced). A site
+  pickle cannot carry, or that does not load in the child (defined in ``__main__``, say), is
+  parsed in the crawl from the start.
 - **No page can stall the others.** A page a worker has spent `STUCK_AFTER_SECS` on (a
   parser that never ends, say on hostile markup) fails with an `internal` error naming its
   URL, and that worker is killed and replaced as if it had died. A URL that stalled a worker
@@ -131,7 +132,7 @@ class _Worker:
             self.outbox.clear()
             await stdin.send_all(data)
 
-    async def read_loop(self, pool: ParsePool) -> None:
+    async def read_loop(self) -> None:
         stdout = self.process.stdout
         assert stdout is not None
         buffer = bytearray()
@@ -259,7 +260,7 @@ class ParsePool:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(worker.write_loop)
                 nursery.start_soon(self._watch, worker, nursery.cancel_scope)
-                await worker.read_loop(self)
+                await worker.read_loop()
                 nursery.cancel_scope.cancel()
             ended = True
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
