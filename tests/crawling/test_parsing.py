@@ -8,12 +8,17 @@ worker can import them; `in_worker()` lets a site misbehave only there.
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import os
+import pickle
+import select
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_crawl.crawling.parse_worker import HEADER, frame
 from trio_crawl.crawling.parsing import MAX_RESTARTS, ParsePool, default_processes
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites import MatterCatalogue
@@ -226,7 +232,7 @@ async def test_pages_in_flight_when_a_worker_is_killed_are_parsed_in_the_crawl()
             async with trio.open_nursery() as nursery:
                 for _ in range(5):
                     nursery.start_soon(lambda: _append(results, parse_pooled(pool, DETAILS[0])))
-                await trio.sleep(0.1)
+                await trio.testing.wait_all_tasks_blocked()  # all five sent, none answered
                 worker = pool.workers[0]
                 assert len(worker.pending) == 5
                 worker.process.kill()
@@ -243,8 +249,11 @@ async def test_a_cancelled_parse_leaves_nothing_waiting() -> None:
     site = SlowSite(BASE)
     async with ParsePool.open(site, 1) as pool:
         assert await pool.started() == 1
-        with trio.move_on_after(0.05) as scope:
-            await parse_pooled(pool, "detail_full.html")
+        with trio.CancelScope() as scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(parse_pooled, pool, "detail_full.html")
+                await trio.testing.wait_all_tasks_blocked()  # sent; the worker takes 0.3 s
+                scope.cancel()
         assert scope.cancelled_caught
         assert pool.workers[0].pending == {}
         # the worker's late answer to the cancelled page is dropped; the next page gets its own
@@ -288,7 +297,7 @@ async def test_the_workers_end_with_the_block_however_it_ends() -> None:
                 assert await pool.started() == 1
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(parse_pooled, pool, "detail_full.html")
-                    await trio.sleep(0.05)
+                    await trio.testing.wait_all_tasks_blocked()
                     scope.cancel()
     assert pool.workers[0].process.returncode is not None
 
@@ -326,15 +335,23 @@ def test_a_worker_exits_when_its_crawl_is_killed() -> None:
         assert crawl.stdout is not None
         worker = int(crawl.stdout.readline())
         assert not _is_gone(worker)
-        crawl.send_signal(signal.SIGKILL)
-        crawl.wait(5)
-        deadline = time.monotonic() + 5
-        while not _is_gone(worker) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        exited = os.pidfd_open(worker)  # readable once the worker has exited
+        try:
+            crawl.send_signal(signal.SIGKILL)
+            crawl.wait(5)
+            select.select([exited], [], [], 5)
+        finally:
+            os.close(exited)
         assert _is_gone(worker)
     finally:
         crawl.kill()
         crawl.wait()
+
+
+def _answer(stdout: Any) -> Any:
+    """One frame read off a worker's output (blocking)."""
+    (length,) = HEADER.unpack(stdout.read(HEADER.size))
+    return pickle.loads(stdout.read(length))
 
 
 def test_ctrl_c_in_the_terminal_does_not_stop_a_worker() -> None:
@@ -345,10 +362,18 @@ def test_ctrl_c_in_the_terminal_does_not_stop_a_worker() -> None:
         stdout=subprocess.PIPE,
     )
     try:
-        time.sleep(0.3)
+        assert worker.stdin is not None and worker.stdout is not None
+        site = pickle.dumps(MatterCatalogue(BASE))
+        worker.stdin.write(frame((list(sys.path), site)))
+        worker.stdin.flush()
+        assert _answer(worker.stdout) == (0, True, None)  # ready: its SIGINT is ignored by now
         worker.send_signal(signal.SIGINT)
-        time.sleep(0.2)
-        assert worker.poll() is None
+        # A page sent after the signal is answered: the signal did not stop it.
+        response = page("detail_full.html")
+        message = (7, "detail", response.url, 200, response.body, response.headers)
+        worker.stdin.write(frame(message))
+        worker.stdin.flush()
+        assert _answer(worker.stdout)[:2] == (7, True)
         worker.communicate(b"", timeout=5)  # its input ends: it exits
         assert worker.returncode == 0
     finally:
@@ -394,18 +419,30 @@ def test_asking_about_the_clock_does_not_import_the_test_tools() -> None:
     assert ran.stdout.strip() == "[]"
 
 
+@contextlib.contextmanager
+def _hang_guard(secs: float = 60) -> Iterator[None]:
+    """End the test run with a traceback if the block takes `secs` of real time: the tests
+    below run on a mock clock that only moves when told, so no trio timeout would fire."""
+    faulthandler.dump_traceback_later(secs, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
 async def test_a_page_that_never_parses_fails_and_its_worker_is_replaced(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, mock_clock: trio.testing.MockClock
 ) -> None:
+    # On a mock clock the watchdog's 0.5 s pass when the test says so, not on a busy machine.
     site = HangingSite(BASE)
     expected = parse_inline(site, "detail_full.html")
     hang = page("detail_full.html", f"{BASE}/csa_product/hang-1/")
     results: list[Any] = []
     errors: list[StageError] = []
-    async with ParsePool.open(site, 1, stuck_after=0.5) as pool:
-        assert await pool.started() == 1
-        first = pool.workers[0]
-        with trio.fail_after(10):
+    with _hang_guard():
+        async with ParsePool.open(site, 1, stuck_after=0.5) as pool:
+            assert await pool.started() == 1
+            first = pool.workers[0]
             async with trio.open_nursery() as nursery:
 
                 async def stuck() -> None:
@@ -414,9 +451,12 @@ async def test_a_page_that_never_parses_fails_and_its_worker_is_replaced(
                     errors.append(error.value)
 
                 nursery.start_soon(stuck)
-                await trio.sleep(0.05)
+                await trio.testing.wait_all_tasks_blocked()  # the hanging page is out first
                 for _ in range(3):  # queued behind the stuck page: handed back, not lost
                     nursery.start_soon(lambda: _append(results, parse_pooled(pool, DETAILS[0])))
+                await trio.testing.wait_all_tasks_blocked()
+                assert (len(first.pending), errors, results) == (4, [], [])
+                mock_clock.jump(0.5)
             [error] = errors
             assert error.kind is ErrorKind.internal
             assert hang.url in error.message and "0.5 s" in error.message
@@ -432,15 +472,24 @@ async def test_a_page_that_never_parses_fails_and_its_worker_is_replaced(
     assert "stuck: one page took more than 0.5 s" in caplog.text
 
 
-async def test_after_its_restarts_the_pool_parses_in_the_crawl() -> None:
+async def test_after_its_restarts_the_pool_parses_in_the_crawl(
+    mock_clock: trio.testing.MockClock,
+) -> None:
     site = HangingSite(BASE)
     expected = parse_inline(site, "detail_full.html")
-    async with ParsePool.open(site, 1, stuck_after=0.2) as pool:
-        with trio.fail_after(20):
+    with _hang_guard():
+        async with ParsePool.open(site, 1, stuck_after=0.2) as pool:
             for n in range(MAX_RESTARTS + 1):
                 assert await pool.started() == 1
-                with pytest.raises(StageError, match="took more than"):
-                    await pool.parse_detail(page("detail_full.html", f"{BASE}/hang-{n}/"))
+                async with trio.open_nursery() as nursery:
+
+                    async def stuck(n: int = n) -> None:
+                        with pytest.raises(StageError, match="took more than"):
+                            await pool.parse_detail(page("detail_full.html", f"{BASE}/hang-{n}/"))
+
+                    nursery.start_soon(stuck)
+                    await trio.testing.wait_all_tasks_blocked()
+                    mock_clock.jump(0.2)
             assert await pool.started() == 0
             assert pool.workers == [] and pool.restarts == MAX_RESTARTS
             in_crawl = pool.in_crawl

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
 from trio_crawl.stores import SqliteStore, Store, StoreOpenError, schema
+from trio_crawl.stores import sqlite as sqlite_module
 from trio_crawl.stores.sqlite import latest_per_url_and_position, map_sqlite_errors
 
 DESIGN_COLUMNS = {
@@ -393,43 +394,48 @@ async def test_save_under_another_writers_lock_is_database_busy_then_succeeds(
 
 
 async def test_opening_a_new_file_another_writer_has_locked_waits_for_it(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, autojump_clock: trio.abc.Clock
 ) -> None:
     # Two crawls started on one new database at once: the second must set the schema up under
     # the write lock, which the first (already writing) takes again and again. One busy
-    # timeout of waiting was not always enough (seen in the two-crawls e2e test).
+    # timeout of waiting was not always enough (seen in the two-crawls e2e test). Here the
+    # other writer lets go right after the store's first try has given up.
     path = tmp_path / "new.db"
-    other = sqlite3.connect(path, isolation_level=None)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")
+    attempts: list[str] = []
+    connect = sqlite_module._connect
 
-    async def release_later() -> None:
-        await trio.sleep(0.3)  # fifteen busy timeouts of the store's
-        other.execute("ROLLBACK")
+    def first_try_fails(*args: Any) -> sqlite3.Connection:
+        try:
+            return connect(*args)
+        finally:
+            attempts.append("tried")
+            if other.in_transaction:
+                other.execute("ROLLBACK")
 
+    monkeypatch.setattr(sqlite_module, "_connect", first_try_fails)
     try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(release_later)
-            started = trio.current_time()
-            with trio.fail_after(10):
-                async with SqliteStore.open(path, busy_timeout_ms=20) as store:
-                    waited = trio.current_time() - started
-                    assert await store.save_products(page(0)) == 12
+        async with SqliteStore.open(path, busy_timeout_ms=20) as store:
+            assert await store.save_products(page(0)) == 12
     finally:
         other.close()
-    assert waited >= 0.3
+    assert attempts == ["tried", "tried"]
 
 
 async def test_opening_gives_up_on_a_lock_that_is_never_released(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, autojump_clock: trio.abc.Clock
 ) -> None:
-    monkeypatch.setattr("trio_crawl.stores.sqlite.OPEN_BUSY_SECS", 0.5)
     path = tmp_path / "new.db"
-    with write_lock_held(path), trio.fail_after(10):
+    # (No trio timeout here: the autojump clock would jump to its deadline while the store's
+    # thread waits on the lock.)
+    with write_lock_held(path):
         started = trio.current_time()
         with pytest.raises(StoreOpenError) as caught:
             async with SqliteStore.open(path, busy_timeout_ms=20):
                 pass
-        assert 0.3 <= trio.current_time() - started < 5
+        waited = trio.current_time() - started
+    assert sqlite_module.OPEN_BUSY_SECS - 1 <= waited <= sqlite_module.OPEN_BUSY_SECS
     assert caught.value.kind is ErrorKind.database_busy
     assert "locked" in caught.value.message
 
