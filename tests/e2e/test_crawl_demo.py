@@ -140,7 +140,13 @@ async def test_pages_parsed_in_a_worker_process_store_the_same_rows(
     async with demo_server(catalogue, faults) as server:
         for processes in (1, 0):
             path = str(tmp_path / f"parsed-{processes}.db")
-            config = crawl_config(concurrency={"parse_processes": processes})
+            # Retries back off by 1 ms: the real clock (which a parse process needs) must not
+            # make the test wait for them.
+            quick = {"base_delay_ms": 1, "max_delay_ms": 1, "jitter_ms": 0}
+            config = crawl_config(
+                concurrency={"parse_processes": processes},
+                retry={"list_pages": quick, "product_details": quick, "status_check": quick},
+            )
             site = MatterCatalogue(server.base_url)
             async with SqliteStore.open(path) as store:
                 with trio.fail_after(60):
