@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -22,12 +22,18 @@ $(STAMP): pyproject.toml $(PACKAGE_DIRS)
 demo: $(STAMP)
 	$(BIN)/trio-crawl demo
 
+# ruff, and mypy --strict over the package, its tests and benchmarks.
 lint: $(STAMP)
 	$(BIN)/ruff check trio_crawl tests benchmarks
-	$(BIN)/mypy trio_crawl
+	$(BIN)/mypy trio_crawl tests benchmarks
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# For the edit-test loop: everything but the tests marked slow (crawl processes started and
+# killed, whole crawls through the command line). `make test` runs those too.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick

@@ -18,6 +18,7 @@ from typing import Any
 import trio
 
 from trio_crawl.engine import EngineSettings, Stage, StageSettings, open_session, spawn
+from trio_crawl.engine.actor import Child
 from trio_crawl.engine.commands import Command
 from trio_crawl.engine.oneshot import OneshotSender
 
@@ -40,7 +41,7 @@ async def round_trips(n: int) -> float:
     start = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for _ in range(n):
-            child = spawn(nursery, Echo(), command)
+            child: Child[Command] = spawn(nursery, Echo(), command)
             await child.result()
     return n / (time.perf_counter() - start)
 

@@ -25,6 +25,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_demo_crawls_a_small_catalogue_then_export_writes_jsonl_and_csv(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     demo = run("demo", "--products", "120", "--db", str(db), "--no-dashboard", cwd=tmp_path)
@@ -47,6 +48,7 @@ def test_demo_crawls_a_small_catalogue_then_export_writes_jsonl_and_csv(tmp_path
     assert {row["url"] for row in rows} == {r["url"] for r in records}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("toml", "named"),
     [
@@ -86,6 +88,7 @@ def test_export_of_a_missing_database_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "none.db").exists()
 
 
+@pytest.mark.slow
 async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
     tmp_path: Path,
 ) -> None:
@@ -113,12 +116,12 @@ async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
             output = b""
             async with trio.open_nursery() as nursery:
 
-                async def drain_errors() -> None:
+                async def drain_errors(pipe: trio.abc.ReceiveStream) -> None:
                     nonlocal errors
-                    while chunk := await process.stderr.receive_some(4096):
+                    while chunk := await pipe.receive_some(4096):
                         errors += chunk
 
-                nursery.start_soon(drain_errors)
+                nursery.start_soon(drain_errors, process.stderr)
                 while chunk := await process.stdout.receive_some(4096):
                     output += chunk
             await process.wait()
@@ -218,6 +221,7 @@ OPERATOR_ERRORS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "named"), OPERATOR_ERRORS, ids=[" ".join(a) for a, _ in OPERATOR_ERRORS]
 )
@@ -243,6 +247,7 @@ def test_every_operator_error_is_one_line_naming_it_with_exit_2(
     assert not (tmp_path / "x.db").exists()
 
 
+@pytest.mark.slow
 def test_export_into_a_reader_that_leaves_early_ends_quietly(tmp_path: Path) -> None:
     db = tmp_path / "demo.db"
     demo = run(
@@ -326,6 +331,7 @@ def test_no_arguments_prints_the_help_to_stdout_and_exits_0(tmp_path: Path) -> N
     assert "demo" in result.stdout and "--verbose" in result.stdout
 
 
+@pytest.mark.slow
 def test_no_dashboard_prints_batch_lines_only_when_verbose(tmp_path: Path) -> None:
     demo = ("demo", "--products", "120", "--no-dashboard", "--faults", "none")
     quiet = run(*demo, "--db", str(tmp_path / "a.db"), cwd=tmp_path)
@@ -339,6 +345,7 @@ def test_no_dashboard_prints_batch_lines_only_when_verbose(tmp_path: Path) -> No
     assert "saved so far" in after.stderr
 
 
+@pytest.mark.slow
 def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path) -> None:
     log = tmp_path / "crawl.log"
     result = run(

@@ -78,6 +78,7 @@ def test_status_of_a_finished_crawl_says_nothing_is_left(tmp_path: Path) -> None
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "says"),
     [("missing.db", "does not exist"), ("notes.txt", "not an SQLite database")],
@@ -106,6 +107,7 @@ def test_status_requires_db(tmp_path: Path) -> None:
     assert "--db" in result.stderr
 
 
+@pytest.mark.slow
 async def test_a_crawl_that_leaves_work_ends_with_how_much_and_the_command_that_continues(
     tmp_path: Path,
 ) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -30,6 +32,7 @@ def test_readme_session_example_runs_and_completes() -> None:
     assert sum(line.startswith("saving") for line in lines) == 3
 
 
+@pytest.mark.slow
 def test_readme_library_example_crawls_the_demo_catalogue(tmp_path: Path) -> None:
     code = _example("## Using it as a library")
     result = subprocess.run(
@@ -66,6 +69,7 @@ def test_readme_stands_alone_without_documents_outside_the_repository() -> None:
         assert outside not in text, f"README.md mentions {outside!r}"
 
 
+@pytest.mark.slow
 def test_readme_own_site_example_runs_then_the_same_site_from_the_command_line(
     tmp_path: Path,
 ) -> None:

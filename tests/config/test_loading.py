@@ -363,9 +363,11 @@ def test_stages_of_ones_own_get_their_own_limits_and_policies() -> None:
 def test_status_check_has_its_own_policy_that_retries_parse_errors() -> None:
     config = CrawlConfig.from_dict({"retry": {"status_check": {"max_attempts": 2}}})
     policy = config.retry.for_stage("status_check")
+    list_pages = config.retry.for_stage("list_pages")
+    assert policy is not None and list_pages is not None
     assert policy.max_attempts == 2
     assert ErrorKind.parse_error in policy.retry_on
-    assert ErrorKind.parse_error not in config.retry.for_stage("list_pages").retry_on
+    assert ErrorKind.parse_error not in list_pages.retry_on
 
 
 def test_unknown_retry_field_is_rejected() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -157,7 +158,7 @@ def test_configs_are_frozen() -> None:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_concurrency_for_stage_reads_that_stage(stage: str) -> None:
-    limits = {name: 11 + i for i, name in enumerate(STAGES)}
+    limits: dict[str, Any] = {name: 11 + i for i, name in enumerate(STAGES)}
     config = ConcurrencyConfig(**limits)
     assert config.for_stage(stage) == limits[stage]
 
@@ -271,7 +272,7 @@ def test_every_count_size_and_duration_has_an_upper_bound_named_in_its_error(
     section: type, field: str, most: int, stated: str
 ) -> None:
     assert getattr(section(**{field: most}), field) == most
-    too_big = [most + 1, 2**63 - 1]
+    too_big: list[float] = [most + 1, 2**63 - 1]
     if isinstance(getattr(section(), field), float):
         too_big.append(float("inf"))
     for value in too_big:

@@ -98,6 +98,7 @@ async def answer_once(stream: trio.SocketStream) -> None:
         await stream.aclose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport", ["trio", "httpcore"])
 async def test_every_hostile_head_ends_as_a_page_or_a_stage_error(
     nursery: trio.Nursery, transport: str

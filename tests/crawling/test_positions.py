@@ -177,19 +177,20 @@ def test_oldest_index_of_rejects_non_positions(page_id: int, index: int) -> None
 @given(catalogues())
 def test_positions_are_unique_and_cover_0_to_total(shape: tuple[int, int, int]) -> None:
     last_page, on_last, per_page = shape
-    kw = {"last_page": last_page, "on_last": on_last, "per_page": per_page}
     slots = all_site_slots(last_page, on_last, per_page)
-    positions = [position(page, index, **kw) for page, index in slots]
+    positions = [
+        position(page, index, last_page=last_page, on_last=on_last, per_page=per_page)
+        for page, index in slots
+    ]
     assert len({p[2] for p in positions}) == len(positions)
     assert len({p[:2] for p in positions}) == len(positions)
     indices = sorted(oldest_index_of(p[0], p[1], per_page) for p in positions)
     assert indices == list(range(total_products(last_page, on_last, per_page)))
     for (page, index), (page_id, index_in_page, _) in zip(slots, positions, strict=True):
         assert 0 <= index_in_page < per_page
-        assert site_page_of(oldest_index_of(page_id, index_in_page, per_page), **kw) == (
-            page,
-            index,
-        )
+        oldest = oldest_index_of(page_id, index_in_page, per_page)
+        shown = site_page_of(oldest, last_page=last_page, on_last=on_last, per_page=per_page)
+        assert shown == (page, index)
 
 
 @given(catalogues(), st.integers(min_value=0, max_value=40))

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -75,6 +76,7 @@ async def test_the_bookshop_is_crawled_fully_then_only_its_new_books(
     assert status.shape is not None and (status.shape.last_page, status.shape.on_last) == (6, 2)
 
 
+@pytest.mark.slow
 async def test_the_bookshop_through_the_command_line_with_export_and_status(
     tmp_path: Path,
 ) -> None:

@@ -88,6 +88,7 @@ def _failed_slugs(summary: Any, catalogue: DemoCatalogue) -> set[str]:
     return slugs
 
 
+@pytest.mark.slow
 async def test_faulty_600_product_crawl_loses_nothing_and_duplicates_nothing(
     tmp_path: Path, lazy_clock: trio.testing.MockClock
 ) -> None:
@@ -171,7 +172,7 @@ async def test_crawl_without_faults_saves_every_product(
     # Nested is the default and the live site's layout; the others are served on request.
     catalogue = DemoCatalogue(products=600, seed=2)
     path = db_path(tmp_path)
-    options = {} if markup is Markup.nested else {"markup": markup}
+    options: dict[str, Any] = {} if markup is Markup.nested else {"markup": markup}
     async with demo_server(catalogue, **options) as server, SqliteStore.open(path) as store:
         summary = await crawl(crawl_config(), site=MatterCatalogue(server.base_url), store=store)
     assert summary.status == "completed"
@@ -277,6 +278,7 @@ async def _crawl_until_interrupted(tmp_path: Path, stop: str) -> tuple[Any, str]
     return summary, path
 
 
+@pytest.mark.slow
 async def test_session_timeout_mid_crawl_keeps_saved_rows_and_records_timed_out(
     tmp_path: Path, lazy_clock: trio.testing.MockClock
 ) -> None:

@@ -31,6 +31,9 @@ from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
 
 from .conftest import demo_server
 
+# Each test starts crawl processes and kills them: seconds of real time.
+pytestmark = pytest.mark.slow
+
 CLI = [sys.executable, "-m", "trio_crawl.cli"]
 WORKTREE = Path(__file__).resolve().parents[2]
 

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -19,7 +20,7 @@ from trio_crawl.stores import SqliteStore
 from .conftest import crawl_config, db_path, demo_server
 
 
-def _positions(path: str) -> dict[str, tuple[int, int, int]]:
+def _positions(path: str) -> dict[str, tuple[int, int, str]]:
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT url, page_id, index_in_page, id FROM products").fetchall()
     return {url: (page_id, index, id_) for url, page_id, index, id_ in rows}
@@ -31,6 +32,7 @@ def _runs(path: str) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute("SELECT * FROM crawl_runs")]
 
 
+@pytest.mark.slow
 async def test_a_status_check_page_malformed_once_leaves_every_position_unchanged(
     tmp_path: Path, lazy_clock: trio.testing.MockClock
 ) -> None:

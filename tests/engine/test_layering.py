@@ -16,7 +16,7 @@ def loaded_by(module: str, *suspects: str) -> list[str]:
 
 
 def test_importing_the_engine_loads_no_http_html_sql_or_config() -> None:
-    suspects = ("httpx", "lxml", "selectolax", "sqlite3", "trio_crawl.config")
+    suspects: tuple[str, ...] = ("httpx", "lxml", "selectolax", "sqlite3", "trio_crawl.config")
     suspects += ("trio_crawl.crawling", "trio_crawl.stores")
     assert loaded_by("trio_crawl.engine", *suspects) == []
 

@@ -11,34 +11,41 @@ from trio_crawl.engine import (
     AlreadySentError,
     ErrorKind,
     FatalError,
+    OneshotReceiver,
+    OneshotSender,
     SenderClosedError,
     oneshot,
     spawn,
 )
+from trio_crawl.engine.actor import Child
+
+
+def int_oneshot() -> tuple[OneshotSender[int], OneshotReceiver[int]]:
+    return oneshot()
 
 
 async def test_value_sent_once_is_received() -> None:
-    sender, receiver = oneshot()
+    sender, receiver = int_oneshot()
     sender.send(42)
     assert await receiver.receive() == 42
 
 
 async def test_double_send_raises() -> None:
-    sender, _ = oneshot()
+    sender, _ = int_oneshot()
     sender.send(1)
     with pytest.raises(AlreadySentError):
         sender.send(2)
 
 
 async def test_send_after_close_raises() -> None:
-    sender, _ = oneshot()
+    sender, _ = int_oneshot()
     sender.close()
     with pytest.raises(AlreadySentError):
         sender.send(1)
 
 
 async def test_second_receive_raises() -> None:
-    sender, receiver = oneshot()
+    sender, receiver = int_oneshot()
     sender.send(1)
     await receiver.receive()
     with pytest.raises(AlreadyReceivedError):
@@ -48,7 +55,7 @@ async def test_second_receive_raises() -> None:
 async def test_receive_after_sender_closed_raises_at_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    sender, receiver = oneshot()
+    sender, receiver = int_oneshot()
     with sender:
         pass
     start = trio.current_time()
@@ -58,7 +65,7 @@ async def test_receive_after_sender_closed_raises_at_once(
 
 
 async def test_waiting_receiver_is_woken_when_sender_closes() -> None:
-    sender, receiver = oneshot()
+    sender, receiver = int_oneshot()
     errors: list[BaseException] = []
 
     async def wait() -> None:
@@ -75,7 +82,7 @@ async def test_waiting_receiver_is_woken_when_sender_closes() -> None:
 
 
 async def test_garbage_collected_sender_wakes_receiver() -> None:
-    sender, receiver = oneshot()
+    sender, receiver = int_oneshot()
     del sender
     gc.collect()
     with pytest.raises(SenderClosedError):
@@ -98,7 +105,7 @@ class _Crashing:
 
 async def test_actor_exit_without_report_is_channel_closed() -> None:
     async with trio.open_nursery() as nursery:
-        child = spawn(nursery, _Silent())
+        child: Child[object] = spawn(nursery, _Silent())
         result = await child.result()
     assert isinstance(result, FatalError)
     assert result.kind is ErrorKind.channel_closed
@@ -106,7 +113,7 @@ async def test_actor_exit_without_report_is_channel_closed() -> None:
 
 async def test_actor_crash_reaches_parent_as_internal_fatal_error() -> None:
     async with trio.open_nursery() as nursery:
-        child = spawn(nursery, _Crashing())
+        child: Child[object] = spawn(nursery, _Crashing())
         result = await child.result()
     assert isinstance(result, FatalError)
     assert result.kind is ErrorKind.internal
@@ -123,7 +130,7 @@ async def test_child_that_never_reports_times_out_as_typed_error(
             await trio.sleep_forever()
 
     async with trio.open_nursery() as nursery:
-        child = spawn(nursery, Stuck())
+        child: Child[object] = spawn(nursery, Stuck())
         result = await child.result(within=5)
     assert isinstance(result, FatalError)
     assert result.kind is ErrorKind.stage_timeout
@@ -145,7 +152,7 @@ async def test_cancelled_is_not_swallowed_by_the_actor_guard(
     after_child: list[str] = []
     with trio.move_on_after(1) as scope:
         async with trio.open_nursery() as nursery:
-            child = spawn(nursery, _Sleeper())
+            child: Child[object] = spawn(nursery, _Sleeper())
             await trio.sleep_forever()
         after_child.append("the nursery body went on")
     assert scope.cancelled_caught and after_child == []
@@ -159,7 +166,7 @@ async def test_the_guard_reraises_cancelled_itself(autojump_clock: trio.testing.
     from trio_crawl.engine.actor import _guarded
 
     _send, receive = trio.open_memory_channel[Any](1)
-    sender, _receiver = oneshot()
+    sender, _receiver = int_oneshot()
     raised: list[type[BaseException]] = []
     with trio.CancelScope() as outer:
         outer.cancel()
@@ -193,7 +200,7 @@ async def test_a_child_that_raises_while_being_cancelled_reports_internal_not_cr
     """Its BaseExceptionGroup[Cancelled, ValueError]: the ValueError is the child's failure,
     the Cancelled is the cancellation; the parent goes on."""
     async with trio.open_nursery() as nursery:
-        child = spawn(nursery, _RaisesWhileCancelled())
+        child: Child[object] = spawn(nursery, _RaisesWhileCancelled())
         await trio.sleep(1)
         child.scope.cancel()
         result = await child.result()
@@ -213,6 +220,6 @@ async def test_a_failure_after_the_report_is_kept() -> None:
 
     late: list[BaseException] = []
     async with trio.open_nursery() as nursery:
-        child = spawn(nursery, ReportsThenRaises(), late_errors=late)
+        child: Child[object] = spawn(nursery, ReportsThenRaises(), late_errors=late)
         assert await child.result() == "done"
     assert [str(e) for e in late] == ["after the report"]

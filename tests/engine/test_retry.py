@@ -164,4 +164,4 @@ def test_policy_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="max_delay_ms"):
         RetryPolicy(base_delay_ms=2000, max_delay_ms=1000)
     with pytest.raises(ValueError):
-        RetryPolicy(retry_on=["no_such_kind"])  # type: ignore[list-item]
+        RetryPolicy(retry_on=["no_such_kind"])

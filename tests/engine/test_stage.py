@@ -36,7 +36,9 @@ async def test_failing_item_is_retried_with_the_calculators_delays_and_others_ru
         summary = await s.wait()
     elapsed = trio.current_time() - start
 
-    expected = RetryCalculator(config.retry.for_stage("product_details"), random.Random(9))
+    policy = config.retry.for_stage("product_details")
+    assert policy is not None
+    expected = RetryCalculator(policy, random.Random(9))
     assert elapsed == expected.delay(1) + expected.delay(2)
     assert recorder.calls == {1: 1, 2: 1, 3: 3, 4: 1}
     assert summary.status == "completed"

@@ -38,6 +38,7 @@ def test_a_list_page_gives_ten_cards_in_order_and_its_pager() -> None:
         "http://shop.test/books/item/cafe-de-flore-11/",
         {"title": "Café de Flore", "author": "Renée Müller", "price": "£12.34", "in_stock": True},
     )
+    assert isinstance(second, Card)
     assert second.url == "http://shop.test/books/item/el-nino-12/"
     assert dict(second.fields) == {
         "title": "El Niño & the Sea",

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trio_crawl.engine.results import ErrorKind, StageError
-from trio_crawl.sites import ListEntry, MatterCatalogue, Site
+from trio_crawl.sites import ListEntry, ListPage, MatterCatalogue, ProductDetail, Site
 from trio_crawl.sites.response import Response
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -25,6 +25,12 @@ site = MatterCatalogue(BASE)
 
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
+
+
+def cards(page: ListPage) -> list[ListEntry]:
+    """The page's entries as the Matter cards they are (a ListPage promises only URLs)."""
+    assert all(isinstance(entry, ListEntry) for entry in page.entries)
+    return [entry for entry in page.entries if isinstance(entry, ListEntry)]
 
 
 ONE_CARD = (
@@ -80,7 +86,7 @@ def test_list_pages_are_numbered_from_one() -> None:
 
 
 def test_matter_catalogue_is_a_site_of_twelve_per_page() -> None:
-    as_site: Site = site
+    as_site: Site[ProductDetail] = site
     assert as_site.per_page == 12
     assert repr(site) == "MatterCatalogue(base_url='https://csa-iot.org')"
 
@@ -103,7 +109,7 @@ def test_full_list_page_yields_twelve_entries_and_its_pagination() -> None:
 
 def test_list_entry_text_has_entities_decoded() -> None:
     page = site.parse_list(fixture("list_page_1.html"), site.list_url(1))
-    models = {entry.model for entry in page.entries}
+    models = {entry.model for entry in cards(page)}
     assert "Aqara Smart Hub M3 \u2013 EU" in models
     assert "Smart Wi-Fi LED Bulb & Dimmer" in models
     assert "Decora Smart\u2122 Wi-Fi 2nd Gen Switch" in models
@@ -112,13 +118,13 @@ def test_list_entry_text_has_entities_decoded() -> None:
 def test_last_page_is_partial_and_current_is_the_highest() -> None:
     page = site.parse_list(fixture("list_page_last.html"), site.list_url(482))
     assert (page.current, page.highest) == (482, 482)
-    assert [entry.certificate_id for entry in page.entries] == [
+    assert [entry.certificate_id for entry in cards(page)] == [
         "CSA22062MAT40062-24",
         "CSA22061MAT40061-24",
         "CSA22060MAT40060-24",
         "CSA22059MAT40059-24",
     ]
-    assert page.entries[3].manufacturer == "Hangzhou Tuya Information Technology Co., Ltd"
+    assert cards(page)[3].manufacturer == "Hangzhou Tuya Information Technology Co., Ltd"
 
 
 def test_relative_product_links_are_resolved_against_the_page_url() -> None:
@@ -160,7 +166,7 @@ def test_bytes_are_decoded_as_utf8_whatever_the_page_claims() -> None:
     markup = list_page(feed=f'<div class="post-feed">{card(model=model)}</div>')
     markup = markup.replace("<head>", '<head><meta charset="iso-8859-1">')
     page = site.parse_list(markup.encode("utf-8"), site.list_url(1))
-    assert page.entries[0].model == "Caf\u00e9 \u20ac"
+    assert cards(page)[0].model == "Caf\u00e9 \u20ac"
 
 
 def test_xml_declaration_in_str_input_is_tolerated() -> None:
@@ -303,7 +309,7 @@ def test_card_texts_come_back_unescaped_and_whitespace_collapsed(
         f'<p class="entry-certificate-id">Certificate ID: {html.escape(certificate)}</p>'
         "</a></article></div>"
     )
-    (entry,) = site.parse_list(list_page(feed=feed), "https://x.org/").entries
+    (entry,) = cards(site.parse_list(list_page(feed=feed), "https://x.org/"))
     assert entry.manufacturer == " ".join(company.split())
     assert entry.model == " ".join(model.split())
     assert entry.certificate_id == " ".join(certificate.split())
@@ -377,7 +383,7 @@ def test_a_response_is_read_with_its_header_charset_over_the_page_claim() -> Non
         markup.encode("iso-8859-1"),
         (("content-type", "text/html; charset=ISO-8859-1"),),
     )
-    (entry,) = site.parse_list(response).entries
+    (entry,) = cards(site.parse_list(response))
     assert entry.model == "Café Ünit"
     assert entry.url == "https://x/csa_product/x/"
 

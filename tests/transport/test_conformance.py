@@ -1,15 +1,14 @@
 """One conformance matrix for every httpx transport we ship or compare against.
 
-Each row runs over `TRANSPORTS`: httpx's own httpcore transport now, and `TrioTransport` with
-each parser once `trio_crawl.transport` exists (until then those rows skip). The servers are
-raw-socket responders in `servers.py`, so every byte on the wire is the test's choice. A row a
-transport does not support is a strict xfail for that transport alone, saying what it does.
+Each row runs over `TRANSPORTS`: httpx's own httpcore transport and `TrioTransport` with each
+parser. The servers are raw-socket responders in `servers.py`, so every byte on the wire is the
+test's choice. A row a transport does not support is a strict xfail for that transport alone,
+saying what it does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -19,7 +18,8 @@ import pytest
 import trio
 import trustme
 
-from trio_crawl.transport import DEADLINE_EXTENSION
+from trio_crawl.transport import DEADLINE_EXTENSION, TrioTransport
+from trio_crawl.transport.parsers import ParserName
 
 from .servers import (
     RequestHead,
@@ -32,6 +32,7 @@ from .servers import (
 )
 
 TRANSPORTS = ["httpcore", "trio-httptools", "trio-h11"]
+PARSERS: dict[str, ParserName] = {"trio-httptools": "httptools", "trio-h11": "h11"}
 
 # Every request has a real timeout below this deadline, so a hung transport fails its row
 # instead of hanging the file.
@@ -55,12 +56,11 @@ def make_transport(
             keepalive_expiry=keepalive_expiry,
         )
         return httpx.AsyncHTTPTransport(limits=limits, verify=ssl_context or True)
-    TrioTransport = pytest.importorskip("trio_crawl.transport").TrioTransport  # until it lands
-    return TrioTransport(  # type: ignore[no-any-return]
+    return TrioTransport(
         max_connections=max_connections,
         keepalive_expiry=keepalive_expiry,
         ssl_context=ssl_context,
-        parser=kind.removeprefix("trio-"),
+        parser=PARSERS[kind],
     )
 
 
@@ -69,22 +69,14 @@ def each_transport(*, xfail: Mapping[str, str] | None = None) -> pytest.MarkDeco
     reasons = xfail or {}
     unknown = set(reasons) - set(TRANSPORTS)
     assert not unknown, f"xfail for unknown transports {unknown}"
-    params = [pytest.param(kind, marks=_marks_for(kind, reasons.get(kind))) for kind in TRANSPORTS]
+    params = [pytest.param(kind, marks=_marks_for(reasons.get(kind))) for kind in TRANSPORTS]
     return pytest.mark.parametrize("kind", params)
 
 
-def _marks_for(kind: str, xfail_reason: str | None) -> list[pytest.MarkDecorator]:
-    marks = []
-    if kind != "httpcore":
-        marks.append(
-            pytest.mark.skipif(
-                importlib.util.find_spec("trio_crawl.transport") is None,
-                reason="trio_crawl.transport.TrioTransport has not landed yet",
-            )
-        )
-    if xfail_reason is not None:
-        marks.append(pytest.mark.xfail(strict=True, reason=xfail_reason))
-    return marks
+def _marks_for(xfail_reason: str | None) -> list[pytest.MarkDecorator]:
+    if xfail_reason is None:
+        return []
+    return [pytest.mark.xfail(strict=True, reason=xfail_reason)]
 
 
 @asynccontextmanager
