@@ -22,10 +22,12 @@ $(STAMP): pyproject.toml $(PACKAGE_DIRS)
 demo: $(STAMP)
 	$(BIN)/trio-crawl demo
 
-# ruff, and mypy --strict over the package, its tests and benchmarks.
+# ruff, mypy --strict over the package, its tests and benchmarks, and the layer rules
+# ([tool.importlinter] in pyproject.toml: what each package may import).
 lint: $(STAMP)
 	$(BIN)/ruff check trio_crawl tests benchmarks
 	$(BIN)/mypy trio_crawl tests benchmarks
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q

@@ -18,11 +18,11 @@ import attrs
 from ..config.model import CrawlSettings
 from ..engine.planning import Plan, PlanContext, batches_of
 from ..engine.results import ErrorKind, StageError
+from ..positions import oldest_indexes_on, pages_with_work, plan_pages, total_products
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..stores.ledger import Ledger, LedgerPage, LedgerShape
 from ..stores.protocol import Store
-from .positions import oldest_indexes_on, pages_with_work, plan_pages, total_products
 
 FetchList = Callable[[int], Awaitable[ListPage]]
 

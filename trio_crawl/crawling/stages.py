@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from ..engine.results import ErrorKind, FailedItem, StageError
 from ..engine.stage import Stage
+from ..positions import position, total_products
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..sites.response import Response
@@ -17,7 +18,6 @@ from ..stores.protocol import Store
 from .http import Fetcher
 from .parsing import ParsePool
 from .planner import PageJob, not_found
-from .positions import position, total_products
 
 
 class CatalogueCrawl:

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ..crawling.positions import pages_with_work, site_page_of, total_products
+from ..positions import pages_with_work, site_page_of, total_products
 from . import liveness
 from .schema import SchemaState, StoreOpenError, inspect
 

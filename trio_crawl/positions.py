@@ -1,4 +1,6 @@
-"""Where a product sits in the catalogue, and which list pages to crawl (DESIGN §6). Pure maths.
+"""Where a product sits in the catalogue, and which list pages to crawl
+(docs/architecture.md §6). Pure maths, below both the crawl, which computes positions, and the
+store's status read model, which turns them back into site pages; so neither imports the other.
 
 The site lists products newest first, so a product's site page and index move every time a new
 product is certified. Its *position* is counted from the other end instead — the oldest product

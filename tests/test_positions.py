@@ -1,4 +1,4 @@
-"""Stable product positions and crawl-range planning (DESIGN §6)."""
+"""Stable product positions and crawl-range planning (docs/architecture.md §6)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trio_crawl.crawling.positions import (
+from trio_crawl.positions import (
     STRATEGIES,
     oldest_index_of,
     plan_pages,
