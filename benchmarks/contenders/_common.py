@@ -28,7 +28,8 @@ QUERY = (
 
 
 def list_url(base_url: str, page: int) -> str:
-    """The live site's list URL for `page` (DESIGN §6); the static server ignores the query."""
+    """The live site's list URL for `page` (docs/architecture.md §6); the static server ignores
+    the query."""
     base = base_url.rstrip("/")
     if page == 1:
         return f"{base}{LIST_PATH}?{QUERY}"

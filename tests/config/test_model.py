@@ -1,5 +1,5 @@
-"""The config's value objects: defaults from DESIGN §4/§5, checks on direct construction, and
-stage lookups that never fall back silently."""
+"""The config's value objects: defaults from docs/architecture.md §4 and §5, checks on direct
+construction, and stage lookups that never fall back silently."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from trio_crawl.engine.retry import RetryPolicy
 K = ErrorKind
 NETWORK = {K.network_timeout, K.network_error, K.server_error, K.rate_limited}
 
-# DESIGN §4, written out by hand so a drift in the engine's defaults is caught here.
+# docs/architecture.md §4, written out by hand so a drift in the engine's defaults is caught here.
 DESIGN_RETRY = {
     "list_pages": (3, 1000, 30000, 2.0, 500, NETWORK),
     "product_details": (5, 500, 60000, 1.5, 200, NETWORK | {K.parse_error}),

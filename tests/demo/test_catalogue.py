@@ -1,4 +1,5 @@
-"""The demo catalogue's data: deterministic, stable under growth, positioned as DESIGN §6 says."""
+"""The demo catalogue's data: deterministic, stable under growth, positioned as
+docs/architecture.md §6 says."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ CERTIFICATE = re.compile(r"CSA\d{2}\d{3}MAT\d{5}-\d{2}")
 
 
 def _position_from_list(catalogue: DemoCatalogue, page: int, index_on_page: int) -> tuple[int, int]:
-    """DESIGN §6's arithmetic, from what a crawler sees (last page, products on it)."""
+    """The arithmetic of docs/architecture.md §6, from what a crawler sees (last page, products
+    on it)."""
     total = (catalogue.last_page - 1) * 12 + catalogue.on_last
     i_oldest = total - 1 - ((page - 1) * 12 + index_on_page)
     return i_oldest // 12, i_oldest % 12

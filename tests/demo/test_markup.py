@@ -1,4 +1,4 @@
-"""The demo pages' markup, read with lxml the way DESIGN §6 describes it."""
+"""The demo pages' markup, read with lxml the way docs/architecture.md §6 describes it."""
 
 from __future__ import annotations
 
@@ -116,8 +116,9 @@ def test_first_and_last_pages_have_no_previous_or_next() -> None:
     assert not _doc(render_pagination(BASE, 9, 9)).cssselect("a.next")
 
 
-# Each layout's card and text paths, spelled out as DESIGN §6 describes the site (written from
-# the design, not from the renderer, so a renderer that drifts from the site fails here).
+# Each layout's card and text paths, spelled out as docs/architecture.md §6 describes the site
+# (written from the design, not from the renderer, so a renderer that drifts from the site fails
+# here).
 CARD_PATHS = {
     Markup.nested: (
         "div.post-feed.item-count-3 > div.inner > article.product.type-product",

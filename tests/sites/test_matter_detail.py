@@ -1,4 +1,4 @@
-"""MatterCatalogue: detail pages (DESIGN §6)."""
+"""MatterCatalogue: detail pages (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

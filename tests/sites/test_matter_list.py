@@ -1,4 +1,4 @@
-"""MatterCatalogue: URLs and list pages (DESIGN §6)."""
+"""MatterCatalogue: URLs and list pages (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""MatterCatalogue.parse_list against hand-written copies of the live list markup (DESIGN §6).
+"""MatterCatalogue.parse_list against hand-written copies of the live list markup
+(docs/architecture.md §6).
 
 The fixtures were written from the live site's markup, not from `trio_crawl.demo`, so that the
 parser and the demo server cannot share a mistake: the nested WordPress feed

@@ -36,7 +36,7 @@ DESIGN_COLUMNS = {
     "crawl_runs": [
         "session_id", "status", "started_at", "finished_at", "pages_ok", "pages_failed",
         "products_saved", "products_failed", "config_json", "error_json",
-        # Not in DESIGN §6: what tells a run whose process is gone (schema version 2).
+        # Not in docs/architecture.md §6: what tells a run whose process is gone (schema version 2).
         "pid", "host", "heartbeat_at",
     ],
     # The crawl ledger (schema version 2).

@@ -1,5 +1,5 @@
 """Configuration: TOML sections as frozen attrs values, validated, with env overrides and
-live reload (DESIGN §5).
+live reload (docs/architecture.md §5).
 
 .. versionadded:: 0.1
 """

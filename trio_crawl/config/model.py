@@ -1,4 +1,4 @@
-"""The configuration's shape: frozen attrs value objects, one per TOML section (DESIGN §5).
+"""The configuration's shape: frozen attrs value objects, one per TOML section.
 
 Every field has a default (the original system's, where it had one), so `CrawlConfig()` and an
 empty file are both valid. Each field's validator is a `Rule` that knows the human text of what
@@ -155,7 +155,7 @@ def as_float(value: float) -> float:
 
 
 class Strategy(enum.StrEnum):
-    """Which pages a crawl visits (DESIGN §6, smart range)."""
+    """Which pages a crawl visits (docs/architecture.md §6, smart range)."""
 
     continue_from_db = "continue_from_db"
     newest_first = "newest_first"

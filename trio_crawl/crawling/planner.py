@@ -1,6 +1,6 @@
 """The session's planner for a catalogue crawl: status check, then the smart page range.
 
-Last-page discovery (DESIGN §6): follow the highest number in the pagination until it stops
+Last-page discovery: follow the highest number in the pagination until it stops
 growing, and believe a page only if it says it is the page asked for (past the end the site
 quietly shows another page; a page without readable cards is a parse error, retried under the
 `status_check` policy, never the end). If a jump lands past the end, a binary search between the
@@ -51,7 +51,7 @@ class PageJob:
 
 def shows(listing: ListPage, page: int) -> bool:
     """Whether `listing` is page `page` itself. Past the end the site answers with another
-    page (its `current` differs); that is the only meaning of "past the end" (DESIGN §6). A
+    page (its `current` differs); that is the only meaning of "past the end". A
     page without readable cards never gets here: the parser refuses it as a parse error."""
     if listing.current is None:
         # No pagination at all: a catalogue of one page, which is page 1 and nothing else.

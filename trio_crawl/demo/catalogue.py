@@ -6,7 +6,7 @@ Product number k (its *serial*, counted from the oldest, starting at 0) is gener
 (nothing is stored per product), which keeps a 100k-product catalogue cheap; the page renderer
 caches what it renders.
 
-Positions follow DESIGN §6: counted from the oldest, `page_id = serial // 12` and
+Positions follow docs/architecture.md §6: counted from the oldest, `page_id = serial // 12` and
 `index_in_page = serial % 12`, so `publish()` never moves an existing product.
 """
 
@@ -502,11 +502,11 @@ class DemoCatalogue:
         return [make_product(self._seed, serial) for serial in range(first + k - 1, first - 1, -1)]
 
     def expected_position(self, slug: str) -> tuple[int, int]:
-        """(page_id, index_in_page) counted from the oldest, as DESIGN §6 computes it."""
+        """(page_id, index_in_page) counted from the oldest (docs/architecture.md §6)."""
         serial = self.product(slug).serial
         return serial // PER_PAGE, serial % PER_PAGE
 
     def expected_id(self, slug: str) -> str:
-        """The record id DESIGN §6 gives this product: ``p%04di%02d``."""
+        """The record id docs/architecture.md §6 gives this product: ``p%04di%02d``."""
         page_id, index = self.expected_position(slug)
         return f"p{page_id:04d}i{index:02d}"

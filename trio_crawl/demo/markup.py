@@ -1,4 +1,4 @@
-"""The demo catalogue's HTML, shaped like the live CSA-IoT WordPress site (DESIGN §6).
+"""The demo catalogue's HTML, shaped like the live CSA-IoT WordPress site (docs/architecture.md §6).
 
 Pure functions render one page to `str`; `Renderer` turns them into cached `bytes` for one base
 URL, which is what the server and the static-site writer use. The markup keeps the live site's
@@ -33,7 +33,7 @@ ROBOTS_TXT: Final = b"User-agent: *\nDisallow: /wp-admin/\nAllow: /\n"
 
 
 class Markup(enum.StrEnum):
-    """How a list page lays out its product cards (DESIGN §6)."""
+    """How a list page lays out its product cards (docs/architecture.md §6)."""
 
     nested = "nested"
     """The live site: cards wrapped in `div.inner`, their texts in `div.inner > div.contents`."""

@@ -98,8 +98,8 @@ class Interrupted:
     """The stage was stopped (its deadline, a cancel, a shutdown) before every item finished.
 
     What it did finish is in `outputs`; the rest is in `failed_items`, so nothing is lost.
-    (DESIGN §4 called this `RecoverableError`, with `attempts` and `retry_after` fields that
-    nothing could fill in: an interruption is not an error of the stage's own.)
+    (The first design called this `RecoverableError`, with `attempts` and `retry_after` fields
+    that nothing could fill in: an interruption is not an error of the stage's own.)
     """
 
     error: StageError

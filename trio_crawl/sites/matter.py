@@ -1,4 +1,5 @@
-"""The CSA-IoT Matter certified-product catalogue: its URLs and how to read its pages (DESIGN §6).
+"""The CSA-IoT Matter certified-product catalogue: its URLs and how to read its pages
+(docs/architecture.md §6).
 
 Parsing is pure (no I/O) and runs on selectolax's Lexbor backend (an HTML5 parser in C), which
 replaced lxml + cssselect because parsing was the largest share of the crawl's CPU (~24% in
@@ -75,8 +76,8 @@ def _css(selector: str) -> str:
 # same tag. Of those only the two card selectors overlap (an article inside both feeds), and
 # `_list_parts` drops their repeats; elsewhere each alternative names a tag of its own.
 #
-# Cards are *descendants* of the feed (DESIGN §6: the live site wraps them in `div.inner`; an
-# older template has them as direct children; a newer one serves them from a block).
+# Cards are *descendants* of the feed (the live site wraps them in `div.inner`; an older
+# template has them as direct children; a newer one serves them from a block).
 _FEEDS: Final = _css("div.post-feed, .wp-block-crown-blocks-product-index")
 _CARDS: Final = (
     "div.post-feed article.product.type-product,"
@@ -183,7 +184,7 @@ class MatterCatalogue:
         cards, pagination = _list_parts(tree)
         current, highest = _pagination(pagination)
         if not cards:
-            # Past the end the site shows another page *with* cards (DESIGN §6), so a page
+            # Past the end the site shows another page *with* cards, so a page
             # without readable cards is never the end of the catalogue: the layout changed,
             # or this copy of the page is damaged. Either way it must not be believed.
             if highest is not None:

@@ -2,7 +2,7 @@
 
 Any site's cards are `Card`s, found at a position (`Found`), and become `Record`s once their
 detail page is read; the Matter catalogue has its own, richer types for the same three steps
-(`ListEntry`, `ProductRef`, `Product`), which its DESIGN §6 tables store. They are frozen attrs
+(`ListEntry`, `ProductRef`, `Product`), which its own tables store. They are frozen attrs
 classes so that cattrs can turn them into rows, JSON and CSV without hand-written mapping code.
 """
 
@@ -77,7 +77,7 @@ class ListPage:
 
 @attrs.frozen
 class ProductRef:
-    """A list entry with its stable position, counted from the oldest product (DESIGN §6)."""
+    """A list entry with its stable position, counted from the oldest product."""
 
     url: str
     manufacturer: str

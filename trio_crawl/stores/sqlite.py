@@ -99,7 +99,7 @@ class SqliteStore:
 
     @property
     def records(self) -> RecordTable | None:
-        """The site's own record table, or None: Matter products in the DESIGN §6 tables."""
+        """The site's own record table, or None: Matter products in their own tables."""
         return self._records
 
     @classmethod
@@ -117,7 +117,7 @@ class SqliteStore:
         `busy_timeout_ms` is how long a write waits for another writer's lock before failing
         with `database_busy`; opening tries again for up to `OPEN_BUSY_SECS` in all. With
         `records` (a `RecordTable`, for a site of your own) items are `Record`s kept in that
-        table; without, Matter `Product`s in the DESIGN §6 tables. A file that is not a
+        table; without, Matter `Product`s in their own tables. A file that is not a
         trio_crawl database (see `schema.inspect`), or one that cannot be opened, raises
         `StoreOpenError` and is left unchanged.
         """
