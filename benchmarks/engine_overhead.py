@@ -17,8 +17,8 @@ from typing import Any
 
 import trio
 
-from trio_crawl.engine import EngineSettings, Stage, StageSettings, open_session, spawn
-from trio_crawl.engine.actor import Child
+from trio_crawl.engine import EngineSettings, Stage, StageSettings, open_session
+from trio_crawl.engine.actor import Child, spawn
 from trio_crawl.engine.commands import Command
 from trio_crawl.engine.oneshot import OneshotSender
 

@@ -63,6 +63,32 @@ _LAZY = {
 
 _MODULES = {"events": ".engine.events"}
 
+__all__ = [
+    "ConfigError",
+    "CrawlConfig",
+    "EngineSettings",
+    "ErrorKind",
+    "FailedItem",
+    "FatalError",
+    "Interrupted",
+    "PartialSuccess",
+    "Plan",
+    "RetryCalculator",
+    "RetryPolicy",
+    "Session",
+    "SessionStatus",
+    "SessionSummary",
+    "Stage",
+    "StageError",
+    "StageResult",
+    "StageSettings",
+    "Success",
+    "crawl",
+    "events",
+    "oneshot",
+    "open_session",
+]
+
 
 def __getattr__(name: str) -> Any:
     import importlib
@@ -79,4 +105,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY, *_MODULES})
+    # The public names only: not what this file needs for itself (`Any`, `TYPE_CHECKING`).
+    return sorted([*__all__, "__version__"])

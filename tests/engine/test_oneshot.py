@@ -15,9 +15,8 @@ from trio_crawl.engine import (
     OneshotSender,
     SenderClosedError,
     oneshot,
-    spawn,
 )
-from trio_crawl.engine.actor import Child
+from trio_crawl.engine.actor import Child, spawn
 
 
 def int_oneshot() -> tuple[OneshotSender[int], OneshotReceiver[int]]:

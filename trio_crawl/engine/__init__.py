@@ -6,8 +6,6 @@ of httpx, lxml, sqlite3 or `trio_crawl.config`.
 """
 
 from .accounting import Lost as Lost
-from .actor import Child as Child
-from .actor import spawn as spawn
 from .commands import Cancel as Cancel
 from .commands import ExecuteStage as ExecuteStage
 from .commands import Pause as Pause
