@@ -107,11 +107,6 @@ def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], Non
     return check
 
 
-def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be greater than 0, got {value!r}")
-
-
 @attrs.frozen
 class FetchSettings:
     """How `Fetcher` talks HTTP. Defaults follow the `[crawl]`/`[concurrency]` config sections.
@@ -124,7 +119,7 @@ class FetchSettings:
     so a crawl goes where it is told.
     """
 
-    request_timeout_secs: float = attrs.field(default=30.0, validator=_positive_seconds)
+    request_timeout_secs: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
     max_response_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_at_least(1))
     allow_offsite_redirects: bool = False
     max_redirects: int = attrs.field(default=5, validator=_at_least(0))
@@ -151,7 +146,7 @@ class FetchSettings:
     """The most a Crawl-delay may space one host's requests."""
     cache_dir: str | None = None
     """Keep successful responses in an SQLite cache in this directory (None: no cache)."""
-    cache_ttl_secs: float = attrs.field(default=86_400.0, validator=_positive_seconds)
+    cache_ttl_secs: float = attrs.field(default=86_400.0, validator=attrs.validators.gt(0))
     transport: str = attrs.field(
         default="trio", validator=attrs.validators.in_(("trio", "httpcore"))
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import enum
 import random
 from collections import Counter
-from typing import Any
 
 import attrs
 
@@ -37,21 +36,7 @@ class FaultKind(enum.StrEnum):
     malformed = "malformed"
 
 
-def _rate(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be within 0.0..1.0, got {value!r}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
-
-
-def _optional_non_negative(
-    instance: object, attribute: attrs.Attribute[int | None], value: int | None
-) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be None or at least 0, got {value!r}")
+_RATE = attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
 
 
 @attrs.frozen
@@ -63,18 +48,20 @@ class FaultConfig:
     served correctly, which lets a test rely on eventual success.
     """
 
-    rate_500: float = attrs.field(default=0.0, validator=_rate)
-    rate_502: float = attrs.field(default=0.0, validator=_rate)
-    rate_503: float = attrs.field(default=0.0, validator=_rate)
-    rate_429: float = attrs.field(default=0.0, validator=_rate)
-    rate_slow: float = attrs.field(default=0.0, validator=_rate)
-    rate_reset: float = attrs.field(default=0.0, validator=_rate)
-    rate_truncated: float = attrs.field(default=0.0, validator=_rate)
-    rate_malformed: float = attrs.field(default=0.0, validator=_rate)
-    retry_after_secs: int = attrs.field(default=2, validator=_non_negative)
-    slow_secs: float = attrs.field(default=60.0, validator=_non_negative)
+    rate_500: float = attrs.field(default=0.0, validator=_RATE)
+    rate_502: float = attrs.field(default=0.0, validator=_RATE)
+    rate_503: float = attrs.field(default=0.0, validator=_RATE)
+    rate_429: float = attrs.field(default=0.0, validator=_RATE)
+    rate_slow: float = attrs.field(default=0.0, validator=_RATE)
+    rate_reset: float = attrs.field(default=0.0, validator=_RATE)
+    rate_truncated: float = attrs.field(default=0.0, validator=_RATE)
+    rate_malformed: float = attrs.field(default=0.0, validator=_RATE)
+    retry_after_secs: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    slow_secs: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
     seed: int = 0
-    max_faults_per_url: int | None = attrs.field(default=None, validator=_optional_non_negative)
+    max_faults_per_url: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(0))
+    )
 
     def __attrs_post_init__(self) -> None:
         total = sum(rate for _, rate in self.rates())

@@ -11,7 +11,6 @@ import email.utils
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
 import attrs
 
@@ -29,30 +28,15 @@ def _kinds(value: Iterable[ErrorKind | str]) -> frozenset[ErrorKind]:
     return frozenset(ErrorKind(v) if isinstance(v, str) else v for v in value)
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value!r}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must not be negative, got {value!r}")
-
-
-def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 1.0:
-        raise ValueError(f"{attribute.name} must be at least 1.0, got {value!r}")
-
-
 @attrs.frozen
 class RetryPolicy:
     """How one stage retries a failed item. Times are in milliseconds, as in the config file."""
 
-    max_attempts: int = attrs.field(default=3, validator=_positive)
-    base_delay_ms: int = attrs.field(default=1000, validator=_non_negative)
-    max_delay_ms: int = attrs.field(default=30_000, validator=_non_negative)
-    backoff_multiplier: float = attrs.field(default=2.0, validator=_at_least_one)
-    jitter_ms: int = attrs.field(default=500, validator=_non_negative)
+    max_attempts: int = attrs.field(default=3, validator=attrs.validators.ge(1))
+    base_delay_ms: int = attrs.field(default=1000, validator=attrs.validators.ge(0))
+    max_delay_ms: int = attrs.field(default=30_000, validator=attrs.validators.ge(0))
+    backoff_multiplier: float = attrs.field(default=2.0, validator=attrs.validators.ge(1.0))
+    jitter_ms: int = attrs.field(default=500, validator=attrs.validators.ge(0))
     retry_on: frozenset[ErrorKind] = attrs.field(default=frozenset(NETWORK_KINDS), converter=_kinds)
 
     @max_delay_ms.validator

@@ -18,11 +18,6 @@ from .results import ErrorKind
 from .retry import RetryPolicy
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be greater than 0, got {value!r}")
-
-
 def _at_least_one(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{attribute.name} must be an integer of at least 1, got {value!r}")
@@ -57,15 +52,15 @@ class EngineSettings:
     `grace_secs + outcome_timeout_secs`.
     """
 
-    session_timeout_secs: float = attrs.field(default=3600.0, validator=_positive)
-    stage_timeout_secs: float = attrs.field(default=300.0, validator=_positive)
-    grace_secs: float = attrs.field(default=30.0, validator=_positive)
-    outcome_timeout_secs: float = attrs.field(default=10.0, validator=_positive)
+    session_timeout_secs: float = attrs.field(default=3600.0, validator=attrs.validators.gt(0))
+    stage_timeout_secs: float = attrs.field(default=300.0, validator=attrs.validators.gt(0))
+    grace_secs: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
+    outcome_timeout_secs: float = attrs.field(default=10.0, validator=attrs.validators.gt(0))
     parallel_batches: int = attrs.field(default=4, validator=_at_least_one)
     batch_size: int = attrs.field(default=10, validator=_at_least_one)
-    heartbeat_secs: float = attrs.field(default=5.0, validator=_positive)
+    heartbeat_secs: float = attrs.field(default=5.0, validator=attrs.validators.gt(0))
     subscriber_buffer: int = attrs.field(default=1000, validator=_at_least_one)
-    max_retry_after_secs: float = attrs.field(default=120.0, validator=_positive)
+    max_retry_after_secs: float = attrs.field(default=120.0, validator=attrs.validators.gt(0))
     abort_on: frozenset[ErrorKind] = attrs.field(default=frozenset(), converter=_kinds)
     """Failure kinds that, once an item exhausts its retries with one, end the session
     `failed` (the catalogue crawl's `abort_on_database_error` and friends)."""
