@@ -119,23 +119,6 @@ async def test_actor_crash_reaches_parent_as_internal_fatal_error() -> None:
     assert isinstance(result.error.__cause__, RuntimeError)
 
 
-async def test_child_that_never_reports_times_out_as_typed_error(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    class Stuck:
-        name = "stuck"
-
-        async def run(self, control: object, report: object) -> None:
-            await trio.sleep_forever()
-
-    async with trio.open_nursery() as nursery:
-        child: Child[object] = spawn(nursery, Stuck())
-        result = await child.result(within=5)
-    assert isinstance(result, FatalError)
-    assert result.kind is ErrorKind.stage_timeout
-    assert trio.current_time() == pytest.approx(5)
-
-
 class _Sleeper:
     name = "sleeper"
 

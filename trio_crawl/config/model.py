@@ -112,11 +112,6 @@ def int_at_least(low: int) -> Rule:
     return Rule(f"an integer ≥ {low}", lambda v: _is_int(v) and v >= low)
 
 
-def number_above(low: float) -> Rule:
-    """An int or float strictly above `low` (NaN fails every comparison, so it is refused)."""
-    return Rule(f"a number > {low:g}", lambda v: _is_number(v) and v > low)
-
-
 def number_at_least(low: float) -> Rule:
     """An int or float of at least `low`."""
     return Rule(f"a number ≥ {low:g}", lambda v: _is_number(v) and v >= low)
@@ -145,7 +140,6 @@ WEEK = 7 * DAY
 
 BOOL = Rule("true or false", lambda v: isinstance(v, bool))
 POSITIVE_INT = int_at_least(1)
-POSITIVE_NUMBER = number_above(0)
 LIMIT = int_between(1, MAX_LIMIT)
 
 

@@ -401,11 +401,6 @@ class Fetcher:
         """How many httpx clients requests are spread over (at most; they open on first use)."""
         return self._shards
 
-    @property
-    def open_clients(self) -> int:
-        """How many of the shards' clients have been built so far."""
-        return len(self._clients)
-
     def update_settings(self, settings: FetchSettings) -> None:
         """Apply reloaded settings from the next request on; the pool shape stays as opened."""
         opened = self._settings

@@ -82,13 +82,6 @@ def isbn13_check_digit(first12: str) -> int:
     return (10 - total % 10) % 10
 
 
-def is_valid_isbn13(isbn: str) -> bool:
-    """Whether `isbn` is 13 ASCII digits with a correct check digit."""
-    if len(isbn) != 13 or not isbn.isascii() or not isbn.isdigit():
-        return False
-    return isbn13_check_digit(isbn[:12]) == int(isbn[12])
-
-
 def book_slug(title: str, number: int) -> str:
     """The URL slug of book `number` (1 = oldest): the title folded to ASCII, then ``-number``."""
     folded = unicodedata.normalize("NFKD", title.translate(_ASCII_FOLD))

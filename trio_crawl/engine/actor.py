@@ -57,12 +57,6 @@ class Child(Generic[R]):
         with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
             self._control.send_nowait(command)
 
-    async def _receive(self) -> R | FatalError:
-        try:
-            return await self._result.receive()
-        except SenderClosedError as exc:
-            return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
-
     def result_nowait(self) -> R | None:
         """The report if it has already arrived (after a cancellation, say), else None."""
         try:
@@ -70,14 +64,12 @@ class Child(Generic[R]):
         except (trio.WouldBlock, SenderClosedError):
             return None
 
-    async def result(self, within: float = math.inf) -> R | FatalError:
-        """Await the child's report; a lost child or a missed deadline is a typed error."""
-        if within == math.inf:
-            return await self._receive()
-        with trio.move_on_after(within):
-            return await self._receive()
-        self.scope.cancel()
-        return fatal(ErrorKind.stage_timeout, f"{self.name} did not report within {within:g}s")
+    async def result(self) -> R | FatalError:
+        """Await the child's report; a child lost without reporting is a typed error."""
+        try:
+            return await self._result.receive()
+        except SenderClosedError as exc:
+            return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
 
 
 def split_failure(exc: BaseException) -> tuple[Exception | None, BaseException | None]:

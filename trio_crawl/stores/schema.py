@@ -259,14 +259,6 @@ MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType(
 _DETAIL_ONLY = tuple(c for c in DETAIL_COLUMNS if c not in PRODUCT_COLUMNS)
 _DETAIL_RENAMED = ("manufacturer", "model", "certificate_id")
 
-RECORD_COLUMNS = (
-    *PRODUCT_COLUMNS[:7],
-    *(f"detail_{c}" for c in _DETAIL_RENAMED),
-    *_DETAIL_ONLY,
-    "created_at",
-    "updated_at",
-)
-
 RECORD_QUERY = (
     "SELECT "
     + ", ".join(

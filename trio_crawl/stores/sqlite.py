@@ -399,7 +399,7 @@ class SqliteStore:
         return await self._run(query)
 
     async def fetch_products(self) -> list[Row]:
-        """Every product as one flat record (`schema.RECORD_COLUMNS`), oldest position first."""
+        """Every product as one flat record (`schema.RECORD_QUERY`), oldest position first."""
         return await self._run(
             lambda connection: [dict(row) for row in connection.execute(RECORD_QUERY)]
         )
