@@ -33,7 +33,7 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and
-# killed, whole crawls through the command line). `make test` runs those too.
+# killed, whole crawls through the command line, real timeouts). `make test` runs those too.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 

@@ -307,6 +307,7 @@ async def test_request_after_server_closed_idle_connection_uses_new_connection(
 # 8. timeouts
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_connect_to_listener_that_never_accepts_times_out(kind: str) -> None:
     with full_backlog_listener() as url:
@@ -321,6 +322,7 @@ async def answer_head_then_stall(conn: ServerConnection) -> None:
         await trio.sleep_forever()
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_server_stalling_after_head_raises_read_timeout(
     kind: str, nursery: trio.Nursery
@@ -340,6 +342,7 @@ async def answer_each_then_stall_on_the_second(conn: ServerConnection) -> None:
         await trio.sleep_forever()
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_read_timeout_fires_inside_a_later_enclosing_deadline(
     kind: str, nursery: trio.Nursery
@@ -357,6 +360,7 @@ async def read_then_stall(conn: ServerConnection) -> None:
     await trio.sleep_forever()
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 @pytest.mark.parametrize("stall", [read_then_stall, answer_head_then_stall], ids=["head", "body"])
 async def test_read_timeout_fires_before_a_later_deadline_the_caller_names(
@@ -372,6 +376,7 @@ async def test_read_timeout_fires_before_a_later_deadline_the_caller_names(
     assert not enclosing.cancelled_caught
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_enclosing_deadline_before_the_read_timeout_cancels_and_pool_recovers(
     kind: str, nursery: trio.Nursery
@@ -390,6 +395,7 @@ async def never_read(conn: ServerConnection) -> None:
     await trio.sleep_forever()
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_server_not_reading_upload_raises_write_timeout(
     kind: str, nursery: trio.Nursery
@@ -401,6 +407,7 @@ async def test_server_not_reading_upload_raises_write_timeout(
             await client.post(server.url, content=upload)
 
 
+@pytest.mark.slow  # waits out real timeouts
 @each_transport()
 async def test_waiting_for_the_only_connection_raises_pool_timeout(
     kind: str, nursery: trio.Nursery
