@@ -357,3 +357,43 @@ def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path
     assert not re.search(
         r"^batch \d", result.stderr, re.MULTILINE
     )  # the file does not make stderr verbose
+
+
+async def test_export_never_writes_over_a_database_whatever_its_name(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from tests.stores.test_export import STORED, stored
+
+    db = await stored(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    second = await stored(other)
+    os.link(db, tmp_path / "linked.db")
+    os.symlink(db, tmp_path / "symlinked.db")
+    (tmp_path / "sub").mkdir()
+    before = {path: hashlib.sha256(path.read_bytes()).digest() for path in (db, second)}
+    for out in (
+        str(db),
+        f"{tmp_path}/sub/../{db.name}",
+        str(tmp_path / "linked.db"),
+        str(tmp_path / "symlinked.db"),
+        str(second),
+    ):
+        result = run("export", "--db", str(db), "--format", "csv", "--out", out, cwd=tmp_path)
+        assert result.returncode == 2, (out, result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert "--out" in line and "give another output file" in line, line
+        assert {p: hashlib.sha256(p.read_bytes()).digest() for p in before} == before, out
+    # The file is still a database every command can read.
+    jsonl = run("export", "--db", str(db), "--format", "jsonl", cwd=tmp_path)
+    assert jsonl.returncode == 0, jsonl.stderr
+    count = len(jsonl.stdout.splitlines())
+    assert count >= len(STORED)
+    # An existing file that is not a database is overwritten as before.
+    plain = tmp_path / "old.csv"
+    plain.write_text("stale\n")
+    result = run("export", "--db", str(db), "--format", "csv", "--out", str(plain), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with plain.open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == count

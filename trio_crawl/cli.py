@@ -467,8 +467,10 @@ def _fail(message: str) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .stores import export_products
+    from .stores import check_output, export_products
 
+    if args.out is not None:
+        check_output(args.db, args.out)
     if args.out is None:
         count = export_products(args.db, args.format, sys.stdout)
     else:
