@@ -133,7 +133,12 @@ async def open_session(
     ledger = store if isinstance(store, Ledger) else None
     processes = default_processes(config.concurrency.parse_processes)
     async with (
-        ParsePool.open(site, processes) as parser,
+        ParsePool.open(
+            site,
+            processes,
+            stuck_after=config.crawl.parse_timeout_secs,
+            max_nesting=config.crawl.max_page_nesting,
+        ) as parser,
         Fetcher.open(fetch_settings(config), politeness) as fetcher,
     ):
         crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id, parser)
