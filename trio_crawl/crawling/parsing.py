@@ -269,6 +269,9 @@ class ParsePool:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     env=env,
+                    # Out of the terminal's process group: a Ctrl-C is the crawl's to handle,
+                    # and must not reach a worker still importing (before it ignores SIGINT).
+                    start_new_session=True,
                 )
             except OSError as exc:  # its interpreter cannot be run (permissions, a full table)
                 log.warning(
