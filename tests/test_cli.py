@@ -339,18 +339,26 @@ def test_no_dashboard_prints_batch_lines_only_when_verbose(tmp_path: Path) -> No
     assert "saved so far" in after.stderr
 
 
-def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config_file", [False, True])
+def test_log_file_gets_one_line_per_event_each_naming_the_session(
+    tmp_path: Path, config_file: bool
+) -> None:
+    # (A config file is watched for live reload: starting the watcher once let the session
+    # start before the log's subscriber came, and the log lost its first line and the id.)
     log = tmp_path / "crawl.log"
+    config = tmp_path / "crawl.toml"
+    config.write_text('[crawl]\nstrategy = "full"\n[rate_limit]\nrequests_per_second = 0\n')
     result = run(
         "demo", "--products", "120", "--no-dashboard", "--faults", "none",
-        "--db", str(tmp_path / "x.db"), "--log-file", str(log), cwd=tmp_path,
+        "--db", str(tmp_path / "x.db"), "--log-file", str(log),
+        *(["--config", str(config)] if config_file else []), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = log.read_text().splitlines()
-    started = next(line for line in lines if "SessionStarted" in line)
-    session_id = started.rsplit("session_id=", 1)[1]
+    assert " SessionStarted seq=1 " in lines[0], lines[:3]
+    session_id = lines[0].rsplit("session_id=", 1)[1]
     assert len(session_id) >= 8
-    assert all(session_id in line for line in lines)
+    assert all(f" session={session_id} " in line for line in lines), lines
     assert all(line[:4].isdigit() and (" INFO " in line or " DEBUG " in line) for line in lines)
     assert any("PlanReady" in line for line in lines)
     assert "SessionCompleted" in lines[-1] or any("SessionCompleted" in x for x in lines)

@@ -33,7 +33,7 @@ from .crawling.stages import CatalogueCrawl
 from .engine.handle import Session
 from .engine.handle import open_session as open_engine_session
 from .engine.planning import Planner
-from .engine.results import StageError
+from .engine.results import ErrorKind, StageError
 from .engine.session import SessionHook
 from .engine.stage import Stage
 from .engine.summary import SessionSummary
@@ -148,11 +148,14 @@ async def open_session(
         await store.start_run(session_id, recorded_config(config))
 
         async def record(summary: SessionSummary) -> None:
-            # The ledger first: a run recorded as ended has its failed items kept.
-            await crawl.record_failures(summary.failed_items)
-            await store.finish_run(
-                summary.session_id, summary.status, summary.counts, run_error(summary)
-            )
+            # The ledger first: a run recorded as ended has its failed items kept. The run row
+            # even when the ledger cannot be written (a full disk may still take an update).
+            try:
+                await crawl.record_failures(summary.failed_items)
+            finally:
+                await store.finish_run(
+                    summary.session_id, summary.status, summary.counts, run_error(summary)
+                )
 
         def retune(new: CrawlConfig) -> None:
             fetcher.update_settings(fetch_settings(new))
@@ -161,25 +164,23 @@ async def open_session(
             )
 
         planner = CataloguePlanner(site, store, crawl.fetch_list, config.crawl, ledger, session_id)
-        beat = (
-            functools.partial(_heartbeat, store, session_id)
-            if isinstance(store, RunHeartbeat)
-            else None
-        )
-        async with (
-            _alongside(beat),
-            _configured(
-                config,
-                keys,
-                stages=crawl_stages,
-                planner=planner,
-                rng=rng,
-                session_id=session_id,
-                on_finish=record,
-                on_reload=retune,
-            ) as session,
-        ):
-            yield session
+        async with _configured(
+            config,
+            keys,
+            stages=crawl_stages,
+            planner=planner,
+            rng=rng,
+            session_id=session_id,
+            on_finish=record,
+            on_reload=retune,
+        ) as session:
+            beat = (
+                functools.partial(_heartbeat, store, session)
+                if isinstance(store, RunHeartbeat)
+                else None
+            )
+            async with _alongside(beat):
+                yield session
 
 
 def _check_store_fits(site: Site[Any], store: Store) -> None:
@@ -214,16 +215,21 @@ def run_error(summary: SessionSummary) -> dict[str, Any] | None:
 
 
 async def _heartbeat(
-    store: RunHeartbeat, session_id: str, *, task_status: trio.TaskStatus[None]
+    store: RunHeartbeat, session: Session, *, task_status: trio.TaskStatus[None]
 ) -> None:
-    """Refresh the run's heartbeat while the session is open (see `stores.liveness`)."""
+    """Refresh the run's heartbeat while the session is open (see `stores.liveness`); fail the
+    session once the store can take no more writes (its file deleted or replaced, say)."""
     task_status.started()
     while True:
         await trio.sleep(HEARTBEAT_SECS)
         try:
-            await store.heartbeat(session_id)
-        except StageError as error:  # a busy database now and then is no reason to stop
-            logger.debug("heartbeat of %s not recorded: %s", session_id, error)
+            await store.heartbeat(session.session_id)
+        except StageError as error:
+            if error.kind is ErrorKind.database_unusable:
+                session.fail(error)
+                return
+            # A busy database now and then is no reason to stop.
+            logger.debug("heartbeat of %s not recorded: %s", session.session_id, error)
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ import os
 import shlex
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -28,7 +29,7 @@ from .__main__ import interrupted
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
-from .engine.events import BatchCompleted, BatchFailed, Event, SessionStarted, Subscription
+from .engine.events import BatchCompleted, BatchFailed, Event, Subscription
 from .engine.summary import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
 
@@ -267,9 +268,11 @@ async def run_crawl(
     from .stores import RecordTable, SqliteStore
 
     records = RecordTable.for_site(site)
+    # Known before the store opens, so that every line the log file gets from here on names it.
+    session_id = _session_id.session_id = uuid.uuid4().hex
     async with (
         SqliteStore.open(db, per_page=site.per_page, records=records) as store,
-        open_session(config, site=site, store=store) as session,
+        open_session(config, site=site, store=store, session_id=session_id) as session,
     ):
         stop.session = session
         subscription = session.events()
@@ -351,8 +354,6 @@ def describe_event(event: Event) -> str:
 async def _log_events(subscription: Subscription) -> None:
     """The logging subscriber: one log-file line per session event."""
     async for event in subscription:
-        if isinstance(event, SessionStarted):
-            _session_id.session_id = event.session_id
         event_log.info("%s", describe_event(event))
 
 

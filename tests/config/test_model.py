@@ -238,7 +238,8 @@ def test_engine_settings_carry_every_engine_knob() -> None:
         settings.heartbeat_secs,
         settings.subscriber_buffer,
     ) == (9, 8, 7, 6, 3, 2, 5, 4, 11)
-    assert settings.abort_on == {ErrorKind.database_error}
+    # A database that can take no more writes always ends the session.
+    assert settings.abort_on == {ErrorKind.database_error, ErrorKind.database_unusable}
     assert settings.for_stage("saving").limit == 1
     assert settings.for_stage("saving").policy == config.retry.saving
 

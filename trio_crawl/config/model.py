@@ -698,6 +698,7 @@ class CrawlConfig:
             for kind, on in (
                 (ErrorKind.database_error, system.abort_on_database_error),
                 (ErrorKind.validation_error, system.abort_on_validation_error),
+                (ErrorKind.database_unusable, True),  # no use fetching what cannot be saved
             )
             if on
         }
