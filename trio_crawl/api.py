@@ -286,9 +286,38 @@ async def _configured(
             yield session
 
 
+APPLIED_AT_START = frozenset(
+    {
+        "crawl.strategy",
+        "crawl.page_range_limit",
+        "crawl.batch_size",
+        "crawl.parallel_batches",
+        "crawl.parse_timeout_secs",
+        "crawl.max_page_nesting",
+        "concurrency.parse_processes",
+        "system.config_poll_secs",
+    }
+)
+"""Keys a session reads once, when it opens (with every ``site.`` key): a change to one
+applies from the next run, and the reload says so."""
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two TOML-shaped dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            changed
+            for key in sorted(old.keys() | new.keys())
+            for changed in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
 @attrs.define
 class _Reloader:
-    """Applies each valid change of the config file to the running session."""
+    """Applies each valid change of the config file to the running session, and says so in
+    the log (stderr, the log file): an applied change at info, with a note for the keys that
+    only a new run reads; a rejected one as a warning (the session keeps its config)."""
 
     session: Session
     current: CrawlConfig
@@ -300,16 +329,33 @@ class _Reloader:
             path,
             poll_secs=self.current.system.config_poll_secs,
             on_change=lambda new: self.changed(path, new),
-            on_error=lambda error: self.session.reject_config(str(path), str(error)),
+            on_error=lambda error: self.rejected(path, error),
             task_status=task_status,
         )
+
+    def rejected(self, path: Path, error: ConfigError) -> None:
+        logger.warning(
+            "config change in %s rejected, the crawl keeps its config: %s",
+            path,
+            " | ".join(str(error).splitlines()),
+        )
+        self.session.reject_config(str(path), str(error))
 
     def changed(self, path: Path, new: CrawlConfig) -> None:
         try:
             settings = new.engine_settings(self.keys)
         except ConfigError as error:
-            self.session.reject_config(str(path), str(error))
+            self.rejected(path, error)
             return
+        keys = _changed_keys(self.current.to_dict(), new.to_dict())
+        later = [k for k in keys if k in APPLIED_AT_START or k.startswith("site.")]
+        logger.info("config reloaded from %s: %s", path, ", ".join(keys) or "no change")
+        if later:
+            logger.warning(
+                "config: %s %s read when a run starts: the change applies from the next run",
+                ", ".join(later),
+                "is" if len(later) == 1 else "are",
+            )
         old, self.current = self.current, new
         sections = tuple(
             field.name
