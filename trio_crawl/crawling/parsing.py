@@ -25,9 +25,11 @@ What it guarantees, so that it can be on by default:
   complex`` before any parser sees it (`complexity`). A page a worker has spent ``[crawl]
   parse_timeout_secs`` on fails the same way, and that worker is killed and replaced as if it
   had died. The page a worker died on is never parsed in the crawl's thread, where no cancel
-  could stop it: a new worker tries it, and if that one dies too, it fails. A page that failed
-  as too complex fails at once if it comes again (a retry), so it cannot kill worker after
-  worker.
+  could stop it: a new worker tries it, and if that one dies too, it fails. Nor, while a worker
+  is starting, is a page nested deeper than `INLINE_NESTING`: it waits for the worker. (With
+  no worker at all, only ``max_page_nesting`` bounds what the crawl's thread parses.) A page
+  that failed as too complex fails at once if it comes again (a retry), so it cannot kill
+  worker after worker.
 - **Structured lifetime.** The workers are children of the pool's block and killed when it
   ends, however it ends (a pipe that breaks as a worker is killed mid-write is expected, not
   an error); a worker whose crawl dies, even by SIGKILL, sees its input hang up and exits, also
@@ -70,6 +72,11 @@ takes well under a millisecond); ``[crawl] parse_timeout_secs``."""
 MAX_NESTING = 2000
 """The deepest element nesting a page may have to be parsed at all; ``[crawl]
 max_page_nesting``."""
+
+INLINE_NESTING = 256
+"""The deepest nesting a page may have to be parsed in the crawl's thread while a worker is
+on its way (starting, or replacing one): a deeper page waits for the worker, where a deadline
+can stop it. Ordinary pages nest a few dozen deep."""
 
 MAX_RESTARTS = 3
 """Workers started in place of stuck or dead ones, per pool; after that pages parse inline."""
@@ -409,6 +416,12 @@ class ParsePool:
                 worker = await self._ready_worker()
                 if worker is None:
                     raise self._refuse(url, "its parse process died on it, and none is left")
+            if (
+                worker is None
+                and self._coming()
+                and nesting_over(response.body, INLINE_NESTING) is not None
+            ):
+                worker = await self._ready_worker()
             if worker is None:
                 break
             ident = next(self._ids)
@@ -438,6 +451,10 @@ class ParsePool:
         """The error of a page too complex to parse; it fails at once if it comes again."""
         self._refused[url] = why
         return _too_complex(url, why)
+
+    def _coming(self) -> bool:
+        """Whether a worker is starting (none may be ready yet)."""
+        return bool(self._starting) or any(not w.settled.is_set() for w in self.workers)
 
     async def _ready_worker(self) -> _Worker | None:
         """A ready worker once the ones starting have settled; None when none is left."""
