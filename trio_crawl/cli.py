@@ -219,7 +219,7 @@ def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> Cr
     return CrawlConfig.from_dict(defaults or {}, env=os.environ)
 
 
-class Interrupted(Exception):
+class StoppedAtStart(Exception):
     """Ctrl-C (or SIGTERM) stopped the command before a session ran."""
 
 
@@ -243,7 +243,7 @@ class _Stop:
 
 async def interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
     """`fn(stop, *args)` (the command's trio main) with Ctrl-C and SIGTERM turned into a stop
-    (`_Stop`); raises `Interrupted` when a signal stopped it before a session ran."""
+    (`_Stop`); raises `StoppedAtStart` when a signal stopped it before a session ran."""
     stop = _Stop()
     raised: BaseException | None = None
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -258,7 +258,7 @@ async def interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
                 nursery.cancel_scope.cancel()
     if raised is not None:
         raise raised
-    raise Interrupted
+    raise StoppedAtStart
 
 
 async def run_crawl(
@@ -430,10 +430,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a pipeline cut short
-    except (KeyboardInterrupt, Interrupted):
+    except (KeyboardInterrupt, StoppedAtStart):
         return interrupted()
     except BaseExceptionGroup as group:
-        if group.subgroup((KeyboardInterrupt, Interrupted)) is not None:
+        if group.subgroup((KeyboardInterrupt, StoppedAtStart)) is not None:
             return interrupted()
         message = operator_error(group, args)
         if message is None:
