@@ -346,21 +346,69 @@ def test_no_dashboard_prints_batch_lines_only_when_verbose(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path) -> None:
+@pytest.mark.parametrize("config_file", [False, True])
+def test_log_file_gets_one_line_per_event_each_naming_the_session(
+    tmp_path: Path, config_file: bool
+) -> None:
+    # (A config file is watched for live reload: starting the watcher once let the session
+    # start before the log's subscriber came, and the log lost its first line and the id.)
     log = tmp_path / "crawl.log"
+    config = tmp_path / "crawl.toml"
+    config.write_text('[crawl]\nstrategy = "full"\n[rate_limit]\nrequests_per_second = 0\n')
     result = run(
         "demo", "--products", "120", "--no-dashboard", "--faults", "none",
-        "--db", str(tmp_path / "x.db"), "--log-file", str(log), cwd=tmp_path,
+        "--db", str(tmp_path / "x.db"), "--log-file", str(log),
+        *(["--config", str(config)] if config_file else []), cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = log.read_text().splitlines()
-    started = next(line for line in lines if "SessionStarted" in line)
-    session_id = started.rsplit("session_id=", 1)[1]
+    assert " SessionStarted seq=1 " in lines[0], lines[:3]
+    session_id = lines[0].rsplit("session_id=", 1)[1]
     assert len(session_id) >= 8
-    assert all(session_id in line for line in lines)
+    assert all(f" session={session_id} " in line for line in lines), lines
     assert all(line[:4].isdigit() and (" INFO " in line or " DEBUG " in line) for line in lines)
     assert any("PlanReady" in line for line in lines)
     assert "SessionCompleted" in lines[-1] or any("SessionCompleted" in x for x in lines)
     assert not re.search(
         r"^batch \d", result.stderr, re.MULTILINE
     )  # the file does not make stderr verbose
+
+
+async def test_export_never_writes_over_a_database_whatever_its_name(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    from tests.stores.test_export import STORED, stored
+
+    db = await stored(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    second = await stored(other)
+    os.link(db, tmp_path / "linked.db")
+    os.symlink(db, tmp_path / "symlinked.db")
+    (tmp_path / "sub").mkdir()
+    before = {path: hashlib.sha256(path.read_bytes()).digest() for path in (db, second)}
+    for out in (
+        str(db),
+        f"{tmp_path}/sub/../{db.name}",
+        str(tmp_path / "linked.db"),
+        str(tmp_path / "symlinked.db"),
+        str(second),
+    ):
+        result = run("export", "--db", str(db), "--format", "csv", "--out", out, cwd=tmp_path)
+        assert result.returncode == 2, (out, result.stderr)
+        [line] = result.stderr.strip().splitlines()
+        assert "--out" in line and "give another output file" in line, line
+        assert {p: hashlib.sha256(p.read_bytes()).digest() for p in before} == before, out
+    # The file is still a database every command can read.
+    jsonl = run("export", "--db", str(db), "--format", "jsonl", cwd=tmp_path)
+    assert jsonl.returncode == 0, jsonl.stderr
+    count = len(jsonl.stdout.splitlines())
+    assert count >= len(STORED)
+    # An existing file that is not a database is overwritten as before.
+    plain = tmp_path / "old.csv"
+    plain.write_text("stale\n")
+    result = run("export", "--db", str(db), "--format", "csv", "--out", str(plain), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    with plain.open(newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == count

@@ -33,7 +33,7 @@ from .crawling.stages import CatalogueCrawl
 from .engine.handle import Session
 from .engine.handle import open_session as open_engine_session
 from .engine.planning import Planner
-from .engine.results import StageError
+from .engine.results import ErrorKind, StageError
 from .engine.session import SessionHook
 from .engine.stage import Stage
 from .engine.summary import SessionSummary
@@ -133,7 +133,12 @@ async def open_session(
     ledger = store if isinstance(store, Ledger) else None
     processes = default_processes(config.concurrency.parse_processes)
     async with (
-        ParsePool.open(site, processes) as parser,
+        ParsePool.open(
+            site,
+            processes,
+            stuck_after=config.crawl.parse_timeout_secs,
+            max_nesting=config.crawl.max_page_nesting,
+        ) as parser,
         Fetcher.open(fetch_settings(config), politeness) as fetcher,
     ):
         crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id, parser)
@@ -143,11 +148,14 @@ async def open_session(
         await store.start_run(session_id, recorded_config(config))
 
         async def record(summary: SessionSummary) -> None:
-            # The ledger first: a run recorded as ended has its failed items kept.
-            await crawl.record_failures(summary.failed_items)
-            await store.finish_run(
-                summary.session_id, summary.status, summary.counts, run_error(summary)
-            )
+            # The ledger first: a run recorded as ended has its failed items kept. The run row
+            # even when the ledger cannot be written (a full disk may still take an update).
+            try:
+                await crawl.record_failures(summary.failed_items)
+            finally:
+                await store.finish_run(
+                    summary.session_id, summary.status, summary.counts, run_error(summary)
+                )
 
         def retune(new: CrawlConfig) -> None:
             fetcher.update_settings(fetch_settings(new))
@@ -156,25 +164,23 @@ async def open_session(
             )
 
         planner = CataloguePlanner(site, store, crawl.fetch_list, config.crawl, ledger, session_id)
-        beat = (
-            functools.partial(_heartbeat, store, session_id)
-            if isinstance(store, RunHeartbeat)
-            else None
-        )
-        async with (
-            _alongside(beat),
-            _configured(
-                config,
-                keys,
-                stages=crawl_stages,
-                planner=planner,
-                rng=rng,
-                session_id=session_id,
-                on_finish=record,
-                on_reload=retune,
-            ) as session,
-        ):
-            yield session
+        async with _configured(
+            config,
+            keys,
+            stages=crawl_stages,
+            planner=planner,
+            rng=rng,
+            session_id=session_id,
+            on_finish=record,
+            on_reload=retune,
+        ) as session:
+            beat = (
+                functools.partial(_heartbeat, store, session)
+                if isinstance(store, RunHeartbeat)
+                else None
+            )
+            async with _alongside(beat):
+                yield session
 
 
 def _check_store_fits(site: Site[Any], store: Store) -> None:
@@ -209,16 +215,21 @@ def run_error(summary: SessionSummary) -> dict[str, Any] | None:
 
 
 async def _heartbeat(
-    store: RunHeartbeat, session_id: str, *, task_status: trio.TaskStatus[None]
+    store: RunHeartbeat, session: Session, *, task_status: trio.TaskStatus[None]
 ) -> None:
-    """Refresh the run's heartbeat while the session is open (see `stores.liveness`)."""
+    """Refresh the run's heartbeat while the session is open (see `stores.liveness`); fail the
+    session once the store can take no more writes (its file deleted or replaced, say)."""
     task_status.started()
     while True:
         await trio.sleep(HEARTBEAT_SECS)
         try:
-            await store.heartbeat(session_id)
-        except StageError as error:  # a busy database now and then is no reason to stop
-            logger.debug("heartbeat of %s not recorded: %s", session_id, error)
+            await store.heartbeat(session.session_id)
+        except StageError as error:
+            if error.kind is ErrorKind.database_unusable:
+                session.fail(error)
+                return
+            # A busy database now and then is no reason to stop.
+            logger.debug("heartbeat of %s not recorded: %s", session.session_id, error)
 
 
 @asynccontextmanager
@@ -275,9 +286,38 @@ async def _configured(
             yield session
 
 
+APPLIED_AT_START = frozenset(
+    {
+        "crawl.strategy",
+        "crawl.page_range_limit",
+        "crawl.batch_size",
+        "crawl.parallel_batches",
+        "crawl.parse_timeout_secs",
+        "crawl.max_page_nesting",
+        "concurrency.parse_processes",
+        "system.config_poll_secs",
+    }
+)
+"""Keys a session reads once, when it opens (with every ``site.`` key): a change to one
+applies from the next run, and the reload says so."""
+
+
+def _changed_keys(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two TOML-shaped dicts."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [
+            changed
+            for key in sorted(old.keys() | new.keys())
+            for changed in _changed_keys(old.get(key), new.get(key), f"{prefix}{key}.")
+        ]
+    return [] if old == new else [prefix.rstrip(".")]
+
+
 @attrs.define
 class _Reloader:
-    """Applies each valid change of the config file to the running session."""
+    """Applies each valid change of the config file to the running session, and says so in
+    the log (stderr, the log file): an applied change at info, with a note for the keys that
+    only a new run reads; a rejected one as a warning (the session keeps its config)."""
 
     session: Session
     current: CrawlConfig
@@ -289,16 +329,33 @@ class _Reloader:
             path,
             poll_secs=self.current.system.config_poll_secs,
             on_change=lambda new: self.changed(path, new),
-            on_error=lambda error: self.session.reject_config(str(path), str(error)),
+            on_error=lambda error: self.rejected(path, error),
             task_status=task_status,
         )
+
+    def rejected(self, path: Path, error: ConfigError) -> None:
+        logger.warning(
+            "config change in %s rejected, the crawl keeps its config: %s",
+            path,
+            " | ".join(str(error).splitlines()),
+        )
+        self.session.reject_config(str(path), str(error))
 
     def changed(self, path: Path, new: CrawlConfig) -> None:
         try:
             settings = new.engine_settings(self.keys)
         except ConfigError as error:
-            self.session.reject_config(str(path), str(error))
+            self.rejected(path, error)
             return
+        keys = _changed_keys(self.current.to_dict(), new.to_dict())
+        later = [k for k in keys if k in APPLIED_AT_START or k.startswith("site.")]
+        logger.info("config reloaded from %s: %s", path, ", ".join(keys) or "no change")
+        if later:
+            logger.warning(
+                "config: %s %s read when a run starts: the change applies from the next run",
+                ", ".join(later),
+                "is" if len(later) == 1 else "are",
+            )
         old, self.current = self.current, new
         sections = tuple(
             field.name

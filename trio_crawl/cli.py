@@ -15,9 +15,10 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -27,9 +28,12 @@ from rich.console import Console
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
-from .engine.events import BatchCompleted, BatchFailed, Event, SessionStarted, Subscription
+from .engine.events import BatchCompleted, BatchFailed, Event, Subscription
 from .engine.summary import SessionSummary
+from .interrupted import interrupted
 from .ui.dashboard import run_dashboard, summary_table
+
+T = TypeVar("T")
 
 log = logging.getLogger("trio_crawl")
 event_log = logging.getLogger("trio_crawl.events")
@@ -215,31 +219,72 @@ def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> Cr
     return CrawlConfig.from_dict(defaults or {}, env=os.environ)
 
 
+class StoppedAtStart(Exception):
+    """Ctrl-C (or SIGTERM) stopped the command before a session ran."""
+
+
+@attrs.define
+class _Stop:
+    """What Ctrl-C or SIGTERM does at this moment. The receiver is open from the first moment
+    of `trio.run` to its last, so no signal ever lands as a KeyboardInterrupt in the middle of
+    trio: once a session runs, every signal cancels it (it ends `cancelled`, with its summary,
+    however many come); before that, a signal stops the start-up."""
+
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    session: Any = None
+
+    async def watch(self, signals: AsyncIterator[int]) -> None:
+        async for _ in signals:
+            if self.session is None:
+                self.scope.cancel()
+            elif not self.session.done:
+                self.session.cancel("interrupted by signal")
+
+
+async def interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """`fn(stop, *args)` (the command's trio main) with Ctrl-C and SIGTERM turned into a stop
+    (`_Stop`); raises `StoppedAtStart` when a signal stopped it before a session ran."""
+    stop = _Stop()
+    raised: BaseException | None = None
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop.watch, signals)
+            try:
+                with stop.scope:
+                    return await fn(stop, *args)
+            except BaseException as exc:  # re-raised as it was, not in the nursery's group
+                raised = exc
+            finally:
+                nursery.cancel_scope.cancel()
+    if raised is not None:
+        raise raised
+    raise StoppedAtStart
+
+
 async def run_crawl(
-    config: CrawlConfig, site: Any, db: str, console: Console, dashboard: bool
+    stop: _Stop, config: CrawlConfig, site: Any, db: str, console: Console, dashboard: bool
 ) -> SessionSummary:
-    """Crawl `site` into `db`, with the dashboard if asked; Ctrl-C cancels cleanly."""
+    """Crawl `site` into `db`, with the dashboard if asked; a signal cancels it (`stop`)."""
     from .stores import RecordTable, SqliteStore
 
     records = RecordTable.for_site(site)
+    # Known before the store opens, so that every line the log file gets from here on names it.
+    session_id = _session_id.session_id = uuid.uuid4().hex
     async with (
         SqliteStore.open(db, per_page=site.per_page, records=records) as store,
-        open_session(config, site=site, store=store) as session,
+        open_session(config, site=site, store=store, session_id=session_id) as session,
     ):
+        stop.session = session
         subscription = session.events()
         events = session.events() if event_log.isEnabledFor(logging.INFO) else None
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_cancel_on_interrupt, session, nursery.cancel_scope)
-            async with trio.open_nursery() as subscribers:
-                if events is not None:
-                    subscribers.start_soon(_log_events, events)
-                if dashboard:
-                    await run_dashboard(subscription, console)
-                else:
-                    await _log_batches(subscription)
-            summary = await session.wait()
-            nursery.cancel_scope.cancel()
-    return summary
+        async with trio.open_nursery() as subscribers:
+            if events is not None:
+                subscribers.start_soon(_log_events, events)
+            if dashboard:
+                await run_dashboard(subscription, console)
+            else:
+                await _log_batches(subscription)
+        return await session.wait()
 
 
 async def _log_batches(subscription: Subscription) -> None:
@@ -309,18 +354,10 @@ def describe_event(event: Event) -> str:
 async def _log_events(subscription: Subscription) -> None:
     """The logging subscriber: one log-file line per session event."""
     async for event in subscription:
-        if isinstance(event, SessionStarted):
-            _session_id.session_id = event.session_id
         event_log.info("%s", describe_event(event))
 
 
-async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            session.cancel("interrupted by signal")
-
-
-async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
+async def run_demo(stop: _Stop, args: argparse.Namespace, console: Console) -> SessionSummary:
     from .demo import DemoBookshop, DemoCatalogue, FaultConfig, Markup, serve_demo
     from .sites import MatterCatalogue
     from .sites.bookshop import Bookshop
@@ -344,7 +381,7 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
         console.print(f"{what}{where} → {args.db}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
-        summary = await run_crawl(config, site, args.db, console, not args.no_dashboard)
+        summary = await run_crawl(stop, config, site, args.db, console, not args.no_dashboard)
         console.print(
             f"server saw {server.stats.requests} requests, "
             f"injected {sum(server.stats.faults.values())} faults"
@@ -354,9 +391,9 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console()
     args: argparse.Namespace | None = None
     try:
+        console = Console()
         parser = build_parser()
         args = parser.parse_args(argv)
         if args.command is None:
@@ -377,21 +414,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 0
         if args.command == "demo":
-            summary = trio.run(run_demo, args, console)
+            summary = trio.run(interruptible, run_demo, args, console)
         else:
             config = load_config(args.config)
             from .sites.loading import load_site
 
             site = load_site(args.site, args.base_url, config.site)
-            summary = trio.run(run_crawl, config, site, args.db, console, not args.no_dashboard)
+            dashboard = not args.no_dashboard
+            summary = trio.run(interruptible, run_crawl, config, site, args.db, console, dashboard)
+        # The session has ended: a Ctrl-C now (a second one, say) must not cut the summary.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     except BrokenPipeError:
         # `trio-crawl export ... | head`: the reader left. Point stdout at devnull so that the
         # flush at exit cannot fail again, and end quietly (as the Python docs recommend).
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a pipeline cut short
-    except KeyboardInterrupt:
-        return 130
+    except (KeyboardInterrupt, StoppedAtStart):
+        return interrupted()
+    except BaseExceptionGroup as group:
+        if group.subgroup((KeyboardInterrupt, StoppedAtStart)) is not None:
+            return interrupted()
+        message = operator_error(group, args)
+        if message is None:
+            raise
+        return _fail(message)
     except Exception as exc:
         message = operator_error(exc, args)
         if message is None:
@@ -467,8 +514,10 @@ def _fail(message: str) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .stores import export_products
+    from .stores import check_output, export_products
 
+    if args.out is not None:
+        check_output(args.db, args.out)
     if args.out is None:
         count = export_products(args.db, args.format, sys.stdout)
     else:
@@ -489,4 +538,4 @@ def _status(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main())  # (`python -m trio_crawl` also covers a Ctrl-C while this module loads)

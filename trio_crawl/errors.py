@@ -25,6 +25,9 @@ class ErrorKind(enum.Enum):
     validation_error = "validation_error"
     database_busy = "database_busy"
     database_error = "database_error"
+    database_unusable = "database_unusable"
+    """The database can take no more writes (disk full, read-only, its file deleted or
+    replaced): nothing more can be saved, so the session fails at once, whatever the config."""
     configuration = "configuration"
     channel_closed = "channel_closed"
     internal = "internal"

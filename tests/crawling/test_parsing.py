@@ -26,6 +26,7 @@ import pytest
 import trio
 import trio.testing
 
+from trio_crawl.crawling.complexity import nesting_over
 from trio_crawl.crawling.parse_worker import HEADER, frame
 from trio_crawl.crawling.parsing import MAX_RESTARTS, ParsePool, default_processes
 from trio_crawl.engine.results import ErrorKind, StageError
@@ -75,10 +76,13 @@ class SlowSite(MatterCatalogue):
 
 
 class CrashingSite(MatterCatalogue):
-    """Its worker dies (exit code 3) on a page whose URL says crash."""
+    """Its worker dies (exit code 3) on a page whose URL says crash (in the crawl such a page
+    would take the crawl down: the pool must never parse it there)."""
 
     def parse_detail(self, response: Any, url: str = "") -> Any:
-        if in_worker() and "crash" in response.url:
+        if "crash" in response.url:
+            if not in_worker():
+                raise AssertionError(f"{response.url} parsed in the crawl's thread")
             os._exit(3)
         return super().parse_detail(response, url)
 
@@ -200,7 +204,9 @@ async def test_a_record_or_error_pickle_cannot_carry_is_parsed_in_the_crawl() ->
         assert (pool.in_workers, pool.in_crawl) == (0, 1)
 
 
-async def test_a_worker_that_dies_hands_its_pages_back(caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_worker_that_dies_is_replaced_and_the_page_it_died_on_never_reaches_the_crawl(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     site = CrashingSite(BASE)
     expected = parse_inline(site, "detail_full.html")
     async with ParsePool.open(site, 1) as pool:
@@ -209,14 +215,21 @@ async def test_a_worker_that_dies_hands_its_pages_back(caplog: pytest.LogCapture
         assert await parse_pooled(pool, "detail_full.html") == expected
         crash = page("detail_full.html", f"{BASE}/csa_product/crash/")
         with trio.fail_after(10):
-            assert await pool.parse_detail(crash) == site.parse_detail(crash)
-            assert (pool.in_workers, pool.in_crawl) == (1, 1)
+            # The new worker tries it too, dies too, and the page fails (never parsed inline).
+            with pytest.raises(StageError, match="page too complex: two parse processes died"):
+                await pool.parse_detail(crash)
             assert await first.process.wait() == 3
-            # A new worker takes its place, and parses the next pages.
+            assert pool.restarts == 2
+            # Again: it fails at once, no worker is tried.
+            with pytest.raises(StageError, match="page too complex") as error:
+                await pool.parse_detail(crash)
+            assert error.value.kind is ErrorKind.parse_error
+            assert pool.restarts == 2
+            # A new worker takes their place, and parses the next pages.
             assert await pool.started() == 1
-            assert pool.restarts == 1 and pool.workers[0] is not first
+            assert pool.workers[0] is not first
             assert await parse_pooled(pool, "detail_full.html") == expected
-        assert (pool.in_workers, pool.in_crawl) == (2, 1)
+        assert (pool.in_workers, pool.in_crawl) == (2, 0)
     assert "parse process 1 stopped" in caplog.text
     assert "exit code 3" in caplog.text
     assert "a new one starts" in caplog.text
@@ -237,7 +250,9 @@ async def test_pages_in_flight_when_a_worker_is_killed_are_parsed_in_the_crawl()
                 assert len(worker.pending) == 5
                 worker.process.kill()
         assert results == [expected] * 5
-        assert pool.in_crawl == 5
+        # The page it was on goes to the new worker (it may be what killed it); the others
+        # are parsed in the crawl.
+        assert (pool.in_crawl, pool.in_workers) == (4, 1)
         assert await worker.process.wait() == -signal.SIGKILL
 
 
@@ -458,13 +473,14 @@ async def test_a_page_that_never_parses_fails_and_its_worker_is_replaced(
                 assert (len(first.pending), errors, results) == (4, [], [])
                 mock_clock.jump(0.5)
             [error] = errors
-            assert error.kind is ErrorKind.internal
-            assert hang.url in error.message and "0.5 s" in error.message
+            assert error.kind is ErrorKind.parse_error
+            assert hang.url in error.message and "page too complex" in error.message
+            assert "0.5 s" in error.message
             assert results == [expected] * 3
             assert await first.process.wait() == -signal.SIGKILL
             assert await pool.started() == 1 and pool.restarts == 1
             # The same URL again (a retry) fails at once: no worker is stuck on it twice.
-            with pytest.raises(StageError, match="took more than"):
+            with pytest.raises(StageError, match="page too complex"):
                 await pool.parse_detail(hang)
             assert pool.restarts == 1
             assert await parse_pooled(pool, DETAILS[0]) == expected
@@ -495,3 +511,127 @@ async def test_after_its_restarts_the_pool_parses_in_the_crawl(
             in_crawl = pool.in_crawl
             assert await parse_pooled(pool, DETAILS[0]) == expected
             assert pool.in_crawl == in_crawl + 1
+
+
+def deep_page(levels: int, url: str = f"{BASE}/csa_product/deep/") -> Response:
+    body = (FIXTURES / "detail_full.html").read_bytes()
+    nested = b"<div>" * levels + b"deep" + b"</div>" * levels
+    return Response(url, 200, body.replace(b"</body>", nested + b"</body>"), HEADERS)
+
+
+def test_nesting_is_judged_from_the_bytes_and_only_beyond_the_bound() -> None:
+    for fixture in FIXTURES.glob("*.html"):
+        assert nesting_over(fixture.read_bytes(), 16) is None, fixture.name
+    assert nesting_over(deep_page(3000).body, 2000) == 3000 + 2  # html, body
+    assert nesting_over(deep_page(1000).body, 2000) is None
+    # Void and self-closing elements open nothing.
+    assert nesting_over(b"<p>" + b"<br><img src=x><input/>" * 5000 + b"</p>", 100) is None
+    assert nesting_over(b"<span/>" * 5000, 100) is None
+    assert nesting_over(b"<li>" * 150, 100) == 150  # never closed: over-counted, on purpose
+
+
+async def test_a_page_nested_beyond_the_bound_fails_before_any_parser_sees_it() -> None:
+    site = HangingSite(BASE)  # a page whose URL says hang must never be parsed in the crawl
+    deep = deep_page(5000, f"{BASE}/csa_product/hang-deep/")
+    for processes in (0, 1):
+        async with ParsePool.open(site, processes, max_nesting=1000) as pool:
+            with trio.fail_after(10):
+                await pool.started()
+                with pytest.raises(StageError) as error:
+                    await pool.parse_detail(deep)
+                assert error.value.kind is ErrorKind.parse_error
+                assert "page too complex: its elements nest 5002 deep, more than 1000" in str(
+                    error.value
+                )
+                assert (pool.in_workers, pool.in_crawl) == (0, 0)
+                # A page within the bound is parsed as ever.
+                ordinary = deep_page(500)
+                assert await pool.parse_detail(ordinary) == site.parse_detail(ordinary)
+
+
+async def test_ending_the_pool_while_a_page_is_being_written_to_a_worker_raises_nothing() -> None:
+    """The pool kills its workers when its block ends; a writer cut off mid-page breaks its pipe
+    inside the worker's nursery (a group, which a plain `except` does not catch). The block's
+    own exception (a config error, say) comes out as itself."""
+    big = page("detail_full.html")
+    big = Response(big.url, 200, big.body + b"<!--" + b"x" * (4 << 20) + b"-->", HEADERS)
+
+    async def end_mid_write(raising: Exception | None) -> None:
+        with trio.fail_after(20):
+            async with ParsePool.open(SlowSite(BASE), 1) as pool:
+                assert await pool.started() == 1
+                async with trio.open_nursery() as nursery:
+                    for _ in range(4):  # 16 MB queued: the pipe is full, a write waits
+                        nursery.start_soon(pool.parse_detail, big)
+                    await trio.testing.wait_all_tasks_blocked()
+                    assert pool.workers[0].outbox == []  # taken by the writer, mid-send
+                    nursery.cancel_scope.cancel()  # the parses stop waiting; the write goes on
+                if raising is not None:
+                    raise raising
+        assert pool.workers[0].process.returncode is not None
+
+    for _ in range(3):
+        await end_mid_write(None)
+        with pytest.raises(ValueError, match="a stage key"):  # itself, not in a group
+            await end_mid_write(ValueError("a stage key"))
+
+
+CRAWL_KILLED_MID_PAGE = textwrap.dedent(
+    """
+    import trio
+    from trio_crawl.crawling.parsing import ParsePool
+    from tests.crawling.test_parsing import BASE, HangingSite, page
+
+    async def main():
+        async with ParsePool.open(HangingSite(BASE), 1, stuck_after=3600) as pool:
+            await pool.started()
+            print(pool.workers[0].process.pid, flush=True)
+            await pool.parse_detail(page("detail_full.html", BASE + "/csa_product/hang/"))
+
+    trio.run(main)
+    """
+)
+
+
+def test_a_worker_busy_on_a_page_exits_when_its_crawl_is_killed() -> None:
+    """SIGKILL gives the crawl no say: the worker, deep in a page that never ends, notices its
+    input hang up by itself."""
+    crawl = subprocess.Popen(
+        [sys.executable, "-c", CRAWL_KILLED_MID_PAGE],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert crawl.stdout is not None
+        worker = int(crawl.stdout.readline())
+        exited = os.pidfd_open(worker)  # readable once the worker has exited
+        try:
+            assert select.select([exited], [], [], 1.0)[0] == []  # busy on the page, alive
+            crawl.send_signal(signal.SIGKILL)
+            crawl.wait(5)
+            select.select([exited], [], [], 10)
+        finally:
+            os.close(exited)
+        assert _is_gone(worker)
+    finally:
+        crawl.kill()
+        crawl.wait()
+
+
+async def test_a_parse_process_that_cannot_start_leaves_the_parsing_to_the_crawl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    not_runnable = tmp_path / "python"
+    not_runnable.write_text("#!/bin/sh\n")
+    not_runnable.chmod(0o644)  # not executable: starting it fails with EACCES
+    monkeypatch.setattr(sys, "executable", str(not_runnable))
+    site = MatterCatalogue(BASE)
+    async with ParsePool.open(site, 2) as pool:
+        assert await pool.started() == 0
+        assert await parse_pooled(pool, "detail_full.html") == parse_inline(
+            site, "detail_full.html"
+        )
+        assert (pool.in_workers, pool.in_crawl) == (0, 1)
+    assert "parse process 1 cannot start" in caplog.text
+    assert "pages are parsed in the crawl" in caplog.text

@@ -143,6 +143,26 @@ async def test_cancel_reports_cancelled_and_saves_completed_work(
     assert {f.kind for f in summary.failed_items} == {ErrorKind.cancelled}
 
 
+async def test_fail_ends_the_session_failed_with_the_error_and_keeps_completed_work(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from trio_crawl.engine import StageError
+
+    saved: list[int] = []
+    stages = _fetch_and_save(saved, {0: 1, 1: 1, 2: 50, 3: 50})
+    error = StageError(ErrorKind.database_unusable, "crawl.db was deleted")
+    async with open_session(quick_config(), stages=stages, items=range(4)) as s:
+        await trio.sleep(5)
+        s.fail(error)
+        s.fail(StageError(ErrorKind.internal, "a second one"))  # the first stop holds
+        summary = await s.wait()
+    assert summary.status == "failed"
+    assert summary.reason == "crawl.db was deleted"
+    assert summary.error is not None and summary.error.kind is ErrorKind.database_unusable
+    assert sorted(saved) == [0, 1]
+    s.fail(error)  # after the end: nothing happens
+
+
 async def test_graceful_shutdown_drains_in_flight_items_hard_shutdown_does_not(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -734,3 +734,28 @@ def test_inspect_sees_one_moment_of_a_file_another_process_is_setting_up(
         other[0].close()
     finally:
         mine.close()
+
+
+async def test_the_heartbeat_and_every_write_refuse_a_file_deleted_or_replaced_under_the_store(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    for how in ("deleted", "replaced"):
+        path = tmp_path / f"{how}.db"
+        async with SqliteStore.open(path) as store:
+            await store.start_run("s1", {})
+            await store.heartbeat("s1")
+            if how == "deleted":
+                path.unlink()
+            else:
+                os.rename(path, tmp_path / "moved.db")
+                path.write_bytes(b"")  # another file under the name
+            with pytest.raises(StageError) as error:
+                await store.heartbeat("s1")
+            assert error.value.kind is ErrorKind.database_unusable
+            assert f"{path} was {how}" in error.value.message
+            with pytest.raises(StageError, match=f"was {how}"):
+                await store.finish_run("s1", "completed", {})
+        if how == "replaced":
+            assert path.read_bytes() == b""  # nothing of the store's went to the new file

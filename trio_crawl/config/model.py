@@ -264,6 +264,16 @@ class CrawlSettings:
         validator=int_in_range(1024, 1024**3, "1 GiB: each request in flight may hold this much"),
     )
     allow_offsite_redirects: bool = attrs.field(default=False, validator=BOOL)
+    parse_timeout_secs: float = attrs.field(
+        default=10.0, converter=as_float, validator=seconds_up_to(HOUR, "an hour")
+    )
+    """How long a parse process may spend on one page; then it is stopped (and replaced) and
+    the page fails as ``parse_error: page too complex``. Read when a session opens."""
+    max_page_nesting: int = attrs.field(
+        default=2000, validator=int_in_range(16, 1_000_000, "parse time grows with its square")
+    )
+    """The deepest element nesting a page may have; a deeper one fails as ``parse_error: page
+    too complex`` before any parser sees it. Read when a session opens."""
 
 
 @attrs.frozen
@@ -682,6 +692,7 @@ class CrawlConfig:
             for kind, on in (
                 (ErrorKind.database_error, system.abort_on_database_error),
                 (ErrorKind.validation_error, system.abort_on_validation_error),
+                (ErrorKind.database_unusable, True),  # no use fetching what cannot be saved
             )
             if on
         }

@@ -10,7 +10,10 @@ length-prefixed pickles over its standard input and output (see `frame`):
 
 It is plain blocking Python: one page at a time, no trio, nothing to schedule. It ignores
 SIGINT (a Ctrl-C in the terminal reaches the whole process group; the crawl decides what
-stops) and exits when its input ends, so a crawl that dies, even by SIGKILL, takes it along.
+stops) and exits when its input ends, so a crawl that dies, even by SIGKILL, takes it along:
+a thread watches the input for its hang-up even while a page is being parsed, however long
+that takes. (``PR_SET_PDEATHSIG`` cannot do it: trio starts processes from a worker thread,
+and the kernel would send the signal when that thread, not the crawl, ends.)
 Whatever the site's code prints goes to standard error: standard output carries only frames.
 """
 
@@ -19,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
+import threading
 from typing import Any
 
 from ..sites.response import Response
@@ -99,8 +104,20 @@ def _write(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+def exit_when_orphaned(read_fd: int) -> None:
+    """Exit the process as soon as nobody can write to `read_fd` any more (the crawl is gone).
+    Polled for nothing but the hang-up, which a pipe reports once its last writer closes."""
+    poller = select.poll()
+    poller.register(read_fd, 0)
+    while True:
+        for _, event in poller.poll():
+            if event & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                os._exit(0)
+
+
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=exit_when_orphaned, args=(0,), daemon=True).start()
     protocol_out = os.dup(1)
     os.dup2(2, 1)  # a print() in a parser must not land in the middle of a frame
     with contextlib.suppress(BrokenPipeError):  # the crawl went away first

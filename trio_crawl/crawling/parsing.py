@@ -19,15 +19,22 @@ What it guarantees, so that it can be on by default:
   be parsed in the crawl, with a warning, and a new worker starts in its place (at most
   `MAX_RESTARTS` times a session; a worker that never got ready is not replaced). A site
   pickle cannot carry, or that does not load in the child (defined in ``__main__``, say), is
-  parsed in the crawl from the start.
-- **No page can stall the others.** A page a worker has spent `STUCK_AFTER_SECS` on (a
-  parser that never ends, say on hostile markup) fails with an `internal` error naming its
-  URL, and that worker is killed and replaced as if it had died. A URL that stalled a worker
-  once fails at once if it comes again, so a retry cannot kill worker after worker, nor be
-  parsed in the crawl's thread, where it would stall everything.
+  parsed in the crawl from the start, and so is every page when no process can be started.
+- **No page can hold the crawl.** Parse time grows with the square of a page's nesting, so a
+  page nested deeper than ``[crawl] max_page_nesting`` fails as ``parse_error: page too
+  complex`` before any parser sees it (`complexity`). A page a worker has spent ``[crawl]
+  parse_timeout_secs`` on fails the same way, and that worker is killed and replaced as if it
+  had died. The page a worker died on is never parsed in the crawl's thread, where no cancel
+  could stop it: a new worker tries it, and if that one dies too, it fails. Nor, while a worker
+  is starting, is a page nested deeper than `INLINE_NESTING`: it waits for the worker. (With
+  no worker at all, only ``max_page_nesting`` bounds what the crawl's thread parses.) A page
+  that failed as too complex fails at once if it comes again (a retry), so it cannot kill
+  worker after worker.
 - **Structured lifetime.** The workers are children of the pool's block and killed when it
-  ends, however it ends; a worker whose crawl dies by SIGKILL sees its input end and exits.
-  A cancelled parse just stops waiting (its answer is dropped when it comes).
+  ends, however it ends (a pipe that breaks as a worker is killed mid-write is expected, not
+  an error); a worker whose crawl dies, even by SIGKILL, sees its input hang up and exits, also
+  in the middle of a page. A cancelled parse just stops waiting (its answer is dropped when it
+  comes).
 - With one core, or ``parse_processes = 0``, there are no workers at all, nor in a frozen
   program (`default_processes`), nor under a trio `MockClock` (a test's clock): its autojump
   would count a worker's real time as idle time and fire the crawl's timeouts while a page is
@@ -53,12 +60,23 @@ from ..engine.results import ErrorKind, StageError
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..sites.response import Response
+from .complexity import nesting_over
 from .parse_worker import frame, frames
 
 log = logging.getLogger(__name__)
 
-STUCK_AFTER_SECS = 30.0
-"""How long a worker may spend on one page before it is judged stuck (a Matter page: <1 ms)."""
+STUCK_AFTER_SECS = 10.0
+"""How long a worker may spend on one page before it is judged too complex (a Matter page
+takes well under a millisecond); ``[crawl] parse_timeout_secs``."""
+
+MAX_NESTING = 2000
+"""The deepest element nesting a page may have to be parsed at all; ``[crawl]
+max_page_nesting``."""
+
+INLINE_NESTING = 256
+"""The deepest nesting a page may have to be parsed in the crawl's thread while a worker is
+on its way (starting, or replacing one): a deeper page waits for the worker, where a deadline
+can stop it. Ordinary pages nest a few dozen deep."""
 
 MAX_RESTARTS = 3
 """Workers started in place of stuck or dead ones, per pool; after that pages parse inline."""
@@ -86,7 +104,7 @@ def _on_mock_clock() -> bool:
 class _Waiting:
     """A page sent to a worker, until its answer comes (or the worker is gone)."""
 
-    __slots__ = ("done", "ok", "sent", "url", "value")
+    __slots__ = ("done", "ok", "sent", "took_down", "url", "value")
 
     def __init__(self, url: str, sent: float) -> None:
         self.done = trio.Event()
@@ -94,6 +112,7 @@ class _Waiting:
         self.value: Any = None
         self.url = url
         self.sent = sent
+        self.took_down = False  # its worker died while parsing it
 
 
 class _Worker:
@@ -151,11 +170,14 @@ class _Worker:
                     waiting.ok, waiting.value = ok, value
                     waiting.done.set()
 
-    def lost(self) -> None:
-        """The worker is gone: everything it had goes back to the crawl."""
+    def lost(self, *, died: bool = False) -> None:
+        """The worker is gone: everything it had goes back to the crawl. When it `died`, the
+        page it was on (the oldest sent: it answers in order) is marked as the likely cause."""
         self.ready = False
         self.settled.set()
+        first = died
         for waiting in self.pending.values():
+            waiting.took_down, first = first, False
             waiting.done.set()
         self.pending.clear()
 
@@ -164,7 +186,12 @@ class ParsePool:
     """Parses pages of `site`: `parse_list` and `parse_detail` as the site's own methods,
     awaited. Open it with `ParsePool.open`."""
 
-    def __init__(self, site: Site[Any], stuck_after: float = STUCK_AFTER_SECS) -> None:
+    def __init__(
+        self,
+        site: Site[Any],
+        stuck_after: float = STUCK_AFTER_SECS,
+        max_nesting: int = MAX_NESTING,
+    ) -> None:
         self.site = site
         self.workers: list[_Worker] = []
         self.closing = False
@@ -174,7 +201,11 @@ class ParsePool:
         self.restarts = 0
         """Workers started in place of stuck or dead ones."""
         self.stuck_after = stuck_after
-        self._stuck_urls: set[str] = set()
+        self.max_nesting = max_nesting
+        self._refused: dict[str, str] = {}
+        """Pages that failed as too complex, and why: they fail at once if they come again."""
+        self._took_down: set[str] = set()
+        """Pages a worker died on: never parsed in the crawl's thread, only by a worker."""
         self._ids = itertools.count(1)
         self._pickled_site = b""
         self._nursery: trio.Nursery | None = None
@@ -184,9 +215,14 @@ class ParsePool:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, site: Site[Any], processes: int, *, stuck_after: float = STUCK_AFTER_SECS
+        cls,
+        site: Site[Any],
+        processes: int,
+        *,
+        stuck_after: float = STUCK_AFTER_SECS,
+        max_nesting: int = MAX_NESTING,
     ) -> AsyncIterator[ParsePool]:
-        pool = cls(site, stuck_after)
+        pool = cls(site, stuck_after, max_nesting)
         try:
             pickled_site = pickle.dumps(site, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:
@@ -234,12 +270,23 @@ class ParsePool:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p
             )
-            process = await trio.lowlevel.open_process(
-                [sys.executable, "-m", "trio_crawl.crawling.parse_worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-            )
+            try:
+                process = await trio.lowlevel.open_process(
+                    [sys.executable, "-m", "trio_crawl.crawling.parse_worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                    # Out of the terminal's process group: a Ctrl-C is the crawl's to handle,
+                    # and must not reach a worker still importing (before it ignores SIGINT).
+                    start_new_session=True,
+                )
+            except OSError as exc:  # its interpreter cannot be run (permissions, a full table)
+                log.warning(
+                    "parse process %d cannot start (%s): pages are parsed in the crawl",
+                    number,
+                    exc,
+                )
+                return
             if self.closing:  # the pool ended while this one started (a restart)
                 with trio.CancelScope(shield=True):
                     await _stop(process)
@@ -263,16 +310,18 @@ class ParsePool:
                 await worker.read_loop()
                 nursery.cancel_scope.cancel()
             ended = True
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-            reason = f"its pipe broke ({exc!r})"
+        # Groups: the worker's nursery wraps what its tasks raise (a pipe that breaks when the
+        # pool kills the worker mid-write, as it does at every stop, arrives as a group).
+        except* (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as group:
+            reason = f"its pipe broke ({group.exceptions[0]!r})"
             ended = True
-        except Exception as exc:  # a garbled frame, or the site did not load there
-            reason = repr(exc)
+        except* Exception as group:  # a garbled frame, or the site did not load there
+            reason = repr(group.exceptions[0])
             ended = True
         finally:
             unexpected = ended and not self.closing  # (judged now: closing may come next)
             if ended:
-                self._retire(worker)
+                self._retire(worker, died=unexpected)
             else:
                 worker.lost()
             with trio.CancelScope(shield=True):
@@ -291,9 +340,10 @@ class ParsePool:
         if worker.restart:
             await self._start(worker.number)  # (it gives up the reservation if closing by now)
 
-    def _retire(self, worker: _Worker) -> None:
+    def _retire(self, worker: _Worker, *, died: bool = False) -> None:
         """Take `worker` out of service at once (no await: nothing is sent to it after this);
-        its pages go back to the crawl, and a restart is counted (so `started` waits for it)."""
+        its pages go back to the crawl, and a restart is counted (so `started` waits for it).
+        When it `died`, the page it was on is marked as having taken it down."""
         if worker.retired:
             return
         worker.retired = True
@@ -303,7 +353,7 @@ class ParsePool:
             if worker.restart:
                 self.restarts += 1
                 self._starting += 1
-        worker.lost()
+        worker.lost(died=died)
 
     async def _watch(self, worker: _Worker, scope: trio.CancelScope) -> None:
         """Fail the page `worker` is on (the oldest sent: a worker answers in order) once it
@@ -320,10 +370,13 @@ class ParsePool:
                 break
         del pending[ident]
         worker.stuck = True
-        self._stuck_urls.add(waiting.url)
         self._retire(worker)  # before the page's error is out: nothing more goes to it
         waiting.ok = False
-        waiting.value = _stuck_error(waiting.url, self.stuck_after)
+        waiting.value = self._refuse(
+            waiting.url,
+            f"parsing it took more than {self.stuck_after:g} s in a parse process, which was"
+            " stopped ([crawl] parse_timeout_secs)",
+        )
         waiting.done.set()
         scope.cancel()  # _run then kills the process
 
@@ -346,15 +399,34 @@ class ParsePool:
         return await self._parse("detail", response)
 
     async def _parse(self, kind: str, response: Response) -> Any:
-        if response.url in self._stuck_urls:
-            raise _stuck_error(response.url, self.stuck_after)
-        worker = self._choose()
-        if worker is not None:
-            ident = next(self._ids)
-            waiting = worker.pending[ident] = _Waiting(response.url, trio.current_time())
-            worker.send(
-                frame((ident, kind, response.url, response.status, response.body, response.headers))
+        url = response.url
+        refused = self._refused.get(url)
+        if refused is not None:
+            raise _too_complex(url, refused)
+        deep = nesting_over(response.body, self.max_nesting)
+        if deep is not None:
+            raise self._refuse(
+                url,
+                f"its elements nest {deep} deep, more than {self.max_nesting}"
+                " ([crawl] max_page_nesting)",
             )
+        while True:
+            worker = self._choose()
+            if worker is None and url in self._took_down:
+                worker = await self._ready_worker()
+                if worker is None:
+                    raise self._refuse(url, "its parse process died on it, and none is left")
+            if (
+                worker is None
+                and self._coming()
+                and nesting_over(response.body, INLINE_NESTING) is not None
+            ):
+                worker = await self._ready_worker()
+            if worker is None:
+                break
+            ident = next(self._ids)
+            waiting = worker.pending[ident] = _Waiting(url, trio.current_time())
+            worker.send(frame((ident, kind, url, response.status, response.body, response.headers)))
             try:
                 await waiting.done.wait()
             finally:
@@ -364,9 +436,30 @@ class ParsePool:
                 if waiting.ok:
                     return waiting.value
                 raise waiting.value
+            if not waiting.took_down:
+                break  # handed back (its worker is gone, or its answer did not pickle)
+            # Never parsed in the crawl's thread, where no cancel could stop it: another
+            # worker tries it, and if it dies too the page fails.
+            if url in self._took_down:
+                raise self._refuse(url, "two parse processes died on it")
+            self._took_down.add(url)
         self.in_crawl += 1
         site = self.site
         return site.parse_list(response) if kind == "list" else site.parse_detail(response)
+
+    def _refuse(self, url: str, why: str) -> StageError:
+        """The error of a page too complex to parse; it fails at once if it comes again."""
+        self._refused[url] = why
+        return _too_complex(url, why)
+
+    def _coming(self) -> bool:
+        """Whether a worker is starting (none may be ready yet)."""
+        return bool(self._starting) or any(not w.settled.is_set() for w in self.workers)
+
+    async def _ready_worker(self) -> _Worker | None:
+        """A ready worker once the ones starting have settled; None when none is left."""
+        await self.started()
+        return self._choose()
 
     def _choose(self) -> _Worker | None:
         """The ready worker with the fewest pages waiting, if any."""
@@ -383,9 +476,5 @@ async def _stop(process: trio.Process) -> None:
     await process.wait()
 
 
-def _stuck_error(url: str, stuck_after: float) -> StageError:
-    return StageError(
-        ErrorKind.internal,
-        f"parsing {url} took more than {stuck_after:g} s in a parse process, which was "
-        "stopped: the site's parser may never finish on this page",
-    )
+def _too_complex(url: str, why: str) -> StageError:
+    return StageError(ErrorKind.parse_error, f"{url}: page too complex: {why}")

@@ -248,13 +248,16 @@ class Subscription:
 
 
 class EventBus:
-    """Assigns sequence numbers and fans events out; never awaits."""
+    """Assigns sequence numbers and fans events out; never awaits. A subscriber that comes
+    after the session started gets `SessionStarted` first all the same: every subscriber's
+    story (a log file, say) begins with it."""
 
     def __init__(self, buffer: int = 1000) -> None:
         self._seq = 0
         self._buffer = buffer
         self._subs: list[Subscription] = []
         self._ended = False
+        self._started: SessionStarted | None = None
         self.last_emit = 0.0
 
     @property
@@ -266,6 +269,8 @@ class EventBus:
         if self._ended:
             sub._end()
         else:
+            if self._started is not None:
+                sub._offer(self._started)
             self._subs.append(sub)
         return sub
 
@@ -280,6 +285,8 @@ class EventBus:
         if not self._subs and cls.droppable:
             return None
         event = cls(self._seq, time.time(), *args, **kwargs)
+        if isinstance(event, SessionStarted):
+            self._started = event
         for sub in self._subs:
             sub._offer(event)
         return event

@@ -23,7 +23,7 @@ from .commands import Cancel, Command, Pause, Resume, Shutdown
 from .control import StopRequest
 from .events import ConfigRejected, ConfigReloaded, EventBus, SessionFailed, Subscription
 from .planning import Planner, static_planner
-from .results import FatalError
+from .results import FatalError, StageError
 from .runtime import Runtime
 from .session import SessionActor, SessionHook
 from .settings import EngineSettings
@@ -77,6 +77,15 @@ class Session:
 
     def cancel(self, reason: str = "cancelled") -> None:
         self._tell(Cancel(reason))
+
+    def fail(self, error: StageError) -> None:
+        """Stop the session as `failed` because of `error`: something the stages need can no
+        longer do its part (a store that cannot be written, say). As with any stop, what was
+        completed is kept; the session's reason is the error's message."""
+        if self.done:
+            return
+        self._actor.account.fail(error.message, error)
+        self._runtime.control.stop(StopRequest("failed", error.message))
 
     def shutdown(self, graceful: bool = True) -> None:
         self._tell(Shutdown(graceful))

@@ -21,6 +21,7 @@ One picture of the whole taxonomy (cf. httpx's exception tree)::
     ├── validation_error      validation
     ├── database_busy         saving
     ├── database_error        —   (fatal for the session when abort_on_database_error)
+    ├── database_unusable     —   fatal for the session (disk full, read-only, file replaced)
     ├── configuration         —
     ├── channel_closed        —   (a child exited without reporting)
     ├── internal              —   (an unexpected exception inside a handler or actor)

@@ -121,8 +121,8 @@ class SessionActor:
                 try:
                     await self.on_finish(summary)
                     problem = ""
-                except Exception as exc:
-                    problem = f"failed: {exc!r}"
+                except Exception as exc:  # (a StageError says it in words, others in repr)
+                    problem = f"failed: {exc if isinstance(exc, StageError) else repr(exc)}"
                 except KeyboardInterrupt as exc:
                     problem, interrupt = "was interrupted", exc
             if problem:

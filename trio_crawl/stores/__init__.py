@@ -2,6 +2,7 @@
 default), export of stored products to JSON Lines or CSV, and the status of a stored crawl."""
 
 from .export import ExportFormat as ExportFormat
+from .export import check_output as check_output
 from .export import export_products as export_products
 from .protocol import Store as Store
 from .records import RecordTable as RecordTable

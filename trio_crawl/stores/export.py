@@ -146,3 +146,46 @@ def _writer_for(fmt: str) -> Callable[[Iterable[Record], list[str], TextIO], int
     if fmt == "csv":
         return _write_csv
     raise ValueError(f"unknown export format {fmt!r}; expected 'jsonl' or 'csv'")
+
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def check_output(db_path: str | os.PathLike[str], out: str | os.PathLike[str]) -> None:
+    """Refuse (`StoreOpenError`, nothing opened) an output file that would overwrite a database:
+    the one being exported (the same file by inode, whatever the name: a link, ``./x.db``, its
+    WAL or shared-memory file) or any other SQLite file, which a crawl may be keeping. Opening
+    the output for writing truncates it before a single record is read, so this comes first."""
+    target = Path(out)
+    try:
+        found = target.stat()
+    except FileNotFoundError:
+        return  # a new file
+    except OSError:
+        return  # opening it says why it cannot be written
+    for own in (Path(db_path), *(Path(f"{os.fspath(db_path)}{tail}") for tail in _SIDE_FILES)):
+        try:
+            mine = own.stat()
+        except OSError:
+            continue
+        if (mine.st_dev, mine.st_ino) == (found.st_dev, found.st_ino):
+            raise StoreOpenError(
+                out,
+                f"--out {target} is the database being exported ({own}); writing there would"
+                " destroy it: give another output file",
+            )
+    if _is_sqlite(target):
+        raise StoreOpenError(
+            out,
+            f"--out {target} is an SQLite database (maybe a crawl's); export will not overwrite"
+            " it: give another output file",
+        )
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_HEADER)) == _SQLITE_HEADER
+    except OSError:
+        return False

@@ -46,15 +46,31 @@ _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 @contextmanager
-def map_sqlite_errors() -> Iterator[None]:
+def map_sqlite_errors(path: str = "the database") -> Iterator[None]:
     """Translate sqlite3 failures into `StageError`: lock contention (SQLITE_BUSY/LOCKED,
-    "database is locked") is `database_busy`, which the saving stage retries; any other
-    sqlite3 error is `database_error`. The sqlite3 exception is kept as the cause."""
+    "database is locked") is `database_busy`, which the saving stage retries; a file that can
+    take no more writes (full disk, read-only, I/O error, damaged) is `database_unusable`, which
+    ends the session, with a message naming `path` and the cause; any other sqlite3 error is
+    `database_error`. The sqlite3 exception is kept as the cause."""
     try:
         yield
     except sqlite3.Error as exc:
+        cause = _UNUSABLE.get((getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF)
+        if cause is not None:
+            raise StageError(ErrorKind.database_unusable, f"{cause.format(path)} ({exc})") from exc
         kind = ErrorKind.database_busy if _is_busy(exc) else ErrorKind.database_error
         raise StageError(kind, f"{type(exc).__name__}: {exc}") from exc
+
+
+_UNUSABLE = {
+    sqlite3.SQLITE_FULL: "cannot write to {}: the disk is full",
+    sqlite3.SQLITE_READONLY: "cannot write to {}: it is read-only",
+    sqlite3.SQLITE_IOERR: "cannot write to {}: input/output error",
+    sqlite3.SQLITE_CORRUPT: "cannot use {}: the file is damaged",
+    sqlite3.SQLITE_NOTADB: "cannot use {}: it is no longer a database",
+    sqlite3.SQLITE_CANTOPEN: "cannot write to {}: it cannot be opened",
+}
+"""The primary result codes that say the file can take no more writes, and how to say so."""
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -85,8 +101,14 @@ class SqliteStore:
         *,
         per_page: int = 12,
         records: RecordTable | None = None,
+        path: str = ":memory:",
     ) -> None:
         self._connection = connection
+        self._path = path
+        self._identity = _identity(path)
+        """The opened file's (device, inode): `_check_file` compares the path's with it."""
+        self._lost: StageError | None = None
+        """Why the file may not be written any more (deleted or replaced under the crawl)."""
         self._per_page = per_page
         self._records = records
         self._table = "products" if records is None else records.name
@@ -126,7 +148,7 @@ class SqliteStore:
         if per_page < 1:
             raise ValueError(f"per_page must be >= 1, got {per_page!r}")
         connection = await _open_connection(os.fspath(path), busy_timeout_ms)
-        store = cls(connection, per_page=per_page, records=records)
+        store = cls(connection, per_page=per_page, records=records, path=os.fspath(path))
         try:
             if records is not None:
                 await store._run(lambda connection: _create_records(connection, records, path))
@@ -145,12 +167,37 @@ class SqliteStore:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
-            with map_sqlite_errors():
+            with map_sqlite_errors(self._path):
                 return await trio.to_thread.run_sync(fn, self._connection)
+
+    async def _check_file(self) -> None:
+        """Refuse (`database_unusable`) to write once the path no longer names the file that
+        was opened. A write then would go to a deleted file, and the WAL, which SQLite finds by
+        name and leaves behind when the file has moved, would be read as the new file's and
+        damage it: so what the WAL holds goes into the opened file (the moved one) first, and
+        the WAL is emptied."""
+        if self._lost is None and self._identity is not None:
+            now = _identity(self._path)
+            if now is None:
+                what = "was deleted"
+            elif now != self._identity:
+                what = "was replaced by another file"
+            else:
+                return
+            self._lost = StageError(
+                ErrorKind.database_unusable,
+                f"{self._path} {what} while the crawl was writing to it; nothing more is"
+                " written to it",
+            )
+            with contextlib.suppress(StageError):
+                await self._run(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)"))
+        if self._lost is not None:
+            raise self._lost
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in one BEGIN IMMEDIATE … COMMIT transaction (rolled back if it fails),
         after the list pages read since the last write (see `page_listed`)."""
+        await self._check_file()
         listed = self._take_listed()
 
         def write(connection: sqlite3.Connection) -> T:
@@ -341,10 +388,17 @@ class SqliteStore:
                 params,
             )
 
-        await self._write(write)
+        try:
+            await self._write(write)
+        except StageError as error:  # the crawl cannot start: say so as for a file refused
+            if error.kind is ErrorKind.database_unusable:
+                raise StoreOpenError(self._path, error.message) from error
+            raise
 
     async def heartbeat(self, session_id: str) -> None:
-        """Say that session `session_id` is alive (see `liveness`)."""
+        """Say that session `session_id` is alive (see `liveness`); raises `database_unusable`
+        once the path no longer names the file that was opened."""
+        await self._check_file()
         params = (utc_timestamp(), session_id)
         await self._run(
             lambda connection: connection.execute(
@@ -373,6 +427,7 @@ class SqliteStore:
             "products_failed": counts.get("products_failed", 0),
             "error_json": None if error is None else _to_json(error),
         }
+        await self._check_file()
         updated = await self._run(
             lambda connection: (
                 connection.execute(
@@ -814,6 +869,17 @@ def _set_up(connection: sqlite3.Connection, state: SchemaState, path: str) -> No
 
 def _user_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The (device, inode) `path` names now; None if nothing (or an in-memory database)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _to_json(value: Mapping[str, Any]) -> str:
