@@ -152,7 +152,7 @@ async def test_pages_parsed_in_a_worker_process_store_the_same_rows(
             async with SqliteStore.open(path) as store:
                 with trio.fail_after(60):
                     summary = await crawl(config, site=site, store=store)
-            assert summary.status == "completed", summary
+            assert summary.status == "completed", (summary, summary.failed_items)
             rows[processes] = sorted(
                 ({k: v for k, v in row.items() if not k.endswith("_at")} for row in _rows(path)),
                 key=lambda row: row["url"],
