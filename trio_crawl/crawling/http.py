@@ -55,7 +55,6 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import attrs
 import httpx
@@ -66,9 +65,9 @@ from trio_crawl.config.model import DEFAULT_USER_AGENT
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
-from ..transport import TrioTransport
 from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
+from .httpx_client import parse_url
 from .politeness import Politeness
 from .robots import (
     ROBOTS_MAX_BYTES,
@@ -78,8 +77,7 @@ from .robots import (
     refusal,
     rules_from_answer,
 )
-from .senders import ClientSender, DirectSender, Sender
-from .urls import parse_url
+from .senders import Sender, open_transport
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
@@ -286,40 +284,21 @@ def _make_client(
     tls: Callable[[], ssl.SSLContext],
     cache: AsyncSqliteStorage | None,
 ) -> Sender:
-    """One shard, with every ``[http]`` option that belongs to a client.
-
-    On trio_crawl's own transport that is a `DirectSender` (see `senders` for why it skips
-    `httpx.AsyncClient`). A proxy is httpx's own: ``proxy=`` makes the client mount an
-    httpcore proxy transport for ``all://``, which takes every request even when a custom
-    ``transport=`` is passed, and httpx reads the environment's proxies (`trust_env`) only
-    when no ``transport=`` is given. So a custom transport (issue 12) carries no proxied
-    request; to proxy through one, it has to do the proxying itself. Likewise the cache:
-    `AsyncCacheClient` wraps the transports it builds itself (the direct one and the proxy
-    one); a custom transport would have to be wrapped in ``hishel.httpx.AsyncCacheTransport``
-    explicitly.
-    """
-    if settings.own_transport:
-        # TrioTransport builds its TLS context when it first meets an https origin.
-        transport = TrioTransport(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-        return DirectSender(
-            transport,
-            settings.request_timeout_secs,
-            _request_headers(settings),
-            dict(settings.cookies),
-        )
-    options: dict[str, Any] = {
-        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        "timeout": httpx.Timeout(settings.request_timeout_secs),
-        "headers": _request_headers(settings),
-        "cookies": dict(settings.cookies),
-        "follow_redirects": False,
-        "trust_env": settings.trust_env,
-        "proxy": settings.proxy,
-        "verify": tls(),
-    }
-    return ClientSender(cache, **options)
+    """One shard, with every ``[http]`` option that belongs to a client (see `senders`)."""
+    transport = open_transport(
+        own=settings.own_transport,
+        connections=connections,
+        proxy=settings.proxy,
+        trust_env=settings.trust_env,
+        tls=tls,
+        cache=cache,
+    )
+    return Sender(
+        transport,
+        settings.request_timeout_secs,
+        _request_headers(settings),
+        dict(settings.cookies),
+    )
 
 
 def _shard_size(total: int, shards: int, shard: int) -> int:
