@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 import trio.testing
@@ -300,8 +299,14 @@ async def test_a_failure_after_the_response_arrived_gives_its_connection_back(
             raise RuntimeError("cookie jar broke")
 
     monkeypatch.setattr(httpx_client.Cookies, "extract_cookies", failing_once)
-    settings = attrs.evolve(
-        settings_of({"robots_txt": False}), max_connections=1, request_timeout_secs=2.0
+    settings = fetch_settings(
+        CrawlConfig.from_dict(
+            {
+                "http": {"robots_txt": False},
+                "concurrency": {"max_connections": 1},
+                "crawl": {"request_timeout_secs": 2.0},
+            }
+        )
     )
     async with Fetcher.open(settings) as fetcher:
         with pytest.raises(RuntimeError, match="cookie jar broke"):
