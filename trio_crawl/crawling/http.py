@@ -18,7 +18,7 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
     └── 1xx/3xx that is not a followable redirect       client_error (status kept)
     head
     ├── more than max_headers header lines              client_error "too many response headers"
-    └── a head over 100 KiB (httpcore's h11 buffer)     network_error (RemoteProtocolError)
+    └── a head over 100 KiB (the transport refuses it)  network_error (RemoteProtocolError)
     content (decoding.py)
     ├── body over max_response_bytes, on the wire       client_error "response too large: > N bytes"
     │   or decoded (rejected from Content-Length before reading, or as soon as the stream or
@@ -38,13 +38,14 @@ Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, no
 fault, so they fall under `client_error`, which no stage retries by default.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
-the bounds hold on any httpx transport; a body from trio_crawl's own transport is read with
-its `ResponseStream.read_into` instead: the same chunks, without an async generator.
+the bounds hold on any transport; a body from trio_crawl's own transport (the default) is read
+with its `ResponseStream.read_into` instead: the same chunks, without an async generator.
 
-The ``[http]`` options (user agent, headers, cookies, proxy, trust_env, the on-disk cache) are
-all applied where a shard is built (`_make_client`: an `httpx.AsyncClient`, or on trio_crawl's
-own transport the same request without the client, see `senders`) and robots.txt at the
-request level, so they hold whatever transport is used.
+Requests take one path: `Fetcher` → one `senders.Sender` → a transport (`TrioTransport`, or
+httpx's httpcore transport for a proxy, ``trust_env``, the cache or ``transport = "httpcore"``);
+no `httpx.AsyncClient`. The ``[http]`` options that shape requests (user agent, headers,
+cookies) are applied by the sender, the ones that choose where they go (proxy, ``trust_env``,
+the cache) by its transport, and robots.txt here, so they hold whatever transport is used.
 """
 
 from __future__ import annotations
@@ -324,7 +325,7 @@ class Fetcher:
         return self._robots.known(_origin_text(httpx.URL(url)))
 
     def _tls_context(self) -> ssl.SSLContext:
-        """The TLS context of httpcore's transports, built once: building one is slow."""
+        """The TLS context of httpcore's transports (`TrioTransport` builds its own), built once."""
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls

@@ -4,10 +4,9 @@ The fetcher sends every request straight to a transport (`senders.Sender`), with
 `httpx.AsyncClient.send` around it: the client rebuilds each request from its defaults, copies
 its cookie jar, runs its auth and redirect generators, scans its mounts and wraps the response
 stream, which together cost about as much CPU as trio_crawl's transport spends on the whole
-exchange (``benchmarks/results/latest.md``: ``raw_trio`` is httpx's client over the same
-transport as ``fetcher_loop``). So the few parts of the client the crawl needs live here, each
-shaped to give what the client gives, and ``tests/crawling/test_httpx_client.py`` compares each
-with `httpx.AsyncClient` itself:
+exchange (``benchmarks/transport.py`` prints both paths over the same transport). So the few
+parts of the client the crawl needs live here, each shaped to give what the client gives, and
+``tests/crawling/test_httpx_client.py`` compares each with `httpx.AsyncClient` itself:
 
 - `client_headers`: the default headers (``Accept``, ``Accept-Encoding``, ``Connection``,
   ``User-Agent``) updated by ours, in the client's order;

@@ -72,7 +72,7 @@ def open_transport(
     tls: Callable[[], ssl.SSLContext],
     cache: AsyncSqliteStorage | None,
 ) -> httpx.AsyncBaseTransport:
-    """The transport of one shard of `connections` connections (see the module for which)."""
+    """The transport of a pool of `connections` connections (see the module for which)."""
     if own:
         # TrioTransport builds its TLS context when it first meets an https origin.
         return TrioTransport(max_connections=connections, max_keepalive_connections=connections)
@@ -88,8 +88,8 @@ def open_transport(
 
 
 class Sender:
-    """A shard of the fetcher: the request `httpx.AsyncClient` would send (headers, timeout
-    extension, cookies, Basic auth), straight to a transport."""
+    """The fetcher's one way to send: the request `httpx.AsyncClient` would send (headers,
+    timeout extension, cookies, Basic auth), straight to a transport."""
 
     __slots__ = ("_by_origin", "_closed", "_cookies", "_headers", "_timeouts", "_transport")
 
