@@ -23,8 +23,8 @@ REFUSED: list[tuple[str, Callable[[], object]]] = [
     ("base_delay_ms", lambda: RetryPolicy(base_delay_ms=-1)),
     ("jitter_ms", lambda: RetryPolicy(jitter_ms=-1)),
     ("backoff_multiplier", lambda: RetryPolicy(backoff_multiplier=0.99)),
-    ("request_timeout_secs", lambda: FetchSettings(request_timeout_secs=0)),
-    ("cache_ttl_secs", lambda: FetchSettings(cache_ttl_secs=-5)),
+    ("max_redirects", lambda: FetchSettings(max_redirects=-1)),
+    ("max_headers", lambda: FetchSettings(max_headers=0)),
     ("rate_500", lambda: FaultConfig(rate_500=1.5)),
     ("rate_reset", lambda: FaultConfig(rate_reset=-0.1)),
     ("rate_slow", lambda: FaultConfig(rate_slow=math.nan)),
@@ -48,7 +48,7 @@ def test_the_edges_of_each_range_are_accepted() -> None:
     policy = RetryPolicy(max_attempts=1, base_delay_ms=0, max_delay_ms=0, jitter_ms=0)
     assert (policy.max_attempts, policy.base_delay_ms, policy.jitter_ms) == (1, 0, 0)
     assert RetryPolicy(backoff_multiplier=1.0).backoff_multiplier == 1.0
-    assert FetchSettings(request_timeout_secs=0.5).request_timeout_secs == 0.5
+    assert FetchSettings(max_redirects=0).max_redirects == 0
     faults = FaultConfig(rate_500=1.0, slow_secs=0, retry_after_secs=0, max_faults_per_url=0)
     assert (faults.rate_500, faults.max_faults_per_url) == (1.0, 0)
     assert FaultConfig(max_faults_per_url=None).max_faults_per_url is None

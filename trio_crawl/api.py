@@ -49,25 +49,8 @@ STATUS_CHECK = "status_check"
 
 
 def fetch_settings(config: CrawlConfig) -> FetchSettings:
-    """The HTTP settings a config asks for."""
-    crawl = config.crawl
-    http = config.http
-    return FetchSettings(
-        request_timeout_secs=crawl.request_timeout_secs,
-        max_response_bytes=crawl.max_response_bytes,
-        allow_offsite_redirects=crawl.allow_offsite_redirects,
-        max_connections=config.concurrency.max_connections,
-        user_agent=http.user_agent,
-        headers=tuple(http.headers.items()),
-        cookies=tuple(http.cookies.items()),
-        proxy=http.proxy or None,
-        trust_env=http.trust_env,
-        robots_txt=http.robots_txt,
-        max_crawl_delay_secs=http.max_crawl_delay_secs,
-        cache_dir=http.cache_dir if http.cache else None,
-        cache_ttl_secs=http.cache_ttl_secs,
-        transport=http.transport,
-    )
+    """The HTTP settings a config asks for: its own sections, as it checked them."""
+    return FetchSettings.of(config)
 
 
 def recorded_config(config: CrawlConfig) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 `trio_crawl.crawling.http.Fetcher` with the settings and politeness `crawl()` would use.
 
 A diagnostic variant (``run.py --variants``): set against raw_httpx it shows what the Fetcher adds
-(sharded clients, politeness, error mapping, streaming with a size limit); set against trio_crawl
+(its one sender, politeness, error mapping, streaming with a size limit); set against trio_crawl
 it shows what the engine, the stages and the store add. Run with the project's .venv python.
 """
 

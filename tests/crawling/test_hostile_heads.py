@@ -15,8 +15,10 @@ import random
 import pytest
 import trio
 
-from trio_crawl.crawling.http import Fetcher, FetchSettings
+from trio_crawl.crawling.http import Fetcher
 from trio_crawl.engine.results import StageError
+
+from .fetch_settings import settings_with
 
 LINES = [
     b"Content-Type: text/html",
@@ -106,7 +108,7 @@ async def test_every_hostile_head_ends_as_a_page_or_a_stage_error(
     listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
     port = listeners[0].socket.getsockname()[1]
     nursery.start_soon(trio.serve_listeners, answer_once, listeners)
-    settings = FetchSettings(
+    settings = settings_with(
         request_timeout_secs=5, robots_txt=False, transport=transport, max_redirects=1
     )
     outcomes: dict[str, int] = {}

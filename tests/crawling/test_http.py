@@ -12,9 +12,7 @@ import email.utils
 import gzip
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
-import attrs
 import httpx
 import pytest
 import trio
@@ -23,8 +21,6 @@ import trio.testing
 from trio_crawl.crawling.http import (
     FetchedPage,
     Fetcher,
-    FetchSettings,
-    _shard_sizes,
     classify_exception,
     classify_status,
     map_http_errors,
@@ -32,6 +28,7 @@ from trio_crawl.crawling.http import (
 from trio_crawl.crawling.politeness import Politeness
 from trio_crawl.engine.results import ErrorKind, StageError
 
+from .fetch_settings import settings_with
 from .http_server import HTML, Handler, Reply, Request, serve_routes
 
 PAGE = b"<html><body><h1>hello</h1></body></html>"
@@ -45,7 +42,7 @@ async def serve(nursery: trio.Nursery, routes: Mapping[str, Handler]) -> str:
 
 @pytest.fixture
 async def fetcher() -> AsyncIterator[Fetcher]:
-    async with Fetcher.open(FetchSettings(request_timeout_secs=5.0)) as fetcher:
+    async with Fetcher.open(settings_with(request_timeout_secs=5.0)) as fetcher:
         yield fetcher
 
 
@@ -87,7 +84,7 @@ async def test_sends_the_configured_user_agent(nursery: trio.Nursery) -> None:
         return Reply(body=PAGE)
 
     base = await serve(nursery, {"/": record})
-    async with Fetcher.open(FetchSettings(user_agent="polite-bot/9")) as fetcher:
+    async with Fetcher.open(settings_with(user_agent="polite-bot/9")) as fetcher:
         await fetcher.get(f"{base}/")
     assert seen == ["polite-bot/9"]
 
@@ -264,7 +261,7 @@ async def test_slow_response_past_request_timeout_is_network_timeout(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=PAGE, delay=60)})
-    async with Fetcher.open(FetchSettings(request_timeout_secs=30)) as fetcher:
+    async with Fetcher.open(settings_with(request_timeout_secs=30)) as fetcher:
         start = trio.current_time()
         error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is ErrorKind.network_timeout
@@ -277,11 +274,11 @@ async def test_slow_drip_body_cannot_stretch_the_request_timeout(
     # Each chunk arrives well within httpx's per-read timeout; only the overall deadline stops it.
     drip = Reply(body=b"x" * 100, chunk_size=1, drip=1.0)
     base = await serve(nursery, {"/": drip})
-    async with Fetcher.open(FetchSettings(request_timeout_secs=10)) as fetcher:
+    async with Fetcher.open(settings_with(request_timeout_secs=10)) as fetcher:
         start = trio.current_time()
         error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is ErrorKind.network_timeout
-    assert error.message == "no complete response within 10 s"
+    assert error.message == "no complete response within 10.0 s"  # the config's float
     assert trio.current_time() - start == pytest.approx(10)
 
 
@@ -290,7 +287,7 @@ async def test_waiting_for_politeness_does_not_count_against_the_timeout(
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=PAGE)})
     politeness = Politeness(requests_per_second=0.01, per_host_concurrency=1)  # 100 s apart
-    settings = FetchSettings(request_timeout_secs=5, robots_txt=False)  # robots.txt: a request
+    settings = settings_with(request_timeout_secs=5, robots_txt=False)  # robots.txt: a request
     async with Fetcher.open(settings, politeness) as fetcher:
         start = trio.current_time()
         await fetcher.get(f"{base}/")
@@ -304,14 +301,13 @@ async def test_fetcher_closes_its_clients_when_cancelled(
     base = await serve(nursery, {"/": Reply(body=PAGE, delay=60)})
     with trio.move_on_after(1):
         async with (
-            Fetcher.open(FetchSettings(clients=3, max_connections=3)) as fetcher,
+            Fetcher.open(settings_with(max_connections=3)) as fetcher,
             trio.open_nursery() as requests,
         ):
             for _ in range(3):
                 requests.start_soon(fetcher.get, f"{base}/")
-    clients = list(fetcher._clients.values())  # peeking, not patching: were they closed?
-    assert len(clients) == 3
-    assert all(client.is_closed for client in clients)
+    sender = fetcher._sender  # peeking, not patching: was it closed?
+    assert sender is not None and sender.is_closed
 
 
 # --- size and content type --------------------------------------------------------------------
@@ -322,7 +318,7 @@ async def test_oversized_body_is_client_error_mentioning_the_size(
     nursery: trio.Nursery, chunked: bool
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=b"x" * 1_000_000, chunked=chunked)})
-    async with Fetcher.open(FetchSettings(max_response_bytes=65_536)) as fetcher:
+    async with Fetcher.open(settings_with(max_response_bytes=65_536)) as fetcher:
         error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is ErrorKind.client_error
     assert error.message == "response too large: > 65536 bytes"
@@ -338,7 +334,7 @@ async def test_oversized_body_is_refused_without_reading_the_rest(
     # of the body is read; without one, reading stops at the 5th chunk (80 KiB > 64 KiB).
     slow = Reply(body=b"x" * 1_000_000, chunked=chunked, chunk_size=16_384, drip=1.0)
     base = await serve(nursery, {"/": slow})
-    settings = FetchSettings(max_response_bytes=65_536, request_timeout_secs=1000)
+    settings = settings_with(max_response_bytes=65_536, request_timeout_secs=1000)
     async with Fetcher.open(settings) as fetcher:
         start = trio.current_time()
         error = await fetch_error(fetcher, f"{base}/")
@@ -348,7 +344,7 @@ async def test_oversized_body_is_refused_without_reading_the_rest(
 
 async def test_body_exactly_at_the_limit_is_accepted(nursery: trio.Nursery) -> None:
     base = await serve(nursery, {"/": Reply(body=b"x" * 4096, chunked=True, chunk_size=1000)})
-    async with Fetcher.open(FetchSettings(max_response_bytes=4096)) as fetcher:
+    async with Fetcher.open(settings_with(max_response_bytes=4096)) as fetcher:
         assert len((await fetcher.get(f"{base}/")).body) == 4096
 
 
@@ -391,7 +387,7 @@ async def test_a_gzip_bomb_is_refused_by_its_decoded_size(
     bomb = gzip.compress(bytes(64 * 1024 * 1024))  # 64 MiB of zeros in ~64 KB
     headers = (*HTML, ("content-encoding", "gzip"))
     base = await serve(nursery, {"/": Reply(headers=headers, body=bomb, chunked=chunked)})
-    async with Fetcher.open(FetchSettings(max_response_bytes=1024 * 1024)) as fetcher:
+    async with Fetcher.open(settings_with(max_response_bytes=1024 * 1024)) as fetcher:
         error = await fetch_error(fetcher, f"{base}/")
     assert (error.kind, error.message) == (
         ErrorKind.client_error, "response too large: > 1048576 bytes",
@@ -413,12 +409,12 @@ async def test_more_header_lines_than_max_headers_is_a_client_error(
 ) -> None:
     many = tuple((f"x-filler-{i}", "1") for i in range(120))
     base = await serve(nursery, {"/many": Reply(headers=(*HTML, *many), body=PAGE)})
-    async with Fetcher.open(FetchSettings(max_headers=100)) as fetcher:
+    async with Fetcher.open(settings_with(max_headers=100)) as fetcher:
         error = await fetch_error(fetcher, f"{base}/many")
         assert (error.kind, error.message) == (
             ErrorKind.client_error, "too many response headers: 122 (at most 100)",
         )  # fmt: skip
-        fetcher.update_settings(FetchSettings(max_headers=200))
+        fetcher.update_settings(settings_with(max_headers=200))
         assert (await fetcher.get(f"{base}/many")).body == PAGE
 
 
@@ -457,11 +453,11 @@ async def test_off_site_redirect_to_another_port_is_refused_unless_allowed(
 ) -> None:
     elsewhere = await serve(nursery, {"/landing": PAGE_REPLY})
     base = await serve(nursery, {"/away": redirect(f"{elsewhere}/landing")})
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         error = await fetch_error(fetcher, f"{base}/away")
         assert error.kind is ErrorKind.client_error
         assert error.message == f"off-site redirect to {elsewhere}/landing refused"
-        fetcher.update_settings(FetchSettings(allow_offsite_redirects=True))
+        fetcher.update_settings(settings_with(allow_offsite_redirects=True))
         page = await fetcher.get(f"{base}/away")
     assert page.url == f"{elsewhere}/landing"
 
@@ -469,59 +465,72 @@ async def test_off_site_redirect_to_another_port_is_refused_unless_allowed(
 async def test_too_many_redirects_is_client_error(nursery: trio.Nursery) -> None:
     hops = {f"/{i}": redirect(f"/{i + 1}") for i in range(3)}
     base = await serve(nursery, {**hops, "/3": PAGE_REPLY, "/loop": redirect("/loop")})
-    async with Fetcher.open(FetchSettings(max_redirects=3)) as fetcher:
+    async with Fetcher.open(settings_with(max_redirects=3)) as fetcher:
         assert (await fetcher.get(f"{base}/0")).url == f"{base}/3"
         error = await fetch_error(fetcher, f"{base}/loop")
         assert error.kind is ErrorKind.client_error
         assert "too many redirects" in error.message
-        fetcher.update_settings(FetchSettings(max_redirects=2))
+        fetcher.update_settings(settings_with(max_redirects=2))
         assert (await fetch_error(fetcher, f"{base}/0")).kind is ErrorKind.client_error
 
 
 async def test_redirect_to_an_unsupported_scheme_is_client_error(nursery: trio.Nursery) -> None:
     base = await serve(nursery, {"/": redirect("ftp://127.0.0.1/file")})
-    async with Fetcher.open(FetchSettings(allow_offsite_redirects=True)) as fetcher:
+    async with Fetcher.open(settings_with(allow_offsite_redirects=True)) as fetcher:
         assert (await fetch_error(fetcher, f"{base}/")).kind is ErrorKind.client_error
 
 
-# --- live settings and client shards ----------------------------------------------------------
+# --- live settings and the connection bound ---------------------------------------------------
 
 
-async def test_update_settings_applies_from_the_next_request_but_keeps_the_pool_shape(
+async def test_update_settings_applies_from_the_next_request_but_keeps_the_sender(
     nursery: trio.Nursery,
 ) -> None:
     base = await serve(nursery, {"/": Reply(body=b"x" * 10_000)})
-    async with Fetcher.open(FetchSettings(clients=2, max_connections=8)) as fetcher:
+    async with Fetcher.open(settings_with(max_connections=8, cookies={"a": "1"})) as fetcher:
         await fetcher.get(f"{base}/")
-        fetcher.update_settings(FetchSettings(max_response_bytes=1000, clients=16))
-        error = await fetch_error(fetcher, f"{base}/")
-        assert error.message == "response too large: > 1000 bytes"
-        assert fetcher.settings == FetchSettings(
-            max_response_bytes=1000, clients=2, max_connections=8
+        fetcher.update_settings(
+            settings_with(max_response_bytes=1024, max_connections=16, transport="httpcore")
         )
-        assert fetcher.shards == 2
+        error = await fetch_error(fetcher, f"{base}/")
+        assert error.message == "response too large: > 1024 bytes"
+        assert fetcher.settings == settings_with(
+            max_response_bytes=1024, max_connections=8, cookies={"a": "1"}
+        )
 
 
-async def test_concurrent_gets_are_spread_over_client_shards(nursery: trio.Nursery) -> None:
-    # One connection per shard, so the number of distinct client connections the server sees
-    # is the number of shards that carried requests.
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+async def test_requests_in_flight_are_bounded_by_max_connections(
+    nursery: trio.Nursery, transport: str
+) -> None:
+    # The one bound on requests in flight: at most max_connections reach the server at once,
+    # each on its own connection, however many callers ask.
     peers: set[tuple[str, int]] = set()
+    in_flight = most = 0
 
     async def record(request: Request) -> Reply:
+        nonlocal in_flight, most
         peers.add(request.peer)
+        in_flight += 1
+        most = max(most, in_flight)
         await trio.sleep(0.01)
+        in_flight -= 1
         return PAGE_REPLY
 
     base = await serve(nursery, {"/": record})
-    settings = FetchSettings(clients=4, max_connections=4)
+    settings = settings_with(max_connections=4, transport=transport, robots_txt=False)
     async with Fetcher.open(settings) as fetcher, trio.open_nursery() as workers:
-        assert fetcher.shards == 4
         for _ in range(16):
             workers.start_soon(fetcher.get, f"{base}/")
-    assert len(peers) == 4
+    assert (most, len(peers)) == (4, 4)
 
 
-async def test_a_worker_key_pins_requests_to_one_shard(nursery: trio.Nursery) -> None:
+@pytest.mark.parametrize("transport", ["trio", "httpcore"])
+async def test_a_thousand_connections_cost_nothing_until_used(
+    nursery: trio.Nursery, transport: str
+) -> None:
+    # The sender is built by the first request, and its pool opens connections as requests
+    # need them: five requests, five connections at most, whatever max_connections says.
     peers: set[tuple[str, int]] = set()
 
     async def record(request: Request) -> Reply:
@@ -529,36 +538,14 @@ async def test_a_worker_key_pins_requests_to_one_shard(nursery: trio.Nursery) ->
         return PAGE_REPLY
 
     base = await serve(nursery, {"/": record})
-    settings = FetchSettings(clients=4, max_connections=4)
-    async with Fetcher.open(settings) as fetcher, trio.open_nursery() as workers:
-        for _ in range(8):
-            workers.start_soon(partial(fetcher.get, f"{base}/", key=6))
-    assert len(peers) == 1
-
-
-async def test_client_shards_are_opened_on_first_use(nursery: trio.Nursery) -> None:
-    # httpcore's layout: one client per connection (httpcore scans its pool on each request).
-    base = await serve(nursery, {"/": PAGE_REPLY})
-    settings = FetchSettings(max_connections=1000, transport="httpcore")
+    settings = settings_with(max_connections=1000, transport=transport, robots_txt=False)
     async with Fetcher.open(settings) as fetcher:
-        assert (fetcher.shards, len(fetcher._clients)) == (1000, 0)
-        await fetcher.get(f"{base}/")
-        await fetcher.get(f"{base}/", key=7)
-        assert sorted(fetcher._clients) == [0, 7]
-
-
-@pytest.mark.parametrize(("transport", "clients"), [("httpcore", 5), ("trio", 1)])
-async def test_a_million_connections_cost_nothing_until_used(
-    nursery: trio.Nursery, transport: str, clients: int
-) -> None:
-    # httpcore gets a client per connection in use; TrioTransport one client over its own pool.
-    base = await serve(nursery, {"/": PAGE_REPLY})
-    settings = FetchSettings(max_connections=1_000_000, transport=transport)
-    async with Fetcher.open(settings) as fetcher:
+        assert fetcher._sender is None
         async with trio.open_nursery() as workers:
             for _ in range(5):
                 workers.start_soon(fetcher.get, f"{base}/")
-        assert len(fetcher._clients) == clients
+        assert fetcher._sender is not None
+    assert 1 <= len(peers) <= 5
 
 
 async def test_sequential_requests_reuse_one_warm_connection(nursery: trio.Nursery) -> None:
@@ -569,15 +556,10 @@ async def test_sequential_requests_reuse_one_warm_connection(nursery: trio.Nurse
         return PAGE_REPLY
 
     base = await serve(nursery, {"/": record})
-    async with Fetcher.open(FetchSettings(max_connections=50)) as fetcher:
+    async with Fetcher.open(settings_with(max_connections=50)) as fetcher:
         for _ in range(10):
             await fetcher.get(f"{base}/")
     assert len(peers) == 1
-
-
-def test_connections_are_split_exactly_between_shards() -> None:
-    assert _shard_sizes(50, 4) == [13, 13, 12, 12]
-    assert _shard_sizes(3, 4) == [1, 1, 1]
 
 
 @pytest.mark.parametrize(
@@ -587,13 +569,13 @@ def test_connections_are_split_exactly_between_shards() -> None:
         {"max_response_bytes": 0},
         {"max_redirects": -1},
         {"max_connections": 0},
-        {"clients": 0},
         {"max_headers": 0},
     ],
 )
 def test_invalid_settings_are_refused(changes: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        attrs.evolve(FetchSettings(), **changes)  # type: ignore[arg-type]
+    # The config's sections check their own fields; the fetcher checks the two it adds.
+    with pytest.raises((ValueError, TypeError)):
+        settings_with(**changes)
 
 
 # The crawler's own transport is driven without httpx's client (crawling/senders.py), which
@@ -615,7 +597,7 @@ async def test_a_location_is_read_as_httpx_reads_it_on_both_transports(
     path = start.partition("#")[0]
     target = final.partition("?")[0].partition("#")[0]
     base = await serve(nursery, {path: redirect(location), target: PAGE_REPLY})
-    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+    async with Fetcher.open(settings_with(transport=transport, robots_txt=False)) as fetcher:
         page = await fetcher.get(f"{base}{start}")
     assert page.url == f"{base}{final}"
 
@@ -643,7 +625,7 @@ async def test_a_location_httpx_cannot_follow_fails_alike_on_both_transports(
     nursery: trio.Nursery, transport: str, location: str, kind: ErrorKind, message: str
 ) -> None:
     base = await serve(nursery, {"/": redirect(location)})
-    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+    async with Fetcher.open(settings_with(transport=transport, robots_txt=False)) as fetcher:
         error = await fetch_error(fetcher, f"{base}/")
     assert error.kind is kind
     assert message in error.message
@@ -660,7 +642,7 @@ async def test_repeated_content_encoding_lines_are_all_undone_in_order(
     base = await serve(
         nursery, {"/": Reply(headers=(*headers, ("content-encoding", "gzip")), body=twice)}
     )
-    async with Fetcher.open(FetchSettings(transport=transport, robots_txt=False)) as fetcher:
+    async with Fetcher.open(settings_with(transport=transport, robots_txt=False)) as fetcher:
         page = await fetcher.get(f"{base}/")
     assert page.body == PAGE
     assert [v for k, v in page.headers if k == "content-encoding"] == ["gzip", "gzip"]

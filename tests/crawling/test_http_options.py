@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
 import trio.testing
@@ -269,7 +268,7 @@ async def test_credentials_in_the_url_are_sent_as_basic_auth_on_both_transports(
     nursery: trio.Nursery, transport: str
 ) -> None:
     # httpx's client turns a URL's user:password into Basic auth; so must the fetcher when it
-    # builds requests itself (crawling/senders.py), or a catalogue behind a password is a 401.
+    # builds requests itself (crawling/httpx_client.py), or a catalogue behind a password is a 401.
     page = Recorder()
     base = await nursery.start(serve_routes, {"/p": page, "/q": page})
     settings = settings_of({"transport": transport, "robots_txt": False})
@@ -287,21 +286,27 @@ async def test_a_failure_after_the_response_arrived_gives_its_connection_back(
     # On the own transport the fetcher's sender holds the response before the fetcher does;
     # if reading its cookies fails, the response must still be closed, or its connection
     # stays taken and, with one connection, the next request waits for the pool in vain.
-    from trio_crawl.crawling import senders
+    from trio_crawl.crawling import httpx_client
 
     page = Recorder()
     base = await nursery.start(serve_routes, {"/p": page})
     calls = 0
 
-    def failing_once(self: senders.Cookies, response: Any) -> None:
+    def failing_once(self: httpx_client.Cookies, response: Any) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("cookie jar broke")
 
-    monkeypatch.setattr(senders.Cookies, "extract_cookies", failing_once)
-    settings = attrs.evolve(
-        settings_of({"robots_txt": False}), max_connections=1, request_timeout_secs=2.0
+    monkeypatch.setattr(httpx_client.Cookies, "extract_cookies", failing_once)
+    settings = fetch_settings(
+        CrawlConfig.from_dict(
+            {
+                "http": {"robots_txt": False},
+                "concurrency": {"max_connections": 1},
+                "crawl": {"request_timeout_secs": 2.0},
+            }
+        )
     )
     async with Fetcher.open(settings) as fetcher:
         with pytest.raises(RuntimeError, match="cookie jar broke"):

@@ -14,6 +14,7 @@ from trio_crawl.crawling.politeness import HostPacer, Politeness
 from trio_crawl.crawling.robots import RobotsCache, RobotsRules, rules_from_answer
 from trio_crawl.engine.results import ErrorKind, StageError
 
+from .fetch_settings import settings_with
 from .http_server import Reply, Request, serve_routes
 
 PAGE = b"<html><body><h1>hello</h1></body></html>"
@@ -120,7 +121,7 @@ async def test_disallowed_urls_are_refused_before_any_request(nursery: trio.Nurs
         serve_routes,
         {"/robots.txt": robots, "/private/x": private, "/private/open": public, "/p": public},
     )
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         error = await error_of(fetcher, f"{base}/private/x")
         assert error.kind is ErrorKind.robots_refused
         assert error.message == f"{base}/private/x is disallowed by {base}/robots.txt"
@@ -143,7 +144,7 @@ async def test_a_redirect_into_a_disallowed_path_is_refused(nursery: trio.Nurser
             "/private/x": private,
         },
     )
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         assert (await error_of(fetcher, f"{base}/old")).kind is ErrorKind.robots_refused
     assert private.paths == []
 
@@ -153,7 +154,7 @@ async def test_robots_txt_off_reads_no_robots_txt(nursery: trio.Nursery) -> None
     base = await nursery.start(
         serve_routes, {"/robots.txt": robots, "/private/x": Reply(body=PAGE)}
     )
-    async with Fetcher.open(FetchSettings(robots_txt=False)) as fetcher:
+    async with Fetcher.open(settings_with(robots_txt=False)) as fetcher:
         assert (await fetcher.get(f"{base}/private/x")).body == PAGE
     assert robots.paths == []
 
@@ -163,7 +164,7 @@ async def test_a_missing_robots_txt_allows_all_and_is_asked_once(nursery: trio.N
     base = await nursery.start(
         serve_routes, {"/robots.txt": missing, "/private/x": Reply(body=PAGE)}
     )
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         for _ in range(3):
             assert (await fetcher.get(f"{base}/private/x")).body == PAGE
         rules = fetcher.robots_rules(f"{base}/x")
@@ -183,7 +184,7 @@ async def test_an_unreadable_robots_txt_blocks_the_origin_until_it_answers(
 
     page = Counter(Reply(body=PAGE))
     base = await nursery.start(serve_routes, {"/robots.txt": robots, "/p": page})
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         first = await error_of(fetcher, f"{base}/p")
         assert (first.kind, first.status) == (ErrorKind.server_error, 503)
         assert f"robots.txt {base}/robots.txt answered HTTP 503" in first.message
@@ -198,7 +199,7 @@ async def test_an_unreachable_robots_txt_is_a_network_error_naming_it(
 ) -> None:
     page = Counter(Reply(body=PAGE))
     base = await nursery.start(serve_routes, {"/robots.txt": Reply(reset=True), "/p": page})
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         error = await error_of(fetcher, f"{base}/p")
     assert error.kind is ErrorKind.network_error
     assert error.message.startswith(f"robots.txt {base}/robots.txt could not be read: ")
@@ -216,7 +217,7 @@ async def test_robots_txt_redirects_are_followed_to_another_origin(
             "/private/x": Reply(body=PAGE),
         },
     )
-    async with Fetcher.open(FetchSettings()) as fetcher:
+    async with Fetcher.open(settings_with()) as fetcher:
         assert (await error_of(fetcher, f"{base}/private/x")).kind is ErrorKind.robots_refused
 
 
@@ -248,7 +249,7 @@ async def test_crawl_delay_spaces_a_hosts_requests(
 ) -> None:
     politeness = Politeness(requests_per_second=0, per_host_concurrency=20)
     starts = await starts_of_requests(
-        nursery, delayed_robots("7"), politeness, FetchSettings(), n=4
+        nursery, delayed_robots("7"), politeness, settings_with(), n=4
     )
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     # The first page goes at once (nothing paced the host before its delay was known).
@@ -261,7 +262,7 @@ async def test_the_configured_rate_wins_when_it_is_slower_than_crawl_delay(
 ) -> None:
     politeness = Politeness(requests_per_second=0.1, per_host_concurrency=20)  # 10 s apart
     starts = await starts_of_requests(
-        nursery, delayed_robots("2"), politeness, FetchSettings(), n=3
+        nursery, delayed_robots("2"), politeness, settings_with(), n=3
     )
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([10, 10], abs=0.01)
@@ -271,7 +272,7 @@ async def test_crawl_delay_is_capped_by_max_crawl_delay_secs(
     autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
 ) -> None:
     politeness = Politeness(requests_per_second=0, per_host_concurrency=20)
-    settings = FetchSettings(max_crawl_delay_secs=3)
+    settings = settings_with(max_crawl_delay_secs=3)
     starts = await starts_of_requests(nursery, delayed_robots("3600"), politeness, settings, n=3)
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert gaps == pytest.approx([3, 3], abs=0.01)

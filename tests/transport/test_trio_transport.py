@@ -386,7 +386,7 @@ async def test_cancelling_mid_body_leaves_the_pool_consistent(
 
 async def _read_into(c: httpx.AsyncClient, url: str, feed: Callable[[bytes], object]) -> int:
     """Read a response's body as the Fetcher does on this transport (straight from it, as
-    DirectSender sends): `read_into`, no generator. The idle connections right after it, before
+    its Sender sends): `read_into`, no generator. The idle connections right after it, before
     the response is closed (a body read to its end gives its connection back by itself)."""
     request = httpx.Request("GET", url, extensions={"timeout": httpx.Timeout(5).as_dict()})
     response = await pool_of(c).handle_async_request(request)

@@ -514,7 +514,8 @@ class HttpConfig:
         validator=Rule('"trio" or "httpcore"', lambda v: v in ("trio", "httpcore")),
     )
     """Which HTTP/1.1 transport carries requests: trio_crawl's own (``trio``) or httpx's
-    httpcore. A proxy, ``trust_env`` or the cache always use httpcore."""
+    httpcore (its transport only: no request goes through httpx's client). A proxy,
+    ``trust_env`` or the cache always use httpcore."""
 
 
 _POLICY = _section_rule(RetryPolicy)

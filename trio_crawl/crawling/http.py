@@ -18,7 +18,7 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
     └── 1xx/3xx that is not a followable redirect       client_error (status kept)
     head
     ├── more than max_headers header lines              client_error "too many response headers"
-    └── a head over 100 KiB (httpcore's h11 buffer)     network_error (RemoteProtocolError)
+    └── a head over 100 KiB (the transport refuses it)  network_error (RemoteProtocolError)
     content (decoding.py)
     ├── body over max_response_bytes, on the wire       client_error "response too large: > N bytes"
     │   or decoded (rejected from Content-Length before reading, or as soon as the stream or
@@ -38,37 +38,36 @@ Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, no
 fault, so they fall under `client_error`, which no stage retries by default.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
-the bounds hold on any httpx transport; a body from trio_crawl's own transport is read with
-its `ResponseStream.read_into` instead: the same chunks, without an async generator.
+the bounds hold on any transport; a body from trio_crawl's own transport (the default) is read
+with its `ResponseStream.read_into` instead: the same chunks, without an async generator.
 
-The ``[http]`` options (user agent, headers, cookies, proxy, trust_env, the on-disk cache) are
-all applied where a shard is built (`_make_client`: an `httpx.AsyncClient`, or on trio_crawl's
-own transport the same request without the client, see `senders`) and robots.txt at the
-request level, so they hold whatever transport is used.
+Requests take one path: `Fetcher` → one `senders.Sender` → a transport (`TrioTransport`, or
+httpx's httpcore transport for a proxy, ``trust_env``, the cache or ``transport = "httpcore"``);
+no `httpx.AsyncClient`. The ``[http]`` options that shape requests (user agent, headers,
+cookies) are applied by the sender, the ones that choose where they go (proxy, ``trust_env``,
+the cache) by its transport, and robots.txt here, so they hold whatever transport is used.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 import attrs
 import httpx
 import trio
 from hishel import AsyncSqliteStorage
 
-from trio_crawl.config.model import DEFAULT_USER_AGENT
+from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings, HttpConfig
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
-from ..transport import TrioTransport
 from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
+from .httpx_client import parse_url
 from .politeness import Politeness
 from .robots import (
     ROBOTS_MAX_BYTES,
@@ -78,18 +77,16 @@ from .robots import (
     refusal,
     rules_from_answer,
 )
-from .senders import ClientSender, DirectSender, Sender
-from .urls import parse_url
+from .senders import Sender, open_transport
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
-# Closing clients is shielded from cancellation (so sockets never leak), but bounded, so a
+# Closing the sender is shielded from cancellation (so sockets never leak), but bounded, so a
 # wedged close cannot hang the caller's shutdown.
 _CLOSE_GRACE_SECS = 5.0
-CONNECTIONS_PER_SHARD = 1
 
 CACHE_FILE = "http-cache.db"
 """The SQLite file of the on-disk HTTP cache, inside `FetchSettings.cache_dir`."""
@@ -99,84 +96,55 @@ ACCEPT_ENCODING = "gzip, deflate"
 br and zstd when their packages are installed, which we refuse)."""
 
 
-def _at_least(minimum: int) -> Callable[[object, attrs.Attribute[int], int], None]:
-    def check(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-        if value < minimum:
-            raise ValueError(f"{attribute.name} must be at least {minimum}, got {value!r}")
-
-    return check
-
-
 @attrs.frozen
 class FetchSettings:
-    """How `Fetcher` talks HTTP. Defaults follow the `[crawl]`/`[concurrency]` config sections.
+    """How `Fetcher` talks HTTP: the config's ``[crawl]``, ``[http]`` and ``[concurrency]``
+    sections as the config made and checked them (one set of defaults and validators: the
+    config's), plus two bounds the config does not expose.
 
-    `max_connections` is the total across all `clients` shards; `request_timeout_secs`,
-    `max_response_bytes`, `allow_offsite_redirects`, `max_redirects`, `user_agent`, `headers`,
-    `robots_txt` and `max_crawl_delay_secs` can be changed live with `Fetcher.update_settings`;
-    what the clients are built with (the pool shape, `cookies`, `proxy`, `trust_env`, the
-    cache) cannot. `trust_env` lets httpx read proxy settings from the environment; it is off
-    so a crawl goes where it is told.
+    What the sender is built with (``max_connections``, the cookies, the proxy, ``trust_env``,
+    the cache, the transport) is fixed when the fetcher opens; the rest can be changed live
+    with `Fetcher.update_settings`.
     """
 
-    request_timeout_secs: float = attrs.field(default=30.0, validator=attrs.validators.gt(0))
-    max_response_bytes: int = attrs.field(default=10 * 1024 * 1024, validator=_at_least(1))
-    allow_offsite_redirects: bool = False
-    max_redirects: int = attrs.field(default=5, validator=_at_least(0))
-    max_connections: int = attrs.field(default=50, validator=_at_least(1))
-    max_headers: int = attrs.field(default=100, validator=_at_least(1))
+    crawl: CrawlSettings = attrs.field(factory=CrawlSettings)
+    http: HttpConfig = attrs.field(factory=HttpConfig)
+    concurrency: ConcurrencyConfig = attrs.field(factory=ConcurrencyConfig)
+    max_redirects: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    max_headers: int = attrs.field(default=100, validator=attrs.validators.ge(1))
     """Header lines a response may have (CPython's http.client allows 100 too). Their total
-    size is bounded by httpcore, which refuses a head over 100 KiB."""
-    clients: int | None = attrs.field(default=None)
-    """Client shards; None picks one per `CONNECTIONS_PER_SHARD` connections. httpcore checks
-    every idle connection of a pool on each request, so small pools are cheaper per request.
-    Shards are opened on first use, so a large pool costs nothing until it is busy."""
-    user_agent: str = DEFAULT_USER_AGENT
-    headers: tuple[tuple[str, str], ...] = ()
-    """Extra request headers (the user agent and Accept-Encoding are the fetcher's own)."""
-    cookies: tuple[tuple[str, str], ...] = ()
-    """Cookies sent to every host (each shard's jar also keeps what servers set)."""
-    proxy: str | None = None
-    """Every request goes through this proxy URL; None: direct (or the environment's, with
-    `trust_env`)."""
-    trust_env: bool = False
-    robots_txt: bool = True
-    """Obey robots.txt: refuse disallowed URLs and pace hosts by their Crawl-delay."""
-    max_crawl_delay_secs: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-    """The most a Crawl-delay may space one host's requests."""
-    cache_dir: str | None = None
-    """Keep successful responses in an SQLite cache in this directory (None: no cache)."""
-    cache_ttl_secs: float = attrs.field(default=86_400.0, validator=attrs.validators.gt(0))
-    transport: str = attrs.field(
-        default="trio", validator=attrs.validators.in_(("trio", "httpcore"))
-    )
-    """``trio``: trio_crawl's own `TrioTransport` (one pool, httptools); ``httpcore``: httpx's.
-    A proxy, `trust_env` or the cache need httpx's own transports, so they use httpcore."""
+    size is bounded by the transport, which refuses a head over 100 KiB."""
+
+    @classmethod
+    def of(cls, config: CrawlConfig) -> FetchSettings:
+        """The settings a config asks for."""
+        return cls(config.crawl, config.http, config.concurrency)
+
+    @property
+    def max_connections(self) -> int:
+        """Requests in flight, and so connections open, at most (``[concurrency]``)."""
+        return self.concurrency.max_connections
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy every request goes through (None: direct, or the environment's)."""
+        return self.http.proxy or None
+
+    @property
+    def cache_dir(self) -> str | None:
+        """Where the on-disk cache lives (None: no cache)."""
+        return self.http.cache_dir if self.http.cache else None
 
     @property
     def own_transport(self) -> bool:
-        """Whether requests go through `TrioTransport` (see `transport`)."""
+        """Whether requests go through `TrioTransport`: a proxy, ``trust_env`` or the cache
+        need httpx's own transports (see `senders`)."""
         return (
-            self.transport == "trio"
+            self.http.transport == "trio"
             and self.proxy is None
-            and not self.trust_env
+            and not self.http.trust_env
             and self.cache_dir is None
         )
-
-    @clients.validator
-    def _check_clients(self, attribute: attrs.Attribute[int | None], value: int | None) -> None:
-        if value is not None and value < 1:
-            raise ValueError(f"clients must be at least 1, got {value!r}")
-
-    @property
-    def shard_count(self) -> int:
-        """How many httpx clients the connections are spread over: one over `TrioTransport`'s
-        own pool, else one per `CONNECTIONS_PER_SHARD` connections (`clients` overrides)."""
-        if self.clients is not None:
-            return self.clients
-        if self.own_transport:
-            return 1
-        return max(1, -(-self.max_connections // CONNECTIONS_PER_SHARD))
 
 
 @attrs.frozen
@@ -274,89 +242,30 @@ def _origin_text(url: httpx.URL) -> str:
 
 def _request_headers(settings: FetchSettings) -> dict[str, str]:
     return {
-        **dict(settings.headers),
-        "user-agent": settings.user_agent,
+        **settings.http.headers,
+        "user-agent": settings.http.user_agent,
         "accept-encoding": ACCEPT_ENCODING,
     }
 
 
-def _make_client(
-    settings: FetchSettings,
-    connections: int,
-    tls: Callable[[], ssl.SSLContext],
-    cache: AsyncSqliteStorage | None,
-) -> Sender:
-    """One shard, with every ``[http]`` option that belongs to a client.
-
-    On trio_crawl's own transport that is a `DirectSender` (see `senders` for why it skips
-    `httpx.AsyncClient`). A proxy is httpx's own: ``proxy=`` makes the client mount an
-    httpcore proxy transport for ``all://``, which takes every request even when a custom
-    ``transport=`` is passed, and httpx reads the environment's proxies (`trust_env`) only
-    when no ``transport=`` is given. So a custom transport (issue 12) carries no proxied
-    request; to proxy through one, it has to do the proxying itself. Likewise the cache:
-    `AsyncCacheClient` wraps the transports it builds itself (the direct one and the proxy
-    one); a custom transport would have to be wrapped in ``hishel.httpx.AsyncCacheTransport``
-    explicitly.
-    """
-    if settings.own_transport:
-        # TrioTransport builds its TLS context when it first meets an https origin.
-        transport = TrioTransport(
-            max_connections=connections, max_keepalive_connections=connections
-        )
-        return DirectSender(
-            transport,
-            settings.request_timeout_secs,
-            _request_headers(settings),
-            dict(settings.cookies),
-        )
-    options: dict[str, Any] = {
-        "limits": httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        "timeout": httpx.Timeout(settings.request_timeout_secs),
-        "headers": _request_headers(settings),
-        "cookies": dict(settings.cookies),
-        "follow_redirects": False,
-        "trust_env": settings.trust_env,
-        "proxy": settings.proxy,
-        "verify": tls(),
-    }
-    return ClientSender(cache, **options)
-
-
-def _shard_size(total: int, shards: int, shard: int) -> int:
-    """Connections of shard number `shard` when `total` are split over at most `total` shards,
-    as evenly as possible (the first ones take the remainder)."""
-    base, extra = divmod(total, min(shards, total))
-    return base + (1 if shard < extra else 0)
-
-
-def _shard_sizes(total: int, shards: int) -> list[int]:
-    """Every shard's size (see `_shard_size`)."""
-    return [_shard_size(total, shards, shard) for shard in range(min(shards, total))]
-
-
 class Fetcher:
-    """GETs HTML pages through a few sharded httpx clients; make one with `Fetcher.open`.
+    """GETs HTML pages through one `Sender` (see `senders`); make one with `Fetcher.open`.
 
-    A single `httpx.AsyncClient` degrades at high concurrency (every request contends for one
-    httpcore pool), so requests are spread over `settings.shard_count` shards, or pinned to one
-    by a caller's worker `key`. `max_connections` is split between the shards. An unpinned
-    request waits for a free connection slot; it takes a slot released by an earlier request
-    when there is one (a warm connection), and only otherwise a slot never used before. The
-    k-th fresh slot belongs to shard k mod shards, so the first requests land on different
-    shards. A shard's client is built when a request first needs it: memory grows with the
-    connections in use, never with `max_connections`.
+    At most `FetchSettings.max_connections` requests are in flight: a request waits for one of
+    that many slots before it starts, and the transport's pool has as many connections, so the
+    pool never makes a request wait (waiting for a slot does not count against the request
+    timeout; waiting inside the pool would). The sender and its transport are built when the
+    first request needs them; connections open as requests need them, so memory grows with
+    the connections in use, never with `max_connections`.
     """
 
     __slots__ = (
         "_cache",
-        "_clients",
         "_closed",
-        "_fresh",
         "_politeness",
-        "_released",
         "_robots",
+        "_sender",
         "_settings",
-        "_shards",
         "_slots",
         "_stack",
         "_tls",
@@ -365,14 +274,11 @@ class Fetcher:
     def __init__(self, settings: FetchSettings, politeness: Politeness | None) -> None:
         self._settings = settings
         self._politeness = politeness
-        self._shards = min(settings.shard_count, settings.max_connections)
-        self._clients: dict[int, Sender] = {}
+        self._sender: Sender | None = None
         self._stack = contextlib.AsyncExitStack()
         self._tls: ssl.SSLContext | None = None
         self._closed = False
         self._slots = trio.Semaphore(settings.max_connections)
-        self._released: deque[int] = deque()
-        self._fresh = 0  # slots handed out so far that had never been used
         self._robots = RobotsCache()
         self._cache: AsyncSqliteStorage | None = None
 
@@ -381,7 +287,7 @@ class Fetcher:
     async def open(
         cls, settings: FetchSettings | None = None, politeness: Politeness | None = None
     ) -> AsyncIterator[Fetcher]:
-        """A fetcher whose clients are all closed on exit, even when cancelled."""
+        """A fetcher whose sender is closed on exit, even when cancelled."""
         fetcher = cls(settings if settings is not None else FetchSettings(), politeness)
         try:
             yield fetcher
@@ -393,97 +299,96 @@ class Fetcher:
 
     @property
     def settings(self) -> FetchSettings:
-        """The settings in force (pool shape as opened, the rest as last updated)."""
+        """The settings in force (the sender's as opened, the rest as last updated)."""
         return self._settings
 
-    @property
-    def shards(self) -> int:
-        """How many httpx clients requests are spread over (at most; they open on first use)."""
-        return self._shards
-
     def update_settings(self, settings: FetchSettings) -> None:
-        """Apply reloaded settings from the next request on; the pool shape stays as opened."""
+        """Apply reloaded settings from the next request on; what the sender was built with
+        stays as opened."""
         opened = self._settings
-        self._settings = attrs.evolve(
-            settings,
-            max_connections=opened.max_connections,
-            clients=opened.clients,
-            cookies=opened.cookies,
-            proxy=opened.proxy,
-            trust_env=opened.trust_env,
-            cache_dir=opened.cache_dir,
-            cache_ttl_secs=opened.cache_ttl_secs,
+        http = attrs.evolve(
+            settings.http,
+            cookies=opened.http.cookies,
+            proxy=opened.http.proxy,
+            trust_env=opened.http.trust_env,
+            cache=opened.http.cache,
+            cache_dir=opened.http.cache_dir,
+            cache_ttl_secs=opened.http.cache_ttl_secs,
+            transport=opened.http.transport,
         )
-        for client in self._clients.values():
-            client.configure(settings.request_timeout_secs, _request_headers(settings))
+        self._settings = attrs.evolve(settings, http=http, concurrency=opened.concurrency)
+        if self._sender is not None:
+            self._sender.configure(settings.crawl.request_timeout_secs, _request_headers(settings))
 
     def robots_rules(self, url: str) -> RobotsRules | None:
         """The robots.txt rules read so far for `url`'s origin (None if not read yet)."""
         return self._robots.known(_origin_text(httpx.URL(url)))
 
     def _tls_context(self) -> ssl.SSLContext:
-        """One TLS context for every shard: building one costs ~20 ms, and they are alike."""
+        """The TLS context of httpcore's transports (`TrioTransport` builds its own), built once."""
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls
 
-    def _client(self, shard: int) -> Sender:
-        client = self._clients.get(shard)
-        if client is None:
-            if self._closed:
-                raise RuntimeError("this Fetcher is closed")
-            settings = self._settings
-            if settings.cache_dir is not None and self._cache is None:
-                self._cache = AsyncSqliteStorage(
-                    database_path=Path(settings.cache_dir) / CACHE_FILE,
-                    default_ttl=settings.cache_ttl_secs,
-                )
-                self._stack.push_async_callback(self._cache.close)
-            size = _shard_size(settings.max_connections, self._shards, shard)
-            client = _make_client(settings, size, self._tls_context, self._cache)
-            self._stack.push_async_callback(client.aclose)
-            self._clients[shard] = client
-        return client
+    def _open_sender(self) -> Sender:
+        if self._closed:
+            raise RuntimeError("this Fetcher is closed")
+        settings = self._settings
+        if settings.cache_dir is not None:
+            self._cache = AsyncSqliteStorage(
+                database_path=Path(settings.cache_dir) / CACHE_FILE,
+                default_ttl=settings.http.cache_ttl_secs,
+            )
+            self._stack.push_async_callback(self._cache.close)
+        transport = open_transport(
+            own=settings.own_transport,
+            connections=settings.max_connections,
+            proxy=settings.proxy,
+            trust_env=settings.http.trust_env,
+            tls=self._tls_context,
+            cache=self._cache,
+        )
+        sender = Sender(
+            transport,
+            settings.crawl.request_timeout_secs,
+            _request_headers(settings),
+            dict(settings.http.cookies),
+        )
+        self._stack.push_async_callback(sender.aclose)
+        self._sender = sender
+        return sender
 
-    async def get(self, url: str, *, key: int | None = None) -> FetchedPage:
+    async def get(self, url: str) -> FetchedPage:
         """Fetch an HTML page, following on-site redirects; raise `StageError` on any failure.
 
         `request_timeout_secs` bounds the time spent on the network for the whole request,
-        redirects included (a slow-drip server cannot stretch it); waiting for politeness
-        does not count. `key` pins the request to a shard (e.g. a worker number).
+        redirects included (a slow-drip server cannot stretch it); waiting for a connection
+        slot or for politeness does not count.
         """
-        if key is not None:
-            return await self._get(self._client(key % self._shards), url)
         try:
             self._slots.acquire_nowait()
         except trio.WouldBlock:
             await self._slots.acquire()
-        if self._released:
-            shard = self._released.popleft()
-        else:
-            shard = self._fresh % self._shards
-            self._fresh += 1
         try:
-            return await self._get(self._client(shard), url)
+            return await self._get(self._sender or self._open_sender(), url)
         finally:
-            self._released.append(shard)
             self._slots.release()
 
     async def _get(self, client: Sender, url: str) -> FetchedPage:
         settings = self._settings
-        remaining = settings.request_timeout_secs
+        remaining = settings.crawl.request_timeout_secs
         with map_http_errors():
             current = parse_url(url)
             origin = _origin(current)
             for _ in range(settings.max_redirects + 1):
-                if settings.robots_txt:
+                if settings.http.robots_txt:
                     await self._obey_robots(client, current, settings)
                 outcome = await self._polite_exchange(client, current, settings, remaining)
                 if isinstance(outcome, FetchedPage):
                     return outcome
                 target, spent = outcome
                 remaining -= spent
-                if not settings.allow_offsite_redirects and _origin(target) != origin:
+                if not settings.crawl.allow_offsite_redirects and _origin(target) != origin:
                     raise StageError(
                         ErrorKind.client_error, f"off-site redirect to {target} refused"
                     )
@@ -520,11 +425,11 @@ class Fetcher:
 
         async def fetch(robots_url: str) -> RobotsRules:
             rules = await self._fetch_robots(client, robots_url, settings)
-            delay = rules.crawl_delay(settings.user_agent)
+            delay = rules.crawl_delay(settings.http.user_agent)
             if delay is not None and self._politeness is not None:
                 # Origins on one host (http and https, say) share its pace: the larger delay.
                 pacer = self._politeness.pacer
-                capped = min(delay, settings.max_crawl_delay_secs)
+                capped = min(delay, settings.http.max_crawl_delay_secs)
                 pacer.set_delay(url.host, max(capped, pacer.delay(url.host)))
             return rules
 
@@ -532,14 +437,14 @@ class Fetcher:
         # Read once per origin; after that the rules are a dict lookup away (no await).
         rules = self._robots.known(origin) or await self._robots.rules(origin, fetch)
         text = str(url)
-        if not rules.allows(text, settings.user_agent):
+        if not rules.allows(text, settings.http.user_agent):
             raise refusal(text, rules)
 
     async def _fetch_robots(
         self, client: Sender, robots_url: str, settings: FetchSettings
     ) -> RobotsRules:
         """Read a robots.txt, following up to ROBOTS_MAX_REDIRECTS to any origin."""
-        remaining = settings.request_timeout_secs
+        remaining = settings.crawl.request_timeout_secs
         current = httpx.URL(robots_url)
         try:
             with map_http_errors():
@@ -609,7 +514,7 @@ class Fetcher:
                             f"not an HTML page: content type {content_type or '(none)'!r}",
                             status=response.status_code,
                         )
-                    limit = settings.max_response_bytes
+                    limit = settings.crawl.max_response_bytes
                 length = fields.get("content-length")
                 # (A 20-digit length is over any limit, and int() refuses 4,301 digits.)
                 if (
@@ -637,5 +542,5 @@ class Fetcher:
         # Only reached when the deadline cancelled the exchange.
         raise StageError(
             ErrorKind.network_timeout,
-            f"no complete response within {settings.request_timeout_secs} s",
+            f"no complete response within {settings.crawl.request_timeout_secs} s",
         )

@@ -12,6 +12,10 @@ on the host, then for the host's pace, then for a token, so a request queued beh
 slow-paced host never burns a token it cannot use yet. A host with a crawl delay is therefore
 asked at most once per max(1 / requests_per_second, delay) seconds. Everything here runs on
 trio's clock (`trio.current_time`, `trio.sleep`), so tests drive it with a `MockClock`.
+
+The per-host limit is one of the crawl's bounds, each on something different: a stage's limit
+(items), the fetcher's slots (requests in flight in all, ``max_connections``), this (requests
+in flight to one host); docs/architecture.md, "What bounds what", has them side by side.
 """
 
 from __future__ import annotations
