@@ -155,7 +155,15 @@ async def open_session(
                 new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
             )
 
-        planner = CataloguePlanner(site, store, crawl.fetch_list, config.crawl, ledger, session_id)
+        planner = CataloguePlanner(
+            site,
+            store,
+            crawl.fetch_list,
+            config.crawl,
+            ledger,
+            session_id,
+            list_concurrency=config.concurrency.list_pages,
+        )
         beat = (
             functools.partial(_heartbeat, store, session_id)
             if isinstance(store, RunHeartbeat)

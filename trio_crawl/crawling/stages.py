@@ -49,6 +49,17 @@ class CatalogueCrawl:
         return await self.parser.parse_list(await self._fetch(self.site.list_url(page)))
 
     async def list_page(self, job: PageJob) -> list[Any]:
+        refs = list(job.refs) if job.refs is not None else await self._read(job)
+        if self.ledger is not None:
+            shape = job.shape
+            total = total_products(shape.last_page, shape.on_last, self.site.per_page)
+            await self.ledger.page_listed(
+                LedgerPage(job.page, job.url), refs, total, self.session_id
+            )
+        return refs
+
+    async def _read(self, job: PageJob) -> list[Any]:
+        """A page the planner could not read: its refs not stored yet, at free positions."""
         listing = await self.fetch_list(job.page)
         if listing.current != job.page:
             raise not_found(job.page, listing)
@@ -62,7 +73,7 @@ class CatalogueCrawl:
             )
         refs = []
         for index, entry in enumerate(listing.entries):
-            if entry.url in job.done_urls:
+            if entry.url in job.stored:
                 continue
             page_id, index_in_page, product_id = position(
                 job.page,
@@ -72,14 +83,9 @@ class CatalogueCrawl:
                 per_page=site.per_page,
                 ordering=site.ordering,
             )
-            if (page_id * site.per_page + index_in_page, entry.url) in job.done:
+            if page_id * site.per_page + index_in_page in job.held:
                 continue
             refs.append(site.ref(entry, page_id, index_in_page, product_id))
-        if self.ledger is not None:
-            total = total_products(shape.last_page, shape.on_last, site.per_page)
-            await self.ledger.page_listed(
-                LedgerPage(job.page, job.url), refs, total, self.session_id
-            )
         return refs
 
     async def product_details(self, ref: Any) -> Any:

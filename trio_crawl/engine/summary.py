@@ -7,8 +7,8 @@ The status is decided in one place, `SessionAccount.summary`, in this order:
     timed_out   the session deadline stopped it
     failed      the plan said what it expected (say, 360 products saved) and nothing of it
                 happened, or less happened and no failed item explains the gap
-    partial     some items failed (each is in `failed_items`), or an actor failed after
-                reporting
+    partial     some items failed (each is in `failed_items`), an actor failed after
+                reporting, or the plan's `settle` found the work overtaken (the reason says how)
     completed   everything planned happened, and the plan's expected counts were reached
 """
 
@@ -117,6 +117,8 @@ class SessionAccount:
         self._batches_failed = 0
         self.failure: tuple[str, StageError] | None = None
         """(reason, error) when the session itself failed: planning, a crash, an abort."""
+        self.unsettled = ""
+        """What the plan's `settle` found overtaken ("" when nothing was)."""
 
     def fail(self, reason: str, error: StageError) -> None:
         if self.failure is None:
@@ -196,6 +198,6 @@ class SessionAccount:
             if got == 0 or not self._failed:
                 unexplained = "" if self._failed else ", and no failed item explains it"
                 return "failed", f"expected {wanted} {counter}, got {got}{unexplained}", None
-        if self._failed or self._batches_failed:
-            return "partial", "", None
+        if self._failed or self._batches_failed or self.unsettled:
+            return "partial", self.unsettled, None
         return "completed", "", None

@@ -26,7 +26,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
-from .schema import DETAIL_COLUMNS, PRODUCT_COLUMNS, SchemaState, StoreOpenError, inspect
+from .schema import (
+    DETAIL_COLUMNS,
+    LISTING_COLUMNS,
+    PRODUCT_COLUMNS,
+    SchemaState,
+    StoreOpenError,
+    inspect,
+)
 
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
@@ -47,8 +54,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     *(f"list_{c}" for c in _SHARED),
     "created_at",
     "updated_at",
+    *LISTING_COLUMNS,
 )
-"""The columns of an exported record, in order."""
+"""The columns of an exported record, in order. `delisted_at` is null while the product is
+listed; a delisted product keeps the position it last had (`listed_at` says when)."""
 
 _EXPORT_QUERY = (
     "SELECT "
@@ -66,10 +75,11 @@ _EXPORT_QUERY = (
             ),
             "p.created_at",
             "p.updated_at",
+            *(f"p.{c}" for c in LISTING_COLUMNS),
         ]
     )
     + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
-    + " ORDER BY p.page_id, p.index_in_page"
+    + " ORDER BY p.page_id, p.index_in_page, p.delisted_at IS NOT NULL, p.url"
 )
 
 
@@ -117,7 +127,7 @@ def _record_table(connection: sqlite3.Connection) -> str:
 
 def _records_query(table: str) -> str:
     quoted = table.replace('"', '""')
-    return f'SELECT * FROM "{quoted}" ORDER BY page_id, index_in_page, url'
+    return f'SELECT * FROM "{quoted}" ORDER BY page_id, index_in_page, delisted_at IS NOT NULL, url'
 
 
 def _write_jsonl(records: Iterable[Record], names: list[str], out: TextIO) -> int:
