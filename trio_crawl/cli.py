@@ -27,6 +27,7 @@ from rich.console import Console
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
+from .demo.catalogue import add_change_option
 from .engine.events import BatchCompleted, BatchFailed, Event, SessionStarted, Subscription
 from .engine.summary import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
@@ -206,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nested",
         help="how list pages lay out their cards (nested, as the live site does)",
     )
+    add_change_option(serve)
     return parser
 
 
@@ -372,9 +374,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
             markup = Markup(args.markup)
-            trio.run(
-                run_demo_server, args.products, args.port, args.seed, faults, markup, args.books
-            )
+            serve_changed = functools.partial(run_demo_server, changes=args.change)
+            trio.run(serve_changed, args.products, args.port, args.seed, faults, markup, args.books)
             return 0
         if args.command == "demo":
             summary = trio.run(run_demo, args, console)

@@ -304,7 +304,7 @@ class CataloguePlanner:
             batches_of(jobs, self.settings.batch_size),
             expected,
             note,
-            settle=lambda: self.settle(context, sweep),
+            settle=lambda: self.settle(context, sweep, expected["products_saved"] > 0),
         )
 
     def _listing(self, sweep: Sweep) -> dict[str, tuple[Listed, Any]]:
@@ -384,28 +384,45 @@ class CataloguePlanner:
             f" delisted, {change.relisted} listed again, {change.moved} moved"
         )
 
-    async def settle(self, context: PlanContext, sweep: Sweep) -> str:
-        """After the batches: the status check again. A catalogue that moved meanwhile leaves
-        products unstored or stored at old positions, so the run must not say `completed`."""
+    async def settle(self, context: PlanContext, sweep: Sweep, stored_some: bool) -> str:
+        """After the batches: is the catalogue still what the run stored? A run that stored
+        products reads every list page again (a delisting and an insertion in the middle leave
+        the total and both ends as they were); one that stored nothing runs the status check
+        again (what it holds was right when the run began). A catalogue that moved leaves
+        products unstored or at old positions, so the run must not say `completed`."""
         if not sweep.complete:
             pages = ", ".join(str(page) for page in sorted(sweep.failed))
             return (
                 f"list page(s) {pages} could not be read when the run began, so delistings and"
                 " moves were not applied; one more run settles it"
             )
-        seen: dict[int, ListPage] = {}
-        shape = await find_last_page(self._fetcher(context, seen), self.site.per_page)
-        before = total_products(sweep.shape.last_page, sweep.shape.on_last, self.site.per_page)
-        after = total_products(shape.last_page, shape.on_last, self.site.per_page)
+        per_page = self.site.per_page
+        before = total_products(sweep.shape.last_page, sweep.shape.on_last, per_page)
+        unread = ""
+        if stored_some:
+            again = await self.sweep(context)
+            shape, seen = again.shape, dict(again.pages)
+            if again.failed:
+                pages = ", ".join(str(page) for page in sorted(again.failed))
+                unread = f"list page(s) {pages} could not be read again"
+        else:
+            seen = {}
+            shape = await find_last_page(self._fetcher(context, seen), per_page)
+        after = total_products(shape.last_page, shape.on_last, per_page)
         changed = []
         if after != before:
             changed.append(f"{before} products when the run began, {after} now")
-        for page in sorted({1, shape.last_page}):
-            old, new = sweep.pages.get(page), seen.get(page)
-            if old is not None and new is not None and old.entries != new.entries:
-                changed.append(f"list page {page} shows other products than it did")
+        differ = [
+            page
+            for page in sorted(seen)
+            if page in sweep.pages and seen[page].entries != sweep.pages[page].entries
+        ]
+        if differ:
+            shown = ", ".join(str(page) for page in differ[:5])
+            more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+            changed.append(f"list page(s) {shown}{more} show other products than they did")
         if not changed:
-            return ""
+            return f"{unread}: the run cannot tell it stored all it lists" if unread else ""
         return (
             f"the catalogue changed during the crawl ({'; '.join(changed)}); one more run"
             " settles it"

@@ -173,6 +173,8 @@ class CrawlStatus:
     products_left: int | None
     not_done: tuple[NotDoneGroup, ...]
     runs: tuple[RunRecord, ...]
+    products_delisted: int = 0
+    """Products stored once and no longer listed: kept, marked delisted, not counted as done."""
 
     @property
     def continue_with(self) -> str | None:
@@ -196,6 +198,7 @@ class CrawlStatus:
                 "done": self.products_done,
                 "expected": self.products_expected,
                 "left": self.products_left,
+                "delisted": self.products_delisted,
             },
             "holes": {
                 "count": self.holes,
@@ -220,8 +223,14 @@ class CrawlStatus:
             out += _labelled(
                 "pages", [f"{self.pages_done} of {self.pages_expected} list pages read"]
             )
+            delisted = (
+                f"; {self.products_delisted} delisted (kept, marked)"
+                if self.products_delisted
+                else ""
+            )
             out += _labelled(
-                "products", [f"{self.products_done} of {self.products_expected} stored"]
+                "products",
+                [f"{self.products_done} of {self.products_expected} stored{delisted}"],
             )
             out += _labelled("holes", [self._describe_holes()])
         if self.not_done:
@@ -291,9 +300,13 @@ def read_status(path: str | os.PathLike[str]) -> CrawlStatus:
 
 def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     shape = _shape(connection, path)
+    table = _record_table(connection)
     products_done = _scalar(
-        connection, "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+        connection,
+        "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+        f" AND url NOT IN ({_delisted(table)})",
     )
+    products_delisted = _scalar(connection, f"SELECT COUNT(*) FROM ({_delisted(table)})")
     not_done = tuple(_not_done(connection))
     runs = tuple(_runs(connection))
     if shape is None:
@@ -311,6 +324,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
             products_left=None,
             not_done=not_done,
             runs=runs,
+            products_delisted=products_delisted,
         )
     pages_done = _scalar(
         connection,
@@ -318,7 +332,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         " AND total = ? AND page BETWEEN 1 AND ?",
         (shape.total, shape.last_page),
     )
-    done = _done_positions(connection, shape)
+    done = _done_positions(connection, shape, table)
     holes = list(_holes(done))
     # The planner's own rule, so that "pages left" is what the next crawl will read.
     pages_left = pages_with_work(
@@ -345,6 +359,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         products_left=shape.total - len(done),
         not_done=not_done,
         runs=runs,
+        products_delisted=products_delisted,
     )
 
 
@@ -369,11 +384,23 @@ def _shape(connection: sqlite3.Connection, path: str) -> ShapeSeen | None:
     return shape
 
 
-def _done_positions(connection: sqlite3.Connection, shape: ShapeSeen) -> list[int]:
-    """The oldest indexes of the shape's positions whose product is done, ascending."""
+def _record_table(connection: sqlite3.Connection) -> str:
+    row = connection.execute("SELECT record_table FROM catalogue_shape WHERE id = 1").fetchone()
+    return "products" if row is None else str(row[0])
+
+
+def _delisted(table: str) -> str:
+    quoted = table.replace('"', '""')
+    return f'SELECT url FROM "{quoted}" WHERE delisted_at IS NOT NULL'
+
+
+def _done_positions(connection: sqlite3.Connection, shape: ShapeSeen, table: str) -> list[int]:
+    """The oldest indexes of the shape's positions whose product is done (and listed),
+    ascending."""
     rows = connection.execute(
         "SELECT DISTINCT page_id * :per_page + index_in_page AS oldest FROM crawl_ledger"
         " WHERE item = 'product' AND state = 'done' AND page_id >= 0"
+        f" AND url NOT IN ({_delisted(table)})"
         " AND index_in_page BETWEEN 0 AND :per_page - 1"
         " AND page_id * :per_page + index_in_page < :total ORDER BY oldest",
         {"per_page": shape.per_page, "total": shape.total},
