@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--db", required=True, help="SQLite file")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.add_argument(
+        "--failures", action="store_true", help="list every failed item (the first 10 otherwise)"
+    )
 
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"
@@ -484,7 +487,7 @@ def _status(args: argparse.Namespace) -> int:
 
     from .stores import read_status
 
-    status = read_status(args.db)
+    status = read_status(args.db, None if args.failures else 10)
     print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
     return 0
 

@@ -439,6 +439,8 @@ class DemoCatalogue:
         self._where: dict[int, int] | None = None
         self._shown: list[int] | None = None
         self.listing = listing
+        self.dead: set[int] = set()
+        """Serials listed whose detail pages answer 404: dead links (`break_links`)."""
 
     def __repr__(self) -> str:
         return f"DemoCatalogue(products={self._total}, seed={self._seed})"
@@ -523,7 +525,7 @@ class DemoCatalogue:
         if match is None:
             return None
         serial = int(match.group(1))
-        if not self.is_listed(serial) or match.group(1) != str(serial):
+        if not self.is_listed(serial) or match.group(1) != str(serial) or serial in self.dead:
             return None
         product = make_product(self._seed, serial)
         return product if product.slug == slug else None
@@ -583,6 +585,15 @@ class DemoCatalogue:
         self._changed([serial for serial in self.serials() if serial not in gone])
         return [make_product(self._seed, serial) for serial in sorted(gone)]
 
+    def break_links(self, serials: Iterable[int], broken: bool = True) -> None:
+        """Make the detail pages of these listed products answer 404 (or, with `broken`
+        False, answer again), as a catalogue's dead links do."""
+        if broken:
+            self.dead.update(serials)
+        else:
+            self.dead.difference_update(serials)
+        self._version += 1
+
     def serial_at(self, oldest_index: int) -> int:
         """The serial of the product `oldest_index` places from the oldest."""
         if self._order is None:
@@ -605,13 +616,16 @@ class DemoCatalogue:
         return f"p{page_id:04d}i{index:02d}"
 
 
-CHANGE_FORMAT: Final = re.compile(r"delist:\d+(-\d+)?(,\d+(-\d+)?)*|insert:\d+(:\d+)?|publish:\d+")
+CHANGE_FORMAT: Final = re.compile(
+    r"(delist|dead):\d+(-\d+)?(,\d+(-\d+)?)*|insert:\d+(:\d+)?|publish:\d+"
+)
 """What `apply_changes` reads (one change)."""
 
 
 def apply_changes(catalogue: DemoCatalogue, changes: Iterable[str]) -> DemoCatalogue:
     """Change `catalogue` as `changes` say, in order: ``delist:S`` (serials S: ``5``,
-    ``5,9``, ``10-20``), ``insert:AT:K`` (K new products after the AT oldest), ``publish:K``.
+    ``5,9``, ``10-20``), ``insert:AT:K`` (K new products after the AT oldest), ``publish:K``,
+    ``dead:S`` (listed, but their detail pages answer 404).
     The same seed and changes give the same catalogue, so a demo server started again with
     them serves what a changed live catalogue would. `ValueError` names a change it cannot
     read."""
@@ -625,11 +639,13 @@ def apply_changes(catalogue: DemoCatalogue, changes: Iterable[str]) -> DemoCatal
                 catalogue.insert(int(at), int(k or 1))
             elif kind == "publish":
                 catalogue.publish(int(rest or 1))
+            elif kind == "dead":
+                catalogue.break_links(_serials(rest))
             else:
                 raise ValueError(f"unknown change {kind!r}")
         except ValueError as exc:
             raise ValueError(
-                f"cannot apply {change!r} (delist:S, insert:AT:K or publish:K): {exc}"
+                f"cannot apply {change!r} (delist:S, insert:AT:K, publish:K or dead:S): {exc}"
             ) from None
     return catalogue
 
@@ -648,7 +664,8 @@ def add_change_option(parser: argparse.ArgumentParser) -> None:
     def change(text: str) -> str:
         if not CHANGE_FORMAT.fullmatch(text):
             raise argparse.ArgumentTypeError(
-                f"{text!r}: expected delist:SERIALS (5,9,20-30), insert:AT:K or publish:K"
+                f"{text!r}: expected delist:SERIALS (5,9,20-30), insert:AT:K, publish:K"
+                " or dead:SERIALS"
             )
         return text
 
@@ -660,5 +677,6 @@ def add_change_option(parser: argparse.ArgumentParser) -> None:
         metavar="CHANGE",
         help="change the catalogue before serving it, in order (repeatable): delist:5,9,20-30"
         " (products by serial, 0 = the oldest at first), insert:AT:K (K new products after the"
-        " AT oldest), publish:K (K new products at the newest end)",
+        " AT oldest), publish:K (K new products at the newest end), dead:5,9 (listed, but their"
+        " detail pages answer 404)",
     )

@@ -6,7 +6,8 @@ The status is decided in one place, `SessionAccount.summary`, in this order:
     cancelled   a stop (Cancel, Shutdown, the caller's block raising, KeyboardInterrupt)
     timed_out   the session deadline stopped it
     failed      the plan said what it expected (say, 360 products saved) and nothing of it
-                happened, or less happened and no failed item explains the gap
+                happened while some failure might pass, or less happened and no failed item
+                explains the gap
     partial     some items failed (each is in `failed_items`), an actor failed after
                 reporting, or the plan's `settle` found the work overtaken (the reason says how)
     completed   everything planned happened, and the plan's expected counts were reached
@@ -21,8 +22,11 @@ import attrs
 
 from .accounting import Lost
 from .control import StopRequest
-from .results import FailedItem, FatalError, StageError, StageResult, StageStats, Success
+from .results import ErrorKind, FailedItem, FatalError, StageError, StageResult, StageStats, Success
 from .stage import Stage
+
+FOR_GOOD = frozenset({ErrorKind.client_error, ErrorKind.parse_error, ErrorKind.validation_error})
+"""Failures a rerun meets again as they were (not a fault that passes)."""
 
 SessionStatus = Literal["completed", "partial", "cancelled", "timed_out", "failed"]
 
@@ -195,7 +199,11 @@ class SessionAccount:
             if self._counts.get(counter, 0) < wanted
         ]
         for counter, wanted, got in short:
-            if got == 0 or not self._failed:
+            # Nothing done and a fault that might pass (a site down, a network gone) is a
+            # failed session; items that failed for good (a dead link, a page broken for good,
+            # a record refused) explain the gap: a rerun left only those is `partial`.
+            transient = any(item.kind not in FOR_GOOD for item in self._failed)
+            if not self._failed or (got == 0 and transient):
                 unexplained = "" if self._failed else ", and no failed item explains it"
                 return "failed", f"expected {wanted} {counter}, got {got}{unexplained}", None
         if self._failed or self._batches_failed or self.unsettled:

@@ -41,6 +41,9 @@ __all__ = [
 HOLE_RANGES_SHOWN = 5
 """How many hole ranges a status lists (the count covers all of them)."""
 
+FAILURES_SHOWN = 10
+"""How many failed items `read_status` lists with their last error unless asked for all."""
+
 URLS_SHOWN = 3
 """How many URLs a status names for each kind of failed or cancelled item."""
 
@@ -131,6 +134,21 @@ class NotDoneGroup:
 
 
 @attrs.frozen
+class FailedRecord:
+    """An item a run gave up on, with its last error: what an operator needs to judge it."""
+
+    item: str
+    url: str
+    state: str
+    kind: str
+    attempts: int
+    last_error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
 class RunRecord:
     """One `crawl_runs` row, as a status shows it; `reason` is the one the run recorded in its
     error JSON, if any. `process_gone` is None unless the run says ``running``; then it tells
@@ -175,6 +193,10 @@ class CrawlStatus:
     runs: tuple[RunRecord, ...]
     products_delisted: int = 0
     """Products stored once and no longer listed: kept, marked delisted, not counted as done."""
+    failures: tuple[FailedRecord, ...] = ()
+    """The failed items with their last errors (the first `FAILURES_SHOWN`, unless
+    `read_status` was asked for all); cancelled ones are work left, not failures."""
+    failures_count: int = 0
 
     @property
     def continue_with(self) -> str | None:
@@ -206,6 +228,10 @@ class CrawlStatus:
                 "first_ranges": [hole.to_dict() for hole in self.hole_ranges],
             },
             "not_done": [group.to_dict() for group in self.not_done],
+            "failures": {
+                "count": self.failures_count,
+                "items": [failure.to_dict() for failure in self.failures],
+            },
             "runs": [run.to_dict() for run in self.runs],
             "continue_command": self.continue_with,
         }
@@ -235,6 +261,11 @@ class CrawlStatus:
             out += _labelled("holes", [self._describe_holes()])
         if self.not_done:
             out += _labelled("not done", _table([_group_row(group) for group in self.not_done]))
+        if self.failures:
+            rows = [[f.url, f.state, f.kind, f"{f.attempts}x", f.last_error] for f in self.failures]
+            more = self.failures_count - len(self.failures)
+            tail = [f"and {more} more (--failures lists them all)"] if more else []
+            out += _labelled("failures", [*_table(rows), *tail])
         out += _labelled("runs", _table([_run_row(run) for run in self.runs]) or ["none yet"])
         out.append(self._last_line())
         return out
@@ -264,8 +295,9 @@ class CrawlStatus:
         )
 
 
-def read_status(path: str | os.PathLike[str]) -> CrawlStatus:
-    """Read the status of the crawl in the database at `path`, without changing the file.
+def read_status(path: str | os.PathLike[str], failures: int | None = FAILURES_SHOWN) -> CrawlStatus:
+    """Read the status of the crawl in the database at `path`, without changing the file;
+    with the first `failures` failed items and their last errors (None: all of them).
 
     Raises `StoreOpenError` (its message names the file and what to do) when there is no file,
     or it is not a trio_crawl database of this schema version.
@@ -293,7 +325,14 @@ def read_status(path: str | os.PathLike[str]) -> CrawlStatus:
             # One snapshot: a crawl writing to the file meanwhile cannot skew one count against
             # another.
             connection.execute("BEGIN")
-            return _read(connection, name)
+            return attrs.evolve(
+                _read(connection, name),
+                failures=tuple(_failures(connection, failures)),
+                failures_count=_scalar(
+                    connection,
+                    "SELECT COUNT(*) FROM crawl_ledger WHERE state = 'failed'",
+                ),
+            )
         except sqlite3.Error as exc:
             raise StoreOpenError(name, f"cannot read {name}: {exc}") from exc
 
@@ -415,6 +454,18 @@ def _holes(done: Sequence[int]) -> Iterator[tuple[int, int]]:
         if index > expected:
             yield expected, index - 1
         expected = index + 1
+
+
+def _failures(connection: sqlite3.Connection, limit: int | None) -> Iterator[FailedRecord]:
+    rows = connection.execute(
+        "SELECT item, url, state, COALESCE(error_kind, state), attempts,"
+        " COALESCE(last_error, '') FROM crawl_ledger WHERE state = 'failed'"
+        " ORDER BY item = 'product', page, page_id, index_in_page, url"
+        " LIMIT ?",
+        (-1 if limit is None else limit,),
+    )
+    for row in rows:
+        yield FailedRecord(*row)
 
 
 def _not_done(connection: sqlite3.Connection) -> Iterator[NotDoneGroup]:

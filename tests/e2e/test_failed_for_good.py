@@ -1,0 +1,123 @@
+"""Items that fail for good: a rerun whose only work is dead links is honest (`partial`, exit
+0, the failures listed with their reasons), and a page a site calls broken for good is fetched
+once, not once per attempt of the policy."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import trio
+import trio.testing
+
+from trio_crawl import crawl
+from trio_crawl.demo import DemoCatalogue
+from trio_crawl.engine.results import ErrorKind, StageError
+from trio_crawl.sites import MatterCatalogue
+from trio_crawl.sites.response import Response
+from trio_crawl.stores import SqliteStore
+from trio_crawl.stores.status import read_status
+
+from .conftest import crawl_config, db_path, demo_server
+
+CLI = [sys.executable, "-m", "trio_crawl.cli"]
+CONTINUE = {"strategy": "continue_from_db", "page_range_limit": 1000}
+
+
+async def test_a_rerun_left_only_dead_links_is_partial_lists_them_and_completes_once_fixed(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    catalogue = DemoCatalogue(products=120, seed=4)
+    dead = [7, 60, 113]
+    catalogue.break_links(dead)
+    path = db_path(tmp_path)
+    config = crawl_config(crawl=CONTINUE)
+    async with demo_server(catalogue) as server, SqliteStore.open(path) as store:
+        site = MatterCatalogue(server.base_url)
+        first = await crawl(config, site=site, store=store)
+        assert (first.status, first.products_saved, first.products_failed) == ("partial", 117, 3)
+        details = server.stats.details
+        second = await crawl(config, site=site, store=store)
+        rerun_details = server.stats.details - details
+        status = read_status(path)
+        catalogue.break_links(dead, broken=False)
+        third = await crawl(config, site=site, store=store)
+    # Only the dead links were left: tried again (404 is not retried within a run), and the
+    # run is partial, not failed.
+    assert second.status == "partial", second.reason
+    assert (second.products_saved, second.products_failed, rerun_details) == (0, 3, 3)
+    assert {item.kind for item in second.failed_items} == {ErrorKind.client_error}
+    assert len(status.failures) == status.failures_count == 3
+    assert {f.url for f in status.failures} == {item.url for item in second.failed_items}
+    assert all("404" in f.last_error for f in status.failures)
+    text = "\n".join(status.lines())
+    assert "failures:" in text and "404" in text
+    assert third.status == "completed" and third.products_saved == 3
+
+
+def test_the_cli_exits_0_for_a_rerun_left_only_dead_links(tmp_path: Path) -> None:
+    """The real command, twice, against `serve-demo` with a dead link (``--change dead:5``)."""
+    server = subprocess.Popen(
+        [*CLI, "serve-demo", "--port", "0", "--products", "24", "--change", "dead:5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().split(" at ")[1].split()[0]
+        db = str(tmp_path / "dead.db")
+        crawls = [
+            subprocess.run(
+                [*CLI, "crawl", "--base-url", base, "--db", db, "--no-dashboard"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            for _ in range(2)
+        ]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert [c.returncode for c in crawls] == [0, 0], crawls[1].stdout + crawls[1].stderr
+    shown = subprocess.run(
+        [*CLI, "status", "--db", db, "--json", "--failures"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    status = json.loads(shown.stdout)
+    assert status["failures"]["count"] == 1
+    assert "404" in status["failures"]["items"][0]["last_error"]
+
+
+class BrokenForGood(MatterCatalogue):
+    """A site that knows some detail pages are broken for good (say, a placeholder page)."""
+
+    broken: frozenset[str] = frozenset()
+
+    def parse_detail(self, response: Response) -> Any:
+        if any(slug in response.url for slug in self.broken):
+            raise StageError(ErrorKind.parse_error, "placeholder page", permanent=True)
+        return super().parse_detail(response)
+
+
+async def test_a_page_the_site_calls_broken_for_good_is_fetched_once(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    catalogue = DemoCatalogue(products=36, seed=2)
+    broken = catalogue.page(2)[3].slug
+    requested: list[str] = []
+    async with demo_server(catalogue) as server, SqliteStore.open(db_path(tmp_path)) as store:
+        server.on_request = requested.append
+        site = BrokenForGood(server.base_url)
+        site.broken = frozenset({broken})
+        summary = await crawl(crawl_config(), site=site, store=store)
+    # product_details retries parse_error (five attempts): not one the site calls permanent.
+    assert crawl_config().retry.product_details.max_attempts == 5
+    assert summary.status == "partial"
+    assert [(i.kind, i.attempts) for i in summary.failed_items] == [(ErrorKind.parse_error, 1)]
+    assert sum(broken in path for path in requested) == 1
+    assert summary.products_saved == 35
