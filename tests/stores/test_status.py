@@ -133,9 +133,8 @@ def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
             FailedRecord(
                 "product", product_url(i), "failed", kind, 3, f"{kind} at {product_url(i)}"
             )
-            for i, kind in [(5, "parse_error"), (6, "parse_error"), (7, "parse_error"),
-                            (8, "parse_error"), (20, "network_timeout")]
-        ),  # fmt: skip
+            for i, kind in [*((i, "parse_error") for i in (5, 6, 7, 8)), (20, "network_timeout")]
+        ),
         failures_count=5,
     )
 
