@@ -175,3 +175,62 @@ async def test_everything_done_plans_nothing(tmp_path: Any) -> None:
         await store.save_done([stored(i, catalogue.url(i)) for i in range(30)], "old")
         jobs, plan = await plan_over(store, catalogue, limit=100)
     assert (jobs, dict(plan.expected)) == ([], {"pages_ok": 0, "products_saved": 0})
+
+
+# -- a catalogue changed anywhere ------------------------------------------------------------
+
+
+class Listed(Catalogue):
+    """The same site (DESIGN §6: newest first, 12 a page, past the end the last page again),
+    listing the products `urls` (oldest first) after any number of changes."""
+
+    def __init__(self, urls: list[str]) -> None:
+        super().__init__(len(urls))
+        self.urls = urls
+
+    def url(self, oldest: int) -> str:
+        return self.urls[oldest]
+
+
+@st.composite
+def changes(draw: st.DrawFn) -> dict[str, Any]:
+    total = draw(st.integers(1, 150))
+    delisted = draw(st.sets(st.integers(0, total - 1), max_size=total - 1))
+    inserts = draw(st.lists(st.tuples(st.integers(0, total), st.integers(1, 15)), max_size=4))
+    return {"total": total, "delisted": delisted, "inserts": inserts}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=changes())
+def test_after_any_change_stored_products_move_to_the_listing_and_only_new_ones_are_fetched(
+    case: dict[str, Any],
+) -> None:
+    trio.run(_check_change, case)
+
+
+async def _check_change(case: dict[str, Any]) -> None:
+    before = Catalogue(case["total"])
+    urls = [before.url(i) for i in range(before.total)]
+    gone = {urls[i] for i in case["delisted"]}
+    after = [url for url in urls if url not in gone]
+    new: list[str] = []
+    for n, (at, k) in enumerate(case["inserts"]):
+        added = [f"{BASE}/csa_product/new-{n}-{j}/" for j in range(k)]
+        at = min(at, len(after))
+        after[at:at] = added
+        new += added
+    now = Listed(after)
+    async with SqliteStore.open(":memory:") as store:
+        await store.save_done([stored(i, url) for i, url in enumerate(urls)], "old")
+        jobs, plan = await plan_over(store, now, limit=1000)
+        refs = [ref for job in jobs for ref in job.refs or ()]
+        # The new products are fetched, at the positions the listing shows them; nothing else.
+        assert sorted(ref.url for ref in refs) == sorted(new)
+        for ref in refs:
+            assert (ref.page_id, ref.index_in_page) == divmod(after.index(ref.url), PER_PAGE)
+        await store.save_done([Product(ref, ProductDetail(url=ref.url)) for ref in refs], "new")
+        rows = await store.fetch_products()
+    listed = {r["url"]: (r["page_id"], r["index_in_page"]) for r in rows if not r["delisted_at"]}
+    assert listed == {url: divmod(i, PER_PAGE) for i, url in enumerate(after)}
+    assert {r["url"] for r in rows if r["delisted_at"]} == gone
+    assert f"{len(new)} new to the store, {len(gone)} delisted" in plan.note or not (new or gone)
