@@ -357,3 +357,17 @@ def test_log_file_gets_one_line_per_event_each_naming_the_session(tmp_path: Path
     assert not re.search(
         r"^batch \d", result.stderr, re.MULTILINE
     )  # the file does not make stderr verbose
+
+
+def test_a_mistyped_command_or_option_gets_the_close_matches_and_abbreviations_are_refused(
+    tmp_path: Path,
+) -> None:
+    typo = run("crawll", cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean crawl?" in typo.stderr
+    option = run("status", "--db", "x.db", "--jsn", cwd=tmp_path)
+    assert option.returncode == 2 and "did you mean --json" in option.stderr
+    # An abbreviation is not the option it starts: --base-url is still missing.
+    short = run("crawl", "--base-ur", "http://127.0.0.1:9", "--db", "x.db", cwd=tmp_path)
+    assert short.returncode == 2
+    assert "required: --base-url" in short.stderr
+    assert not (tmp_path / "x.db").exists()

@@ -61,8 +61,37 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Options are spelled out (`--base-ur` is not `--base-url`: an abbreviation that a new
+    option would make ambiguous is a script broken later), and a mistyped command or option
+    gets the close matches."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message + _close_matches(message, self))
+
+
+def _close_matches(message: str, parser: argparse.ArgumentParser) -> str:
+    """"; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
+    import difflib
+    import re
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice is not None:
+        wrong, known = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if unknown is None:
+            return ""
+        wrong, known = unknown.group(1), list(parser._option_string_actions)
+        for action in parser._actions:  # the commands' own options are its subparsers'
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    known += list(command._option_string_actions)
+    close = difflib.get_close_matches(wrong, list(dict.fromkeys(known)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _whole_number(text: str, what: str, accept: range, out_of_range: str) -> int:

@@ -121,3 +121,14 @@ async def test_a_page_the_site_calls_broken_for_good_is_fetched_once(
     assert [(i.kind, i.attempts) for i in summary.failed_items] == [(ErrorKind.parse_error, 1)]
     assert sum(broken in path for path in requested) == 1
     assert summary.products_saved == 35
+
+
+async def test_a_planning_failure_over_http_names_the_url(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    async with demo_server(DemoCatalogue(products=12)) as server:
+        async with SqliteStore.open(db_path(tmp_path)) as store:
+            site = MatterCatalogue(server.base_url + "/elsewhere")
+            summary = await crawl(crawl_config(), site=site, store=store)
+    assert summary.status == "failed"
+    assert f"planning failed: HTTP 404 at {site.list_url(1)}" in summary.reason
