@@ -38,9 +38,14 @@ event_log = logging.getLogger("trio_crawl.events")
 EXIT_CODES = {"completed": 0, "partial": 0, "failed": 1, "timed_out": 3, "cancelled": 130}
 
 DEMO_SETTINGS: dict[str, Any] = {
-    # The demo target is our own server on loopback: crawl all of it, without a rate limit,
-    # and retry the malformed list pages its fault injection serves now and then.
-    "crawl": {"strategy": "full", "request_timeout_secs": 10},
+    # The demo target is our own server on loopback: crawl all of it without a rate limit (a
+    # rerun on the same file continues: what is stored is not fetched again), and retry the
+    # malformed list pages its fault injection serves now and then.
+    "crawl": {
+        "strategy": "continue_from_db",
+        "page_range_limit": 100_000,
+        "request_timeout_secs": 10,
+    },
     "rate_limit": {"requests_per_second": 0},
     "retry": {
         "list_pages": {
@@ -365,11 +370,15 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
     bookshop = DemoBookshop(books=args.products, seed=args.seed) if books else None
     faults = FaultConfig.low(seed=args.seed) if args.faults == "low" else FaultConfig()
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(
-                serve_demo, catalogue, faults=faults, markup=Markup(args.markup), bookshop=bookshop
-            )
+        serve = functools.partial(
+            serve_demo, catalogue, faults=faults, markup=Markup(args.markup), bookshop=bookshop
         )
+        try:
+            # The port of the demo crawled into this file before, so that a rerun continues
+            # the same catalogue (one catalogue per file) rather than starting another.
+            server = await nursery.start(functools.partial(serve, port=_demo_port(args.db)))
+        except OSError:
+            server = await nursery.start(serve)
         if bookshop is not None:
             what = f"demo bookshop: {bookshop.total} books on {bookshop.last_page} pages at "
             where = f"{server.bookshop_url} (faults: {args.faults})"
@@ -385,6 +394,23 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
         )
         nursery.cancel_scope.cancel()
     return summary
+
+
+def _demo_port(db: str) -> int:
+    """The port of the base URL the database at `db` recorded (0, any free port, if none)."""
+    import sqlite3
+    from contextlib import closing
+
+    if not Path(db).is_file():
+        return 0
+    try:
+        uri = Path(db).resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            row = connection.execute("SELECT base_url FROM catalogue_shape").fetchone()
+    except sqlite3.Error:
+        return 0
+    port = urlsplit(row[0]).port if row and row[0] else None
+    return port or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -126,9 +126,45 @@ async def test_a_page_the_site_calls_broken_for_good_is_fetched_once(
 async def test_a_planning_failure_over_http_names_the_url(
     tmp_path: Path, lazy_clock: trio.testing.MockClock
 ) -> None:
-    async with demo_server(DemoCatalogue(products=12)) as server:
-        async with SqliteStore.open(db_path(tmp_path)) as store:
-            site = MatterCatalogue(server.base_url + "/elsewhere")
-            summary = await crawl(crawl_config(), site=site, store=store)
+    async with (
+        demo_server(DemoCatalogue(products=12)) as server,
+        SqliteStore.open(db_path(tmp_path)) as store,
+    ):
+        site = MatterCatalogue(server.base_url + "/elsewhere")
+        summary = await crawl(crawl_config(), site=site, store=store)
     assert summary.status == "failed"
     assert f"planning failed: HTTP 404 at {site.list_url(1)}" in summary.reason
+
+
+async def test_a_second_catalogue_into_one_database_is_refused_naming_the_first(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    path = db_path(tmp_path)
+    async with SqliteStore.open(path) as store:
+        async with demo_server(DemoCatalogue(products=30, seed=1)) as first_server:
+            first = await crawl(crawl_config(), site=MatterCatalogue(first_server.base_url),
+                                store=store)  # fmt: skip
+        async with demo_server(DemoCatalogue(products=30, seed=2)) as other:
+            second = await crawl(crawl_config(), site=MatterCatalogue(other.base_url), store=store)
+            requests = other.stats.requests
+        rows = await store.fetch_products()
+    assert first.status == "completed"
+    assert second.status == "failed"
+    assert f"the database holds the catalogue at {first_server.base_url}" in second.reason
+    assert "one catalogue per file" in second.reason and requests == 0
+    assert len(rows) == 30 and not any(row["delisted_at"] for row in rows)
+
+
+def test_the_demo_run_again_on_its_database_continues_the_same_catalogue(tmp_path: Path) -> None:
+    db = str(tmp_path / "demo.db")
+    demo = [*CLI, "demo", "--products", "40", "--faults", "none", "--db", db, "--no-dashboard"]
+    runs = [
+        subprocess.run(demo, capture_output=True, text=True, timeout=120, check=False)
+        for _ in range(2)
+    ]
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stdout + runs[1].stderr
+    # The same port, so the same catalogue: nothing fetched again (4 pages read, + 4 more).
+    first_url = runs[0].stdout.split(" pages at ")[1].split()[0]
+    assert first_url in runs[1].stdout
+    saw = int(runs[1].stdout.split("server saw ")[1].split()[0])
+    assert saw <= 4 + 4 + 1  # the list pages, the checks, robots.txt

@@ -246,6 +246,18 @@ class CataloguePlanner:
         return ""
 
     async def __call__(self, context: PlanContext) -> Plan:
+        ledger = self.ledger
+        view = None if ledger is None else await ledger.view()
+        if view is not None:
+            held_by = view.shape.base_url if view.shape is not None else None
+            if view.stored and held_by and held_by.rstrip("/") != self.site.base_url.rstrip("/"):
+                # Every product of the one would look delisted to the other.
+                raise StageError(
+                    ErrorKind.configuration,
+                    f"the database holds the catalogue at {held_by} ({len(view.stored)}"
+                    f" products); crawl {self.site.base_url} into another database file (one"
+                    " catalogue per file)",
+                )
         sweep = await self.sweep(context)
         if sweep.problem:
             # Read while the catalogue moved: once more, from the status check.
@@ -262,9 +274,7 @@ class CataloguePlanner:
         listing = self._listing(sweep)
         stored: frozenset[str] = frozenset()
         held: frozenset[int] = frozenset()
-        ledger = self.ledger
-        if ledger is not None:
-            view = await ledger.view()
+        if ledger is not None and view is not None:
             stored = view.stored
             if not sweep.complete:
                 held = frozenset(page_id * per_page + index for page_id, index in view.done)
