@@ -163,6 +163,7 @@ async def open_session(
             ledger,
             session_id,
             list_concurrency=config.concurrency.list_pages,
+            fetch_url=crawl.fetch_list_url,
         )
         beat = (
             functools.partial(_heartbeat, store, session_id)

@@ -234,3 +234,68 @@ async def _check_change(case: dict[str, Any]) -> None:
     assert listed == {url: divmod(i, PER_PAGE) for i, url in enumerate(after)}
     assert {r["url"] for r in rows if r["delisted_at"]} == gone
     assert f"{len(new)} new to the store, {len(gone)} delisted" in plan.note or not (new or gone)
+
+
+# -- pagination by links -------------------------------------------------------------------
+
+
+class Cursored:
+    """A site paginated by opaque cursors (no page numbers at all), newest first; past the
+    last page there is no next link. Counts every fetch by URL."""
+
+    def __init__(self, urls: list[str]) -> None:
+        self.urls = urls  # oldest first
+        self.fetched: list[str] = []
+
+    def pages(self) -> list[list[str]]:
+        newest_first = list(reversed(self.urls))
+        return [newest_first[i : i + PER_PAGE] for i in range(0, len(newest_first), PER_PAGE)]
+
+    def cursor(self, page: int) -> str:
+        return f"{BASE}/feed?after=c{page * 7919 % 1000:03d}x{page}"
+
+    async def fetch_url(self, url: str) -> ListPage:
+        self.fetched.append(url)
+        pages = self.pages()
+        first = MatterCatalogue(BASE).list_url(1)
+        index = 0 if url == first else [self.cursor(n) for n in range(len(pages))].index(url)
+        entries = tuple(ListEntry(u, "maker", "model", "cert") for u in pages[index])
+        after = self.cursor(index + 1) if index + 1 < len(pages) else None
+        return ListPage(current=None, highest=None, entries=entries, next_url=after)
+
+
+async def plan_by_links(store: SqliteStore, site_pages: Cursored) -> tuple[list[PageJob], Any]:
+    config = CrawlConfig.from_dict({"crawl": {"page_range_limit": 1000}})
+    site = MatterCatalogue(BASE)
+
+    async def fetch(page: int) -> ListPage:
+        return await site_pages.fetch_url(site.list_url(page))
+
+    planner = CataloguePlanner(site, store, fetch, config.crawl, store, "links",
+                               fetch_url=site_pages.fetch_url)  # fmt: skip
+    plan = await planner(Immediate())  # type: ignore[arg-type]
+    return [job for batch in plan.batches for job in batch], plan
+
+
+async def test_a_site_paginated_by_cursors_is_read_once_a_run_and_its_changes_are_seen() -> None:
+    urls = [f"{BASE}/csa_product/{i}/" for i in range(40)]  # 4 pages: 12, 12, 12, 4
+    site_pages = Cursored(urls)
+    async with SqliteStore.open(":memory:") as store:
+        jobs, plan = await plan_by_links(store, site_pages)
+        # Each page once, in link order: no page numbers asked, nothing read twice.
+        assert len(site_pages.fetched) == len(set(site_pages.fetched)) == 4
+        assert [job.url for job in jobs] == list(reversed(site_pages.fetched))  # oldest first
+        refs = [ref for job in jobs for ref in job.refs or ()]
+        assert sorted(ref.url for ref in refs) == sorted(urls)
+        for ref in refs:
+            assert (ref.page_id, ref.index_in_page) == divmod(urls.index(ref.url), PER_PAGE)
+        await store.save_done([Product(r, ProductDetail(url=r.url)) for r in refs], "first")
+        site_pages.fetched.clear()
+        jobs, plan = await plan_by_links(store, site_pages)
+        assert jobs == [] and len(site_pages.fetched) == 4
+        site_pages.urls = [u for u in urls if u != urls[17]] + [f"{BASE}/csa_product/new/"]
+        jobs, plan = await plan_by_links(store, site_pages)
+        rows = {row["url"]: row for row in await store.fetch_products()}
+    assert [ref.url for job in jobs for ref in job.refs or ()] == [f"{BASE}/csa_product/new/"]
+    assert rows[urls[17]]["delisted_at"] is not None
+    assert "1 new to the store, 1 delisted" in plan.note

@@ -22,6 +22,7 @@ during the crawl keeps the run from being `completed` (the next run settles it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -38,6 +39,7 @@ from ..stores.protocol import Store
 from .positions import oldest_pages_first, position, total_products
 
 FetchList = Callable[[int], Awaitable[ListPage]]
+FetchUrl = Callable[[str], Awaitable[ListPage]]
 
 
 @attrs.frozen
@@ -153,6 +155,8 @@ class Sweep:
     pages: Mapping[int, ListPage]
     failed: Mapping[int, StageError]
     problem: str
+    urls: Mapping[int, str] = attrs.field(factory=dict)
+    """Where each page was read, for a site followed by its links (else `Site.list_url`)."""
 
     @property
     def complete(self) -> bool:
@@ -178,6 +182,7 @@ class CataloguePlanner:
         ledger: Ledger | None = None,
         session_id: str = "",
         list_concurrency: int = 5,
+        fetch_url: FetchUrl | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -186,11 +191,14 @@ class CataloguePlanner:
         self.ledger = ledger
         self.session_id = session_id
         self.list_concurrency = max(1, list_concurrency)
+        self.fetch_url = fetch_url
         self.shape: CatalogueShape | None = None
         self.relisting = Relisting()
 
     def _fetcher(self, context: PlanContext, seen: dict[int, ListPage]) -> FetchList:
         async def fetch(page: int) -> ListPage:
+            if page in seen:  # read once per reading of the catalogue
+                return seen[page]
             try:
                 listing = await context.retry(lambda: self.fetch_list(page), policy="status_check")
             except StageError as error:
@@ -204,10 +212,15 @@ class CataloguePlanner:
         return fetch
 
     async def sweep(self, context: PlanContext) -> Sweep:
-        """The status check, then every list page it did not read already."""
+        """The status check, then every list page it did not read already (or, for a site whose
+        pages link to the next by URL, each page in turn, following the links)."""
         per_page = self.site.per_page
         seen: dict[int, ListPage] = {}
-        shape = await find_last_page(self._fetcher(context, seen), per_page)
+        fetch = self._fetcher(context, seen)
+        first = await fetch(1)
+        if first.next_url is not None:
+            return await self._follow(context, first)
+        shape = await find_last_page(fetch, per_page)
         pages = {page: seen[page] for page in range(1, shape.last_page + 1) if page in seen}
         failed: dict[int, StageError] = {}
         limiter = trio.CapacityLimiter(self.list_concurrency)
@@ -229,12 +242,39 @@ class CataloguePlanner:
                     nursery.start_soon(read, page)
         return Sweep(shape, pages, failed, self._problem(shape, pages))
 
-    def _problem(self, shape: CatalogueShape, pages: Mapping[int, ListPage]) -> str:
+    async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
+        """Every page of a site paginated by links (cursor, "next"): one after the other, each
+        read once. The end is a page without a next link, or one with no cards."""
+        fetch_url = self.fetch_url
+        if fetch_url is None:
+            raise StageError(
+                ErrorKind.configuration, "this crawl cannot follow the site's next links"
+            )
+        pages, urls = {1: first}, {1: self.site.list_url(1)}
+        url = first.next_url
+        while url is not None:
+            if url in urls.values():
+                raise StageError(
+                    ErrorKind.parse_error, f"the next links go round in a circle at {url}"
+                )
+            listing = await context.retry(functools.partial(fetch_url, url), policy="status_check")
+            if not listing.entries:
+                break  # an empty page is past the end
+            page = len(pages) + 1
+            pages[page], urls[page] = listing, url
+            url = listing.next_url
+        last = len(pages)
+        shape = CatalogueShape(last, len(pages[last].entries))
+        return Sweep(shape, pages, {}, self._problem(shape, pages, linked=True), urls)
+
+    def _problem(
+        self, shape: CatalogueShape, pages: Mapping[int, ListPage], linked: bool = False
+    ) -> str:
         per_page = self.site.per_page
         where: dict[str, int] = {}
         for page in sorted(pages):
             listing = pages[page]
-            if not shows(listing, page):
+            if not linked and not shows(listing, page):
                 return f"list page {page} shows page {listing.current}"
             wanted = shape.on_last if page == shape.last_page else per_page
             if len(listing.entries) != wanted:
@@ -288,7 +328,11 @@ class CataloguePlanner:
         if ledger is not None:
             with_work = {job.page for job in jobs} | set(beyond)
             pages = [
-                LedgerPage(page, self.site.list_url(page), page not in with_work)
+                LedgerPage(
+                    page,
+                    sweep.urls.get(page) or self.site.list_url(page),
+                    page not in with_work,
+                )
                 for page in range(1, shape.last_page + 1)
             ]
             ledger_shape = LedgerShape(
@@ -354,7 +398,7 @@ class CataloguePlanner:
         jobs: list[PageJob] = []
         beyond: dict[int, tuple[Any, ...]] = {}
         for page in order:
-            url = site.list_url(page)
+            url = sweep.urls.get(page) or site.list_url(page)
             read = sweep.pages.get(page)
             if read is None:
                 jobs.append(PageJob(page, url, shape, None, stored, held))
@@ -409,7 +453,7 @@ class CataloguePlanner:
         per_page = self.site.per_page
         before = total_products(sweep.shape.last_page, sweep.shape.on_last, per_page)
         unread = ""
-        if stored_some:
+        if stored_some or sweep.urls:
             again = await self.sweep(context)
             shape, seen = again.shape, dict(again.pages)
             if again.failed:

@@ -46,7 +46,10 @@ class CatalogueCrawl:
         return Response(fetched.url, fetched.status, fetched.body, fetched.headers)
 
     async def fetch_list(self, page: int) -> ListPage:
-        return await self.parser.parse_list(await self._fetch(self.site.list_url(page)))
+        return await self.fetch_list_url(self.site.list_url(page))
+
+    async def fetch_list_url(self, url: str) -> ListPage:
+        return await self.parser.parse_list(await self._fetch(url))
 
     async def list_page(self, job: PageJob) -> list[Any]:
         refs = list(job.refs) if job.refs is not None else await self._read(job)
