@@ -371,3 +371,25 @@ def test_a_mistyped_command_or_option_gets_the_close_matches_and_abbreviations_a
     assert short.returncode == 2
     assert "required: --base-url" in short.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_config_naming_no_stage_is_refused_naming_the_file_and_leaves_no_database(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "crawl.toml"
+    config.write_text("[retry.product_detail]\nmax_attempts = 2\n")
+    result = run("crawl", "--base-url", "http://127.0.0.1:9", "--db", "x.db", "--config",
+                 str(config), "--no-dashboard", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "retry.product_detail: unknown key" in lines[0]
+    assert "did you mean 'product_details'" in lines[0] and f"file {config}" in lines[0]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_the_stage_names_a_config_is_checked_against_are_the_crawls() -> None:
+    from trio_crawl.crawling.stages import STAGE_NAMES, CatalogueCrawl
+    from trio_crawl.sites import MatterCatalogue
+
+    crawl = CatalogueCrawl(MatterCatalogue("http://x.test"), None, None)  # type: ignore[arg-type]
+    assert tuple(stage.name for stage in crawl.stages()) == STAGE_NAMES

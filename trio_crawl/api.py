@@ -83,6 +83,24 @@ def recorded_config(config: CrawlConfig) -> dict[str, Any]:
     return data
 
 
+def check_crawl_config(config: CrawlConfig, source: str | None = None) -> None:
+    """Refuse (`ConfigError`) a config whose ``[retry.<stage>]`` or ``[concurrency]`` keys
+    name no stage of a catalogue crawl, before a database is opened or created; `source` (the
+    file) is named in the error, as the loader names it in its own."""
+    from .config.errors import ConfigError
+    from .crawling.stages import STAGE_NAMES
+
+    try:
+        config.engine_settings((*STAGE_NAMES, STATUS_CHECK))
+    except ConfigError as exc:
+        if source is None:
+            raise
+        raise ConfigError.from_problems(
+            attrs.evolve(problem, origin=problem.origin or f"file {source}")
+            for problem in exc.problems
+        ) from None
+
+
 def _keys(stages: Sequence[Stage], extra: Sequence[str] = ()) -> tuple[str, ...]:
     return (*(stage.key for stage in stages), *extra)
 

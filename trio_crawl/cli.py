@@ -365,6 +365,9 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
     from .sites.bookshop import Bookshop
 
     config = load_config(args.config, DEMO_SETTINGS)
+    from .api import check_crawl_config
+
+    check_crawl_config(config, None if args.config is None else str(args.config))
     books = args.site == "bookshop"
     catalogue = DemoCatalogue(products=24 if books else args.products, seed=args.seed)
     bookshop = DemoBookshop(books=args.products, seed=args.seed) if books else None
@@ -439,7 +442,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = trio.run(run_demo, args, console)
         else:
             config = load_config(args.config)
+            from .api import check_crawl_config
             from .sites.loading import load_site
+
+            # Before the database file exists: a config refused must leave nothing behind.
+            check_crawl_config(config, None if args.config is None else str(args.config))
 
             site = load_site(args.site, args.base_url, config.site)
             summary = trio.run(run_crawl, config, site, args.db, console, not args.no_dashboard)

@@ -19,6 +19,10 @@ from .parsing import ParsePool
 from .planner import PageJob, not_found
 from .positions import position, total_products
 
+STAGE_NAMES = ("list_pages", "product_details", "validation", "saving")
+"""The crawl's stages, in order (`CatalogueCrawl.stages`): a config can be checked against
+them before anything is opened."""
+
 
 class CatalogueCrawl:
     """Binds a site, a store, a fetcher and (if the store keeps one) the crawl ledger of
