@@ -115,8 +115,26 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
         except sqlite3.Error as exc:
             raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
-        rows = (dict(zip(names, row, strict=True)) for row in cursor)
+        flags = _boolean_columns(connection, table)
+        rows = (_with_booleans(dict(zip(names, row, strict=True)), flags) for row in cursor)
         return writer(rows, names, out)
+
+
+def _boolean_columns(connection: sqlite3.Connection, table: str) -> frozenset[str]:
+    """The columns a record table declares BOOLEAN (SQLite keeps them as 0/1)."""
+    quoted = table.replace('"', '""')
+    return frozenset(
+        row[1]
+        for row in connection.execute(f'PRAGMA table_info("{quoted}")')
+        if str(row[2]).upper() == "BOOLEAN"
+    )
+
+
+def _with_booleans(record: Record, flags: frozenset[str]) -> Record:
+    for name in flags:
+        if record.get(name) is not None:
+            record[name] = bool(record[name])
+    return record
 
 
 def _record_table(connection: sqlite3.Connection) -> str:
@@ -145,7 +163,9 @@ def _write_csv(records: Iterable[Record], names: list[str], out: TextIO) -> int:
     writer.writeheader()
     count = 0
     for record in records:
-        writer.writerow(record)
+        writer.writerow(
+            {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in record.items()}
+        )
         count += 1
     return count
 

@@ -1,6 +1,7 @@
 """Any site's records in SQLite: one table per catalogue, a typed column per field of its record.
 
-The columns come from the record's attrs fields: ``int`` and ``bool`` are INTEGER, ``float``
+The columns come from the record's attrs fields: ``int`` is INTEGER, ``bool`` BOOLEAN (0 or 1,
+exported as true/false), ``float``
 REAL, ``str`` TEXT, dates, times and decimals TEXT (ISO / exact digits), ``X | None`` the
 column of ``X``; anything else (lists, mappings, nested attrs classes) is TEXT holding JSON, as
 cattrs unstructures it. Every table also has the store's own columns: ``url`` (the key: the
@@ -40,7 +41,7 @@ OWN_COLUMNS = (
 )
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 _SCALARS: Mapping[type, str] = {
-    bool: "INTEGER",
+    bool: "BOOLEAN",  # 0/1 (NUMERIC affinity), declared so that an export writes true/false
     int: "INTEGER",
     float: "REAL",
     str: "TEXT",
