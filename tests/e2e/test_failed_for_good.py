@@ -168,3 +168,49 @@ def test_the_demo_run_again_on_its_database_continues_the_same_catalogue(tmp_pat
     assert first_url in runs[1].stdout
     saw = int(runs[1].stdout.split("server saw ")[1].split()[0])
     assert saw <= 4 + 4 + 1  # the list pages, the checks, robots.txt
+
+
+async def test_cancelled_items_are_never_counted_or_shown_as_failed(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    import sqlite3
+
+    from rich.console import Console
+
+    from trio_crawl import open_session
+    from trio_crawl.ui.dashboard import summary_table
+
+    path = db_path(tmp_path)
+    config = crawl_config(crawl={**CONTINUE, "batch_size": 2, "parallel_batches": 2})
+    async with (
+        demo_server(DemoCatalogue(products=240, seed=5)) as server,
+        SqliteStore.open(path) as store,
+    ):
+        site = MatterCatalogue(server.base_url)
+        async with open_session(config, site=site, store=store) as session:
+            details = 0
+
+            def cancel_mid_fetch(path: str) -> None:
+                nonlocal details
+                details += "/csa_product/" in path
+                if details == 30:  # products in flight: the stop cuts them short
+                    session.cancel("enough")
+
+            server.on_request = cancel_mid_fetch
+            stopped = await session.wait()
+    cancelled = [i for i in stopped.failed_items if i.kind is ErrorKind.cancelled]
+    in_stages = [i for i in cancelled if i.stage != "list_pages"]
+    assert stopped.status == "cancelled" and in_stages  # products cut short in flight
+    assert stopped.products_failed == 0  # nothing failed: it was all the stop
+    assert stopped.products_cancelled == len(in_stages)
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT products_failed, products_cancelled FROM crawl_runs").fetchone()
+    db.close()
+    assert row == (0, len(in_stages))
+    console = Console(width=100, record=True)
+    console.print(summary_table(stopped))
+    shown = console.export_text()
+    assert "products cancelled" in shown and "failed product_details: cancelled" not in shown
+    assert "cancelled product_details" in shown or "cancelled validation" in shown or (
+        "cancelled saving" in shown
+    )

@@ -40,6 +40,8 @@ DESIGN_COLUMNS = {
         "products_saved", "products_failed", "config_json", "error_json",
         # Not in DESIGN §6: what tells a run whose process is gone (schema version 2).
         "pid", "host", "heartbeat_at",
+        # Not in DESIGN §6: what a stop cancelled, apart from what failed (version 3).
+        "pages_cancelled", "products_cancelled",
     ],
     # The crawl ledger (schema version 2).
     "crawl_ledger": [

@@ -186,6 +186,7 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "products_failed": 0,
         "reason": "no heartbeat since 10:07:00: the process was killed",
         "process_gone": None,
+        "products_cancelled": 0,
     }
     assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db {db}"
 

@@ -69,6 +69,14 @@ class SessionSummary:
     def products_failed(self) -> int:
         return self.counts.get("products_failed", 0)
 
+    @property
+    def pages_cancelled(self) -> int:
+        return self.counts.get("pages_cancelled", 0)
+
+    @property
+    def products_cancelled(self) -> int:
+        return self.counts.get("products_cancelled", 0)
+
     def failures_by_kind(self, first: int = 3) -> dict[str, Any]:
         """The failed items grouped by error kind: how many, in which stages, and the URLs of
         the `first` few (for items that have one), in the order they failed."""
@@ -102,6 +110,12 @@ class SessionSummary:
             "error": self.error.describe() if self.error is not None else None,
             "failed_items": len(self.failed_items),
         }
+
+
+def cancelled_counter(failed_counter: str) -> str:
+    """The counter of the items a stop cancelled beside `failed_counter` ("products_failed" →
+    "products_cancelled")."""
+    return failed_counter.removesuffix("_failed") + "_cancelled"
 
 
 class SessionAccount:
@@ -145,7 +159,19 @@ class SessionAccount:
             if stage.count_ok:
                 self._add(stage.count_ok, stage_stats.items_ok)
             if stage.count_failed:
-                self._add(stage.count_failed, stage_stats.items_failed)
+                # An item a stop cut short was cancelled, not failed: counted apart.
+                cancelled = (
+                    sum(
+                        1
+                        for item in result.failed_items
+                        if item.stage == name and item.kind is ErrorKind.cancelled
+                    )
+                    if not isinstance(result, Success)
+                    else 0
+                )
+                self._add(stage.count_failed, stage_stats.items_failed - cancelled)
+                if cancelled:
+                    self._add(cancelled_counter(stage.count_failed), cancelled)
 
     def not_run(self, items: Sequence[Any], lost: Lost) -> None:
         """A batch that never ran (the session stopped first): its items end here."""

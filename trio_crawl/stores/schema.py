@@ -97,6 +97,8 @@ RUN_COLUMNS = (
     "pid",
     "host",
     "heartbeat_at",
+    "pages_cancelled",
+    "products_cancelled",
 )
 
 LEDGER_COLUMNS = (
@@ -250,6 +252,9 @@ _V2 = (
 # positions follow their product's, so their index is no longer unique.
 _V3 = (
     *(f"ALTER TABLE products ADD COLUMN {column} TEXT" for column in LISTING_COLUMNS),
+    # What a stop cancelled is not what failed.
+    "ALTER TABLE crawl_runs ADD COLUMN pages_cancelled INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE crawl_runs ADD COLUMN products_cancelled INTEGER NOT NULL DEFAULT 0",
     "DROP INDEX IF EXISTS products_position",
     "CREATE UNIQUE INDEX products_position ON products (page_id, index_in_page)"
     " WHERE delisted_at IS NULL",

@@ -424,6 +424,8 @@ class SqliteStore:
             "pages_failed": counts.get("pages_failed", 0),
             "products_saved": counts.get("products_saved", 0),
             "products_failed": counts.get("products_failed", 0),
+            "pages_cancelled": counts.get("pages_cancelled", 0),
+            "products_cancelled": counts.get("products_cancelled", 0),
             "error_json": None if error is None else _to_json(error),
         }
         updated = await self._run(
@@ -432,6 +434,8 @@ class SqliteStore:
                     "UPDATE crawl_runs SET status = :status, finished_at = :finished_at,"
                     " pages_ok = :pages_ok, pages_failed = :pages_failed,"
                     " products_saved = :products_saved, products_failed = :products_failed,"
+                    " pages_cancelled = :pages_cancelled,"
+                    " products_cancelled = :products_cancelled,"
                     " error_json = :error_json WHERE session_id = :session_id",
                     params,
                 ).rowcount

@@ -164,6 +164,8 @@ class RunRecord:
     products_failed: int
     reason: str | None = None
     process_gone: bool | None = None
+    products_cancelled: int = 0
+    """Products a stop cut short: not counted as failed."""
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -488,12 +490,23 @@ def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
     rows = connection.execute(
         "SELECT session_id, status, started_at, finished_at, pages_ok, pages_failed,"
         " products_saved, products_failed, error_json, pid, host,"
-        " COALESCE(heartbeat_at, started_at) FROM crawl_runs"
+        " COALESCE(heartbeat_at, started_at), products_cancelled FROM crawl_runs"
         " ORDER BY started_at DESC, session_id DESC LIMIT ?",
         (RUNS_SHOWN,),
     )
     here, now = socket.gethostname(), datetime.now(UTC).isoformat(timespec="microseconds")
-    for session_id, status, started_at, finished_at, *counts, error_json, pid, host, beat in rows:
+    for (
+        session_id,
+        status,
+        started_at,
+        finished_at,
+        *counts,
+        error_json,
+        pid,
+        host,
+        beat,
+        cut,
+    ) in rows:
         pages_ok, pages_failed, products_saved, products_failed = counts
         # Only looked at, never marked: a status does not write (the next crawl marks it).
         gone = liveness.gone(pid, host, beat, here, now) if status == "running" else None
@@ -508,6 +521,7 @@ def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
             products_failed,
             _reason(error_json),
             gone,
+            cut,
         )
 
 
@@ -574,7 +588,8 @@ def _run_row(run: RunRecord) -> list[str]:
         _when(run.started_at),
         finished,
         f"pages {run.pages_ok} ok {run.pages_failed} failed",
-        f"products {run.products_saved} saved {run.products_failed} failed",
+        f"products {run.products_saved} saved {run.products_failed} failed"
+        + (f" {run.products_cancelled} cancelled" if run.products_cancelled else ""),
         run.reason or "",
     ]
 

@@ -177,6 +177,14 @@ def summary_table(summary: SessionSummary) -> Table:
         ("pages failed", str(summary.pages_failed)),
         ("products saved", str(summary.products_saved)),
         ("products failed", str(summary.products_failed)),
+        *(
+            (f"{what} cancelled", str(count))
+            for what, count in (
+                ("pages", summary.pages_cancelled),
+                ("products", summary.products_cancelled),
+            )
+            if count
+        ),
         ("retries", str(summary.retries)),
         ("list pages/s", f"{summary.pages_ok / summary.elapsed:.1f}" if summary.elapsed else "-"),
         (
@@ -188,10 +196,11 @@ def summary_table(summary: SessionSummary) -> Table:
         table.add_row(*row)
     kinds: dict[str, int] = {}
     for item in summary.failed_items:
-        key = f"{item.stage}: {item.kind.value}"
+        ended = "cancelled" if item.kind.value == "cancelled" else f"failed {item.stage}:"
+        key = f"{ended} {item.stage}" if ended == "cancelled" else f"{ended} {item.kind.value}"
         kinds[key] = kinds.get(key, 0) + 1
     for key, count in sorted(kinds.items()):
-        table.add_row(f"failed {key}", str(count))
+        table.add_row(key, str(count))
     return table
 
 
