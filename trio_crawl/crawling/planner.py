@@ -251,9 +251,10 @@ class CataloguePlanner:
                 ErrorKind.configuration, "this crawl cannot follow the site's next links"
             )
         pages, urls = {1: first}, {1: self.site.list_url(1)}
+        read = set(urls.values())
         url = first.next_url
         while url is not None:
-            if url in urls.values():
+            if url in read:
                 raise StageError(
                     ErrorKind.parse_error, f"the next links go round in a circle at {url}"
                 )
@@ -262,6 +263,7 @@ class CataloguePlanner:
                 break  # an empty page is past the end
             page = len(pages) + 1
             pages[page], urls[page] = listing, url
+            read.add(url)
             url = listing.next_url
         last = len(pages)
         shape = CatalogueShape(last, len(pages[last].entries))
