@@ -214,3 +214,40 @@ async def test_cancelled_items_are_never_counted_or_shown_as_failed(
     assert "cancelled product_details" in shown or "cancelled validation" in shown or (
         "cancelled saving" in shown
     )
+
+
+def test_the_status_continue_command_keeps_site_and_config_and_really_continues(
+    tmp_path: Path,
+) -> None:
+    server = subprocess.Popen(
+        [*CLI, "serve-demo", "--port", "0", "--products", "12", "--books", "47"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    config = tmp_path / "c.toml"
+    config.write_text('[crawl]\nstrategy = "continue_from_db"\npage_range_limit = 2\n')
+    db = str(tmp_path / "books.db")
+
+    def cli(*words: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*CLI, *words], capture_output=True, text=True, timeout=120,
+                              check=False, cwd=tmp_path)  # fmt: skip
+
+    try:
+        assert server.stdout is not None
+        base = server.stdout.readline().split(" at ")[1].split()[0]
+        first = cli("crawl", "--site", "bookshop", "--base-url", base, "--db", db,
+                    "--config", str(config), "--no-dashboard")  # fmt: skip
+        status = json.loads(cli("status", "--db", db, "--json").stdout)
+        command = status["continue_command"]
+        words = command.split()
+        assert words[:2] == ["trio-crawl", "crawl"]
+        assert "--site bookshop" in command and f"--config {config}" in command
+        again = cli(*words[1:], "--no-dashboard")
+        after = json.loads(cli("status", "--db", db, "--json").stdout)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert first.returncode == 0 and again.returncode == 0, again.stdout + again.stderr
+    assert "planning failed" not in again.stdout
+    assert after["products"]["done"] == 40  # 2 more pages of 10 (47 books, 5 pages)

@@ -54,12 +54,17 @@ _UNKNOWN_URL = "URL"  # stands in for a base URL the database does not know
 _LABEL_WIDTH = len("catalogue: ")
 
 
-def continue_command(base_url: str, db: str, config: str | None = None) -> str:
-    """The `trio-crawl crawl` command line that carries on crawling `base_url` into `db`, each
-    argument shell-quoted, so that it can be pasted as printed."""
+def continue_command(
+    base_url: str, db: str, config: str | None = None, site: str | None = None
+) -> str:
+    """The `trio-crawl crawl` command line that carries on crawling `base_url` (with the site
+    factory `site`, if not the Matter catalogue's) into `db`, each argument shell-quoted, so
+    that it can be pasted as printed."""
     words = ["trio-crawl", "crawl", "--base-url", base_url, "--db", db]
     if config is not None:
         words += ["--config", config]
+    if site is not None and site != "matter":
+        words += ["--site", site]
     return " ".join(shlex.quote(word) for word in words)
 
 
@@ -199,6 +204,10 @@ class CrawlStatus:
     """The failed items with their last errors (the first `FAILURES_SHOWN`, unless
     `read_status` was asked for all); cancelled ones are work left, not failures."""
     failures_count: int = 0
+    site: str | None = None
+    """The ``--site`` factory and ``--config`` file the last run was started with (recorded
+    with it), which the continue command keeps."""
+    config_file: str | None = None
 
     @property
     def continue_with(self) -> str | None:
@@ -206,7 +215,7 @@ class CrawlStatus:
         if self.products_left == 0:
             return None
         base_url = self.shape.base_url if self.shape is not None else None
-        return continue_command(base_url or _UNKNOWN_URL, self.path)
+        return continue_command(base_url or _UNKNOWN_URL, self.path, self.config_file, self.site)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready values under stable key names."""
@@ -327,8 +336,11 @@ def read_status(path: str | os.PathLike[str], failures: int | None = FAILURES_SH
             # One snapshot: a crawl writing to the file meanwhile cannot skew one count against
             # another.
             connection.execute("BEGIN")
+            site, config_file = _invocation(connection)
             return attrs.evolve(
                 _read(connection, name),
+                site=site,
+                config_file=config_file,
                 failures=tuple(_failures(connection, failures)),
                 failures_count=_scalar(
                     connection,
@@ -456,6 +468,21 @@ def _holes(done: Sequence[int]) -> Iterator[tuple[int, int]]:
         if index > expected:
             yield expected, index - 1
         expected = index + 1
+
+
+def _invocation(connection: sqlite3.Connection) -> tuple[str | None, str | None]:
+    """The ``--site`` and ``--config`` the last run recorded (None each, if it did not)."""
+    row = connection.execute(
+        "SELECT config_json FROM crawl_runs ORDER BY started_at DESC, session_id DESC LIMIT 1"
+    ).fetchone()
+    try:
+        found = json.loads(row[0]).get("invocation") if row and row[0] else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        return None, None
+    site, config = found.get("site"), found.get("config_file")
+    return (site if isinstance(site, str) else None, config if isinstance(config, str) else None)
 
 
 def _failures(connection: sqlite3.Connection, limit: int | None) -> Iterator[FailedRecord]:
