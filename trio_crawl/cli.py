@@ -464,6 +464,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(message)
     console.print(summary_table(summary))
+    if summary.note:
+        # What the catalogue's changes did to the store, and what the plan left for later.
+        console.print(summary.note, markup=False, soft_wrap=True)
     if summary.reason:
         # On its own line, never cut to the table's width: it names the URL that failed.
         console.print(f"crawl {summary.status}: {summary.reason}", markup=False, soft_wrap=True)

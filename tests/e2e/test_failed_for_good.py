@@ -250,4 +250,6 @@ def test_the_status_continue_command_keeps_site_and_config_and_really_continues(
         server.wait(timeout=10)
     assert first.returncode == 0 and again.returncode == 0, again.stdout + again.stderr
     assert "planning failed" not in again.stdout
+    # The summary says what the listing brought (and what the limit left).
+    assert "catalogue: 47 listed, 27 new to the store, 0 delisted" in again.stdout
     assert after["products"]["done"] == 40  # 2 more pages of 10 (47 books, 5 pages)
