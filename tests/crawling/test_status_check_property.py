@@ -205,8 +205,12 @@ def test_a_transient_unreadable_page_never_yields_a_wrong_shape(
     retries = (max_attempts or 3) - 1
     if fake.faulted is None or retries >= 1:
         assert summary.status == "completed", summary.reason
-    else:
+    elif planning:
         assert summary.status in ("failed", "partial")
+    else:
+        # After the batches a page the check cannot read gets one more round, as the list
+        # stage gives one: a single fault there is read through; in its status check it is not.
+        assert summary.status in ("completed", "partial"), summary.reason
 
 
 # -- whole crawls of the demo catalogue --------------------------------------------------------

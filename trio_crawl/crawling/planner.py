@@ -458,8 +458,18 @@ class CataloguePlanner:
         if stored_some or sweep.urls:
             again = await self.sweep(context)
             shape, seen = again.shape, dict(again.pages)
-            if again.failed:
-                pages = ", ".join(str(page) for page in sorted(again.failed))
+            failed = []
+            for page in sorted(again.failed):
+                # One more round under the policy, as the list stage gives a page: a page that
+                # fails now and then must not keep a run from `completed`.
+                try:
+                    seen[page] = await context.retry(
+                        functools.partial(self.fetch_list, page), policy="status_check"
+                    )
+                except StageError:
+                    failed.append(page)
+            if failed:
+                pages = ", ".join(str(page) for page in failed)
                 unread = f"list page(s) {pages} could not be read again"
         else:
             seen = {}
