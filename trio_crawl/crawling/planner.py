@@ -227,14 +227,19 @@ class CataloguePlanner:
 
         async def read(page: int) -> None:
             async with limiter:
-                try:
-                    # The status check's reading, of every page: its policy.
-                    pages[page] = await context.retry(
-                        lambda: self.fetch_list(page), policy="status_check"
-                    )
-                except StageError as error:
-                    # Its products are unknown: the list stage tries it again.
-                    failed[page] = error
+                # The status check's reading, of every page: its policy, and one more round for
+                # a page that still fails (as the list stage would give it), so that a page
+                # failing now and then does not leave the listing incomplete.
+                for _ in range(2):
+                    try:
+                        pages[page] = await context.retry(
+                            functools.partial(self.fetch_list, page), policy="status_check"
+                        )
+                    except StageError as error:
+                        failed[page] = error  # its products are unknown
+                    else:
+                        failed.pop(page, None)
+                        return
 
         async with trio.open_nursery() as nursery:
             for page in range(1, shape.last_page + 1):
@@ -458,18 +463,8 @@ class CataloguePlanner:
         if stored_some or sweep.urls:
             again = await self.sweep(context)
             shape, seen = again.shape, dict(again.pages)
-            failed = []
-            for page in sorted(again.failed):
-                # One more round under the policy, as the list stage gives a page: a page that
-                # fails now and then must not keep a run from `completed`.
-                try:
-                    seen[page] = await context.retry(
-                        functools.partial(self.fetch_list, page), policy="status_check"
-                    )
-                except StageError:
-                    failed.append(page)
-            if failed:
-                pages = ", ".join(str(page) for page in failed)
+            if again.failed:
+                pages = ", ".join(str(page) for page in sorted(again.failed))
                 unread = f"list page(s) {pages} could not be read again"
         else:
             seen = {}
