@@ -17,7 +17,8 @@ check that it read every list page and every product (counts, plus a digest of m
 manufacturer and certificate id compared with the catalogue's own). A run that missed pages is
 INVALID and does not count. pages/s = (list pages + detail pages) / crawl seconds.
 
-Writes ``results/latest.json`` and ``results/latest.md``; the last line printed is
+Writes ``results/latest.json`` and ``results/latest.md`` (``quick.*`` for ``--quick`` or any
+other partial run, so the committed full results stay); the last line printed is
 ``ratios trio_crawl/scrapy=X.XX trio_crawl/crawlee=X.XX trio_crawl/raw_httpx=X.XX
 trio_crawl/aiohttp=X.XX`` (median pages/s of trio_crawl over the peer's; nan when either
 has no valid run).
@@ -577,6 +578,13 @@ def engine_overhead() -> str:
     return output
 
 
+def results_stem(quick: bool, products: int | None, rounds: int | None, only: str | None) -> str:
+    """``latest`` for the full run the committed results come from; ``quick`` for any other
+    (``--quick``, another size, fewer rounds, some contenders), so that a try never overwrites
+    them."""
+    return "quick" if quick or products or rounds or only else "latest"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 products, 2 rounds")
@@ -670,9 +678,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "engine_overhead": overhead,
     }
     args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / "latest.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (args.output / "latest.md").write_text(markdown(report))
-    log(f"wrote {args.output / 'latest.md'} and latest.json")
+    stem = results_stem(args.quick, args.products, args.rounds, args.only)
+    (args.output / f"{stem}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (args.output / f"{stem}.md").write_text(markdown(report))
+    log(f"wrote {args.output / f'{stem}.md'} and {stem}.json")
     print("\n".join(table(report)), flush=True)
     print(line, flush=True)
     return 0

@@ -412,3 +412,39 @@ async def test_export_never_writes_over_a_database_whatever_its_name(tmp_path: P
     assert result.returncode == 0, result.stderr
     with plain.open(newline="") as handle:
         assert len(list(csv.DictReader(handle))) == count
+
+
+def test_a_mistyped_command_or_option_gets_the_close_matches_and_abbreviations_are_refused(
+    tmp_path: Path,
+) -> None:
+    typo = run("crawll", cwd=tmp_path)
+    assert typo.returncode == 2 and "did you mean crawl?" in typo.stderr
+    option = run("status", "--db", "x.db", "--jsn", cwd=tmp_path)
+    assert option.returncode == 2 and "did you mean --json" in option.stderr
+    # An abbreviation is not the option it starts: --base-url is still missing.
+    short = run("crawl", "--base-ur", "http://127.0.0.1:9", "--db", "x.db", cwd=tmp_path)
+    assert short.returncode == 2
+    assert "required: --base-url" in short.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_config_naming_no_stage_is_refused_naming_the_file_and_leaves_no_database(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "crawl.toml"
+    config.write_text("[retry.product_detail]\nmax_attempts = 2\n")
+    result = run("crawl", "--base-url", "http://127.0.0.1:9", "--db", "x.db", "--config",
+                 str(config), "--no-dashboard", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "retry.product_detail: unknown key" in lines[0]
+    assert "did you mean 'product_details'" in lines[0] and f"file {config}" in lines[0]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_the_stage_names_a_config_is_checked_against_are_the_crawls() -> None:
+    from trio_crawl.crawling.stages import STAGE_NAMES, CatalogueCrawl
+    from trio_crawl.sites import MatterCatalogue
+
+    crawl = CatalogueCrawl(MatterCatalogue("http://x.test"), None, None)  # type: ignore[arg-type]
+    assert tuple(stage.name for stage in crawl.stages()) == STAGE_NAMES

@@ -56,7 +56,7 @@ def test_status_json_is_the_status_as_a_document(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["db"] == "crawl.db"
-    assert data["products"] == {"done": 30, "expected": 36, "left": 6}
+    assert data["products"] == {"done": 30, "expected": 36, "left": 6, "delisted": 0}
     assert data["holes"]["count"] == 6
     assert [group["kind"] for group in data["not_done"]] == [
         "cancelled",

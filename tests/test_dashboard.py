@@ -27,11 +27,12 @@ def test_totals_wait_for_the_plan_and_the_rate_counts_fetched_details() -> None:
     state.apply(ev.ItemProgress(4, 102.0, 1, "list_pages", 5, 0, 10, 0))
     state.apply(ev.StageStarted(5, 102.0, 1, "product_details", 60))
     state.apply(ev.ItemProgress(6, 104.0, 1, "product_details", 40, 0, 60, 0))
-    # 40 detail pages fetched in 4 s, none saved yet: the rate is not 0.
-    assert state.products_per_sec() == 10.0
+    # 40 detail pages fetched in 4 s, none saved yet: the fetch rate is not 0.
+    assert state.details_per_sec() == 10.0
+    assert state.products_per_sec() == 0.0  # saved per second, as the summary counts
     assert state.pages_per_sec() == 5 / 4
     text = rendered(state)
-    assert "10.0 products/s" in text
+    assert "(10.0 fetched/s)" in text
     assert "planning…" not in text
     assert "5/10" in text  # list pages out of the planned 10
     assert "40/120" in text  # details out of the 120 products the plan expects
@@ -50,3 +51,38 @@ def test_no_eta_before_any_rate_nor_after_the_end() -> None:
     assert state.eta() == 0.0
     state.apply(ev.SessionCompleted(4, 103.0, "completed", None))
     assert state.eta() is None
+
+
+def test_the_dashboard_fits_80_columns_and_its_eta_counts_validation_and_saving() -> None:
+    from trio_crawl.engine.summary import SessionSummary
+
+    state = DashboardState()
+    state.apply(ev.SessionStarted(1, 100.0, "abc123"))
+    state.apply(ev.PlanReady(2, 100.0, 1, 10, (("pages_ok", 10), ("products_saved", 120))))
+    state.apply(ev.ItemProgress(3, 110.0, 1, "list_pages", 10, 0, 10, 0))
+    state.apply(ev.ItemProgress(4, 110.0, 1, "product_details", 120, 0, 120, 0))
+    state.apply(ev.ItemProgress(5, 110.0, 1, "validation", 120, 0, 120, 0))
+    state.apply(ev.ItemProgress(6, 110.0, 1, "saving", 30, 0, 120, 0))
+    # Every detail fetched and validated, 30 of 120 saved at 3/s: 30 s left, not 0.
+    assert state.eta() == 30.0
+    console = Console(width=80, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(state.render())
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert any("list pages/s" in line and "products/s" in line for line in lines)
+    assert any(line.strip().startswith("saving") and "30/120" in line for line in lines)
+    summary = SessionSummary(
+        session_id="abc123",
+        status="completed",
+        elapsed=40.0,
+        counts={"products_saved": 120},
+        stages={},
+        failed_items=(),
+        retries=0,
+        batches_planned=1,
+        batches_run=1,
+        batches_failed=0,
+    )
+    state.apply(ev.SessionCompleted(7, 140.0, "completed", summary))
+    # The summary's products/s: saved over its own elapsed time.
+    assert state.products_per_sec() == 120 / 40.0

@@ -66,6 +66,41 @@ def recorded_config(config: CrawlConfig) -> dict[str, Any]:
     return data
 
 
+def invocation(site: Site[Any], config: CrawlConfig) -> dict[str, Any]:
+    """How to crawl the same way again, recorded with the run beside its config (under
+    ``invocation``): the ``--site`` factory and the ``--config`` file, so that a status read
+    later can print a command that continues this crawl rather than another."""
+    from .sites.bookshop import Bookshop
+    from .sites.matter import MatterCatalogue
+
+    kind = type(site)
+    spec = {MatterCatalogue: "matter", Bookshop: "bookshop"}.get(kind)
+    return {
+        "invocation": {
+            "site": spec or f"{kind.__module__}:{kind.__qualname__}",
+            "config_file": None if config.source is None else str(config.source),
+        }
+    }
+
+
+def check_crawl_config(config: CrawlConfig, source: str | None = None) -> None:
+    """Refuse (`ConfigError`) a config whose ``[retry.<stage>]`` or ``[concurrency]`` keys
+    name no stage of a catalogue crawl, before a database is opened or created; `source` (the
+    file) is named in the error, as the loader names it in its own."""
+    from .config.errors import ConfigError
+    from .crawling.stages import STAGE_NAMES
+
+    try:
+        config.engine_settings((*STAGE_NAMES, STATUS_CHECK))
+    except ConfigError as exc:
+        if source is None:
+            raise
+        raise ConfigError.from_problems(
+            attrs.evolve(problem, origin=problem.origin or f"file {source}")
+            for problem in exc.problems
+        ) from None
+
+
 def _keys(stages: Sequence[Stage], extra: Sequence[str] = ()) -> tuple[str, ...]:
     return (*(stage.key for stage in stages), *extra)
 
@@ -128,7 +163,7 @@ async def open_session(
         crawl_stages = crawl.stages()
         keys = _keys(crawl_stages, (STATUS_CHECK,))
         config.engine_settings(keys)  # a bad config is refused before a run is recorded
-        await store.start_run(session_id, recorded_config(config))
+        await store.start_run(session_id, {**recorded_config(config), **invocation(site, config)})
 
         async def record(summary: SessionSummary) -> None:
             # The ledger first: a run recorded as ended has its failed items kept. The run row
@@ -146,7 +181,16 @@ async def open_session(
                 new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
             )
 
-        planner = CataloguePlanner(site, store, crawl.fetch_list, config.crawl, ledger, session_id)
+        planner = CataloguePlanner(
+            site,
+            store,
+            crawl.fetch_list,
+            config.crawl,
+            ledger,
+            session_id,
+            list_concurrency=config.concurrency.list_pages,
+            fetch_url=crawl.fetch_list_url,
+        )
         async with _configured(
             config,
             keys,

@@ -28,6 +28,7 @@ from rich.console import Console
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
+from .demo.catalogue import add_change_option
 from .engine.events import BatchCompleted, BatchFailed, Event, Subscription
 from .engine.summary import SessionSummary
 from .interrupted import interrupted
@@ -41,9 +42,14 @@ event_log = logging.getLogger("trio_crawl.events")
 EXIT_CODES = {"completed": 0, "partial": 0, "failed": 1, "timed_out": 3, "cancelled": 130}
 
 DEMO_SETTINGS: dict[str, Any] = {
-    # The demo target is our own server on loopback: crawl all of it, without a rate limit,
-    # and retry the malformed list pages its fault injection serves now and then.
-    "crawl": {"strategy": "full", "request_timeout_secs": 10},
+    # The demo target is our own server on loopback: crawl all of it without a rate limit (a
+    # rerun on the same file continues: what is stored is not fetched again), and retry the
+    # malformed list pages its fault injection serves now and then.
+    "crawl": {
+        "strategy": "continue_from_db",
+        "page_range_limit": 100_000,
+        "request_timeout_secs": 10,
+    },
     "rate_limit": {"requests_per_second": 0},
     "retry": {
         "list_pages": {
@@ -64,8 +70,37 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Options are spelled out (`--base-ur` is not `--base-url`: an abbreviation that a new
+    option would make ambiguous is a script broken later), and a mistyped command or option
+    gets the close matches."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message + _close_matches(message, self))
+
+
+def _close_matches(message: str, parser: argparse.ArgumentParser) -> str:
+    """"; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
+    import difflib
+    import re
+
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice is not None:
+        wrong, known = choice.group(1), re.findall(r"'([^']*)'", choice.group(2))
+    else:
+        unknown = re.search(r"unrecognized arguments: (\S+)", message)
+        if unknown is None:
+            return ""
+        wrong, known = unknown.group(1), list(parser._option_string_actions)
+        for action in parser._actions:  # the commands' own options are its subparsers'
+            if isinstance(action, argparse._SubParsersAction):
+                for command in action.choices.values():
+                    known += list(command._option_string_actions)
+    close = difflib.get_close_matches(wrong, list(dict.fromkeys(known)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _whole_number(text: str, what: str, accept: range, out_of_range: str) -> int:
@@ -193,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--db", required=True, help="SQLite file")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
+    status.add_argument(
+        "--failures", action="store_true", help="list every failed item (the first 10 otherwise)"
+    )
 
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"
@@ -210,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nested",
         help="how list pages lay out their cards (nested, as the live site does)",
     )
+    add_change_option(serve)
     return parser
 
 
@@ -363,16 +402,23 @@ async def run_demo(stop: _Stop, args: argparse.Namespace, console: Console) -> S
     from .sites.bookshop import Bookshop
 
     config = load_config(args.config, DEMO_SETTINGS)
+    from .api import check_crawl_config
+
+    check_crawl_config(config, None if args.config is None else str(args.config))
     books = args.site == "bookshop"
     catalogue = DemoCatalogue(products=24 if books else args.products, seed=args.seed)
     bookshop = DemoBookshop(books=args.products, seed=args.seed) if books else None
     faults = FaultConfig.low(seed=args.seed) if args.faults == "low" else FaultConfig()
     async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(
-                serve_demo, catalogue, faults=faults, markup=Markup(args.markup), bookshop=bookshop
-            )
+        serve = functools.partial(
+            serve_demo, catalogue, faults=faults, markup=Markup(args.markup), bookshop=bookshop
         )
+        try:
+            # The port of the demo crawled into this file before, so that a rerun continues
+            # the same catalogue (one catalogue per file) rather than starting another.
+            server = await nursery.start(functools.partial(serve, port=_demo_port(args.db)))
+        except OSError:
+            server = await nursery.start(serve)
         if bookshop is not None:
             what = f"demo bookshop: {bookshop.total} books on {bookshop.last_page} pages at "
             where = f"{server.bookshop_url} (faults: {args.faults})"
@@ -388,6 +434,23 @@ async def run_demo(stop: _Stop, args: argparse.Namespace, console: Console) -> S
         )
         nursery.cancel_scope.cancel()
     return summary
+
+
+def _demo_port(db: str) -> int:
+    """The port of the base URL the database at `db` recorded (0, any free port, if none)."""
+    import sqlite3
+    from contextlib import closing
+
+    if not Path(db).is_file():
+        return 0
+    try:
+        uri = Path(db).resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            row = connection.execute("SELECT base_url FROM catalogue_shape").fetchone()
+    except sqlite3.Error:
+        return 0
+    port = urlsplit(row[0]).port if row and row[0] else None
+    return port or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -409,15 +472,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
             markup = Markup(args.markup)
-            trio.run(
-                run_demo_server, args.products, args.port, args.seed, faults, markup, args.books
-            )
+            serve_changed = functools.partial(run_demo_server, changes=args.change)
+            trio.run(serve_changed, args.products, args.port, args.seed, faults, markup, args.books)
             return 0
         if args.command == "demo":
             summary = trio.run(interruptible, run_demo, args, console)
         else:
             config = load_config(args.config)
+            from .api import check_crawl_config
             from .sites.loading import load_site
+
+            # Before the database file exists: a config refused must leave nothing behind.
+            check_crawl_config(config, None if args.config is None else str(args.config))
 
             site = load_site(args.site, args.base_url, config.site)
             dashboard = not args.no_dashboard
@@ -445,6 +511,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(message)
     console.print(summary_table(summary))
+    if summary.note:
+        # What the catalogue's changes did to the store, and what the plan left for later.
+        console.print(summary.note, markup=False, soft_wrap=True)
     if summary.reason:
         # On its own line, never cut to the table's width: it names the URL that failed.
         console.print(f"crawl {summary.status}: {summary.reason}", markup=False, soft_wrap=True)
@@ -532,7 +601,7 @@ def _status(args: argparse.Namespace) -> int:
 
     from .stores import read_status
 
-    status = read_status(args.db)
+    status = read_status(args.db, None if args.failures else 10)
     print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
     return 0
 

@@ -39,7 +39,9 @@ class StageError(Exception):
     """Raised by an item handler to say why its item failed, in terms a retry policy understands.
 
     `status` is the HTTP status where there was one; `retry_after` (seconds) is the server's
-    requested wait, which the retry calculator honours.
+    requested wait, which the retry calculator honours. `permanent` says that trying again
+    cannot help (a page a site knows to be broken for good, a record it will always refuse):
+    no policy retries it, whatever its kind.
     """
 
     def __init__(
@@ -49,12 +51,14 @@ class StageError(Exception):
         *,
         status: int | None = None,
         retry_after: float | None = None,
+        permanent: bool = False,
     ) -> None:
         super().__init__(message or kind.value)
         self.kind = kind
         self.message = message or kind.value
         self.status = status
         self.retry_after = retry_after
+        self.permanent = permanent
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Exception pickles as type(*args), which would lose the kind (and call a subclass's

@@ -104,3 +104,19 @@ def test_invalid_products_fail_with_validation_error(
     with pytest.raises(StageError) as caught:
         validate(product)
     assert caught.value.kind is ErrorKind.validation_error
+
+
+@pytest.mark.parametrize("next_link_on_the_last", [False, True])
+async def test_an_empty_page_past_the_end_is_the_end(next_link_on_the_last: bool) -> None:
+    # A common site: past the end, a 200 page that says it is the page asked for, with no
+    # cards. With a "next" link on every page (even the last) the walk lands on it too.
+    async def fetch(page: int) -> ListPage:
+        if page > 3:
+            return ListPage(current=page, highest=page, entries=())
+        count = 5 if page == 3 else 12
+        entries = tuple(ListEntry(f"https://x.test/csa_product/{page}-{i}/", "m", "x", "c")
+                        for i in range(count))  # fmt: skip
+        highest = page + 1 if page < 3 or next_link_on_the_last else page
+        return ListPage(current=page, highest=highest, entries=entries)
+
+    assert await find_last_page(fetch, 12) == CatalogueShape(3, 5)

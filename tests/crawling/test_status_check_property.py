@@ -55,6 +55,9 @@ class FlakyCatalogue:
         self.fetched: list[int] = []
         self.faulted: int | None = None
         """The page whose fetch was made unreadable, once it happened."""
+        self.planned_after: int | None = None
+        """How many fetches planning took (the status check and every list page); the
+        status check run again after the batches makes the others."""
 
     def count(self, page: int) -> int:
         return self.on_last if page == self.pages else PER_PAGE
@@ -113,6 +116,7 @@ async def _run_planner(fake: FlakyCatalogue, config: CrawlConfig) -> tuple[Any, 
     async def plan(context: PlanContext) -> Plan:
         answer = as_plan(await planner(context))
         plans.append(answer)
+        fake.planned_after = len(fake.fetched)
         return answer
 
     async def list_page(job: PageJob) -> tuple[ListEntry, ...]:
@@ -177,11 +181,20 @@ def test_a_transient_unreadable_page_never_yields_a_wrong_shape(
         _run_planner, fake, config, clock=trio.testing.MockClock(autojump_threshold=0)
     )
     event(f"status {summary.status}, fault {'fired' if fake.faulted else 'not reached'}")
+    planning = fake.planned_after is None or fake.fault_at < fake.planned_after
     if summary.status == "failed":
         assert fake.faulted is not None, summary.reason
         assert "layout not recognised" in summary.reason
         assert fake.site.list_url(fake.faulted) in summary.reason
         assert summary.products_saved == 0
+    elif summary.status == "partial":
+        # The damaged page was a list page read after the status check (its products are
+        # unknown until the list stage reads it) or one read by the check after the batches:
+        # the run cannot say `completed`, though the shape was right and all was stored.
+        assert fake.faulted is not None and max_attempts == 1, summary.reason
+        assert planner.shape == CatalogueShape(pages, on_last)
+        assert summary.products_saved == fake.total
+        assert ("could not be read" if planning else "could not be checked") in summary.reason
     else:
         assert summary.status == "completed", (summary.status, summary.reason)
         assert planner.shape == CatalogueShape(pages, on_last)
@@ -190,10 +203,10 @@ def test_a_transient_unreadable_page_never_yields_a_wrong_shape(
         assert summary.products_saved == fake.total
     # And which of the two it is follows from the budget: one retry reads the page again.
     retries = (max_attempts or 3) - 1
+    # (Without retries, a fault in a status check fails it; on any other list page it gets one
+    # more round, as the list stage would give it, and is read through.)
     if fake.faulted is None or retries >= 1:
         assert summary.status == "completed", summary.reason
-    else:
-        assert summary.status == "failed"
 
 
 # -- whole crawls of the demo catalogue --------------------------------------------------------

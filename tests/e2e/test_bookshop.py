@@ -137,3 +137,30 @@ async def test_holes_in_a_shop_listed_oldest_first_sit_on_its_own_pages_and_one_
             assert (rerun.pages_ok, rerun.products_saved) == (2, 2)
             assert server.stats.book_details - details == 2
     check_stored(books(path), shop)
+
+
+async def test_booleans_export_as_true_and_false(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock
+) -> None:
+    import csv
+    import io
+
+    from trio_crawl.stores import export_products
+
+    shop = DemoBookshop(books=12, seed=3)
+    path = tmp_path / "books.db"
+    async with demo_server(DemoCatalogue(products=12), bookshop=shop) as server:
+        site = Bookshop(server.base_url)
+        async with SqliteStore.open(path, records=RecordTable.for_site(site), per_page=10) as store:
+            assert (await crawl(crawl_config(), site=site, store=store)).status == "completed"
+    lines, table = io.StringIO(), io.StringIO()
+    export_products(path, "jsonl", lines)
+    export_products(path, "csv", table)
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]
+    rows = list(csv.DictReader(io.StringIO(table.getvalue())))
+    want = {book.slug: book.stock > 0 for book in shop}
+    assert {type(r["available"]) for r in records} == {bool}
+    assert {r["url"].rstrip("/").rsplit("/", 1)[-1]: r["available"] for r in records} == want
+    assert {r["available"] for r in rows} == {"true", "false"} & {
+        "true" if v else "false" for v in want.values()
+    }

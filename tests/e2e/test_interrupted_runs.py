@@ -132,7 +132,7 @@ def _without_timestamps(conn: sqlite3.Connection, table: str, base_url: str) -> 
     columns = ["page_id", "index_in_page"] + [
         name
         for (_, name, *_rest) in conn.execute(f"PRAGMA table_info({table})")
-        if name not in ("page_id", "index_in_page", "created_at", "updated_at")
+        if name not in ("page_id", "index_in_page", "created_at", "updated_at", "listed_at")
     ]
     rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
     return sorted(

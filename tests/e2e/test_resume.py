@@ -87,7 +87,9 @@ async def test_one_rerun_fills_every_hole_and_fetches_only_what_is_missing(
     assert second.status == "completed"
     assert (second.pages_ok, second.products_saved) == (len(pages_with_holes), 45)
     assert detail_requests == 45  # the done products on those pages are not fetched again
-    assert list_requests == len(pages_with_holes) + 3  # + the status check's three
+    # Every list page and the page after the last, before and (the run stored something) after
+    # the batches: README "When the catalogue changes".
+    assert list_requests == 2 * (catalogue.last_page + 1)
     assert stored_rows(path) == clean
     assert {row["state"] for row in ledger(path, "item = 'product'")} == {"done"}
 
@@ -145,13 +147,15 @@ async def test_a_crawl_cut_short_by_the_page_range_limit_says_what_is_left(
     assert first.note == (
         "page_range_limit 8 reached: 12 more pages hold 144 products not stored yet"
     )
-    assert second.note.startswith("page_range_limit 8 reached: 4 more pages hold 48 products")
-    assert third.note == ""
+    assert "page_range_limit 8 reached: 4 more pages hold 48 products" in second.note
+    assert third.note == (
+        "catalogue: 240 listed, 48 new to the store, 0 delisted, 0 listed again, 0 moved"
+    )
     with sqlite3.connect(path) as db:
         notes = [json.loads(e or "{}").get("note") for (e,) in db.execute(
             "SELECT error_json FROM crawl_runs ORDER BY started_at")]  # fmt: skip
     db.close()
-    assert notes[0] == first.note and notes[2] is None
+    assert notes[0] == first.note and notes[2] == third.note
 
 
 async def test_failed_items_are_kept_in_the_ledger_with_kind_attempts_and_error(

@@ -43,3 +43,13 @@ def test_a_site_without_rules_accepts_every_record() -> None:
         name = "plain"
 
     assert Plain("http://x.test").problems(object()) == ()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("spec", "suggestion"),
+    [("bokshop", "did you mean bookshop?"),
+     ("trio_crawl.sites:MatterCatalog", "did you mean MatterCatalogue?")],
+)  # fmt: skip
+def test_a_mistyped_site_gets_the_close_matches(spec: str, suggestion: str) -> None:
+    with pytest.raises(SiteLoadError, match=suggestion):
+        load_site(spec, "http://127.0.0.1:9")

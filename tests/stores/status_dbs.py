@@ -79,7 +79,9 @@ def add_products(
             )
             if state == "done":
                 db.execute(
-                    "INSERT INTO products VALUES (?, 'Acme', 'Bulb', ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO products (url, manufacturer, model, certificate_id, page_id,"
+                    " index_in_page, id, created_at, updated_at)"
+                    " VALUES (?, 'Acme', 'Bulb', ?, ?, ?, ?, ?, ?)",
                     (
                         url,
                         f"CSA{index:05d}",

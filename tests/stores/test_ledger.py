@@ -237,8 +237,12 @@ async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path:
     connection = sqlite3.connect(path, isolation_level=None)
     connection.execute("DROP TABLE crawl_ledger")
     connection.execute("DROP TABLE catalogue_shape")
-    for column in ("pid", "host", "heartbeat_at"):
+    for column in ("pid", "host", "heartbeat_at", "pages_cancelled", "products_cancelled"):
         connection.execute(f"ALTER TABLE crawl_runs DROP COLUMN {column}")
+    connection.execute("DROP INDEX products_position")
+    for column in ("listed_at", "delisted_at"):
+        connection.execute(f"ALTER TABLE products DROP COLUMN {column}")
+    connection.execute("CREATE UNIQUE INDEX products_position ON products (page_id, index_in_page)")
     connection.execute("PRAGMA user_version = 1")
     connection.close()
     async with SqliteStore.open(path) as store:

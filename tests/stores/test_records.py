@@ -57,7 +57,7 @@ def test_columns_are_typed_from_the_fields() -> None:
     table = RecordTable("shelf", Everything)
     assert {c.name: (c.sql_type, c.as_json) for c in table.columns} == {
         "title": ("TEXT", False), "pages": ("INTEGER", False), "price": ("REAL", False),
-        "exact": ("TEXT", False), "in_print": ("INTEGER", False),
+        "exact": ("TEXT", False), "in_print": ("BOOLEAN", False),
         "published": ("TEXT", False), "tags": ("TEXT", True), "author": ("TEXT", True),
         "record_url": ("TEXT", False), "order": ("INTEGER", False),
     }  # fmt: skip

@@ -25,6 +25,9 @@ DESIGN_COLUMNS = {
     "products": [
         "url", "manufacturer", "model", "certificate_id", "page_id", "index_in_page", "id",
         "created_at", "updated_at",
+        # docs/architecture.md §6 "the catalogue changes": when last listed, since when not
+        # (version 3).
+        "listed_at", "delisted_at",
     ],
     "product_details": [
         "url", "page_id", "index_in_page", "id", "manufacturer", "model", "device_type",
@@ -38,6 +41,8 @@ DESIGN_COLUMNS = {
         "products_saved", "products_failed", "config_json", "error_json",
         # Not in docs/architecture.md §6: what tells a run whose process is gone (schema version 2).
         "pid", "host", "heartbeat_at",
+        # Not in docs/architecture.md §6: what a stop cancelled, apart from what failed (version 3).
+        "pages_cancelled", "products_cancelled",
     ],
     # The crawl ledger (schema version 2).
     "crawl_ledger": [
@@ -129,12 +134,20 @@ async def test_open_creates_the_file_with_exactly_the_design_schema(tmp_path: Pa
     assert {kind for kind, _ in details.values()} == {"TEXT", "INTEGER"}
 
 
-async def test_positions_are_unique_in_both_product_tables(tmp_path: Path) -> None:
+async def test_positions_are_unique_among_the_listed_products(tmp_path: Path) -> None:
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path):
         pass
     assert ["page_id", "index_in_page"] in unique_indexes(path, "products")
-    assert ["page_id", "index_in_page"] in unique_indexes(path, "product_details")
+    with sqlite3.connect(path) as connection:
+        (index_sql,) = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'products_position'"
+        ).fetchone()
+    connection.close()
+    # A delisted product keeps the position it last had, which a listed one may hold now; the
+    # details follow their product's position.
+    assert index_sql.endswith("WHERE delisted_at IS NULL")
+    assert ["page_id", "index_in_page"] not in unique_indexes(path, "product_details")
 
 
 async def test_details_reference_their_product(tmp_path: Path) -> None:
@@ -540,7 +553,7 @@ async def test_a_new_database_records_the_program_and_the_schema_version(tmp_pat
     async with SqliteStore.open(path):
         pass
     assert pragma(path, "application_id") == schema.APPLICATION_ID == 0x74724372
-    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 2
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 3
 
 
 async def test_a_database_from_before_the_marks_is_marked_and_kept(tmp_path: Path) -> None:
@@ -594,7 +607,7 @@ def _not_sqlite(path: Path) -> Path:
         (_not_sqlite, "is not an SQLite database (file is not a database)"),
         (_foreign_program, "belongs to another program (application_id 0x0000002a)"),
         (_other_schema, "is not a trio_crawl database (table products lacks manufacturer, "),
-        (_newer_version, "holds trio_crawl schema version 3, newer than this trio_crawl reads"),
+        (_newer_version, "holds trio_crawl schema version 4, newer than this trio_crawl reads"),
         (_damaged, "is a damaged trio_crawl database (no table crawl_runs)"),
     ],
     ids=["not-sqlite", "another-program", "another-schema", "newer", "damaged"],
@@ -639,18 +652,18 @@ async def test_an_older_version_is_upgraded_in_one_transaction(
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path) as store:
         await store.save_products(page(0))
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 4)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
     monkeypatch.setattr(
-        schema, "MIGRATIONS", {3: ("CREATE TABLE extra (x)",), 4: ("CREATE TABLE bad (",)}
+        schema, "MIGRATIONS", {4: ("CREATE TABLE extra (x)",), 5: ("CREATE TABLE bad (",)}
     )
     with pytest.raises(StoreOpenError, match="incomplete input"):
         async with SqliteStore.open(path):
             pass
-    assert pragma(path, "user_version") == 2  # the failed upgrade left nothing behind
-    monkeypatch.setattr(schema, "MIGRATIONS", {3: ("CREATE TABLE extra (x)",), 4: ()})
+    assert pragma(path, "user_version") == 3  # the failed upgrade left nothing behind
+    monkeypatch.setattr(schema, "MIGRATIONS", {4: ("CREATE TABLE extra (x)",), 5: ()})
     async with SqliteStore.open(path) as store:
         assert await store.count_products() == 12
-    assert pragma(path, "user_version") == 4
+    assert pragma(path, "user_version") == 5
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
     connection.close()

@@ -17,6 +17,7 @@ from trio_crawl.stores import StoreOpenError, continue_command, read_status
 from trio_crawl.stores.schema import DDL_V1
 from trio_crawl.stores.status import (
     CrawlStatus,
+    FailedRecord,
     HoleRange,
     NotDoneGroup,
     RunRecord,
@@ -45,6 +46,11 @@ holes:     6 not stored below the newest stored, in 2 ranges (oldest index, site
 not done:  page     cancelled  cancelled        1  http://127.0.0.1:8000/?page=3
            product  failed     parse_error      4  http://127.0.0.1:8000/products/p05 http://127.0.0.1:8000/products/p06 http://127.0.0.1:8000/products/p07
            product  failed     network_timeout  1  http://127.0.0.1:8000/products/p20
+failures:  http://127.0.0.1:8000/products/p05  failed  parse_error      3x  parse_error at http://127.0.0.1:8000/products/p05
+           http://127.0.0.1:8000/products/p06  failed  parse_error      3x  parse_error at http://127.0.0.1:8000/products/p06
+           http://127.0.0.1:8000/products/p07  failed  parse_error      3x  parse_error at http://127.0.0.1:8000/products/p07
+           http://127.0.0.1:8000/products/p08  failed  parse_error      3x  parse_error at http://127.0.0.1:8000/products/p08
+           http://127.0.0.1:8000/products/p20  failed  network_timeout  3x  network_timeout at http://127.0.0.1:8000/products/p20
 runs:      s3  partial      2026-12-01 10:20:00Z  2026-12-01 10:21:30Z  pages 2 ok 0 failed  products 2 saved 5 failed   5 products failed
            s2  interrupted  2026-12-01 10:00:00Z  -                     pages 1 ok 0 failed  products 4 saved 0 failed   no heartbeat since 10:07:00: the process was killed
            s1  completed    2026-12-01 09:00:00Z  2026-12-01 09:01:00Z  pages 2 ok 0 failed  products 24 saved 0 failed
@@ -123,6 +129,13 @@ def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
                 None,
             ),
         ),
+        failures=tuple(
+            FailedRecord(
+                "product", product_url(i), "failed", kind, 3, f"{kind} at {product_url(i)}"
+            )
+            for i, kind in [*((i, "parse_error") for i in (5, 6, 7, 8)), (20, "network_timeout")]
+        ),
+        failures_count=5,
     )
 
 
@@ -138,11 +151,13 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "products",
         "holes",
         "not_done",
+        "failures",
         "runs",
         "continue_command",
     ]
     assert data["pages"] == {"done": 2, "expected": 3, "left": 2}
-    assert data["products"] == {"done": 30, "expected": 36, "left": 6}
+    assert data["products"] == {"done": 30, "expected": 36, "left": 6, "delisted": 0}
+    assert data["failures"]["count"] == 5 and len(data["failures"]["items"]) == 5
     assert data["holes"] == {
         "count": 6,
         "ranges": 2,
@@ -171,6 +186,7 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "products_failed": 0,
         "reason": "no heartbeat since 10:07:00: the process was killed",
         "process_gone": None,
+        "products_cancelled": 0,
     }
     assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db {db}"
 

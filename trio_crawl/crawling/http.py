@@ -173,19 +173,21 @@ def classify_exception(exc: BaseException) -> StageError | None:
     return None
 
 
-def classify_status(status: int, retry_after: str | None = None) -> StageError | None:
-    """The `StageError` for an HTTP status (None for 2xx); `retry_after` is the raw header."""
+def classify_status(
+    status: int, retry_after: str | None = None, url: str = ""
+) -> StageError | None:
+    """The `StageError` for an HTTP status (None for 2xx); `retry_after` is the raw header. The
+    message names `url`, so that a failure far from its item (planning, say) says where."""
     if 200 <= status < 300:
         return None
+    message = f"HTTP {status} at {url}" if url else f"HTTP {status}"
     if status == 429 or status == 503:
         delay = parse_retry_after(retry_after)
         if status == 429 or delay is not None:
-            return StageError(
-                ErrorKind.rate_limited, f"HTTP {status}", status=status, retry_after=delay
-            )
+            return StageError(ErrorKind.rate_limited, message, status=status, retry_after=delay)
     if status >= 500:
-        return StageError(ErrorKind.server_error, f"HTTP {status}", status=status)
-    return StageError(ErrorKind.client_error, f"HTTP {status}", status=status)
+        return StageError(ErrorKind.server_error, message, status=status)
+    return StageError(ErrorKind.client_error, message, status=status)
 
 
 class map_http_errors:
@@ -504,7 +506,9 @@ class Fetcher:
                 else:
                     status = response.status_code
                     if not 200 <= status < 300:  # (a header lookup is ~2 µs: only if needed)
-                        error = classify_status(status, headers.get("retry-after"))
+                        error = classify_status(
+                            status, headers.get("retry-after"), str(response.url)
+                        )
                         if error is not None:
                             raise error
                     media_type = content_type.partition(";")[0].strip().lower()

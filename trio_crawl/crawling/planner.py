@@ -1,30 +1,46 @@
-"""The session's planner for a catalogue crawl: status check, then the smart page range.
+"""The session's planner for a catalogue crawl: status check, then every list page, then the
+pages with work.
 
 Last-page discovery: follow the highest number in the pagination until it stops
 growing, and believe a page only if it says it is the page asked for (past the end the site
-quietly shows another page; a page without readable cards is a parse error, retried under the
-`status_check` policy, never the end). If a jump lands past the end, a binary search between the
-last real page and that one finds the end. Whichever way it was found, the answer is confirmed
-before any position is computed from it.
+quietly shows another page, or an empty one; a page without readable cards is a parse error,
+retried under the `status_check` policy, never the end). If a jump lands past the end, a binary
+search between the last real page and that one finds the end. Whichever way it was found, the
+answer is confirmed before any position is computed from it.
+
+The catalogue changes anywhere (docs/architecture.md §6):
+items are inserted and delisted in the middle, not
+only at the newest end, and a change in the middle moves every item on one side of it. Nothing
+short of reading every list page tells such a change from none (a delisting and an insertion
+leave the total as it was), so every run reads every list page once, before any detail page:
+that listing gives each stored product its position now and names the products no longer
+listed (kept, marked delisted). The list pages are not read again: the pages with work carry
+the refs found on them. A listing that contradicts itself (a product on two pages, a page short
+of products) was read while the catalogue moved; it is read once more, and if it still does,
+the run fails saying so. After the batches the status check runs again: a catalogue that moved
+during the crawl keeps the run from being `completed` (the next run settles it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import attrs
+import trio
 
 from ..config.model import CrawlSettings
 from ..engine.planning import Plan, PlanContext, batches_of
 from ..engine.results import ErrorKind, StageError
-from ..positions import oldest_indexes_on, pages_with_work, plan_pages, total_products
+from ..positions import oldest_pages_first, position, total_products
 from ..sites.protocol import Site
 from ..sites.records import ListPage
-from ..stores.ledger import Ledger, LedgerPage, LedgerShape
+from ..stores.ledger import Ledger, LedgerPage, LedgerShape, Listed, Relisting
 from ..stores.protocol import Store
 
 FetchList = Callable[[int], Awaitable[ListPage]]
+FetchUrl = Callable[[str], Awaitable[ListPage]]
 
 
 @attrs.frozen
@@ -37,22 +53,28 @@ class CatalogueShape:
 
 @attrs.frozen
 class PageJob:
-    """A list page to crawl, with the catalogue shape its positions are computed against and
-    the products on it that are done already, as (oldest index, url): those are not fetched
-    again (a done position now showing another url is)."""
+    """A list page to crawl, with the catalogue shape its positions are computed against.
+
+    `refs` are the refs to fetch that the planner's reading of the page found: the list stage
+    does not read it again. A page the planner could not read has `refs` None: the list stage
+    reads it (retried under its policy) and skips the urls in `stored` and the positions in
+    `held` (listed products the planner could not move, since the listing was incomplete)."""
 
     page: int
     url: str
     shape: CatalogueShape
-    done: frozenset[tuple[int, str]] = frozenset()
-    done_urls: frozenset[str] = frozenset()
-    """For an unordered site, whose positions move: every url done, wherever it was seen."""
+    refs: tuple[Any, ...] | None = None
+    stored: frozenset[str] = frozenset()
+    held: frozenset[int] = frozenset()
 
 
 def shows(listing: ListPage, page: int) -> bool:
     """Whether `listing` is page `page` itself. Past the end the site answers with another
-    page (its `current` differs); that is the only meaning of "past the end". A
-    page without readable cards never gets here: the parser refuses it as a parse error."""
+    page (its `current` differs) or with a page of no cards (an empty 200 page); that is what
+    "past the end" means. A page whose cards cannot be read never gets here: the parser refuses
+    it as a parse error."""
+    if page > 1 and not listing.entries:
+        return False
     if listing.current is None:
         # No pagination at all: a catalogue of one page, which is page 1 and nothing else.
         return page == 1 and listing.highest is None
@@ -124,12 +146,32 @@ async def _confirm(
         )
 
 
-class CataloguePlanner:
-    """Plans one session: status check (retried under the `status_check` policy), then pages.
+@attrs.frozen
+class Sweep:
+    """Every list page of one shape, as read at the start of a run. `failed` holds the pages
+    that could not be read (their products are unknown); `problem` says how the listing
+    contradicts itself ("" when it does not)."""
 
-    With a `ledger`, ``continue_from_db`` crawls every page holding a product not done yet,
-    oldest first (so the holes an interrupted run left come first), and skips the done
-    products on them; the shape is recorded in the ledger with a row per page.
+    shape: CatalogueShape
+    pages: Mapping[int, ListPage]
+    failed: Mapping[int, StageError]
+    problem: str
+    urls: Mapping[int, str] = attrs.field(factory=dict)
+    """Where each page was read, for a site followed by its links (else `Site.list_url`)."""
+
+    @property
+    def complete(self) -> bool:
+        return not self.failed and not self.problem
+
+
+class CataloguePlanner:
+    """Plans one session: status check (retried under the `status_check` policy), every list
+    page (`list_concurrency` at a time), the ledger brought up to date with the listing, then
+    the pages with work.
+
+    ``continue_from_db`` fetches the listed products not stored yet (up to `page_range_limit`
+    pages holding one, oldest first); ``full`` every listed product; ``newest_first`` every
+    product of the `page_range_limit` newest pages.
     """
 
     def __init__(
@@ -140,6 +182,8 @@ class CataloguePlanner:
         settings: CrawlSettings,
         ledger: Ledger | None = None,
         session_id: str = "",
+        list_concurrency: int = 5,
+        fetch_url: FetchUrl | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -147,127 +191,304 @@ class CataloguePlanner:
         self.settings = settings
         self.ledger = ledger
         self.session_id = session_id
+        self.list_concurrency = max(1, list_concurrency)
+        self.fetch_url = fetch_url
         self.shape: CatalogueShape | None = None
+        self.relisting = Relisting()
 
-    async def __call__(self, context: PlanContext) -> Plan:
+    def _fetcher(self, context: PlanContext, seen: dict[int, ListPage]) -> FetchList:
         async def fetch(page: int) -> ListPage:
+            if page in seen:  # read once per reading of the catalogue
+                return seen[page]
             try:
-                return await context.retry(lambda: self.fetch_list(page), policy="status_check")
+                listing = await context.retry(lambda: self.fetch_list(page), policy="status_check")
             except StageError as error:
                 # Many sites answer a page past the end with 404: that is the end, not a fault.
                 if page > 1 and error.kind is ErrorKind.client_error and error.status == 404:
                     return PAST_THE_END
                 raise
+            seen[page] = listing
+            return listing
 
+        return fetch
+
+    async def sweep(self, context: PlanContext) -> Sweep:
+        """The status check, then every list page it did not read already (or, for a site whose
+        pages link to the next by URL, each page in turn, following the links)."""
         per_page = self.site.per_page
+        seen: dict[int, ListPage] = {}
+        fetch = self._fetcher(context, seen)
+        first = await fetch(1)
+        if first.next_url is not None:
+            return await self._follow(context, first)
         shape = await find_last_page(fetch, per_page)
-        self.shape = shape
-        total = total_products(shape.last_page, shape.on_last, per_page)
-        ordered = self.site.ordering != "unordered"
-        newest_stored = await self.store.newest_position() if ordered else None
-        if newest_stored is not None and newest_stored >= total:
-            # The store holds a product at an oldest index the site no longer reaches: either
-            # the catalogue shrank or this shape is wrong. Rewriting positions against it could
-            # shift every stored product, so stop and say so.
+        pages = {page: seen[page] for page in range(1, shape.last_page + 1) if page in seen}
+        failed: dict[int, StageError] = {}
+        limiter = trio.CapacityLimiter(self.list_concurrency)
+
+        async def read(page: int) -> None:
+            async with limiter:
+                # The status check's reading, of every page: its policy, and one more round for
+                # a page that still fails (as the list stage would give it), so that a page
+                # failing now and then does not leave the listing incomplete.
+                for _ in range(2):
+                    try:
+                        pages[page] = await context.retry(
+                            functools.partial(self.fetch_list, page), policy="status_check"
+                        )
+                    except StageError as error:
+                        failed[page] = error  # its products are unknown
+                    else:
+                        failed.pop(page, None)
+                        return
+
+        async with trio.open_nursery() as nursery:
+            for page in range(1, shape.last_page + 1):
+                if page not in pages:
+                    nursery.start_soon(read, page)
+        return Sweep(shape, pages, failed, self._problem(shape, pages))
+
+    async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
+        """Every page of a site paginated by links (cursor, "next"): one after the other, each
+        read once. The end is a page without a next link, or one with no cards."""
+        fetch_url = self.fetch_url
+        if fetch_url is None:
+            raise StageError(
+                ErrorKind.configuration, "this crawl cannot follow the site's next links"
+            )
+        pages, urls = {1: first}, {1: self.site.list_url(1)}
+        read = set(urls.values())
+        url = first.next_url
+        while url is not None:
+            if url in read:
+                raise StageError(
+                    ErrorKind.parse_error, f"the next links go round in a circle at {url}"
+                )
+            listing = await context.retry(functools.partial(fetch_url, url), policy="status_check")
+            if not listing.entries:
+                break  # an empty page is past the end
+            page = len(pages) + 1
+            pages[page], urls[page] = listing, url
+            read.add(url)
+            url = listing.next_url
+        last = len(pages)
+        shape = CatalogueShape(last, len(pages[last].entries))
+        return Sweep(shape, pages, {}, self._problem(shape, pages, linked=True), urls)
+
+    def _problem(
+        self, shape: CatalogueShape, pages: Mapping[int, ListPage], linked: bool = False
+    ) -> str:
+        per_page = self.site.per_page
+        where: dict[str, int] = {}
+        for page in sorted(pages):
+            listing = pages[page]
+            if not linked and not shows(listing, page):
+                return f"list page {page} shows page {listing.current}"
+            wanted = shape.on_last if page == shape.last_page else per_page
+            if len(listing.entries) != wanted:
+                return f"list page {page} shows {len(listing.entries)} products, not {wanted}"
+            for entry in listing.entries:
+                if entry.url in where:
+                    return f"{entry.url} is on list page {where[entry.url]} and on page {page}"
+                where[entry.url] = page
+        return ""
+
+    async def __call__(self, context: PlanContext) -> Plan:
+        ledger = self.ledger
+        view = None if ledger is None else await ledger.view()
+        if view is not None:
+            held_by = view.shape.base_url if view.shape is not None else None
+            if view.stored and held_by and held_by.rstrip("/") != self.site.base_url.rstrip("/"):
+                # Every product of the one would look delisted to the other.
+                raise StageError(
+                    ErrorKind.configuration,
+                    f"the database holds the catalogue at {held_by} ({len(view.stored)}"
+                    f" products); crawl {self.site.base_url} into another database file (one"
+                    " catalogue per file)",
+                )
+        sweep = await self.sweep(context)
+        if sweep.problem:
+            # Read while the catalogue moved: once more, from the status check.
+            sweep = await self.sweep(context)
+        if sweep.problem:
             raise StageError(
                 ErrorKind.parse_error,
-                f"the store holds a product at position {newest_stored + 1} from the oldest,"
-                f" but the site shows {total} products ({shape.last_page} pages,"
-                f" {shape.on_last} on the last); positions left unchanged",
+                f"the catalogue changed while its list pages were read ({sweep.problem});"
+                " run again",
             )
-        if self.ledger is None:
-            return self._plan(shape, newest_stored, None)
-        ledger = self.ledger
-        view = await ledger.view()
-        # Positions are stable (counted from the oldest), so done products of an earlier,
-        # smaller shape are done in this one too.
-        done = {page_id * per_page + index: url for (page_id, index), url in view.done.items()}
-        plan = self._plan(shape, newest_stored, done)
-        pages = [
-            LedgerPage(
-                page, self.site.list_url(page), ordered and self._all_done(shape, page, done)
-            )
-            for page in range(1, shape.last_page + 1)
-        ]
-        ledger_shape = LedgerShape(
-            self.site.base_url, shape.last_page, shape.on_last, per_page, self.site.ordering
-        )
-        await context.retry(
-            lambda: ledger.open_shape(ledger_shape, pages, self.session_id), policy="saving"
-        )
-        return plan
-
-    def _indexes(self, shape: CatalogueShape, page: int) -> range:
-        return oldest_indexes_on(
-            page,
-            last_page=shape.last_page,
-            on_last=shape.on_last,
-            per_page=self.site.per_page,
-            ordering=self.site.ordering,
-        )
-
-    def _all_done(self, shape: CatalogueShape, page: int, done: dict[int, str]) -> bool:
-        return all(index in done for index in self._indexes(shape, page))
-
-    def _plan(
-        self, shape: CatalogueShape, newest_stored: int | None, done: dict[int, str] | None
-    ) -> Plan:
-        crawl = self.settings
+        shape = sweep.shape
+        self.shape = shape
         per_page = self.site.per_page
-        ordering = self.site.ordering
-        limit = crawl.page_range_limit
-        skip = crawl.strategy.value == "continue_from_db" and done is not None
-        if skip:
-            assert done is not None
-            with_work = pages_with_work(
-                last_page=shape.last_page,
-                on_last=shape.on_last,
-                per_page=per_page,
-                done=done,
-                ordering=ordering,
+        listing = self._listing(sweep)
+        stored: frozenset[str] = frozenset()
+        held: frozenset[int] = frozenset()
+        if ledger is not None and view is not None:
+            stored = view.stored
+            if not sweep.complete:
+                held = frozenset(page_id * per_page + index for page_id, index in view.done)
+            self.relisting = await context.retry(
+                lambda: ledger.relist(
+                    [found for found, _ in listing.values()], sweep.complete, self.session_id
+                ),
+                policy="saving",
             )
-            pages = with_work[:limit]
-        else:
-            with_work = []
-            pages = plan_pages(
-                crawl.strategy.value,
-                last_page=shape.last_page,
-                on_last=shape.on_last,
-                per_page=per_page,
-                limit=limit,
-                newest_stored=newest_stored,
-                ordering=ordering,
+        jobs, beyond = self._jobs(sweep, listing, stored, held)
+        if ledger is not None:
+            with_work = {job.page for job in jobs} | set(beyond)
+            pages = [
+                LedgerPage(
+                    page,
+                    sweep.urls.get(page) or self.site.list_url(page),
+                    page not in with_work,
+                )
+                for page in range(1, shape.last_page + 1)
+            ]
+            ledger_shape = LedgerShape(
+                self.site.base_url, shape.last_page, shape.on_last, per_page, self.site.ordering
             )
-        unordered = ordering == "unordered"
-        done_urls = frozenset(done.values()) if skip and unordered and done else frozenset()
-        jobs = []
-        products = 0
-        for page in pages:
-            indexes = self._indexes(shape, page)
-            on_page: frozenset[tuple[int, str]] = (
-                frozenset((i, done[i]) for i in indexes if i in done)
-                if skip and done and not unordered
-                else frozenset()
+            await context.retry(
+                lambda: ledger.open_shape(ledger_shape, pages, self.session_id), policy="saving"
             )
-            jobs.append(PageJob(page, self.site.list_url(page), shape, on_page, done_urls))
-            # An unordered site's done items are only known once its pages are read.
-            products += 0 if done_urls else len(indexes) - len(on_page)
         # `completed` means every planned page and product was stored (engine.summary).
-        expected = {"pages_ok": len(pages), "products_saved": products}
-        note = ""
-        beyond = with_work[limit:]
-        if beyond and unordered:
-            note = f"page_range_limit {limit} reached: {len(beyond)} more pages not read"
-        elif beyond:
-            assert done is not None
-            left = sum(
-                1 for page in beyond for i in self._indexes(shape, page) if i not in done
+        expected = {
+            "pages_ok": len(jobs),
+            "products_saved": sum(len(job.refs) for job in jobs if job.refs is not None),
+        }
+        notes = [self._changes(sweep, listing, stored)]
+        if beyond:
+            left = sum(len(listing_refs) for listing_refs in beyond.values())
+            notes.append(
+                f"page_range_limit {self.settings.page_range_limit} reached: {len(beyond)} more"
+                f" pages hold {left} products not stored yet"
             )
-            note = (
-                f"page_range_limit {limit} reached: {len(beyond)} more pages hold {left}"
-                " products not stored yet"
+        note = "; ".join(n for n in notes if n)
+        return Plan(
+            batches_of(jobs, self.settings.batch_size),
+            expected,
+            note,
+            settle=lambda: self.settle(context, sweep, expected["products_saved"] > 0),
+        )
+
+    def _listing(self, sweep: Sweep) -> dict[str, tuple[Listed, Any]]:
+        """Every product the pages read show, by url: where it is now, and its card."""
+        shape, site = sweep.shape, self.site
+        found: dict[str, tuple[Listed, Any]] = {}
+        for page in sorted(sweep.pages):
+            for index, entry in enumerate(sweep.pages[page].entries):
+                page_id, index_in_page, product_id = position(
+                    page,
+                    index,
+                    last_page=shape.last_page,
+                    on_last=shape.on_last,
+                    per_page=site.per_page,
+                    ordering=site.ordering,
+                )
+                found[entry.url] = (Listed(entry.url, page_id, index_in_page, product_id), entry)
+        return found
+
+    def _jobs(
+        self,
+        sweep: Sweep,
+        listing: Mapping[str, tuple[Listed, Any]],
+        stored: frozenset[str],
+        held: frozenset[int],
+    ) -> tuple[list[PageJob], dict[int, tuple[Any, ...]]]:
+        """The pages to crawl, in crawl order, and the pages with work `page_range_limit` left
+        for later (with the refs they hold)."""
+        site, shape = self.site, sweep.shape
+        per_page = site.per_page
+        strategy = self.settings.strategy.value
+        limit = self.settings.page_range_limit
+        order = list(oldest_pages_first(shape.last_page, site.ordering))
+        if strategy == "newest_first":
+            order = list(reversed(order))[:limit]
+        everything = strategy != "continue_from_db"
+        jobs: list[PageJob] = []
+        beyond: dict[int, tuple[Any, ...]] = {}
+        for page in order:
+            url = sweep.urls.get(page) or site.list_url(page)
+            read = sweep.pages.get(page)
+            if read is None:
+                jobs.append(PageJob(page, url, shape, None, stored, held))
+                continue
+            refs = []
+            for entry in read.entries:
+                found, _ = listing[entry.url]
+                oldest = found.page_id * per_page + found.index_in_page
+                if not everything and entry.url in stored:
+                    continue
+                if oldest in held and entry.url not in stored:
+                    continue  # a listed product the planner could not move sits there
+                refs.append(site.ref(entry, found.page_id, found.index_in_page, found.id))
+            if not refs and not everything:
+                continue
+            job = PageJob(page, url, shape, tuple(refs))
+            if strategy == "continue_from_db" and len(jobs) >= limit:
+                beyond[page] = job.refs or ()
+            else:
+                jobs.append(job)
+        return jobs, beyond
+
+    def _changes(self, sweep: Sweep, listing: Mapping[str, Any], stored: frozenset[str]) -> str:
+        """What the listing changed in the store, for the summary."""
+        if sweep.failed:
+            pages = ", ".join(str(page) for page in sorted(sweep.failed))
+            return (
+                f"list page(s) {pages} could not be read at the start: positions and"
+                " delistings not refreshed this run"
             )
-        return Plan(batches_of(jobs, crawl.batch_size), expected, note)
+        change = self.relisting
+        new = sum(1 for url in listing if url not in stored)
+        if not stored or not (new or change.delisted or change.relisted or change.moved):
+            return ""
+        return (
+            f"catalogue: {len(listing)} listed, {new} new to the store, {change.delisted}"
+            f" delisted, {change.relisted} listed again, {change.moved} moved"
+        )
+
+    async def settle(self, context: PlanContext, sweep: Sweep, stored_some: bool) -> str:
+        """After the batches: is the catalogue still what the run stored? A run that stored
+        products reads every list page again (a delisting and an insertion in the middle leave
+        the total and both ends as they were); one that stored nothing runs the status check
+        again (what it holds was right when the run began). A catalogue that moved leaves
+        products unstored or at old positions, so the run must not say `completed`."""
+        if not sweep.complete:
+            pages = ", ".join(str(page) for page in sorted(sweep.failed))
+            return (
+                f"list page(s) {pages} could not be read when the run began, so delistings and"
+                " moves were not applied; one more run settles it"
+            )
+        per_page = self.site.per_page
+        before = total_products(sweep.shape.last_page, sweep.shape.on_last, per_page)
+        unread = ""
+        if stored_some or sweep.urls:
+            again = await self.sweep(context)
+            shape, seen = again.shape, dict(again.pages)
+            if again.failed:
+                pages = ", ".join(str(page) for page in sorted(again.failed))
+                unread = f"list page(s) {pages} could not be read again"
+        else:
+            seen = {}
+            shape = await find_last_page(self._fetcher(context, seen), per_page)
+        after = total_products(shape.last_page, shape.on_last, per_page)
+        changed = []
+        if after != before:
+            changed.append(f"{before} products when the run began, {after} now")
+        differ = [
+            page
+            for page in sorted(seen)
+            if page in sweep.pages and seen[page].entries != sweep.pages[page].entries
+        ]
+        if differ:
+            shown = ", ".join(str(page) for page in differ[:5])
+            more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
+            changed.append(f"list page(s) {shown}{more} show other products than they did")
+        if not changed:
+            return f"{unread}: the run cannot tell it stored all it lists" if unread else ""
+        return (
+            f"the catalogue changed during the crawl ({'; '.join(changed)}); one more run"
+            " settles it"
+        )
 
 
 PAST_THE_END = ListPage(current=None, highest=None, entries=())

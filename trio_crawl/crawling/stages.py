@@ -19,6 +19,10 @@ from .http import Fetcher
 from .parsing import ParsePool
 from .planner import PageJob, not_found
 
+STAGE_NAMES = ("list_pages", "product_details", "validation", "saving")
+"""The crawl's stages, in order (`CatalogueCrawl.stages`): a config can be checked against
+them before anything is opened."""
+
 
 class CatalogueCrawl:
     """Binds a site, a store, a fetcher and (if the store keeps one) the crawl ledger of
@@ -46,9 +50,23 @@ class CatalogueCrawl:
         return Response(fetched.url, fetched.status, fetched.body, fetched.headers)
 
     async def fetch_list(self, page: int) -> ListPage:
-        return await self.parser.parse_list(await self._fetch(self.site.list_url(page)))
+        return await self.fetch_list_url(self.site.list_url(page))
+
+    async def fetch_list_url(self, url: str) -> ListPage:
+        return await self.parser.parse_list(await self._fetch(url))
 
     async def list_page(self, job: PageJob) -> list[Any]:
+        refs = list(job.refs) if job.refs is not None else await self._read(job)
+        if self.ledger is not None:
+            shape = job.shape
+            total = total_products(shape.last_page, shape.on_last, self.site.per_page)
+            await self.ledger.page_listed(
+                LedgerPage(job.page, job.url), refs, total, self.session_id
+            )
+        return refs
+
+    async def _read(self, job: PageJob) -> list[Any]:
+        """A page the planner could not read: its refs not stored yet, at free positions."""
         listing = await self.fetch_list(job.page)
         if listing.current != job.page:
             raise not_found(job.page, listing)
@@ -62,7 +80,7 @@ class CatalogueCrawl:
             )
         refs = []
         for index, entry in enumerate(listing.entries):
-            if entry.url in job.done_urls:
+            if entry.url in job.stored:
                 continue
             page_id, index_in_page, product_id = position(
                 job.page,
@@ -72,14 +90,9 @@ class CatalogueCrawl:
                 per_page=site.per_page,
                 ordering=site.ordering,
             )
-            if (page_id * site.per_page + index_in_page, entry.url) in job.done:
+            if page_id * site.per_page + index_in_page in job.held:
                 continue
             refs.append(site.ref(entry, page_id, index_in_page, product_id))
-        if self.ledger is not None:
-            total = total_products(shape.last_page, shape.on_last, site.per_page)
-            await self.ledger.page_listed(
-                LedgerPage(job.page, job.url), refs, total, self.session_id
-            )
         return refs
 
     async def product_details(self, ref: Any) -> Any:

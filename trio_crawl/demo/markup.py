@@ -396,7 +396,7 @@ class Renderer:
     """Renders one catalogue's pages as UTF-8 bytes for one base URL, caching them.
 
     Caches are bounded (`max_list_pages`, `max_details` entries), so memory stays flat however
-    large the catalogue. List pages are dropped when the catalogue publishes new products.
+    large the catalogue. Pages are dropped when the catalogue changes.
     """
 
     def __init__(
@@ -420,11 +420,17 @@ class Renderer:
         """The page the site shows for `requested`: itself, or page 1 past either end."""
         return requested if 1 <= requested <= self.catalogue.last_page else 1
 
-    def list_page(self, requested: int) -> bytes:
-        """List page `requested`; past the end, like the live site, page 1's content."""
+    def _follow(self) -> None:
+        """Drop what a change of the catalogue made stale: its list pages, and the detail pages
+        of products it may have delisted."""
         if self._version != self.catalogue.version:
             self._lists.clear()
+            self._details.clear()
             self._version = self.catalogue.version
+
+    def list_page(self, requested: int) -> bytes:
+        """List page `requested`; past the end, like the live site, page 1's content."""
+        self._follow()
         page = self.shown_page(requested)
         body = self._lists.get(page)
         if body is None:
@@ -436,7 +442,8 @@ class Renderer:
         return body
 
     def detail_page(self, slug: str) -> bytes | None:
-        """A product's detail page, or None for an unknown slug."""
+        """A product's detail page, or None for an unknown (or delisted) slug."""
+        self._follow()
         body = self._details.get(slug)
         if body is None:
             product = self.catalogue.find(slug)

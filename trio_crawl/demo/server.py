@@ -48,7 +48,7 @@ from . import bookshop_markup
 from .bookshop import DemoBookshop
 from .bookshop_markup import BookshopRenderer
 from .bookshop_urls import BOOKS_PATH, BookRequest, book_list_url, book_url, route_books
-from .catalogue import DemoCatalogue
+from .catalogue import DemoCatalogue, add_change_option, apply_changes
 from .faults import FaultConfig, FaultKind, FaultPlan
 from .markup import (
     CONTENT_TYPE,
@@ -115,6 +115,9 @@ class DemoServer:
     book_renderer: BookshopRenderer
     robots_txt: bytes | None = ROBOTS_TXT
     """What ``/robots.txt`` serves (None: a 404)."""
+    on_request: Callable[[str], None] | None = None
+    """Called with each request's path before it is answered: a test's hook to change the
+    catalogue while a crawl reads it (say, delist a product at the 40th detail request)."""
 
     @property
     def base_url(self) -> str:
@@ -254,6 +257,8 @@ class _Connections:
             return True
 
         path, _, query = request.target.partition(b"?")
+        if self.server.on_request is not None:
+            self.server.on_request(path.decode("latin-1"))
         if path.startswith(_BOOKS_PREFIX):
             route = route_books(path.decode("latin-1"), query.decode("latin-1"))
             if route is not None:
@@ -451,11 +456,14 @@ async def run_demo_server(
     faults: FaultConfig = FaultConfig(),  # noqa: B008
     markup: Markup = Markup.nested,
     books: int = 47,
+    changes: Sequence[str] = (),
 ) -> None:
     """Serve a fresh demo catalogue and bookshop until SIGINT or SIGTERM, announcing the base
     URL on the first stdout line and the bookshop on the second; a signal ends it quietly (trio
-    would otherwise raise KeyboardInterrupt wrapped in an exception group out of the nursery)."""
-    catalogue = DemoCatalogue(products=products, seed=seed)
+    would otherwise raise KeyboardInterrupt wrapped in an exception group out of the nursery).
+    `changes` (`apply_changes`) change the catalogue first: started again on the same port with
+    more changes, the server is the same catalogue, changed since the last crawl."""
+    catalogue = apply_changes(DemoCatalogue(products=products, seed=seed), changes)
     shop = DemoBookshop(books)
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
@@ -495,11 +503,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=Markup.nested.value,
         help="how list pages lay out their cards (nested: the live site)",
     )
+    add_change_option(parser)
     args = parser.parse_args(argv)
     faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
     try:
         markup = Markup(args.markup)
-        trio.run(run_demo_server, args.products, args.port, args.seed, faults, markup, args.books)
+        server = functools.partial(run_demo_server, changes=args.change)
+        trio.run(server, args.products, args.port, args.seed, faults, markup, args.books)
     except KeyboardInterrupt:
         return 0
     return 0

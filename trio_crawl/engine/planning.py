@@ -25,12 +25,16 @@ class Plan:
 
     `expected` maps summary counters (`Stage.count_ok` names) to the counts a complete run
     produces; a session that falls short is not `completed` (see `engine.summary`). `note`
-    says what the plan leaves for later, for the summary and the caller.
+    says what the plan leaves for later, for the summary and the caller. `settle`, if given,
+    runs once every batch has run (and nothing stopped the session): the work it planned may
+    have been overtaken meanwhile (the catalogue moved, say), and a non-empty answer says how;
+    the session is then `partial`, with that answer as its reason, never `completed`.
     """
 
     batches: Sequence[Sequence[Any]]
     expected: Mapping[str, int] = attrs.field(factory=dict)
     note: str = ""
+    settle: Callable[[], Awaitable[str]] | None = attrs.field(default=None, eq=False)
 
     @property
     def items(self) -> int:

@@ -79,7 +79,7 @@ class Runtime:
             self.rng,
             max_retry_after_secs=settings.max_retry_after_secs,
         )
-        if not calculator.should_retry(error.kind, attempts):
+        if error.permanent or not calculator.should_retry(error.kind, attempts):
             return None
         delay = calculator.delay(attempts, error.retry_after)
         self.bus.emit(

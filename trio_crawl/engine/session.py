@@ -197,6 +197,18 @@ class SessionActor:
                     lost = Lost(ErrorKind.cancelled, "the stop's grace ran out")
                     result = lost.result(items, self.stages[0].name)
                 self._absorb(result)
+        if plan.settle is not None and not stopping.requested and account.failure is None:
+            account.unsettled = await self._settle(plan.settle)
+
+    async def _settle(self, settle: Callable[[], Awaitable[str]]) -> str:
+        stopping = self.runtime.control.stopping
+        with stopping.work():
+            try:
+                return await settle()
+            except Exception as exc:
+                error = StageError.from_exception(exc)
+                return f"the run's work could not be checked at its end: {error.message}"
+        return ""
 
     async def _await_batch(
         self,

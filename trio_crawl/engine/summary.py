@@ -6,9 +6,10 @@ The status is decided in one place, `SessionAccount.summary`, in this order:
     cancelled   a stop (Cancel, Shutdown, the caller's block raising, KeyboardInterrupt)
     timed_out   the session deadline stopped it
     failed      the plan said what it expected (say, 360 products saved) and nothing of it
-                happened, or less happened and no failed item explains the gap
-    partial     some items failed (each is in `failed_items`), or an actor failed after
-                reporting
+                happened while some failure might pass, or less happened and no failed item
+                explains the gap
+    partial     some items failed (each is in `failed_items`), an actor failed after
+                reporting, or the plan's `settle` found the work overtaken (the reason says how)
     completed   everything planned happened, and the plan's expected counts were reached
 """
 
@@ -21,8 +22,11 @@ import attrs
 
 from .accounting import Lost
 from .control import StopRequest
-from .results import FailedItem, FatalError, StageError, StageResult, StageStats, Success
+from .results import ErrorKind, FailedItem, FatalError, StageError, StageResult, StageStats, Success
 from .stage import Stage
+
+FOR_GOOD = frozenset({ErrorKind.client_error, ErrorKind.parse_error, ErrorKind.validation_error})
+"""Failures a rerun meets again as they were (not a fault that passes)."""
 
 SessionStatus = Literal["completed", "partial", "cancelled", "timed_out", "failed"]
 
@@ -65,6 +69,14 @@ class SessionSummary:
     def products_failed(self) -> int:
         return self.counts.get("products_failed", 0)
 
+    @property
+    def pages_cancelled(self) -> int:
+        return self.counts.get("pages_cancelled", 0)
+
+    @property
+    def products_cancelled(self) -> int:
+        return self.counts.get("products_cancelled", 0)
+
     def failures_by_kind(self, first: int = 3) -> dict[str, Any]:
         """The failed items grouped by error kind: how many, in which stages, and the URLs of
         the `first` few (for items that have one), in the order they failed."""
@@ -100,6 +112,12 @@ class SessionSummary:
         }
 
 
+def cancelled_counter(failed_counter: str) -> str:
+    """The counter of the items a stop cancelled beside `failed_counter` ("products_failed" →
+    "products_cancelled")."""
+    return failed_counter.removesuffix("_failed") + "_cancelled"
+
+
 class SessionAccount:
     """Folds every batch's report (and every batch that never ran) into the summary."""
 
@@ -117,6 +135,8 @@ class SessionAccount:
         self._batches_failed = 0
         self.failure: tuple[str, StageError] | None = None
         """(reason, error) when the session itself failed: planning, a crash, an abort."""
+        self.unsettled = ""
+        """What the plan's `settle` found overtaken ("" when nothing was)."""
 
     def fail(self, reason: str, error: StageError) -> None:
         if self.failure is None:
@@ -139,7 +159,19 @@ class SessionAccount:
             if stage.count_ok:
                 self._add(stage.count_ok, stage_stats.items_ok)
             if stage.count_failed:
-                self._add(stage.count_failed, stage_stats.items_failed)
+                # An item a stop cut short was cancelled, not failed: counted apart.
+                cancelled = (
+                    sum(
+                        1
+                        for item in result.failed_items
+                        if item.stage == name and item.kind is ErrorKind.cancelled
+                    )
+                    if not isinstance(result, Success)
+                    else 0
+                )
+                self._add(stage.count_failed, stage_stats.items_failed - cancelled)
+                if cancelled:
+                    self._add(cancelled_counter(stage.count_failed), cancelled)
 
     def not_run(self, items: Sequence[Any], lost: Lost) -> None:
         """A batch that never ran (the session stopped first): its items end here."""
@@ -193,9 +225,13 @@ class SessionAccount:
             if self._counts.get(counter, 0) < wanted
         ]
         for counter, wanted, got in short:
-            if got == 0 or not self._failed:
+            # Nothing done and a fault that might pass (a site down, a network gone) is a
+            # failed session; items that failed for good (a dead link, a page broken for good,
+            # a record refused) explain the gap: a rerun left only those is `partial`.
+            transient = any(item.kind not in FOR_GOOD for item in self._failed)
+            if not self._failed or (got == 0 and transient):
                 unexplained = "" if self._failed else ", and no failed item explains it"
                 return "failed", f"expected {wanted} {counter}, got {got}{unexplained}", None
-        if self._failed or self._batches_failed:
-            return "partial", "", None
+        if self._failed or self._batches_failed or self.unsettled:
+            return "partial", self.unsettled, None
         return "completed", "", None

@@ -33,7 +33,7 @@ def load_site(spec: str, base_url: str, options: Mapping[str, Any] | None = None
     if not colon or not module_name or not attribute:
         raise SiteLoadError(
             f"--site {spec!r} is not of the form package.module:factory"
-            f" (or one of {', '.join(sorted(BUILT_IN))})"
+            f" (or one of {', '.join(sorted(BUILT_IN))}){_did_you_mean(spec, BUILT_IN)}"
         )
     # As uvicorn and gunicorn do: a module in the current directory is found too, also when
     # run as the `trio-crawl` script (whose own folder is on the path instead).
@@ -48,7 +48,11 @@ def load_site(spec: str, base_url: str, options: Mapping[str, Any] | None = None
         try:
             factory = getattr(factory, part)
         except AttributeError:
-            raise SiteLoadError(f"--site {spec!r}: {module_name} has no {attribute!r}") from None
+            names = [name for name in dir(factory) if not name.startswith("_")]
+            raise SiteLoadError(
+                f"--site {spec!r}: {module_name} has no {attribute!r}"
+                + _did_you_mean(part, names)
+            ) from None
     if not callable(factory):
         raise SiteLoadError(f"--site {spec!r}: {attribute} is not callable")
     options = dict(options or {})
@@ -61,6 +65,13 @@ def load_site(spec: str, base_url: str, options: Mapping[str, Any] | None = None
             " (subclass trio_crawl.sites.SiteBase)"
         )
     return site
+
+
+def _did_you_mean(wrong: str, known: Any) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wrong, list(known), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def _check_options(spec: str, factory: Any, options: Mapping[str, Any]) -> None:

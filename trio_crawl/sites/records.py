@@ -68,11 +68,17 @@ class ListEntry:
 @attrs.frozen
 class ListPage:
     """A parsed list page. `current` is the page the site says it shows (it may differ from the
-    page asked for, past the end); `highest` is the largest page number in its pagination."""
+    page asked for, past the end); `highest` is the largest page number in its pagination.
+
+    A site whose pages link only to the next one by a URL that cannot be built from a page
+    number (an opaque cursor, a "next" link) gives that URL as `next_url` (None on the last
+    page): the crawl then follows the links from `list_url(1)`, once, rather than asking for
+    page numbers."""
 
     current: int | None
     highest: int | None
     entries: tuple[Entry, ...]
+    next_url: str | None = None
 
 
 @attrs.frozen

@@ -26,7 +26,14 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
-from .schema import DETAIL_COLUMNS, PRODUCT_COLUMNS, SchemaState, StoreOpenError, inspect
+from .schema import (
+    DETAIL_COLUMNS,
+    LISTING_COLUMNS,
+    PRODUCT_COLUMNS,
+    SchemaState,
+    StoreOpenError,
+    inspect,
+)
 
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
@@ -47,8 +54,10 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     *(f"list_{c}" for c in _SHARED),
     "created_at",
     "updated_at",
+    *LISTING_COLUMNS,
 )
-"""The columns of an exported record, in order."""
+"""The columns of an exported record, in order. `delisted_at` is null while the product is
+listed; a delisted product keeps the position it last had (`listed_at` says when)."""
 
 _EXPORT_QUERY = (
     "SELECT "
@@ -66,10 +75,11 @@ _EXPORT_QUERY = (
             ),
             "p.created_at",
             "p.updated_at",
+            *(f"p.{c}" for c in LISTING_COLUMNS),
         ]
     )
     + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
-    + " ORDER BY p.page_id, p.index_in_page"
+    + " ORDER BY p.page_id, p.index_in_page, p.delisted_at IS NOT NULL, p.url"
 )
 
 
@@ -105,8 +115,26 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
         except sqlite3.Error as exc:
             raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
-        rows = (dict(zip(names, row, strict=True)) for row in cursor)
+        flags = _boolean_columns(connection, table)
+        rows = (_with_booleans(dict(zip(names, row, strict=True)), flags) for row in cursor)
         return writer(rows, names, out)
+
+
+def _boolean_columns(connection: sqlite3.Connection, table: str) -> frozenset[str]:
+    """The columns a record table declares BOOLEAN (SQLite keeps them as 0/1)."""
+    quoted = table.replace('"', '""')
+    return frozenset(
+        row[1]
+        for row in connection.execute(f'PRAGMA table_info("{quoted}")')
+        if str(row[2]).upper() == "BOOLEAN"
+    )
+
+
+def _with_booleans(record: Record, flags: frozenset[str]) -> Record:
+    for name in flags:
+        if record.get(name) is not None:
+            record[name] = bool(record[name])
+    return record
 
 
 def _record_table(connection: sqlite3.Connection) -> str:
@@ -117,7 +145,7 @@ def _record_table(connection: sqlite3.Connection) -> str:
 
 def _records_query(table: str) -> str:
     quoted = table.replace('"', '""')
-    return f'SELECT * FROM "{quoted}" ORDER BY page_id, index_in_page, url'
+    return f'SELECT * FROM "{quoted}" ORDER BY page_id, index_in_page, delisted_at IS NOT NULL, url'
 
 
 def _write_jsonl(records: Iterable[Record], names: list[str], out: TextIO) -> int:
@@ -135,7 +163,9 @@ def _write_csv(records: Iterable[Record], names: list[str], out: TextIO) -> int:
     writer.writeheader()
     count = 0
     for record in records:
-        writer.writerow(record)
+        writer.writerow(
+            {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in record.items()}
+        )
         count += 1
     return count
 

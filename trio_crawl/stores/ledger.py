@@ -8,7 +8,7 @@ session touched it last; the planner crawls whatever is not done.
 
 A product is ``done`` exactly when it is stored: `save_done` stores it and marks it in one step
 (the SQLite store does both in one transaction, so no kill can come between them). A ledger
-shared by many workers (say, on Redis) implements the same five calls; the stages do not change.
+shared by many workers (say, on Redis) implements the same six calls; the stages do not change.
 """
 
 from __future__ import annotations
@@ -66,11 +66,33 @@ class LedgerFailure:
 
 @attrs.frozen
 class LedgerView:
-    """What the planner needs: the shape last crawled against (None before the first run) and
-    every done product, by its stable position `(page_id, index_in_page)`."""
+    """What the planner needs: the shape last crawled against (None before the first run),
+    every done product still listed, by its position `(page_id, index_in_page)`, and the urls
+    of every product stored (listed or delisted: a product listed again is not fetched again)."""
 
     shape: LedgerShape | None
     done: Mapping[tuple[int, int], str]
+    stored: frozenset[str] = frozenset()
+
+
+@attrs.frozen
+class Listed:
+    """A product the listing shows, at the position it shows it."""
+
+    url: str
+    page_id: int
+    index_in_page: int
+    id: str
+
+
+@attrs.frozen
+class Relisting:
+    """What `Ledger.relist` changed: stored products given another position, delisted products
+    listed again, and products newly delisted."""
+
+    moved: int = 0
+    relisted: int = 0
+    delisted: int = 0
 
 
 @runtime_checkable
@@ -101,4 +123,10 @@ class Ledger(Protocol):
 
     async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
         """Mark the items a run gave up on; a done item stays done."""
+        ...
+
+    async def relist(self, listing: Sequence[Listed], complete: bool, session_id: str) -> Relisting:
+        """The catalogue as the list pages show it now (`complete` when every page was read):
+        stored products take the positions it shows them at, the ones it no longer shows are
+        kept and marked delisted, and work left on items no longer listed is dropped."""
         ...

@@ -1,11 +1,14 @@
 """Any site's records in SQLite: one table per catalogue, a typed column per field of its record.
 
-The columns come from the record's attrs fields: ``int`` and ``bool`` are INTEGER, ``float``
+The columns come from the record's attrs fields: ``int`` is INTEGER, ``bool`` BOOLEAN (0 or 1,
+exported as true/false), ``float``
 REAL, ``str`` TEXT, dates, times and decimals TEXT (ISO / exact digits), ``X | None`` the
 column of ``X``; anything else (lists, mappings, nested attrs classes) is TEXT holding JSON, as
 cattrs unstructures it. Every table also has the store's own columns: ``url`` (the key: the
 list card's link), ``page_id``, ``index_in_page`` and ``id`` (the position), ``card`` (the list
-card's fields, JSON) and the two timestamps. A record field whose name is one of those is kept
+card's fields, JSON), the two timestamps, and when it was last listed (``listed_at``) and
+delisted (``delisted_at``, null while listed; a table made before these two gets them when the
+store opens it). A record field whose name is one of those is kept
 as ``record_<name>``. Writes are idempotent upserts by url.
 """
 
@@ -24,12 +27,21 @@ import attrs
 import cattrs
 
 from ..sites.records import Record
-from .schema import TABLES, StoreOpenError
+from .schema import LISTING_COLUMNS, TABLES, StoreOpenError
 
-OWN_COLUMNS = ("url", "page_id", "index_in_page", "id", "card", "created_at", "updated_at")
+OWN_COLUMNS = (
+    "url",
+    "page_id",
+    "index_in_page",
+    "id",
+    "card",
+    "created_at",
+    "updated_at",
+    *LISTING_COLUMNS,
+)
 _NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 _SCALARS: Mapping[type, str] = {
-    bool: "INTEGER",
+    bool: "BOOLEAN",  # 0/1 (NUMERIC affinity), declared so that an export writes true/false
     int: "INTEGER",
     float: "REAL",
     str: "TEXT",
@@ -113,13 +125,23 @@ class RecordTable:
             f'CREATE TABLE IF NOT EXISTS "{self.name}" (url TEXT PRIMARY KEY,'
             " page_id INTEGER NOT NULL, index_in_page INTEGER NOT NULL, id TEXT NOT NULL,"
             f" card TEXT, {', '.join([*typed, ''])}created_at TEXT NOT NULL,"
-            " updated_at TEXT NOT NULL)"
+            " updated_at TEXT NOT NULL, listed_at TEXT, delisted_at TEXT)"
         )
+
+    def missing_listing_columns(self, found: Sequence[str]) -> list[str]:
+        """The statements that give a table made before `LISTING_COLUMNS` existed those."""
+        if not found:
+            return []
+        return [
+            f'ALTER TABLE "{self.name}" ADD COLUMN {column} TEXT'
+            for column in LISTING_COLUMNS
+            if column not in found
+        ]
 
     def check(self, found: Sequence[str], path: str) -> None:
         """Refuse a table of this name whose columns are not the record's (another record type,
         or an older version of it)."""
-        if found and set(found) != set(self.column_names):
+        if found and set(found) | set(LISTING_COLUMNS) != set(self.column_names):
             missing = sorted(set(self.column_names) - set(found))
             extra = sorted(set(found) - set(self.column_names))
             raise StoreOpenError(
@@ -140,6 +162,8 @@ class RecordTable:
             "card": json.dumps(_converter.unstructure(dict(ref.card)), ensure_ascii=False),
             "created_at": now,
             "updated_at": now,
+            "listed_at": now,
+            "delisted_at": None,
         }
         for column in self.columns:
             value = data.get(column.field)

@@ -29,15 +29,17 @@ from types import MappingProxyType
 
 from ..engine.results import ErrorKind, StageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The schema this code reads and writes; recorded as ``PRAGMA user_version``. Version 2 added
-the crawl ledger (`crawl_ledger`, `catalogue_shape`) and the liveness columns of `crawl_runs`."""
+the crawl ledger (`crawl_ledger`, `catalogue_shape`) and the liveness columns of `crawl_runs`;
+version 3 keeps delisted products (`products.listed_at`, `products.delisted_at`): a position is
+unique among the products listed now, and a delisted one keeps the position it last had."""
 
 APPLICATION_ID = int.from_bytes(b"trCr", "big")
 """``PRAGMA application_id`` of every trio_crawl database (0x74724372, "trCr")."""
 
 
-PRODUCT_COLUMNS = (
+PRODUCT_COLUMNS_V1 = (
     "url",
     "manufacturer",
     "model",
@@ -48,6 +50,11 @@ PRODUCT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+LISTING_COLUMNS = ("listed_at", "delisted_at")
+"""When a product was last seen on a list page, and since when it is not (NULL while listed)."""
+
+PRODUCT_COLUMNS = (*PRODUCT_COLUMNS_V1, *LISTING_COLUMNS)
 
 DETAIL_COLUMNS = (
     "url",
@@ -90,6 +97,8 @@ RUN_COLUMNS = (
     "pid",
     "host",
     "heartbeat_at",
+    "pages_cancelled",
+    "products_cancelled",
 )
 
 LEDGER_COLUMNS = (
@@ -233,22 +242,40 @@ _LEDGER_DDL = (
 
 _RUN_LIVENESS_COLUMNS = ("pid INTEGER", "host TEXT", "heartbeat_at TEXT")
 
-# The statements that create the current schema on an empty file: version 1's, then the
-# liveness columns and the ledger (exactly what the migration to 2 does), each safe to run again.
-DDL = (
-    *DDL_V1,
+_V2 = (
     *(f"ALTER TABLE crawl_runs ADD COLUMN {column}" for column in _RUN_LIVENESS_COLUMNS),
     *_LEDGER_DDL,
 )
 
+# Version 3: delisted products stay. A position is unique among the listed products only (a
+# delisted product keeps the one it last had, which a listed product may hold now); the details'
+# positions follow their product's, so their index is no longer unique.
+_V3 = (
+    *(f"ALTER TABLE products ADD COLUMN {column} TEXT" for column in LISTING_COLUMNS),
+    # What a stop cancelled is not what failed.
+    "ALTER TABLE crawl_runs ADD COLUMN pages_cancelled INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE crawl_runs ADD COLUMN products_cancelled INTEGER NOT NULL DEFAULT 0",
+    "DROP INDEX IF EXISTS products_position",
+    "CREATE UNIQUE INDEX products_position ON products (page_id, index_in_page)"
+    " WHERE delisted_at IS NULL",
+    "DROP INDEX IF EXISTS product_details_position",
+    "CREATE INDEX product_details_position ON product_details (page_id, index_in_page)",
+)
+
+# The statements that create the current schema on an empty file: version 1's, then exactly
+# what each migration does.
+DDL = (*DDL_V1, *_V2, *_V3)
+
 MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType(
     {
         2: (
-            *DDL[len(DDL_V1) :],
+            *_V2,
             # Every product stored before the ledger existed is done.
             "INSERT INTO crawl_ledger (url, item, page_id, index_in_page, state, updated_at)"
             " SELECT url, 'product', page_id, index_in_page, 'done', updated_at FROM products",
         ),
+        # Every product stored so far was listed when it was stored.
+        3: (*_V3, "UPDATE products SET listed_at = updated_at"),
     }
 )
 """For version n ≥ 2, the statements that take a version n-1 database to n (in one transaction)."""
@@ -268,16 +295,17 @@ RECORD_QUERY = (
             *(f"d.{c}" for c in _DETAIL_ONLY),
             "p.created_at",
             "p.updated_at",
+            *(f"p.{c}" for c in LISTING_COLUMNS),
         ]
     )
     + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
-    + " ORDER BY p.page_id, p.index_in_page"
+    + " ORDER BY p.page_id, p.index_in_page, p.delisted_at IS NOT NULL, p.url"
 )
 
 
 TABLES_V1: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "products": PRODUCT_COLUMNS,
+        "products": PRODUCT_COLUMNS_V1,
         "product_details": DETAIL_COLUMNS,
         "crawl_runs": RUN_COLUMNS[: RUN_COLUMNS.index("error_json") + 1],
     }
@@ -287,6 +315,7 @@ TABLES_V1: Mapping[str, tuple[str, ...]] = MappingProxyType(
 TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         **TABLES_V1,
+        "products": PRODUCT_COLUMNS,
         "crawl_runs": RUN_COLUMNS,
         "crawl_ledger": LEDGER_COLUMNS,
         "catalogue_shape": SHAPE_COLUMNS,

@@ -25,7 +25,7 @@ import trio
 from ..engine.results import ErrorKind, StageError
 from ..sites.records import Product, ProductRef
 from . import liveness, schema
-from .ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView
+from .ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
 from .records import RecordTable
 from .schema import (
     DDL,
@@ -245,21 +245,73 @@ class SqliteStore:
     # -- the Ledger protocol -----------------------------------------------------------------
 
     async def view(self) -> LedgerView:
+        table = self._table
+
         def query(connection: sqlite3.Connection) -> LedgerView:
             row = connection.execute(
                 "SELECT base_url, last_page, on_last, per_page, ordering FROM catalogue_shape"
             ).fetchone()
             shape = None if row is None else LedgerShape(*row)
-            done = {
-                (page_id, index_in_page): url
-                for url, page_id, index_in_page in connection.execute(
-                    "SELECT url, page_id, index_in_page FROM crawl_ledger"
-                    " WHERE item = 'product' AND state = 'done'"
-                )
-            }
-            return LedgerView(shape, done)
+            done: dict[tuple[int, int], str] = {}
+            stored: set[str] = set()
+            for url, page_id, index_in_page, listed in connection.execute(
+                "SELECT l.url, l.page_id, l.index_in_page, s.delisted_at IS NULL"
+                f' FROM crawl_ledger AS l JOIN "{table}" AS s ON s.url = l.url'
+                " WHERE l.item = 'product' AND l.state = 'done'"
+            ):
+                stored.add(url)
+                if listed:
+                    done[(page_id, index_in_page)] = url
+            return LedgerView(shape, done, frozenset(stored))
 
         return await self._run(query)
+
+    async def relist(self, listing: Sequence[Listed], complete: bool, session_id: str) -> Relisting:
+        """Give every stored product in `listing` the position the listing shows it at, and
+        (with a `complete` listing) mark every other stored product delisted, in one
+        transaction. Without a complete listing nothing moves: a product not seen may hold a
+        position a seen one would take."""
+        if not complete:
+            return Relisting()
+        table = self._table
+        rows = [
+            {
+                "url": item.url,
+                "page_id": item.page_id,
+                "index_in_page": item.index_in_page,
+                "id": item.id,
+            }
+            for item in listing
+        ]
+        now = utc_timestamp()
+        details = self._records is None
+
+        def write(connection: sqlite3.Connection) -> Relisting:
+            connection.execute(_LISTING_TABLE)
+            connection.execute("DELETE FROM temp.listing")
+            _insert_many(connection, _LISTING_ROWS, rows)
+            counts = connection.execute(_RELIST_COUNTS.format(table=table)).fetchone()
+            delisted = connection.execute(
+                f'UPDATE "{table}" SET delisted_at = ? WHERE delisted_at IS NULL'
+                " AND url NOT IN (SELECT url FROM temp.listing)",
+                (now,),
+            ).rowcount
+            # An item no longer listed is no work left, whatever became of it before.
+            connection.execute(
+                "DELETE FROM crawl_ledger WHERE item = 'product' AND state <> 'done'"
+                " AND url NOT IN (SELECT url FROM temp.listing)"
+            )
+            # Park what moves (positions are unique among the listed, checked row by row),
+            # then put everything listed where the listing shows it.
+            connection.execute(_RELIST_PARK.format(table=table))
+            connection.execute(_RELIST_MOVE.format(table=table), (now,))
+            if details:
+                connection.execute(_RELIST_DETAILS)
+            connection.execute(_RELIST_LEDGER)
+            connection.execute("DELETE FROM temp.listing")
+            return Relisting(moved=counts[0] or 0, relisted=counts[1] or 0, delisted=delisted)
+
+        return await self._write(write)
 
     async def open_shape(
         self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
@@ -358,7 +410,8 @@ class SqliteStore:
 
         def query(connection: sqlite3.Connection) -> int | None:
             row = connection.execute(
-                f'SELECT MAX(page_id * ? + index_in_page) FROM "{table}"', (per_page,)
+                f'SELECT MAX(page_id * ? + index_in_page) FROM "{table}" WHERE delisted_at IS NULL',
+                (per_page,),
             ).fetchone()
             return None if row[0] is None else int(row[0])
 
@@ -425,6 +478,8 @@ class SqliteStore:
             "pages_failed": counts.get("pages_failed", 0),
             "products_saved": counts.get("products_saved", 0),
             "products_failed": counts.get("products_failed", 0),
+            "pages_cancelled": counts.get("pages_cancelled", 0),
+            "products_cancelled": counts.get("products_cancelled", 0),
             "error_json": None if error is None else _to_json(error),
         }
         await self._check_file()
@@ -434,6 +489,8 @@ class SqliteStore:
                     "UPDATE crawl_runs SET status = :status, finished_at = :finished_at,"
                     " pages_ok = :pages_ok, pages_failed = :pages_failed,"
                     " products_saved = :products_saved, products_failed = :products_failed,"
+                    " pages_cancelled = :pages_cancelled,"
+                    " products_cancelled = :products_cancelled,"
                     " error_json = :error_json WHERE session_id = :session_id",
                     params,
                 ).rowcount
@@ -501,6 +558,8 @@ def _product_row(product: Product, now: str) -> Row:
         "id": ref.id,
         "created_at": now,
         "updated_at": now,
+        "listed_at": now,
+        "delisted_at": None,
     }
 
 
@@ -582,6 +641,36 @@ _PAGE_PLANNED = (
     " updated_at = excluded.updated_at"
     " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'"
 )
+_LISTING_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS listing (url TEXT PRIMARY KEY, page_id INTEGER NOT NULL,"
+    " index_in_page INTEGER NOT NULL, id TEXT NOT NULL)"
+)
+_RELIST_COUNTS = (
+    "SELECT SUM(s.delisted_at IS NULL AND (s.page_id <> l.page_id"
+    " OR s.index_in_page <> l.index_in_page)), SUM(s.delisted_at IS NOT NULL)"
+    ' FROM "{table}" AS s JOIN temp.listing AS l ON l.url = s.url'
+)
+_RELIST_PARK = (
+    'UPDATE "{table}" SET page_id = -"{table}".rowid FROM temp.listing AS l'
+    ' WHERE "{table}".url = l.url'
+    ' AND ("{table}".delisted_at IS NOT NULL OR "{table}".page_id <> l.page_id'
+    ' OR "{table}".index_in_page <> l.index_in_page)'
+)
+_RELIST_MOVE = (
+    'UPDATE "{table}" SET page_id = l.page_id, index_in_page = l.index_in_page, id = l.id,'
+    " listed_at = ?, delisted_at = NULL FROM temp.listing AS l"
+    ' WHERE "{table}".url = l.url'
+)
+_RELIST_DETAILS = (
+    "UPDATE product_details SET page_id = l.page_id, index_in_page = l.index_in_page, id = l.id"
+    " FROM temp.listing AS l WHERE product_details.url = l.url"
+)
+_RELIST_LEDGER = (
+    "UPDATE crawl_ledger SET page_id = l.page_id, index_in_page = l.index_in_page"
+    " FROM temp.listing AS l WHERE crawl_ledger.url = l.url AND crawl_ledger.item = 'product'"
+)
+
+
 class _ManyRows(NamedTuple):
     """An INSERT that takes many rows in one statement (`_insert_many`)."""
 
@@ -595,6 +684,12 @@ class _ManyRows(NamedTuple):
     """The row keys the placeholders of `one_row` take, in order."""
 
 
+_LISTING_ROWS = _ManyRows(
+    "INSERT INTO temp.listing (url, page_id, index_in_page, id)",
+    "(?, ?, ?, ?)",
+    " ON CONFLICT (url) DO NOTHING",
+    ("url", "page_id", "index_in_page", "id"),
+)
 # `_write_listed`'s statements.
 _PAGE_LISTED = _ManyRows(
     "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)",
@@ -683,15 +778,14 @@ _PARK = (
 )
 _PARK_PRODUCT = _PARK.format(table="products")
 _PARK_DETAIL = _PARK.format(table="product_details")
+# Only a listed product holds its position: a delisted one keeps its last, shared or not.
 _EVICT_DETAIL = (
-    "DELETE FROM product_details WHERE url <> :url AND ("
-    " (page_id = :page_id AND index_in_page = :index_in_page)"
-    " OR url IN (SELECT url FROM products"
-    "  WHERE page_id = :page_id AND index_in_page = :index_in_page))"
+    "DELETE FROM product_details WHERE url <> :url AND url IN (SELECT url FROM products"
+    "  WHERE page_id = :page_id AND index_in_page = :index_in_page AND delisted_at IS NULL)"
 )
 _EVICT_PRODUCT = (
     "DELETE FROM products WHERE url <> :url"
-    " AND page_id = :page_id AND index_in_page = :index_in_page"
+    " AND page_id = :page_id AND index_in_page = :index_in_page AND delisted_at IS NULL"
 )
 
 
@@ -748,6 +842,8 @@ def _create_records(connection: sqlite3.Connection, records: RecordTable, path: 
         found = [row[1] for row in connection.execute(f'PRAGMA table_info("{records.name}")')]
         records.check(found, os.fspath(path))
         connection.execute(records.ddl())
+        for statement in records.missing_listing_columns(found):
+            connection.execute(statement)
 
 
 def _upsert_both(

@@ -41,6 +41,9 @@ __all__ = [
 HOLE_RANGES_SHOWN = 5
 """How many hole ranges a status lists (the count covers all of them)."""
 
+FAILURES_SHOWN = 10
+"""How many failed items `read_status` lists with their last error unless asked for all."""
+
 URLS_SHOWN = 3
 """How many URLs a status names for each kind of failed or cancelled item."""
 
@@ -51,12 +54,17 @@ _UNKNOWN_URL = "URL"  # stands in for a base URL the database does not know
 _LABEL_WIDTH = len("catalogue: ")
 
 
-def continue_command(base_url: str, db: str, config: str | None = None) -> str:
-    """The `trio-crawl crawl` command line that carries on crawling `base_url` into `db`, each
-    argument shell-quoted, so that it can be pasted as printed."""
+def continue_command(
+    base_url: str, db: str, config: str | None = None, site: str | None = None
+) -> str:
+    """The `trio-crawl crawl` command line that carries on crawling `base_url` (with the site
+    factory `site`, if not the Matter catalogue's) into `db`, each argument shell-quoted, so
+    that it can be pasted as printed."""
     words = ["trio-crawl", "crawl", "--base-url", base_url, "--db", db]
     if config is not None:
         words += ["--config", config]
+    if site is not None and site != "matter":
+        words += ["--site", site]
     return " ".join(shlex.quote(word) for word in words)
 
 
@@ -131,6 +139,21 @@ class NotDoneGroup:
 
 
 @attrs.frozen
+class FailedRecord:
+    """An item a run gave up on, with its last error: what an operator needs to judge it."""
+
+    item: str
+    url: str
+    state: str
+    kind: str
+    attempts: int
+    last_error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
 class RunRecord:
     """One `crawl_runs` row, as a status shows it; `reason` is the one the run recorded in its
     error JSON, if any. `process_gone` is None unless the run says ``running``; then it tells
@@ -146,6 +169,8 @@ class RunRecord:
     products_failed: int
     reason: str | None = None
     process_gone: bool | None = None
+    products_cancelled: int = 0
+    """Products a stop cut short: not counted as failed."""
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -173,6 +198,16 @@ class CrawlStatus:
     products_left: int | None
     not_done: tuple[NotDoneGroup, ...]
     runs: tuple[RunRecord, ...]
+    products_delisted: int = 0
+    """Products stored once and no longer listed: kept, marked delisted, not counted as done."""
+    failures: tuple[FailedRecord, ...] = ()
+    """The failed items with their last errors (the first `FAILURES_SHOWN`, unless
+    `read_status` was asked for all); cancelled ones are work left, not failures."""
+    failures_count: int = 0
+    site: str | None = None
+    """The ``--site`` factory and ``--config`` file the last run was started with (recorded
+    with it), which the continue command keeps."""
+    config_file: str | None = None
 
     @property
     def continue_with(self) -> str | None:
@@ -180,7 +215,7 @@ class CrawlStatus:
         if self.products_left == 0:
             return None
         base_url = self.shape.base_url if self.shape is not None else None
-        return continue_command(base_url or _UNKNOWN_URL, self.path)
+        return continue_command(base_url or _UNKNOWN_URL, self.path, self.config_file, self.site)
 
     def to_dict(self) -> dict[str, Any]:
         """Everything as JSON-ready values under stable key names."""
@@ -196,6 +231,7 @@ class CrawlStatus:
                 "done": self.products_done,
                 "expected": self.products_expected,
                 "left": self.products_left,
+                "delisted": self.products_delisted,
             },
             "holes": {
                 "count": self.holes,
@@ -203,6 +239,10 @@ class CrawlStatus:
                 "first_ranges": [hole.to_dict() for hole in self.hole_ranges],
             },
             "not_done": [group.to_dict() for group in self.not_done],
+            "failures": {
+                "count": self.failures_count,
+                "items": [failure.to_dict() for failure in self.failures],
+            },
             "runs": [run.to_dict() for run in self.runs],
             "continue_command": self.continue_with,
         }
@@ -220,12 +260,23 @@ class CrawlStatus:
             out += _labelled(
                 "pages", [f"{self.pages_done} of {self.pages_expected} list pages read"]
             )
+            delisted = (
+                f"; {self.products_delisted} delisted (kept, marked)"
+                if self.products_delisted
+                else ""
+            )
             out += _labelled(
-                "products", [f"{self.products_done} of {self.products_expected} stored"]
+                "products",
+                [f"{self.products_done} of {self.products_expected} stored{delisted}"],
             )
             out += _labelled("holes", [self._describe_holes()])
         if self.not_done:
             out += _labelled("not done", _table([_group_row(group) for group in self.not_done]))
+        if self.failures:
+            rows = [[f.url, f.state, f.kind, f"{f.attempts}x", f.last_error] for f in self.failures]
+            more = self.failures_count - len(self.failures)
+            tail = [f"and {more} more (--failures lists them all)"] if more else []
+            out += _labelled("failures", [*_table(rows), *tail])
         out += _labelled("runs", _table([_run_row(run) for run in self.runs]) or ["none yet"])
         out.append(self._last_line())
         return out
@@ -255,8 +306,9 @@ class CrawlStatus:
         )
 
 
-def read_status(path: str | os.PathLike[str]) -> CrawlStatus:
-    """Read the status of the crawl in the database at `path`, without changing the file.
+def read_status(path: str | os.PathLike[str], failures: int | None = FAILURES_SHOWN) -> CrawlStatus:
+    """Read the status of the crawl in the database at `path`, without changing the file;
+    with the first `failures` failed items and their last errors (None: all of them).
 
     Raises `StoreOpenError` (its message names the file and what to do) when there is no file,
     or it is not a trio_crawl database of this schema version.
@@ -284,16 +336,30 @@ def read_status(path: str | os.PathLike[str]) -> CrawlStatus:
             # One snapshot: a crawl writing to the file meanwhile cannot skew one count against
             # another.
             connection.execute("BEGIN")
-            return _read(connection, name)
+            site, config_file = _invocation(connection)
+            return attrs.evolve(
+                _read(connection, name),
+                site=site,
+                config_file=config_file,
+                failures=tuple(_failures(connection, failures)),
+                failures_count=_scalar(
+                    connection,
+                    "SELECT COUNT(*) FROM crawl_ledger WHERE state = 'failed'",
+                ),
+            )
         except sqlite3.Error as exc:
             raise StoreOpenError(name, f"cannot read {name}: {exc}") from exc
 
 
 def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     shape = _shape(connection, path)
+    table = _record_table(connection)
     products_done = _scalar(
-        connection, "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+        connection,
+        "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+        f" AND url NOT IN ({_delisted(table)})",
     )
+    products_delisted = _scalar(connection, f"SELECT COUNT(*) FROM ({_delisted(table)})")
     not_done = tuple(_not_done(connection))
     runs = tuple(_runs(connection))
     if shape is None:
@@ -311,6 +377,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
             products_left=None,
             not_done=not_done,
             runs=runs,
+            products_delisted=products_delisted,
         )
     pages_done = _scalar(
         connection,
@@ -318,7 +385,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         " AND total = ? AND page BETWEEN 1 AND ?",
         (shape.total, shape.last_page),
     )
-    done = _done_positions(connection, shape)
+    done = _done_positions(connection, shape, table)
     holes = list(_holes(done))
     # The planner's own rule, so that "pages left" is what the next crawl will read.
     pages_left = pages_with_work(
@@ -345,6 +412,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         products_left=shape.total - len(done),
         not_done=not_done,
         runs=runs,
+        products_delisted=products_delisted,
     )
 
 
@@ -369,11 +437,23 @@ def _shape(connection: sqlite3.Connection, path: str) -> ShapeSeen | None:
     return shape
 
 
-def _done_positions(connection: sqlite3.Connection, shape: ShapeSeen) -> list[int]:
-    """The oldest indexes of the shape's positions whose product is done, ascending."""
+def _record_table(connection: sqlite3.Connection) -> str:
+    row = connection.execute("SELECT record_table FROM catalogue_shape WHERE id = 1").fetchone()
+    return "products" if row is None else str(row[0])
+
+
+def _delisted(table: str) -> str:
+    quoted = table.replace('"', '""')
+    return f'SELECT url FROM "{quoted}" WHERE delisted_at IS NOT NULL'
+
+
+def _done_positions(connection: sqlite3.Connection, shape: ShapeSeen, table: str) -> list[int]:
+    """The oldest indexes of the shape's positions whose product is done (and listed),
+    ascending."""
     rows = connection.execute(
         "SELECT DISTINCT page_id * :per_page + index_in_page AS oldest FROM crawl_ledger"
         " WHERE item = 'product' AND state = 'done' AND page_id >= 0"
+        f" AND url NOT IN ({_delisted(table)})"
         " AND index_in_page BETWEEN 0 AND :per_page - 1"
         " AND page_id * :per_page + index_in_page < :total ORDER BY oldest",
         {"per_page": shape.per_page, "total": shape.total},
@@ -388,6 +468,33 @@ def _holes(done: Sequence[int]) -> Iterator[tuple[int, int]]:
         if index > expected:
             yield expected, index - 1
         expected = index + 1
+
+
+def _invocation(connection: sqlite3.Connection) -> tuple[str | None, str | None]:
+    """The ``--site`` and ``--config`` the last run recorded (None each, if it did not)."""
+    row = connection.execute(
+        "SELECT config_json FROM crawl_runs ORDER BY started_at DESC, session_id DESC LIMIT 1"
+    ).fetchone()
+    try:
+        found = json.loads(row[0]).get("invocation") if row and row[0] else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict):
+        return None, None
+    site, config = found.get("site"), found.get("config_file")
+    return (site if isinstance(site, str) else None, config if isinstance(config, str) else None)
+
+
+def _failures(connection: sqlite3.Connection, limit: int | None) -> Iterator[FailedRecord]:
+    rows = connection.execute(
+        "SELECT item, url, state, COALESCE(error_kind, state), attempts,"
+        " COALESCE(last_error, '') FROM crawl_ledger WHERE state = 'failed'"
+        " ORDER BY item = 'product', page, page_id, index_in_page, url"
+        " LIMIT ?",
+        (-1 if limit is None else limit,),
+    )
+    for row in rows:
+        yield FailedRecord(*row)
 
 
 def _not_done(connection: sqlite3.Connection) -> Iterator[NotDoneGroup]:
@@ -410,12 +517,23 @@ def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
     rows = connection.execute(
         "SELECT session_id, status, started_at, finished_at, pages_ok, pages_failed,"
         " products_saved, products_failed, error_json, pid, host,"
-        " COALESCE(heartbeat_at, started_at) FROM crawl_runs"
+        " COALESCE(heartbeat_at, started_at), products_cancelled FROM crawl_runs"
         " ORDER BY started_at DESC, session_id DESC LIMIT ?",
         (RUNS_SHOWN,),
     )
     here, now = socket.gethostname(), datetime.now(UTC).isoformat(timespec="microseconds")
-    for session_id, status, started_at, finished_at, *counts, error_json, pid, host, beat in rows:
+    for (
+        session_id,
+        status,
+        started_at,
+        finished_at,
+        *counts,
+        error_json,
+        pid,
+        host,
+        beat,
+        cut,
+    ) in rows:
         pages_ok, pages_failed, products_saved, products_failed = counts
         # Only looked at, never marked: a status does not write (the next crawl marks it).
         gone = liveness.gone(pid, host, beat, here, now) if status == "running" else None
@@ -430,6 +548,7 @@ def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
             products_failed,
             _reason(error_json),
             gone,
+            cut,
         )
 
 
@@ -496,7 +615,8 @@ def _run_row(run: RunRecord) -> list[str]:
         _when(run.started_at),
         finished,
         f"pages {run.pages_ok} ok {run.pages_failed} failed",
-        f"products {run.products_saved} saved {run.products_failed} failed",
+        f"products {run.products_saved} saved {run.products_failed} failed"
+        + (f" {run.products_cancelled} cancelled" if run.products_cancelled else ""),
         run.reason or "",
     ]
 

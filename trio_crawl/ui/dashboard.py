@@ -99,10 +99,18 @@ class DashboardState:
         pages = self.stages["list_pages"]
         return (pages.done + pages.failed) / self.elapsed if self.elapsed > 0 else 0.0
 
-    def products_per_sec(self) -> float:
+    def details_per_sec(self) -> float:
         """Detail pages fetched per second: products on their way, not only those saved."""
         fetched = self.stages["product_details"]
         return (fetched.done + fetched.failed) / self.elapsed if self.elapsed > 0 else 0.0
+
+    def products_per_sec(self) -> float:
+        """Products saved per second: the summary's figure (once it has come, its own)."""
+        if self.summary is not None:
+            summary = self.summary
+            return summary.products_saved / summary.elapsed if summary.elapsed > 0 else 0.0
+        saved = self.stages["saving"]
+        return saved.done / self.elapsed if self.elapsed > 0 else 0.0
 
     def total(self, stage: str) -> int | None:
         """A stage's total once the plan makes it known; None before (shown as planning…)."""
@@ -127,10 +135,17 @@ class DashboardState:
             remaining = max(self.planned_pages - pages.done - pages.failed, 0)
             estimates.append(remaining / page_rate)
         products = self.expected.get("products_saved")
-        product_rate = self.products_per_sec()
-        if products is not None and product_rate > 0:
-            fetched = self.stages["product_details"]
-            estimates.append(max(products - fetched.done - fetched.failed, 0) / product_rate)
+        if products is not None:
+            # Each product stage's own work left at its own rate: a product fetched is not yet
+            # validated nor saved, and the slowest stage decides.
+            for stage in ("product_details", "validation", "saving"):
+                tally = self.stages[stage]
+                rate = (tally.done + tally.failed) / self.elapsed
+                left = max(products - tally.done - tally.failed, 0)
+                if rate > 0:
+                    estimates.append(left / rate)
+                elif left and estimates:
+                    estimates.append(estimates[-1])  # not started: at least as long as before
         return max(estimates) if estimates else None
 
     def retries(self) -> int:
@@ -138,12 +153,16 @@ class DashboardState:
 
     def render(self) -> Group:
         eta = self.eta()
+        # Two short lines rather than one long one: the dashboard fits 80 columns.
         header = Text.assemble(
             ("trio-crawl ", "bold cyan"),
             (f"{self.status}{' (paused)' if self.paused else ''}", "bold"),
-            f"  {self.elapsed:5.1f}s  {self.pages_per_sec():6.1f} list pages/s"
-            f"  {self.products_per_sec():7.1f} products/s  retries {self.retries()}",
+            f"  {self.elapsed:5.1f}s",
             f"  ETA {eta:4.0f}s" if eta is not None else "",
+        )
+        rates = Text(
+            f"{self.pages_per_sec():6.1f} list pages/s  {self.products_per_sec():7.1f} products/s"
+            f"  ({self.details_per_sec():.1f} fetched/s)  retries {self.retries()}"
         )
         table = Table(box=None, padding=(0, 1), header_style="dim")
         for column in ("stage", "progress", "done", "failed", "retries"):
@@ -153,12 +172,12 @@ class DashboardState:
             finished = tally.done + tally.failed
             table.add_row(
                 name,
-                ProgressBar(total=total or None, completed=finished, width=30),
+                ProgressBar(total=total or None, completed=finished, width=24),
                 "planning…" if total is None else f"{tally.done}/{total}",
                 Text(str(tally.failed), style="red" if tally.failed else ""),
                 str(tally.retries),
             )
-        parts: list[Any] = [header, table]
+        parts: list[Any] = [header, rates, table]
         parts.extend(Text(note, style="yellow") for note in self.notes)
         if self.lost:
             parts.append(Text(f"(dashboard skipped {self.lost} progress events)", style="dim"))
@@ -177,6 +196,14 @@ def summary_table(summary: SessionSummary) -> Table:
         ("pages failed", str(summary.pages_failed)),
         ("products saved", str(summary.products_saved)),
         ("products failed", str(summary.products_failed)),
+        *(
+            (f"{what} cancelled", str(count))
+            for what, count in (
+                ("pages", summary.pages_cancelled),
+                ("products", summary.products_cancelled),
+            )
+            if count
+        ),
         ("retries", str(summary.retries)),
         ("list pages/s", f"{summary.pages_ok / summary.elapsed:.1f}" if summary.elapsed else "-"),
         (
@@ -188,10 +215,11 @@ def summary_table(summary: SessionSummary) -> Table:
         table.add_row(*row)
     kinds: dict[str, int] = {}
     for item in summary.failed_items:
-        key = f"{item.stage}: {item.kind.value}"
+        ended = "cancelled" if item.kind.value == "cancelled" else f"failed {item.stage}:"
+        key = f"{ended} {item.stage}" if ended == "cancelled" else f"{ended} {item.kind.value}"
         kinds[key] = kinds.get(key, 0) + 1
     for key, count in sorted(kinds.items()):
-        table.add_row(f"failed {key}", str(count))
+        table.add_row(key, str(count))
     return table
 
 
