@@ -68,6 +68,14 @@ class ServerConnection:
     async def send(self, data: bytes) -> None:
         await self._stream.send_all(data)
 
+    async def record_until_eof(self) -> None:
+        """Keep every byte the client sends in `ScriptedServer.received`, until it hangs up
+        (for requests that must never reach the wire)."""
+        self._server.received += self._buffer
+        self._buffer.clear()
+        while data := await self._stream.receive_some(65536):
+            self._server.received += data
+
     async def _read_exactly(self, size: int) -> bytes:
         while len(self._buffer) < size:
             data = await self._stream.receive_some(65536)
@@ -92,6 +100,8 @@ class ScriptedServer:
     peak_open: int = 0
     closed: int = 0
     requests: list[RequestHead] = attrs.Factory(list)
+    received: bytearray = attrs.Factory(bytearray)
+    """What `ServerConnection.record_until_eof` read, all connections together."""
     _closing: trio.Event = attrs.Factory(trio.Event)  # set, then replaced, at each close
 
     def methods(self) -> list[str]:
