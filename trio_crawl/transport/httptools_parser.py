@@ -10,13 +10,20 @@ the same value), where h11 reads the response.
 
 So llhttp reads only the heads whose framing is plain: at most one ``Content-Length`` of
 digits, or one ``Transfer-Encoding`` that is exactly ``chunked``, never both. Any other head,
-and any head llhttp refuses, is read by h11 instead, from the response's first byte: the bytes
-fed since `start` are kept until the head is done (a list of the reads, usually one). h11 is
-then the judge of the whole response, so the rare odd response costs h11's time and the
+and any head llhttp refuses, is read by h11 instead, from the response's first byte: the reads
+fed since `start` are kept (references, not copies) until the head is done, or for a chunked
+body until it ends, since llhttp also refuses chunk framing h11 reads (spaces around a chunk
+extension's ``;``); h11 then reads the body again and what was already given out is dropped.
+h11 is the judge of the whole response, so the rare odd response costs h11's time and the
 common one llhttp's, and both read it as h11 does. What llhttp cannot be told is checked in the
 callbacks: trailing OWS is stripped from values, the ``chunked`` value is lower-cased (as h11
-returns it), and a message beginning after the response is complete stops the parse and
-forbids reuse.
+returns it), a message beginning after the response is complete stops the parse and forbids
+reuse, and so does a chunked body after a HEAD response.
+
+One difference is left: llhttp skips empty lines between messages without a callback, so an
+empty line (and nothing else) after a response may leave the connection reusable, where h11
+would not reuse it. That cannot put a later response out of step: the next response's parser
+skips the line too.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ class HttptoolsParser:
     """
 
     __slots__ = (
+        "_body_bytes",
+        "_chunked",
         "_framing",
         "_h11",
         "_head",
@@ -88,6 +97,8 @@ class HttptoolsParser:
         self._head_bytes = 0
         self._informational = False
         self._framing = 0  # framing headers seen in this head
+        self._chunked = False
+        self._body_bytes = 0  # body bytes given out, before any turn to h11
         self._seen: list[bytes | bytearray] = []
         self._h11 = None
         self.status = 0
@@ -104,7 +115,7 @@ class HttptoolsParser:
             self._h11.feed(data)
             self._copy_h11()
             return
-        if not self.head_done:
+        if not self.head_done or self._chunked:
             self._seen.append(data)
         try:
             self._parser.feed_data(data)
@@ -117,7 +128,9 @@ class HttptoolsParser:
         except httptools.HttpParserError as exc:
             if self.complete:
                 self.keep_alive = False  # bytes after a complete response
-            elif not self.head_done:  # an unusual head (_Unusual) or one llhttp refuses
+            elif not self.head_done or self._chunked:
+                # An unusual head (_Unusual), or input llhttp refuses: a head, or chunk
+                # framing (llhttp allows no space around a chunk extension's ';').
                 self._read_by_h11()
                 return
             else:
@@ -126,7 +139,7 @@ class HttptoolsParser:
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 raise too_large_head()
-        else:
+        elif self.complete or not self._chunked:
             self._seen = []
 
     def feed_eof(self) -> None:
@@ -147,17 +160,25 @@ class HttptoolsParser:
         self.keep_alive = False
 
     def _read_by_h11(self) -> None:
-        """Hand the response to h11 from its first byte (the head is not for llhttp)."""
+        """Hand the response to h11 from its first byte; of the body it reads again, what was
+        given out already is dropped."""
+        given = self._body_bytes - sum(map(len, self.body))
         parser = self._h11 = H11Parser()
         parser.start(self._method)
-        self.status = 0
-        self.reason = b""
-        self.headers = []
-        self.head_done = False
-        self.body = []
         seen, self._seen = self._seen, []
+        while seen and not self.head_done:
+            # llhttp skips empty lines before a response (bytes a previous one left behind
+            # in a later read); h11 would take them for a missing status line.
+            first = seen[0].lstrip(b"\r\n")
+            if first:
+                seen[0] = first
+                break
+            del seen[0]
         for data in seen:
             parser.feed(data)
+        body = b"".join(parser.body)[given:]
+        parser.body = [body] if body else []
+        self.body = []
         self._copy_h11()
 
     def _copy_h11(self) -> None:
@@ -197,6 +218,7 @@ class HttptoolsParser:
             if self._framing or value.lower() != b"chunked":
                 raise _Unusual
             self._framing = 1
+            self._chunked = True
             value = b"chunked"
         elif value and value[-1] in _OWS:
             value = value.rstrip(_OWS)
@@ -210,6 +232,7 @@ class HttptoolsParser:
             self.reason = b""
             self.headers = []
             self._framing = 0
+            self._chunked = False
             return
         self.status = status
         self.version = b"HTTP/" + parser.get_http_version().encode()
@@ -223,12 +246,16 @@ class HttptoolsParser:
             self.keep_alive = False  # a body after a HEAD response
         else:
             self.body.append(body)
+            self._body_bytes += len(body)
 
     def on_message_complete(self) -> None:
         if self._informational:
             self._informational = False
             return
         if self._head:
+            if self._chunked and self.status not in (204, 304):
+                # llhttp read a chunked body (even an empty one) after the HEAD response
+                self.keep_alive = False
             return
         self.complete = True
         self.keep_alive = self._parser.should_keep_alive()
