@@ -12,7 +12,7 @@ So llhttp reads only the heads whose framing is plain: at most one ``Content-Len
 digits, or one ``Transfer-Encoding`` that is exactly ``chunked``, never both. Any other head,
 and any head llhttp refuses, is read by h11 instead, from the response's first byte: the reads
 fed since `start` are kept (references, not copies) until the head is done, or for a chunked
-body until it ends, since llhttp also refuses chunk framing h11 reads (spaces around a chunk
+body until it ends, since llhttp also refuses chunk framing h11 reads (a space after a chunk
 extension's ``;``); h11 then reads the body again and what was already given out is dropped.
 h11 is the judge of the whole response, so the rare odd response costs h11's time and the
 common one llhttp's, and both read it as h11 does. What llhttp cannot be told is checked in the

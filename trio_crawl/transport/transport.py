@@ -54,11 +54,11 @@ A request's life, and what each step can raise (all httpx exceptions, so the cra
          other than chunked, conflicting lengths)
     5. the body streamed by ResponseStream; read to its end, the connection is released
        EOF inside a framed body                      RemoteProtocolError
+       reset / the read timeout                      ReadError / ReadTimeout
 
 Both parsers read a response as h11 does (httptools hands h11 any head whose framing is not
 plain, see `httptools_parser`): OWS is stripped from header values, and bytes after a complete
 response are never read as a response (the connection is closed instead of reused).
-       reset / the read timeout                      ReadError / ReadTimeout
 
 A write error is not final: a server that answers early and stops reading (a 413 for a
 large upload) has its answer returned, and the connection closed after it.
