@@ -68,6 +68,20 @@ class ServerConnection:
     async def send(self, data: bytes) -> None:
         await self._stream.send_all(data)
 
+    async def receive_raw(self) -> bytes:
+        """The next bytes from the client, unparsed (b"" when it hung up), also kept in
+        `ScriptedServer.received`."""
+        data = bytes(self._buffer) or bytes(await self._stream.receive_some(65536))
+        self._buffer.clear()
+        self._server.received += data
+        return data
+
+    async def record_until_eof(self) -> None:
+        """Keep every byte the client sends in `ScriptedServer.received`, until it hangs up
+        (for requests that must never reach the wire)."""
+        while await self.receive_raw():
+            pass
+
     async def _read_exactly(self, size: int) -> bytes:
         while len(self._buffer) < size:
             data = await self._stream.receive_some(65536)
@@ -92,6 +106,8 @@ class ScriptedServer:
     peak_open: int = 0
     closed: int = 0
     requests: list[RequestHead] = attrs.Factory(list)
+    received: bytearray = attrs.Factory(bytearray)
+    """What `ServerConnection.record_until_eof` read, all connections together."""
     _closing: trio.Event = attrs.Factory(trio.Event)  # set, then replaced, at each close
 
     def methods(self) -> list[str]:

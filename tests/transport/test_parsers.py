@@ -30,6 +30,15 @@ RESPONSES = [
     (b"GET", b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"),
     (b"GET", b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!"),
     (b"GET", b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\nuntil eof"),
+    # Read by h11 behind the httptools adapter: framing llhttp misreads or refuses.
+    (b"GET", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n2\r\nok\r\n0\r\n\r\n"),
+    (b"GET", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok"),
+    (b"GET", b"HTTP/1.1 200 OK\nX-A: 1 \nContent-Length: 2\n\nok"),
+    (
+        b"GET",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b'3\r\nabc\r\n2; q="x"\r\nde\r\n0\r\n\r\n',
+    ),
 ]
 
 
@@ -126,3 +135,36 @@ def test_a_body_is_framed_by_length_or_chunking(
     headers: list[tuple[bytes, bytes]], expected: bool
 ) -> None:
     assert framed(headers) is expected
+
+
+@pytest.mark.parametrize("name", PARSERS)
+def test_chunk_framing_llhttp_refuses_mid_body_is_read_on_without_repeating_the_body(
+    name: ParserName,
+) -> None:
+    parser = make_parser(name)
+    parser.start(b"GET")
+    parser.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+    taken = b"".join(parser.body)  # the transport hands these on before the rest arrives
+    parser.body = []
+    parser.feed(b"2; ext=1\r\nde\r\n")
+    parser.feed(b"0\r\n\r\n")
+    assert taken + b"".join(parser.body) == b"abcde"
+    assert parser.complete and parser.keep_alive
+
+
+@pytest.mark.parametrize("name", PARSERS)
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 404 Not Found\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ],
+)
+def test_what_follows_a_head_response_forbids_reuse_and_changes_nothing(
+    name: ParserName, data: bytes
+) -> None:
+    parser = make_parser(name)
+    parser.start(b"HEAD")
+    parser.feed(data)
+    assert (parser.status, parser.reason, parser.complete) == (200, b"OK", True)
+    assert not parser.keep_alive

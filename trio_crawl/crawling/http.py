@@ -7,6 +7,9 @@ the checks in `Fetcher.get`; callers never see a raw httpx exception)::
     ├── TimeoutException (connect/read/write/pool)     network_timeout
     ├── the request_timeout_secs deadline passed        network_timeout  (also trio.TooSlowError)
     ├── UnsupportedProtocol, InvalidURL, TooManyRedirects   client_error  (retrying cannot help)
+    ├── LocalProtocolError: a request h11 would not send   client_error  (nothing was sent;
+    │   (a header value with NUL/CR/LF, a bad name…)                     the same request again
+    │                                                                     is refused again)
     └── any other TransportError / DecodingError        network_error
         (ConnectError, ReadError, WriteError, RemoteProtocolError: connection reset, or a body
         cut short — "peer closed connection without sending complete message body")
@@ -166,7 +169,13 @@ def classify_exception(exc: BaseException) -> StageError | None:
     """The `StageError` for a transport failure, or None if `exc` is not one (a bug stays a bug)."""
     if isinstance(exc, httpx.TimeoutException | trio.TooSlowError):
         return StageError(ErrorKind.network_timeout, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.TooManyRedirects):
+    if isinstance(
+        exc,
+        httpx.UnsupportedProtocol
+        | httpx.InvalidURL
+        | httpx.TooManyRedirects
+        | httpx.LocalProtocolError,
+    ):
         return StageError(ErrorKind.client_error, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, httpx.TransportError | httpx.DecodingError):
         return StageError(ErrorKind.network_error, f"{type(exc).__name__}: {exc}")

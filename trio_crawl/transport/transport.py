@@ -30,22 +30,35 @@ A request's life, and what each step can raise (all httpx exceptions, so the cra
 `classify_exception` sorts them as it does httpcore's)::
 
     not http/https, or no host                       UnsupportedProtocol
-    a CR or LF inside a header (request_head)        LocalProtocolError
+    the ``trace`` extension                          NotImplementedError
+    a head h11 would not send (request_head): a      LocalProtocolError
+      method or header name that is not a token, a
+      target with spaces, NUL/CR/LF or edge spaces
+      in a value, a bad Content-Length, a
+      Transfer-Encoding other than chunked
     1. ConnectionPool.checkout: an idle connection of the origin (newest first) or a slot
        no slot within the pool timeout              PoolTimeout
     2. a new connection: TCP, then TLS for https (wire.connect)
        refused, unresolvable, bad certificate        ConnectError
        the connect timeout                           ConnectTimeout
     3. the head, then the body (chunked when httpx asked), written (wire.send)
+       a body longer or shorter than its             LocalProtocolError (before the write
+         Content-Length                                that would carry the difference)
        reset, broken pipe                            WriteError
        the write timeout, per write                  WriteTimeout
     4. the response head read (wire.receive, parsers)
        reset                                         ReadError
        the read timeout, per read                    ReadTimeout
-       malformed, a head over 100 KiB, EOF first     RemoteProtocolError
+       malformed, a head over 100 KiB, EOF first,    RemoteProtocolError
+         framing h11 refuses (a Transfer-Encoding
+         other than chunked, conflicting lengths)
     5. the body streamed by ResponseStream; read to its end, the connection is released
        EOF inside a framed body                      RemoteProtocolError
        reset / the read timeout                      ReadError / ReadTimeout
+
+Both parsers read a response as h11 does (httptools hands h11 any head whose framing is not
+plain, see `httptools_parser`): OWS is stripped from header values, and bytes after a complete
+response are never read as a response (the connection is closed instead of reused).
 
 A write error is not final: a server that answers early and stops reading (a 413 for a
 large upload) has its answer returned, and the connection closed after it.
@@ -57,6 +70,13 @@ is then retried once, on a new connection. Anything else raises; so that a POST 
 fail for a connection the server closed while it sat idle, a request that cannot be retried
 first polls its idle connection and takes another if the server's FIN or reset is already
 there (one ``poll`` call, which the crawler's GETs never pay).
+
+Not supported, unlike httpx's default transport: HTTP/2 (``http2=True`` on a client given this
+transport has no effect: the connection speaks HTTP/1.1, and an https server that picks h2 by
+ALPN is refused with ConnectError); the ``trace`` request extension (refused with
+NotImplementedError rather than ignored); the ``network_stream`` response extension (absent, so
+a 101 upgrade or CONNECT tunnel cannot be taken over). A response's extensions are
+``http_version`` and ``reason_phrase``.
 """
 
 from __future__ import annotations
@@ -114,6 +134,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
         self._parser: ParserName = parser
         self._pool = ConnectionPool(max_connections, max_keepalive_connections, keepalive_expiry)
         self._tls = ssl_context
+        self._known_fields: set[bytes] = set()  # header blocks request_head has checked
 
     @property
     def pool(self) -> ConnectionPool:
@@ -140,8 +161,11 @@ class TrioTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"request URL has no host: {url}")
         port = url.port or _DEFAULT_PORTS[scheme]
         origin = (scheme, host, port)
-        timeouts: Mapping[str, Any] = request.extensions.get("timeout") or _NO_TIMEOUTS
-        head = request_head(request)
+        extensions = request.extensions
+        if "trace" in extensions:
+            raise NotImplementedError("TrioTransport does not call the 'trace' extension")
+        timeouts: Mapping[str, Any] = extensions.get("timeout") or _NO_TIMEOUTS
+        head = request_head(request, self._known_fields)
         retryable = request.method in IDEMPOTENT_METHODS and (
             not head.has_body or isinstance(request.stream, httpx.ByteStream)
         )
@@ -254,11 +278,19 @@ class TrioTransport(httpx.AsyncBaseTransport):
             raise TypeError("TrioTransport needs an async request body (httpx.AsyncClient)")
         stream = conn.stream
         pending = head.data
+        # Bytes past the announced length would reach the server as the start of another
+        # request; too few would leave it waiting for the rest. Either is refused before the
+        # write that would carry it (so a body within one write sends nothing), as h11 does.
+        left = head.content_length
         async for chunk in body:
             if not chunk:
                 continue  # an empty chunk would end a chunked body
             if head.chunked:
                 chunk = b"%x\r\n%b\r\n" % (len(chunk), chunk)
+            elif left is not None:
+                left -= len(chunk)
+                if left < 0:
+                    raise httpx.LocalProtocolError("request body longer than its Content-Length")
             if len(pending) + len(chunk) <= READ_SIZE:
                 pending += chunk
             else:
@@ -266,4 +298,6 @@ class TrioTransport(httpx.AsyncBaseTransport):
                 pending = chunk
         if head.chunked:
             pending += b"0\r\n\r\n"
+        elif left:
+            raise httpx.LocalProtocolError("request body shorter than its Content-Length")
         await send(stream, pending, limit, enclosing)
