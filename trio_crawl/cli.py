@@ -27,7 +27,14 @@ from rich.console import Console
 from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
-from .engine.events import BatchCompleted, BatchFailed, Event, SessionStarted, Subscription
+from .engine.events import (
+    BatchCompleted,
+    BatchFailed,
+    Event,
+    ItemFailed,
+    SessionStarted,
+    Subscription,
+)
 from .engine.summary import SessionSummary
 from .ui.dashboard import run_dashboard, summary_table
 
@@ -311,7 +318,9 @@ async def _log_events(subscription: Subscription) -> None:
     async for event in subscription:
         if isinstance(event, SessionStarted):
             _session_id.session_id = event.session_id
-        event_log.info("%s", describe_event(event))
+        # A given-up item is the one event an operator must see: its reason is logged here.
+        level = logging.WARNING if isinstance(event, ItemFailed) else logging.INFO
+        event_log.log(level, "%s", describe_event(event))
 
 
 async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
