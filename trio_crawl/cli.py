@@ -15,7 +15,7 @@ import os
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -143,6 +143,31 @@ def _add_logging_options(parser: argparse.ArgumentParser, *, default: Any) -> No
     )
 
 
+def web_address(text: str) -> Any:
+    """argparse `type=`: ``PORT`` or ``HOST:PORT`` for the web page (0 = any free port)."""
+    from .ui.web.server import WebAddress, WebAddressError
+
+    try:
+        return WebAddress.parse(text)
+    except WebAddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_web_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web",
+        type=web_address,
+        metavar="[HOST:]PORT",
+        help="serve a live page of the crawl (0 = any free port; the URL with its token is"
+        " printed; host 127.0.0.1 unless given)",
+    )
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="with --web: keep the page up after the crawl ends, until Ctrl-C",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
     parser.add_argument("--version", action="version", version=f"trio-crawl {version()}")
@@ -172,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nested",
         help="how list pages lay out their cards (nested, as the live site does)",
     )
+    _add_web_options(demo)
 
     crawl = commands.add_parser("crawl", parents=[common], help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
@@ -185,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--db", required=True, help="SQLite file")
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
+    _add_web_options(crawl)
 
     export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help="SQLite file")
@@ -196,6 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--db", required=True, help="SQLite file")
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    web = commands.add_parser(
+        "web", parents=[common], help="serve the status of a database as a web page"
+    )
+    web.add_argument("--db", required=True, help="SQLite file")
+    web.add_argument(
+        "--web",
+        type=web_address,
+        default=None,
+        metavar="[HOST:]PORT",
+        help="where to serve (127.0.0.1:8765; 0 = any free port)",
+    )
 
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"
@@ -223,9 +262,15 @@ def load_config(path: Path | None, defaults: dict[str, Any] | None = None) -> Cr
 
 
 async def run_crawl(
-    config: CrawlConfig, site: Any, db: str, console: Console, dashboard: bool
+    config: CrawlConfig,
+    site: Any,
+    db: str,
+    console: Console,
+    dashboard: bool,
+    page: Any = None,
 ) -> SessionSummary:
-    """Crawl `site` into `db`, with the dashboard if asked; Ctrl-C cancels cleanly."""
+    """Crawl `site` into `db`, with the dashboard if asked (and the web `page`, a
+    `trio_crawl.ui.web.LiveHub`, if given); Ctrl-C cancels cleanly."""
     from .stores import RecordTable, SqliteStore
 
     records = RecordTable.for_site(site)
@@ -233,6 +278,8 @@ async def run_crawl(
         SqliteStore.open(db, per_page=site.per_page, records=records) as store,
         open_session(config, site=site, store=store) as session,
     ):
+        if page is not None:
+            page.attach(session)
         subscription = session.events()
         events = session.events() if event_log.isEnabledFor(logging.INFO) else None
         async with trio.open_nursery() as nursery:
@@ -329,7 +376,33 @@ async def _cancel_on_interrupt(session: Any, scope: trio.CancelScope) -> None:
             session.cancel("interrupted by signal")
 
 
-async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary:
+async def with_page(
+    args: argparse.Namespace,
+    console: Console,
+    crawl: Callable[[Any], Awaitable[SessionSummary]],
+) -> SessionSummary:
+    """Run `crawl(page)`: with ``--web``, the page is served from before the session starts
+    until the crawl returns (or, with ``--keep-serving``, until Ctrl-C)."""
+    if args.web is None:
+        return await crawl(None)
+    from .ui.web import live_page, until_interrupted
+
+    def announce(url: str) -> None:
+        console.print(f"live page: {url}", markup=False, soft_wrap=True)
+
+    async with live_page(args.web, announce) as page:
+        summary = await crawl(page)
+        if args.keep_serving:
+            console.print(
+                f"crawl {summary.status}; the page stays up until Ctrl-C", markup=False
+            )
+            await until_interrupted()
+    return summary
+
+
+async def run_demo(
+    args: argparse.Namespace, console: Console, page: Any = None
+) -> SessionSummary:
     from .demo import DemoBookshop, DemoCatalogue, FaultConfig, Markup, serve_demo
     from .sites import MatterCatalogue
     from .sites.bookshop import Bookshop
@@ -353,7 +426,7 @@ async def run_demo(args: argparse.Namespace, console: Console) -> SessionSummary
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
         console.print(f"{what}{where} → {args.db}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
-        summary = await run_crawl(config, site, args.db, console, not args.no_dashboard)
+        summary = await run_crawl(config, site, args.db, console, not args.no_dashboard, page)
         console.print(
             f"server saw {server.stats.requests} requests, "
             f"injected {sum(server.stats.faults.values())} faults"
@@ -385,14 +458,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_demo_server, args.products, args.port, args.seed, faults, markup, args.books
             )
             return 0
+        if args.command == "web":
+            return _web(args, console)
         if args.command == "demo":
-            summary = trio.run(run_demo, args, console)
+            summary = trio.run(with_page, args, console, functools.partial(run_demo, args, console))
         else:
             config = load_config(args.config)
             from .sites.loading import load_site
 
             site = load_site(args.site, args.base_url, config.site)
-            summary = trio.run(run_crawl, config, site, args.db, console, not args.no_dashboard)
+            crawl = functools.partial(
+                run_crawl, config, site, args.db, console, not args.no_dashboard
+            )
+            summary = trio.run(with_page, args, console, crawl)
     except BrokenPipeError:
         # `trio-crawl export ... | head`: the reader left. Point stdout at devnull so that the
         # flush at exit cannot fail again, and end quietly (as the Python docs recommend).
@@ -463,9 +541,14 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return f"error: {exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES):
-        port = getattr(args, "port", None)
-        where = f"127.0.0.1:{port}" if port is not None else "the address"
-        return f"error: cannot listen on {where}: {exc.strerror}; choose another --port (0 = any)"
+        web = getattr(args, "web", None)
+        if web is not None:
+            where, option = f"{web.host}:{web.port}", "--web [HOST:]PORT"
+        else:
+            port = getattr(args, "port", None)
+            where = f"127.0.0.1:{port}" if port is not None else "the address"
+            option = "--port"
+        return f"error: cannot listen on {where}: {exc.strerror}; choose another {option} (0 = any)"
     return None
 
 
@@ -484,6 +567,18 @@ def _export(args: argparse.Namespace) -> int:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
             count = export_products(args.db, args.format, out)
     print(f"exported {count} products", file=sys.stderr)
+    return 0
+
+
+def _web(args: argparse.Namespace, console: Console) -> int:
+    from .ui.web import WebAddress, serve_database
+
+    address = args.web if args.web is not None else WebAddress("127.0.0.1", 8765)
+
+    def announce(url: str) -> None:
+        console.print(f"database page: {url} (Ctrl-C to stop)", markup=False, soft_wrap=True)
+
+    trio.run(serve_database, args.db, address, announce)
     return 0
 
 

@@ -30,6 +30,7 @@ from .schema import SchemaState, StoreOpenError, inspect
 
 __all__ = [
     "CrawlStatus",
+    "FailedRecord",
     "HoleRange",
     "NotDoneGroup",
     "RunRecord",
@@ -46,6 +47,9 @@ URLS_SHOWN = 3
 
 RUNS_SHOWN = 5
 """How many of the latest crawl runs a status lists."""
+
+FAILED_SHOWN = 1000
+"""How many failed or cancelled items a status lists one by one, with their reasons."""
 
 _UNKNOWN_URL = "URL"  # stands in for a base URL the database does not know
 _LABEL_WIDTH = len("catalogue: ")
@@ -131,6 +135,25 @@ class NotDoneGroup:
 
 
 @attrs.frozen
+class FailedRecord:
+    """One list page or product the ledger holds as failed or cancelled, with the reason the
+    run that gave up on it recorded (`last_error`), so that a reader sees why, not only how
+    many."""
+
+    url: str
+    item: str
+    state: str
+    stage: str | None
+    kind: str | None
+    attempts: int
+    last_error: str | None
+    session_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+@attrs.frozen
 class RunRecord:
     """One `crawl_runs` row, as a status shows it; `reason` is the one the run recorded in its
     error JSON, if any. `process_gone` is None unless the run says ``running``; then it tells
@@ -173,6 +196,8 @@ class CrawlStatus:
     products_left: int | None
     not_done: tuple[NotDoneGroup, ...]
     runs: tuple[RunRecord, ...]
+    failed: tuple[FailedRecord, ...] = ()
+    """The first `FAILED_SHOWN` items not done, one by one (the groups count all of them)."""
 
     @property
     def continue_with(self) -> str | None:
@@ -204,6 +229,7 @@ class CrawlStatus:
             },
             "not_done": [group.to_dict() for group in self.not_done],
             "runs": [run.to_dict() for run in self.runs],
+            "failed_items": [record.to_dict() for record in self.failed],
             "continue_command": self.continue_with,
         }
 
@@ -296,6 +322,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     )
     not_done = tuple(_not_done(connection))
     runs = tuple(_runs(connection))
+    failed = tuple(_failed(connection))
     if shape is None:
         return CrawlStatus(
             path=path,
@@ -311,6 +338,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
             products_left=None,
             not_done=not_done,
             runs=runs,
+            failed=failed,
         )
     pages_done = _scalar(
         connection,
@@ -345,6 +373,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         products_left=shape.total - len(done),
         not_done=not_done,
         runs=runs,
+        failed=failed,
     )
 
 
@@ -404,6 +433,18 @@ def _not_done(connection: sqlite3.Connection) -> Iterator[NotDoneGroup]:
             (item, state, kind, URLS_SHOWN),
         )
         yield NotDoneGroup(item, state, kind, count, tuple(url for (url,) in urls))
+
+
+def _failed(connection: sqlite3.Connection) -> Iterator[FailedRecord]:
+    rows = connection.execute(
+        "SELECT url, item, state, stage, error_kind, attempts, last_error, session_id"
+        " FROM crawl_ledger WHERE state IN ('failed', 'cancelled')"
+        " ORDER BY item = 'product', state = 'cancelled', page, page_id, index_in_page, url"
+        " LIMIT ?",
+        (FAILED_SHOWN,),
+    )
+    for row in rows:
+        yield FailedRecord(*row)
 
 
 def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
