@@ -29,6 +29,9 @@ LOG_KEPT = 20_000
 class Steerable(Protocol):
     """What the page needs of a session (`trio_crawl.engine.Session` is one)."""
 
+    @property
+    def session_id(self) -> str: ...
+
     def events(self, buffer: int | None = None) -> ev.Subscription: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
@@ -81,6 +84,7 @@ class LiveHub:
         self.closing = trio.Event()
         self.ended = trio.Event()
         self.streams: list[StreamStats] = []
+        self.epoch = 0
         self._nursery: trio.Nursery | None = None
 
     # -- the session side ----------------------------------------------------------------
@@ -94,17 +98,36 @@ class LiveHub:
             task_status.started()
             await trio.sleep_forever()
 
+    async def close(self, wait_secs: float = 2.0) -> None:
+        """End the streams, once the session's last event is folded (or after `wait_secs`)."""
+        if self.session is not None:
+            with trio.move_on_after(wait_secs):
+                await self.ended.wait()
+        self.closing.set()
+        self._notify()
+
     def attach(self, session: Steerable, buffer: int = 100_000) -> None:
         """Follow `session` from now on. Call it right after the session opens, before any
         await, so that the page sees its first event."""
         assert self._nursery is not None, "start LiveHub.run first"
+        if self.session is not None:
+            # Another session: the page starts over (streams are sent a new snapshot).
+            self.epoch += 1
+            self.view = LiveView()
+            self.log.clear()
+            self.ended = trio.Event()
         self.session = session
         subscription = session.events(buffer)
+        # Its first events may be gone already (an open_session that awaits before its block).
+        self.view.dash.session_id = session.session_id
         self._nursery.start_soon(self._follow, subscription)
 
     async def _follow(self, subscription: ev.Subscription) -> None:
+        epoch = self.epoch
         async with subscription:
             async for event in subscription:
+                if self.epoch != epoch:
+                    return
                 entry = self.view.apply(event)
                 if entry is not None:
                     self.log.append(entry)
@@ -158,9 +181,11 @@ class LiveHub:
         elif action == "resume":
             session.resume()
         elif action == "cancel":
-            session.cancel("cancelled from the web page")
+            # Graceful: items in flight finish (and are saved); nothing new starts.
+            session.shutdown(graceful=True)
         elif action == "stop":
-            session.shutdown(graceful=False)
+            # Hard: items in flight are cancelled; what finished is still saved.
+            session.cancel("stopped from the web page")
         else:
             return f"unknown action {action!r}"
         return ""
@@ -191,12 +216,14 @@ class LiveHub:
 
     async def stream(self, last_seen: int | None = None) -> AsyncIterator[Message]:
         """One browser's messages: a snapshot (or, given the last `seq` it saw, the entries
-        after it), then entries and frames as they come, until the hub closes."""
+        after it), then entries and frames as they come, until the hub closes (a stream that
+        keeps up is sent everything up to the last frame first)."""
         stats = StreamStats(len(self.streams) + 1)
         self.streams.append(stats)
         try:
             cursor = -1
             frame = self.frame
+            epoch = self.epoch
             resumed = None if last_seen is None else self._entries_after(last_seen)
             if resumed is None:
                 stats.snapshots_sent += 1
@@ -207,9 +234,10 @@ class LiveHub:
             else:
                 cursor = last_seen if last_seen is not None else -1
                 frame = -1
-            while not self.closing.is_set():
+            while True:
                 entries = self._entries_after(cursor)
-                if entries is None:
+                if entries is None or epoch != self.epoch:
+                    epoch = self.epoch
                     stats.snapshots_sent += 1
                     data = self.snapshot()
                     cursor, frame = data["seq"], self.frame
@@ -221,6 +249,10 @@ class LiveHub:
                     stats.entries_sent += 1
                     yield Message("entry", cursor, entry)
                 if self.frame != frame:
+                    if self._entries_after(cursor):
+                        # Folded while we wrote: entries go first, so that a frame never
+                        # counts entries the page has not been sent yet.
+                        continue
                     if frame >= 0 and self.frame > frame + 1:
                         stats.frames_lost += self.frame - frame - 1
                     frame = stats.last_frame = self.frame
@@ -229,8 +261,11 @@ class LiveHub:
                     # come, and a reconnect must not skip them.
                     yield Message("state", cursor, self._frame_state)
                     # Coalesce: the next write waits, whatever arrives meanwhile.
-                    await trio.sleep(self.update_secs)
+                    with trio.move_on_after(self.update_secs):
+                        await self.closing.wait()
                     continue
+                if self.closing.is_set():
+                    return  # after sending everything up to the last frame
                 await self._wait_change()
         finally:
             stats.connected = False

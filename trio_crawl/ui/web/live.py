@@ -162,9 +162,7 @@ class LiveView:
             changed = ", ".join(event.changed) or "no change"
             return _note("config", f"config reloaded from {event.path}: {changed}")
         elif isinstance(event, ev.ConfigRejected):
-            return _note(
-                "config_rejected", f"config change rejected ({event.path}): {event.error}"
-            )
+            return _note("config_rejected", f"config change rejected ({event.path}): {event.error}")
         elif isinstance(event, ev.EventsLost):
             self.lost += event.count
         elif isinstance(event, ev.SessionEnded):
@@ -184,7 +182,9 @@ class LiveView:
         errors = self.dash.retries() + self.failures_total
         if self._chart_last is not None:
             then, products_then, errors_then = self._chart_last
-            span = max(now - then, 1e-9)
+            span = now - then
+            if span < 0.5:
+                return  # too short a span for a rate (the last point, at the session's end)
             elapsed = now - (self.started_wall or now)
             self.chart.append(
                 (
@@ -225,8 +225,11 @@ class LiveView:
             "ended": dash.ended,
             "elapsed": round(elapsed, 1),
             "eta": None if eta is None else round(eta, 1),
-            "pages": {"done": pages.done, "failed": pages.failed, "planned": dash.total(
-                "list_pages")},
+            "pages": {
+                "done": pages.done,
+                "failed": pages.failed,
+                "planned": dash.total("list_pages"),
+            },
             "products": {
                 "done": saved.done,
                 "failed": saved.failed,

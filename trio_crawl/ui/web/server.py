@@ -127,13 +127,15 @@ async def live_page(
         await nursery.start(hub.run)
         async with open_page(hub, address, hub.closing) as page:
             announce(page.url)
-            yield hub
+            try:
+                yield hub
+            finally:
+                with trio.CancelScope(shield=True):
+                    await hub.close()
         nursery.cancel_scope.cancel()
 
 
-async def serve_database(
-    path: str, address: WebAddress, announce: Callable[[str], None]
-) -> None:
+async def serve_database(path: str, address: WebAddress, announce: Callable[[str], None]) -> None:
     """`trio-crawl web --db`: serve the database's page until Ctrl-C or SIGTERM."""
     view = DatabaseView(path)
     await view.read()  # a file that is no crawl database is refused before serving

@@ -199,7 +199,7 @@
       const row = runs.insertRow();
       for (const v of [r.session_id.slice(0, 12), r.status, r.started_at, r.finished_at, r.pages_ok, r.pages_failed, r.products_saved, r.products_failed, r.reason]) cell(row, v);
     }
-    fillList("db-holes", db.holes.first_ranges, (h) => h.count + " products, oldest index " + h.first + ".." + h.last + " (site pages " + h.pages[0] + ".." + h.pages[h.pages.length - 1] + ")");
+    fillList("db-holes", db.holes.first_ranges, (h) => h.count + (h.count === 1 ? " product" : " products") + ", oldest index " + h.first + ".." + h.last + " (site pages " + h.pages[0] + ".." + h.pages[h.pages.length - 1] + ")");
     if (!db.holes.first_ranges.length) fillList("db-holes", ["none"], (s) => s);
     const failed = $("db-failed").tBodies[0]; failed.replaceChildren();
     for (const f of db.failed_items) {
