@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean browser
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -26,7 +26,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check trio_crawl tests benchmarks
 	$(BIN)/mypy trio_crawl
 
-test: $(STAMP) lint
+# The web page's tests drive the OS's Chromium (Debian's `chromium`) with Playwright; nothing is
+# downloaded at test time. Installed once (CI runs as root); where it cannot be, the browser
+# tests skip, saying so.
+browser:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y chromium) || echo "WARNING: chromium not installed: the browser tests will be SKIPPED"
+
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

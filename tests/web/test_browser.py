@@ -64,15 +64,17 @@ def test_the_page_follows_a_faulty_crawl_pauses_it_resumes_it_and_ends_with_its_
             )
             # A retry scheduled, with its delay, and a failure with its URL.
             retry = page.locator("#retry-list li").first
-            expect(retry).to_contain_text(re.compile(r"attempt \d+ in [\d.]+s after "))
+            expect(retry).to_contain_text(
+                re.compile(r"attempt \d+ in [\d.]+s after "), timeout=60_000
+            )
             failure = page.locator("#failure-list tr.failure").first
-            expect(failure).to_be_visible()
+            expect(failure).to_be_visible(timeout=60_000)
             assert failure.locator("td.url").inner_text().startswith(demo_thread.server.base_url)
             assert failure.locator("td").nth(1).inner_text() in ("list_pages", "product_details")
 
             # Pause: the page says paused once the session's event says so ...
             page.click("#pause")
-            expect(page.locator("#paused")).to_be_visible()
+            expect(page.locator("#paused")).to_be_visible(timeout=30_000)
             expect(page.locator("#resume")).to_be_enabled()
             # ... and the catalogue server sees no new request (items in flight finish first).
             time.sleep(0.5)
@@ -83,14 +85,16 @@ def test_the_page_follows_a_faulty_crawl_pauses_it_resumes_it_and_ends_with_its_
             paused_at = saved()
 
             page.click("#resume")
-            expect(page.locator("#paused")).to_be_hidden()
+            expect(page.locator("#paused")).to_be_hidden(timeout=30_000)
             page.wait_for_function(
                 f"parseInt(document.getElementById('products').innerText) > {paused_at}"
             )
             assert demo_thread.requests > before
 
             # The end: the final summary on the page is the session's (the CLI prints it too).
-            expect(page.locator("#status")).to_have_text(re.compile("^(completed|partial)$"))
+            expect(page.locator("#status")).to_have_text(
+                re.compile("^(completed|partial)$"), timeout=120_000
+            )
             expect(page.locator("#summary")).to_be_visible()
             output = crawl.finish()
             table = summary_rows(output)

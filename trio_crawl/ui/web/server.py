@@ -10,13 +10,14 @@ from __future__ import annotations
 import functools
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import attrs
 import trio
-from hypercorn.config import Config
+from hypercorn.config import Config, Sockets
 from hypercorn.trio import serve
 
 from .access import Access, is_loopback, new_token
@@ -74,8 +75,30 @@ class OpenPage:
         return port
 
 
-def _config(address: WebAddress) -> Config:
-    config = Config()
+STALLED_SECS = 10.0
+"""A browser that takes nothing of what is sent to it for this long is cut off."""
+
+
+class _Config(Config):
+    """hypercorn's config, with listening sockets whose connections give up on a peer that
+    stops reading (TCP_USER_TIMEOUT, inherited by each accepted socket). hypercorn shields its
+    writes from cancellation, so without this a stalled browser would hold a write, and the
+    server's shutdown, forever."""
+
+    stalled_secs = STALLED_SECS
+
+    def create_sockets(self) -> Sockets:
+        sockets = super().create_sockets()
+        timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if timeout is not None:
+            for sock in sockets.insecure_sockets:
+                sock.setsockopt(socket.IPPROTO_TCP, timeout, int(self.stalled_secs * 1000))
+        return sockets
+
+
+def _config(address: WebAddress, stalled_secs: float) -> Config:
+    config = _Config()
+    config.stalled_secs = stalled_secs
     host = f"[{address.host}]" if ":" in address.host else address.host
     config.bind = [f"{host}:{address.port}"]
     config.accesslog = None
@@ -88,7 +111,11 @@ def _config(address: WebAddress) -> Config:
 
 @asynccontextmanager
 async def open_page(
-    source: PageSource, address: WebAddress, closing: trio.Event, token: str | None = None
+    source: PageSource,
+    address: WebAddress,
+    closing: trio.Event,
+    token: str | None = None,
+    stalled_secs: float = STALLED_SECS,
 ) -> AsyncIterator[OpenPage]:
     """Serve `source` at `address` for as long as the block runs. `closing` is set on the way
     out, so that the source ends its streams before hypercorn waits for them."""
@@ -101,7 +128,7 @@ async def open_page(
             functools.partial(
                 serve,
                 app,  # type: ignore[arg-type]
-                _config(address),
+                _config(address, stalled_secs),
                 shutdown_trigger=shutdown.wait,
             )
         )
