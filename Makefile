@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml $(PACKAGE_DIRS)
 	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $(STAMP)
 
+# `make demo WEB=8765` also serves the live page on 127.0.0.1:8765 (the URL with its token is
+# printed) and keeps it up after the crawl, until Ctrl-C.
 demo: $(STAMP)
-	$(BIN)/trio-crawl demo
+	$(BIN)/trio-crawl demo $(if $(WEB),--web $(WEB) --keep-serving)
 
 lint: $(STAMP)
 	$(BIN)/ruff check trio_crawl tests benchmarks

@@ -4,6 +4,7 @@ model), after a real demo crawl that ends partial."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3
@@ -46,7 +47,7 @@ def partial_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path,
         capture_output=True,
         text=True,
         timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "COLUMNS": "200"},
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary_rows(done.stdout)["status"] == "partial", done.stdout
