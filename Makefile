@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench clean browser
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml $(PACKAGE_DIRS)
 	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $(STAMP)
 
+# `make demo WEB=8765` also serves the live page on 127.0.0.1:8765 (the URL with its token is
+# printed) and keeps it up after the crawl, until Ctrl-C.
 demo: $(STAMP)
-	$(BIN)/trio-crawl demo
+	$(BIN)/trio-crawl demo $(if $(WEB),--web $(WEB) --keep-serving)
 
 # ruff, mypy --strict over the package, its tests and benchmarks, and the layer rules
 # ([tool.importlinter] in pyproject.toml: what each package may import).
@@ -29,7 +31,14 @@ lint: $(STAMP)
 	$(BIN)/mypy trio_crawl tests benchmarks
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint
+# The web page's tests drive the OS's Chromium (Debian's `chromium`) with Playwright; nothing is
+# downloaded at test time. Installed once (CI runs as root); where it cannot be, the browser
+# tests skip, saying so.
+browser:
+	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y chromium) || echo "WARNING: chromium not installed: the browser tests will be SKIPPED"
+
+test: $(STAMP) lint browser
 	$(BIN)/python -m pytest -q
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and

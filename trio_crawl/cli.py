@@ -29,7 +29,7 @@ from .api import open_session
 from .config.errors import ConfigError
 from .config.model import CrawlConfig
 from .demo.catalogue import add_change_option
-from .engine.events import BatchCompleted, BatchFailed, Event, Subscription
+from .engine.events import BatchCompleted, BatchFailed, Event, ItemFailed, Subscription
 from .engine.summary import SessionSummary
 from .interrupted import interrupted
 from .ui.dashboard import run_dashboard, summary_table
@@ -175,6 +175,31 @@ def _add_logging_options(parser: argparse.ArgumentParser, *, default: Any) -> No
     )
 
 
+def web_address(text: str) -> Any:
+    """argparse `type=`: ``PORT`` or ``HOST:PORT`` for the web page (0 = any free port)."""
+    from .ui.web.server import WebAddress, WebAddressError
+
+    try:
+        return WebAddress.parse(text)
+    except WebAddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_web_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--web",
+        type=web_address,
+        metavar="[HOST:]PORT",
+        help="serve a live page of the crawl (0 = any free port; the URL with its token is"
+        " printed; host 127.0.0.1 unless given)",
+    )
+    parser.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="with --web: keep the page up after the crawl ends, until Ctrl-C",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
     parser.add_argument("--version", action="version", version=f"trio-crawl {version()}")
@@ -204,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nested",
         help="how list pages lay out their cards (nested, as the live site does)",
     )
+    _add_web_options(demo)
 
     crawl = commands.add_parser("crawl", parents=[common], help="crawl a catalogue into SQLite")
     crawl.add_argument("--config", type=Path, help="TOML config file")
@@ -217,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.add_argument("--db", required=True, help="SQLite file")
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
+    _add_web_options(crawl)
 
     export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help="SQLite file")
@@ -230,6 +257,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
         "--failures", action="store_true", help="list every failed item (the first 10 otherwise)"
+    )
+
+    web = commands.add_parser(
+        "web", parents=[common], help="serve the status of a database as a web page"
+    )
+    web.add_argument("--db", required=True, help="SQLite file")
+    web.add_argument(
+        "--web",
+        type=web_address,
+        default=None,
+        metavar="[HOST:]PORT",
+        help="where to serve (127.0.0.1:8765; 0 = any free port)",
     )
 
     serve = commands.add_parser(
@@ -301,9 +340,16 @@ async def interruptible(fn: Callable[..., Awaitable[T]], *args: Any) -> T:
 
 
 async def run_crawl(
-    stop: _Stop, config: CrawlConfig, site: Any, db: str, console: Console, dashboard: bool
+    stop: _Stop,
+    config: CrawlConfig,
+    site: Any,
+    db: str,
+    console: Console,
+    dashboard: bool,
+    page: Any = None,
 ) -> SessionSummary:
-    """Crawl `site` into `db`, with the dashboard if asked; a signal cancels it (`stop`)."""
+    """Crawl `site` into `db`, with the dashboard if asked (and the web `page`, a
+    `trio_crawl.ui.web.LiveHub`, if given); a signal cancels it (`stop`)."""
     from .stores import RecordTable, SqliteStore
 
     records = RecordTable.for_site(site)
@@ -314,6 +360,8 @@ async def run_crawl(
         open_session(config, site=site, store=store, session_id=session_id) as session,
     ):
         stop.session = session
+        if page is not None:
+            page.attach(session)
         subscription = session.events()
         events = session.events() if event_log.isEnabledFor(logging.INFO) else None
         async with trio.open_nursery() as subscribers:
@@ -393,10 +441,39 @@ def describe_event(event: Event) -> str:
 async def _log_events(subscription: Subscription) -> None:
     """The logging subscriber: one log-file line per session event."""
     async for event in subscription:
-        event_log.info("%s", describe_event(event))
+        # A given-up item is the one event an operator must see: its reason is logged here.
+        level = logging.WARNING if isinstance(event, ItemFailed) else logging.INFO
+        event_log.log(level, "%s", describe_event(event))
 
 
-async def run_demo(stop: _Stop, args: argparse.Namespace, console: Console) -> SessionSummary:
+async def with_page(
+    stop: _Stop,
+    args: argparse.Namespace,
+    console: Console,
+    crawl: Callable[..., Awaitable[SessionSummary]],
+) -> SessionSummary:
+    """Run `crawl(stop, page=page)`: with ``--web``, the page is served from before the session
+    starts until the crawl returns (or, with ``--keep-serving``, until Ctrl-C)."""
+    if args.web is None:
+        return await crawl(stop, page=None)
+    from .ui.web import live_page, until_interrupted
+
+    def announce(url: str) -> None:
+        console.print(f"live page: {url}", markup=False, soft_wrap=True)
+
+    async with live_page(args.web, announce) as page:
+        summary = await crawl(stop, page=page)
+        if args.keep_serving:
+            console.print(
+                f"crawl {summary.status}; the page stays up until Ctrl-C", markup=False
+            )
+            await until_interrupted()
+    return summary
+
+
+async def run_demo(
+    stop: _Stop, args: argparse.Namespace, console: Console, page: Any = None
+) -> SessionSummary:
     from .demo import DemoBookshop, DemoCatalogue, FaultConfig, Markup, serve_demo
     from .sites import MatterCatalogue
     from .sites.bookshop import Bookshop
@@ -427,7 +504,9 @@ async def run_demo(stop: _Stop, args: argparse.Namespace, console: Console) -> S
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
         console.print(f"{what}{where} → {args.db}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
-        summary = await run_crawl(stop, config, site, args.db, console, not args.no_dashboard)
+        summary = await run_crawl(
+            stop, config, site, args.db, console, not args.no_dashboard, page
+        )
         console.print(
             f"server saw {server.stats.requests} requests, "
             f"injected {sum(server.stats.faults.values())} faults"
@@ -475,8 +554,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             serve_changed = functools.partial(run_demo_server, changes=args.change)
             trio.run(serve_changed, args.products, args.port, args.seed, faults, markup, args.books)
             return 0
+        if args.command == "web":
+            return _web(args, console)
         if args.command == "demo":
-            summary = trio.run(interruptible, run_demo, args, console)
+            demo = functools.partial(run_demo, args=args, console=console)
+            summary = trio.run(interruptible, with_page, args, console, demo)
         else:
             config = load_config(args.config)
             from .api import check_crawl_config
@@ -486,8 +568,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_crawl_config(config, None if args.config is None else str(args.config))
 
             site = load_site(args.site, args.base_url, config.site)
-            dashboard = not args.no_dashboard
-            summary = trio.run(interruptible, run_crawl, config, site, args.db, console, dashboard)
+            crawl = functools.partial(
+                run_crawl,
+                config=config,
+                site=site,
+                db=args.db,
+                console=console,
+                dashboard=not args.no_dashboard,
+            )
+            summary = trio.run(interruptible, with_page, args, console, crawl)
         # The session has ended: a Ctrl-C now (a second one, say) must not cut the summary.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except BrokenPipeError:
@@ -570,9 +659,14 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
     if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
         return f"error: {exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.EADDRINUSE, errno.EACCES):
-        port = getattr(args, "port", None)
-        where = f"127.0.0.1:{port}" if port is not None else "the address"
-        return f"error: cannot listen on {where}: {exc.strerror}; choose another --port (0 = any)"
+        web = getattr(args, "web", None)
+        if web is not None:
+            where, option = f"{web.host}:{web.port}", "--web [HOST:]PORT"
+        else:
+            port = getattr(args, "port", None)
+            where = f"127.0.0.1:{port}" if port is not None else "the address"
+            option = "--port"
+        return f"error: cannot listen on {where}: {exc.strerror}; choose another {option} (0 = any)"
     return None
 
 
@@ -593,6 +687,18 @@ def _export(args: argparse.Namespace) -> int:
         with open(args.out, "w", newline="", encoding="utf-8") as out:
             count = export_products(args.db, args.format, out)
     print(f"exported {count} products", file=sys.stderr)
+    return 0
+
+
+def _web(args: argparse.Namespace, console: Console) -> int:
+    from .ui.web import WebAddress, serve_database
+
+    address = args.web if args.web is not None else WebAddress("127.0.0.1", 8765)
+
+    def announce(url: str) -> None:
+        console.print(f"database page: {url} (Ctrl-C to stop)", markup=False, soft_wrap=True)
+
+    trio.run(serve_database, args.db, address, announce)
     return 0
 
 

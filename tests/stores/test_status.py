@@ -11,13 +11,13 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 from trio_crawl.stores import StoreOpenError, continue_command, read_status
 from trio_crawl.stores.schema import DDL_V1
 from trio_crawl.stores.status import (
     CrawlStatus,
-    FailedRecord,
     HoleRange,
     NotDoneGroup,
     RunRecord,
@@ -60,7 +60,17 @@ left: 6 products on 2 pages; continue with: trio-crawl crawl --base-url http://1
 def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
     db = str(with_holes(tmp_path / "crawl.db"))
 
-    assert read_status(db) == CrawlStatus(
+    status = read_status(db)
+    # Every item not done, one by one, with the reason its run recorded.
+    assert [(f.url, f.state, f.kind, f.attempts, f.last_error) for f in status.failed] == [
+        (page_url(3), "cancelled", "cancelled", 1, ""),
+        *(
+            (product_url(n), "failed", "parse_error", 3, f"parse_error at {product_url(n)}")
+            for n in (5, 6, 7, 8)
+        ),
+        (product_url(20), "failed", "network_timeout", 3, f"network_timeout at {product_url(20)}"),
+    ]
+    assert attrs.evolve(status, failed=(), failures=()) == CrawlStatus(
         path=db,
         shape=ShapeSeen(
             base_url=BASE,
@@ -129,14 +139,15 @@ def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
                 None,
             ),
         ),
-        failures=tuple(
-            FailedRecord(
-                "product", product_url(i), "failed", kind, 3, f"{kind} at {product_url(i)}"
-            )
-            for i, kind in [*((i, "parse_error") for i in (5, 6, 7, 8)), (20, "network_timeout")]
-        ),
         failures_count=5,
     )
+    # The failed ones (not the cancelled page), as `status` lists them.
+    assert [
+        (f.item, f.url, f.state, f.kind, f.attempts, f.last_error) for f in status.failures
+    ] == [
+        ("product", product_url(i), "failed", kind, 3, f"{kind} at {product_url(i)}")
+        for i, kind in [*((i, "parse_error") for i in (5, 6, 7, 8)), (20, "network_timeout")]
+    ]
 
 
 def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> None:
@@ -153,6 +164,7 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "not_done",
         "failures",
         "runs",
+        "failed_items",
         "continue_command",
     ]
     assert data["pages"] == {"done": 2, "expected": 3, "left": 2}

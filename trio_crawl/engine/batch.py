@@ -120,6 +120,7 @@ class BatchActor:
         self._by_stage.append((stage.name, result.stats))
         if not isinstance(result, Success):
             self._failed.extend(result.failed_items)
+            self.runtime.gave_up(self.batch_id, result.failed_items)
         self._items = result.outputs
         if isinstance(result, FatalError):
             self._fatal = result

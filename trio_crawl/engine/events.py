@@ -141,6 +141,22 @@ class StageCompleted(Event):
 
 
 @attrs.frozen
+class ItemFailed(Event):
+    """An item given up on: it is in the summary's `failed_items` with these same fields.
+    Published once per item, as soon as the engine knows (a stage that ran out of retries at
+    once; items a stop or a crash left unfinished when their stage, batch or session reports).
+    `item` names it for people: its URL when it has one, else its repr."""
+
+    batch_id: int
+    stage: str
+    item: str
+    url: str | None
+    kind: str
+    attempts: int
+    message: str
+
+
+@attrs.frozen
 class ItemProgress(Event):
     """Grouped progress of one stage: counts so far, not one event per item."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 import trio
 
 from .control import SessionControl
-from .events import EventBus, StageRetrying
-from .results import StageError
+from .events import EventBus, ItemFailed, StageRetrying
+from .results import FailedItem, StageError
 from .retry import RetryCalculator
 from .settings import EngineSettings
 
@@ -20,6 +21,7 @@ class Runtime:
     them) is resized at once."""
 
     __slots__ = (
+        "_announced",
         "_changed",
         "_limiters",
         "bus",
@@ -46,6 +48,7 @@ class Runtime:
         self._changed = trio.Event()
         self.late_errors: list[BaseException] = []
         """Failures actors raised after they had reported (see `actor`)."""
+        self._announced: dict[int, FailedItem] = {}
 
     def reconfigure(self, settings: EngineSettings) -> None:
         """Put `settings` in force: limits at once, everything else from the next use."""
@@ -86,3 +89,25 @@ class Runtime:
             StageRetrying, batch_id, stage, attempts + 1, delay, error.kind.value, error.message
         )
         return delay
+
+    def gave_up(self, batch_id: int, failed: Iterable[FailedItem]) -> None:
+        """Announce each of `failed` as `ItemFailed`, once. Every level that passes failed
+        items up calls this, so an item is announced where it is first known, and the
+        session's own call catches any a lower level could not report; the same object is
+        never announced twice (they are kept here, so no id is reused meanwhile)."""
+        announced = self._announced
+        for item in failed:
+            if id(item) in announced:
+                continue
+            announced[id(item)] = item
+            url = item.url
+            self.bus.emit(
+                ItemFailed,
+                batch_id,
+                item.stage,
+                url if url is not None else repr(item.item),
+                url,
+                item.kind.value,
+                item.attempts,
+                item.last_error,
+            )

@@ -31,7 +31,7 @@ from .events import (
 )
 from .oneshot import OneshotSender
 from .planning import Plan, PlanContext, Planner, as_plan
-from .results import ErrorKind, FatalError, StageError, StageResult
+from .results import ErrorKind, FatalError, StageError, StageResult, Success
 from .runtime import Runtime
 from .stage import Stage
 from .summary import SessionAccount, SessionStatus, SessionSummary
@@ -177,7 +177,8 @@ class SessionActor:
                         if acquired:
                             slots.release_on_behalf_of(batch_id)
                         for left in plan.batches[batch_id - 1 :]:
-                            account.not_run(left, Lost(ErrorKind.cancelled, NOT_STARTED))
+                            lost = Lost(ErrorKind.cancelled, NOT_STARTED)
+                            runtime.gave_up(0, account.not_run(left, lost))
                         break
                     actor = BatchActor(self.stages, runtime, batch_id)
                     child: Child[StageResult] = spawn(
@@ -226,6 +227,8 @@ class SessionActor:
 
     def _absorb(self, result: StageResult) -> None:
         self.account.absorb(result)
+        if not isinstance(result, Success):
+            self.runtime.gave_up(0, result.failed_items)
         if isinstance(result, FatalError) and result.kind in self.runtime.settings.abort_on:
             self.account.fail(f"aborted: {result.error.message}", result.error)
             self.runtime.control.stop(StopRequest("failed", f"aborted: {result.error.message}"))

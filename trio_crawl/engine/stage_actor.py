@@ -106,6 +106,8 @@ class StageActor:
         result = self._result(elapsed)
         self._emit_progress(force=True)
         failures = 0 if isinstance(result, Success) else len(result.failed_items)
+        if not isinstance(result, Success):
+            self.runtime.gave_up(self.batch_id, result.failed_items)
         self.runtime.bus.emit(
             StageCompleted,
             self.batch_id,
@@ -281,8 +283,9 @@ class StageActor:
 
     def _fail(self, unit: Any, kind: ErrorKind, attempts: int, message: str) -> None:
         units: Iterable[Any] = unit if self.stage.batched else (unit,)
-        for item in units:
-            self._failed.append(FailedItem(item, self.stage.name, kind, attempts, message))
+        failed = [FailedItem(item, self.stage.name, kind, attempts, message) for item in units]
+        self._failed.extend(failed)
+        self.runtime.gave_up(self.batch_id, failed)
 
     def _emit_progress(self, force: bool = False) -> None:
         now = trio.current_time()

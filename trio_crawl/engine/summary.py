@@ -173,10 +173,14 @@ class SessionAccount:
                 if cancelled:
                     self._add(cancelled_counter(stage.count_failed), cancelled)
 
-    def not_run(self, items: Sequence[Any], lost: Lost) -> None:
-        """A batch that never ran (the session stopped first): its items end here."""
-        if self._stages:
-            self._failed.extend(lost.items(items, self._stages[0].name))
+    def not_run(self, items: Sequence[Any], lost: Lost) -> tuple[FailedItem, ...]:
+        """A batch that never ran (the session stopped first): its items end here (and are
+        returned)."""
+        if not self._stages:
+            return ()
+        failed = lost.items(items, self._stages[0].name)
+        self._failed.extend(failed)
+        return failed
 
     def _add(self, counter: str, value: int) -> None:
         self._counts[counter] = self._counts.get(counter, 0) + value

@@ -30,6 +30,7 @@ from .schema import SchemaState, StoreOpenError, inspect
 
 __all__ = [
     "CrawlStatus",
+    "FailedRecord",
     "HoleRange",
     "NotDoneGroup",
     "RunRecord",
@@ -49,6 +50,9 @@ URLS_SHOWN = 3
 
 RUNS_SHOWN = 5
 """How many of the latest crawl runs a status lists."""
+
+FAILED_SHOWN = 1000
+"""How many failed or cancelled items a status lists one by one, with their reasons."""
 
 _UNKNOWN_URL = "URL"  # stands in for a base URL the database does not know
 _LABEL_WIDTH = len("catalogue: ")
@@ -140,14 +144,17 @@ class NotDoneGroup:
 
 @attrs.frozen
 class FailedRecord:
-    """An item a run gave up on, with its last error: what an operator needs to judge it."""
+    """One list page or product the ledger holds as failed or cancelled, with the reason the
+    run that gave up on it recorded (`last_error`): what an operator needs to judge it."""
 
-    item: str
     url: str
+    item: str
     state: str
+    stage: str | None
     kind: str
     attempts: int
     last_error: str
+    session_id: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -208,6 +215,9 @@ class CrawlStatus:
     """The ``--site`` factory and ``--config`` file the last run was started with (recorded
     with it), which the continue command keeps."""
     config_file: str | None = None
+    failed: tuple[FailedRecord, ...] = ()
+    """The first `FAILED_SHOWN` items not done (failed, then cancelled), one by one, with their
+    reasons (the groups count all of them): what the web page lists."""
 
     @property
     def continue_with(self) -> str | None:
@@ -244,6 +254,7 @@ class CrawlStatus:
                 "items": [failure.to_dict() for failure in self.failures],
             },
             "runs": [run.to_dict() for run in self.runs],
+            "failed_items": [record.to_dict() for record in self.failed],
             "continue_command": self.continue_with,
         }
 
@@ -362,6 +373,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     products_delisted = _scalar(connection, f"SELECT COUNT(*) FROM ({_delisted(table)})")
     not_done = tuple(_not_done(connection))
     runs = tuple(_runs(connection))
+    failed = tuple(_failures(connection, FAILED_SHOWN, ("failed", "cancelled")))
     if shape is None:
         return CrawlStatus(
             path=path,
@@ -378,6 +390,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
             not_done=not_done,
             runs=runs,
             products_delisted=products_delisted,
+            failed=failed,
         )
     pages_done = _scalar(
         connection,
@@ -413,6 +426,7 @@ def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
         not_done=not_done,
         runs=runs,
         products_delisted=products_delisted,
+        failed=failed,
     )
 
 
@@ -485,13 +499,18 @@ def _invocation(connection: sqlite3.Connection) -> tuple[str | None, str | None]
     return (site if isinstance(site, str) else None, config if isinstance(config, str) else None)
 
 
-def _failures(connection: sqlite3.Connection, limit: int | None) -> Iterator[FailedRecord]:
+def _failures(
+    connection: sqlite3.Connection, limit: int | None, states: tuple[str, ...] = ("failed",)
+) -> Iterator[FailedRecord]:
+    """The ledger's items in `states` (failed ones first), the first `limit` (None: all)."""
+    marks = ", ".join("?" for _ in states)
     rows = connection.execute(
-        "SELECT item, url, state, COALESCE(error_kind, state), attempts,"
-        " COALESCE(last_error, '') FROM crawl_ledger WHERE state = 'failed'"
-        " ORDER BY item = 'product', page, page_id, index_in_page, url"
+        "SELECT url, item, state, stage, COALESCE(error_kind, state), attempts,"
+        " COALESCE(last_error, ''), session_id"
+        f" FROM crawl_ledger WHERE state IN ({marks})"
+        " ORDER BY item = 'product', state = 'cancelled', page, page_id, index_in_page, url"
         " LIMIT ?",
-        (-1 if limit is None else limit,),
+        (*states, -1 if limit is None else limit),
     )
     for row in rows:
         yield FailedRecord(*row)

@@ -77,6 +77,11 @@ class DashboardState:
             self.notes.append(f"status check retry {event.attempt}: {event.kind}")
         elif isinstance(event, ev.SessionPaused | ev.SessionResumed):
             self.paused = isinstance(event, ev.SessionPaused)
+        elif isinstance(event, ev.ItemFailed):
+            self.notes.append(
+                f"gave up on {event.item} ({event.stage}): {event.kind} after"
+                f" {event.attempts} attempts: {' '.join(event.message.split())}"
+            )
         elif isinstance(event, ev.ConfigReloaded):
             self.notes.append(f"config reloaded: {', '.join(event.changed) or 'no change'}")
         elif isinstance(event, ev.ConfigRejected):
