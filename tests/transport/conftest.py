@@ -1,20 +1,9 @@
-"""The fuzz's seed count: ``pytest tests/transport/test_fuzz.py --seeds 2000`` for a long run
-(the default is a count CI runs in seconds)."""
+"""The fuzz's seeds: ``pytest --seeds 2000`` (or with `tests/transport/test_fuzz.py`) for a long
+run; the option itself is the suite's (`tests/conftest.py`)."""
 
 from __future__ import annotations
 
 import pytest
-
-DEFAULT_SEEDS = 200
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--seeds",
-        type=int,
-        default=DEFAULT_SEEDS,
-        help="seeds of the transport differential fuzz (tests/transport/test_fuzz.py)",
-    )
 
 
 @pytest.fixture
