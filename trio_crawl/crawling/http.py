@@ -514,7 +514,7 @@ class Fetcher:
                     limit = ROBOTS_MAX_BYTES
                 else:
                     status = response.status_code
-                    if not 200 <= status < 300:  # (a header lookup is ~2 µs: only if needed)
+                    if not 200 <= status < 300:  # (a header lookup is not free: only if needed)
                         error = classify_status(
                             status, headers.get("retry-after"), str(response.url)
                         )

@@ -1,20 +1,19 @@
 """Where a crawl's pages are parsed: in worker processes when it pays, in the crawl otherwise.
 
-Parsing is the largest single cost of a page after HTTP (~140 µs a Matter detail page, ~200 µs
-a list page, against ~600 µs for everything else a page costs), and it is plain CPU work on
+Parsing is the largest single cost of a page after HTTP, and it is plain CPU work on
 bytes already fetched, so another core can do it while the crawl's own thread goes on fetching.
 Threads cannot: the parsers hold the GIL, and handing work to a trio thread costs more than the
 parse. `ParsePool` runs ``[concurrency] parse_processes`` children (`parse_worker`), sends
-each page's response down a pipe and waits for its record; the crawl's thread spends ~20 µs a
-page on that instead of the parse. Measured on the benchmark's 2-core VM, where the server
-left most of the second core idle: see ``benchmarks/results/latest.md``.
+each page's response down a pipe and waits for its record, which costs the crawl's thread a
+small part of the parse. Measured on the benchmark's 2-core VM, where the server left most of
+the second core idle: see ``benchmarks/results/latest.md`` and ``code_figures.md`` beside it.
 
 What it guarantees, so that it can be on by default:
 
 - **Same answers.** A record, or the very exception, the site's parser gave; a `StageError`
   keeps its kind. A record or error that pickle cannot carry is parsed again in the crawl.
 - **Nothing waits on a process.** Pages parse in the crawl until a worker says it is ready
-  (~65 ms of the other core: a site imports neither trio nor the engine), and for good once
+  (a site imports neither trio nor the engine, so one starts quickly), and for good once
   no worker is left: a worker that dies (killed, crashed) hands its pages in flight back to
   be parsed in the crawl, with a warning, and a new worker starts in its place (at most
   `MAX_RESTARTS` times a session; a worker that never got ready is not replaced). A site
@@ -95,8 +94,8 @@ def default_processes(configured: int) -> int:
 
 
 def _on_mock_clock() -> bool:
-    # Importing trio.testing to ask would import pytest (~90 ms, in the crawl's thread, measured
-    # as 5 % of a benchmark crawl); a MockClock comes from trio.testing, so none exists without it.
+    # Importing trio.testing to ask would import pytest, in the crawl's thread, at every session
+    # start; a MockClock comes from trio.testing, so none exists without it.
     testing = sys.modules.get("trio.testing")
     return testing is not None and isinstance(trio.lowlevel.current_clock(), testing.MockClock)
 

@@ -2,15 +2,12 @@
 (docs/architecture.md §6).
 
 Parsing is pure (no I/O) and runs on selectolax's Lexbor backend (an HTML5 parser in C), which
-replaced lxml + cssselect because parsing was the largest share of the crawl's CPU (~24% in
-py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a list page went from
-470-510 µs on lxml to 200-210 µs, a detail page from 190-220 µs to 113-116 µs (the lxml version
-is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
-Wall clock on that VM is too noisy to see more, so the extraction above the tree is measured in
-instructions (valgrind, the benchmark site's 800 detail + 66 list pages): building the Lexbor
-tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.48 M, from
-one selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row
-regex (see `_fields`).
+replaced lxml + cssselect because parsing was the largest share of the crawl's CPU. The lxml
+version is kept in `benchmarks/matter_lxml.py`; `benchmarks/html_parsers.py` measures both and
+checks they agree page for page. The reading above the tree is shaped by what it costs: one
+selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row regex (see
+`_fields`). The figures, with the commands that measure them again:
+``benchmarks/results/code_figures.md``.
 Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
 and the CSS engine is one per thread (`_engine`), so nothing is shared between threads.
 
@@ -65,7 +62,7 @@ def _css(selector: str) -> str:
     return _CLASS_SELECTOR.sub(r'[class~="\1"]', selector)
 
 
-# Each selector call costs ~10-20 µs whatever it asks for: Lexbor sets up the CSS parser's
+# Each selector call has a fixed cost whatever it asks for: Lexbor sets up the CSS parser's
 # memory and walks every node of the document. So a page gets one call: the cards and the
 # pagination on a list page, the headings, the rows and any feed on a detail page (`_FEEDS`
 # runs only to word the error for a page without cards). Below those, walking an element's few
@@ -291,7 +288,7 @@ def _find(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
     selectors of the list comes once for each (see above).
 
     The HTML5 parser moves every element the head may not hold (a `div`, `p`, `li` …) into
-    the body, so leaving out the head's ~20 elements loses nothing and saves ~7% of a search.
+    the body, so leaving out the head's elements loses nothing and shortens every search.
     """
     body = tree.body
     return [] if body is None else _engine().find(selector, body)
@@ -422,8 +419,8 @@ _ENGINES: Final = threading.local()
 def _engine() -> LexborCSSSelector:
     """This thread's CSS engine.
 
-    `LexborHTMLParser.css` creates an engine per parser on first use, which cost ~50 µs a page
-    here, as much as the rest of a detail page's extraction. An engine holds no document, so
+    `LexborHTMLParser.css` creates an engine per parser on first use, which cost as much as the
+    rest of a detail page's extraction. An engine holds no document, so
     one serves every page; it does hold state during a search, so each thread gets its own.
     """
     engine: LexborCSSSelector | None = getattr(_ENGINES, "engine", None)
