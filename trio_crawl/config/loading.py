@@ -28,26 +28,22 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from ..engine.retry import RetryPolicy
 from .errors import ConfigError, ConfigProblem, unknown_name
+from .http import HttpConfig, check_cookies, check_headers
 from .model import (
     DEFAULT_POLICIES,
-    LIMIT,
     RETRY_RULES,
     RETRY_SECTIONS,
     ConcurrencyConfig,
     CrawlConfig,
     CrawlSettings,
     EventsConfig,
-    HttpConfig,
     RateLimitConfig,
     RetryConfig,
-    Rule,
     Strategy,
     SystemConfig,
-    as_float,
-    check_cookies,
-    check_headers,
     retry_kinds,
 )
+from .rules import LIMIT, Rule, as_float
 
 ENV_PREFIX = "TRIO_CRAWL__"
 """Environment variables starting with this (any case) override the file, one key each."""

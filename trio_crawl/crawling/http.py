@@ -64,7 +64,8 @@ import httpx
 import trio
 from hishel import AsyncSqliteStorage
 
-from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings, HttpConfig
+from trio_crawl.config.http import HttpConfig
+from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.engine.retry import parse_retry_after
 
