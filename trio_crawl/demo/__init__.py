@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from .bookshop import DemoBook as DemoBook
 from .bookshop import DemoBookshop as DemoBookshop
 from .catalogue import DemoCatalogue as DemoCatalogue
-from .catalogue import DemoProduct as DemoProduct
 from .faults import FaultConfig as FaultConfig
 from .faults import FaultKind as FaultKind
 from .faults import FaultPlan as FaultPlan
@@ -28,6 +27,7 @@ from .markup import Markup as Markup
 from .markup import Renderer as Renderer
 from .markup import detail_url as detail_url
 from .markup import list_url as list_url
+from .products import DemoProduct as DemoProduct
 from .static import write_static_site as write_static_site
 
 if TYPE_CHECKING:

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Final
 
-from .catalogue import DemoCatalogue, DemoProduct
+from .catalogue import DemoCatalogue
+from .products import DemoProduct
 
 LIST_PATH: Final = "/csa-iot_products/"
 DETAIL_PATH: Final = "/csa_product/"
