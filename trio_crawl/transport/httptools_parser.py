@@ -1,4 +1,4 @@
-"""The httptools (llhttp) response parser, behind the `parsers.ResponseParser` interface, held
+"""The httptools (llhttp) response parser, behind the `parsed.ResponseParser` interface, held
 to h11's reading of HTTP/1.1.
 
 llhttp is lenient where h11 is strict, and the differences hang or mislead a client: a
@@ -33,6 +33,7 @@ import httpx
 
 from .framing import MAX_HEAD_BYTES, framed, incomplete_body, persistent, too_large_head
 from .h11_parser import H11Parser
+from .parsed import ResponseParser
 
 _OWS = b" \t"
 
@@ -45,7 +46,7 @@ class _Unusual(Exception):
     """Raised from a callback: the head's framing is not one llhttp reads as h11 does."""
 
 
-class HttptoolsParser:
+class HttptoolsParser(ResponseParser):
     """llhttp through httptools; its callbacks are this object's ``on_*`` methods.
 
     A new `httptools.HttpResponseParser` per response (cheap to make) keeps no state across
@@ -67,24 +68,7 @@ class HttptoolsParser:
         "_method",
         "_parser",
         "_seen",
-        "body",
-        "complete",
-        "head_done",
-        "headers",
-        "keep_alive",
-        "reason",
-        "status",
-        "version",
     )
-
-    status: int
-    reason: bytes
-    version: bytes
-    headers: list[tuple[bytes, bytes]]
-    head_done: bool
-    complete: bool
-    keep_alive: bool
-    body: list[bytes]
 
     def __init__(self) -> None:
         self._h11: H11Parser | None = None
@@ -101,14 +85,7 @@ class HttptoolsParser:
         self._body_bytes = 0  # body bytes given out, before any turn to h11
         self._seen: list[bytes | bytearray] = []
         self._h11 = None
-        self.status = 0
-        self.reason = b""
-        self.version = b"HTTP/1.1"
-        self.headers = []
-        self.head_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.body = []
+        self._new_response()
 
     def feed(self, data: bytes | bytearray) -> None:
         if self._h11 is not None:
