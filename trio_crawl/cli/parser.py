@@ -147,6 +147,15 @@ def _add_web_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_markup_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--markup",
+        choices=("nested", "block", "flat"),
+        default="nested",
+        help="how list pages lay out their cards (nested, as the live site does)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="trio-crawl", description="Crawl paginated catalogues with trio.")
     parser.add_argument("--version", action="version", version=f"trio-crawl {version()}")
@@ -170,12 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--faults", choices=("low", "none"), default="low", help="faults (low)")
     demo.add_argument("--config", type=Path, help="TOML config (demo defaults otherwise)")
     demo.add_argument("--no-dashboard", action="store_true", help="print only the summary")
-    demo.add_argument(
-        "--markup",
-        choices=("nested", "block", "flat"),
-        default="nested",
-        help="how list pages lay out their cards (nested, as the live site does)",
-    )
+    _add_markup_option(demo)
     _add_web_options(demo)
 
     crawl = commands.add_parser("crawl", parents=[common], help="crawl a catalogue into SQLite")
@@ -228,11 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--books", type=positive_int, default=47, help="bookshop size under /books/ (47)"
     )
     serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
-    serve.add_argument(
-        "--markup",
-        choices=("nested", "block", "flat"),
-        default="nested",
-        help="how list pages lay out their cards (nested, as the live site does)",
-    )
+    _add_markup_option(serve)
     add_change_option(serve)
     return parser

@@ -297,34 +297,34 @@ def _flatten_stages(conv: cattrs.Converter, table: type) -> Callable[[Any], dict
     return unstructure
 
 
-def _stage_limits_hook(value: object, _type: object) -> dict[str, int]:
+def _per_stage(value: object, read: Callable[[str, object], _T]) -> dict[str, _T]:
+    """`read(name, entry)` for each entry of a table of stage names, every entry's problems
+    reported at once under its name."""
     problems: list[ConfigProblem] = []
-    limits: dict[str, int] = {}
+    result: dict[str, _T] = {}
     assert isinstance(value, Mapping)
-    for name, limit in value.items():
+    for name, entry in value.items():
         try:
-            LIMIT.check(limit)
+            result[str(name)] = read(str(name), entry)
         except ConfigError as exc:
             problems += [p.under(str(name)) for p in exc.problems]
-        else:
-            limits[str(name)] = limit
     if problems:
         raise ConfigError.from_problems(problems)
-    return limits
+    return result
+
+
+def _limit(name: str, limit: object) -> int:
+    LIMIT.check(limit)
+    assert isinstance(limit, int)
+    return limit
+
+
+def _stage_limits_hook(value: object, _type: object) -> dict[str, int]:
+    return _per_stage(value, _limit)
 
 
 def _stage_policies_hook(value: object, _type: object) -> dict[str, RetryPolicy]:
-    problems: list[ConfigProblem] = []
-    policies: dict[str, RetryPolicy] = {}
-    assert isinstance(value, Mapping)
-    for name, table in value.items():
-        try:
-            policies[str(name)] = _policy_hook(str(name))(table, RetryPolicy)
-        except ConfigError as exc:
-            problems += [p.under(str(name)) for p in exc.problems]
-    if problems:
-        raise ConfigError.from_problems(problems)
-    return policies
+    return _per_stage(value, lambda name, table: _policy_hook(name)(table, RetryPolicy))
 
 
 def _kinds_to_names(kinds: frozenset[Any]) -> list[str]:
