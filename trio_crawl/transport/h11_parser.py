@@ -40,13 +40,8 @@ class H11Parser(ResponseParser):
         self._events()
 
     def feed_eof(self) -> None:
-        if self.complete:
-            self.keep_alive = False
+        if self._ended_at_eof():
             return
-        if not self.head_done:
-            raise httpx.RemoteProtocolError(
-                "server disconnected without sending a complete response"
-            )
         self._conn.receive_data(b"")
         self._events()
         if not self.complete:

@@ -124,13 +124,8 @@ class HttptoolsParser(ResponseParser):
             self._h11.feed_eof()
             self._copy_h11()
             return
-        if self.complete:
-            self.keep_alive = False
+        if self._ended_at_eof():
             return
-        if not self.head_done:
-            raise httpx.RemoteProtocolError(
-                "server disconnected without sending a complete response"
-            )
         if framed(self.headers):
             raise incomplete_body()
         self.complete = True

@@ -7,6 +7,8 @@ reset between responses are written once for both parsers.
 
 from __future__ import annotations
 
+import httpx
+
 
 class ResponseParser:
     """What the transport reads after each `feed`.
@@ -57,3 +59,15 @@ class ResponseParser:
         self.complete = False
         self.keep_alive = False
         self.body = []
+
+    def _ended_at_eof(self) -> bool:
+        """At EOF: True when the response was complete already (the connection is then not
+        reused); raises when the server closed before the whole head came."""
+        if self.complete:
+            self.keep_alive = False
+            return True
+        if not self.head_done:
+            raise httpx.RemoteProtocolError(
+                "server disconnected without sending a complete response"
+            )
+        return False
