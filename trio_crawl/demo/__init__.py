@@ -24,10 +24,10 @@ from .faults import FaultConfig as FaultConfig
 from .faults import FaultKind as FaultKind
 from .faults import FaultPlan as FaultPlan
 from .markup import Markup as Markup
-from .markup import Renderer as Renderer
 from .markup import detail_url as detail_url
 from .markup import list_url as list_url
 from .products import DemoProduct as DemoProduct
+from .renderer import Renderer as Renderer
 from .static import write_static_site as write_static_site
 
 if TYPE_CHECKING:

@@ -42,11 +42,11 @@ from .markup import (
     DETAIL_PATH,
     LIST_PATH,
     ROBOTS_TXT,
-    Renderer,
     detail_url,
     list_url,
     render_error,
 )
+from .renderer import Renderer
 
 logger = logging.getLogger(__name__)
 

@@ -29,8 +29,8 @@ from .faults import FaultConfig, FaultPlan
 from .markup import (
     ROBOTS_TXT,
     Markup,
-    Renderer,
 )
+from .renderer import Renderer
 
 
 def _loopback(host: str) -> str:
