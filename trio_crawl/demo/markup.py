@@ -1,10 +1,10 @@
 """The demo catalogue's HTML, shaped like the live CSA-IoT WordPress site (docs/architecture.md §6).
 
 Pure functions render one page to `str`; `renderer.Renderer` turns them into cached `bytes` for
-one base URL, which is what the server and the static-site writer use. The markup keeps the
-live site's noise that a careless parser trips over: a WordPress head, header and footer, a "latest news"
-widget with its own `h3.entry-title` outside the product feed, `&#038;`-escaped pagination links
-and `a.page-numbers` links whose text is not a number ("« Previous", "Next »").
+one base URL, which is what the server and the static-site writer use. The markup keeps the live
+site's noise that a careless parser trips over: a WordPress head, header and footer, a "latest
+news" widget with its own `h3.entry-title` outside the product feed, `&#038;`-escaped pagination
+links and `a.page-numbers` links whose text is not a number ("« Previous", "Next »").
 
 The product cards come in the three layouts the live site is known to serve (`Markup`); the
 default is the live nesting, `div.post-feed > div.inner > article > a > div.inner >
