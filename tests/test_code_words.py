@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "trio_crawl"
 # A time, a throughput, an instruction count or a share of a profile: what a measurement
 # gives. Sizes (a 100 KiB head limit) are the code's own bounds, not measurements.
 _FIGURE = re.compile(
-    r"\d(?:\.\d+)? ?(?:µs|ns|ms)\b|\d ?pages/s|\d ?M instructions"
+    r"(?:few|\d(?:\.\d+)?) ?(?:µs|ns|ms)\b|\d ?pages/s|\d ?M instructions"
     r"|~\d+(?:\.\d+)? ?%|\d+(?:\.\d+)?x faster"
 )
 
