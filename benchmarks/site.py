@@ -303,7 +303,7 @@ def check_status(site: SiteInfo) -> tuple[int, int]:
     import trio
 
     from trio_crawl.crawling.http import Fetcher
-    from trio_crawl.crawling.planner import find_last_page
+    from trio_crawl.crawling.last_page import find_last_page
     from trio_crawl.sites import MatterCatalogue
     from trio_crawl.sites.records import ListPage
 

@@ -116,3 +116,21 @@ def test_readme_own_site_example_runs_then_the_same_site_from_the_command_line(
     rows = exported.stdout.decode().splitlines()
     assert rows[0].startswith("url,page_id,index_in_page,id,card,title,isbn,price,")
     assert len(rows) == 1 + 47
+
+
+def test_readme_benchmarks_show_the_latest_runs_figures_and_not_a_history() -> None:
+    latest = (README.parent / "benchmarks" / "results" / "latest.md").read_text()
+    main_table = latest[latest.index("| contender |") : latest.index("`ratios ")]
+    peers = ("trio_crawl", "raw_httpx", "raw_trio", "aiohttp", "scrapy", "crawlee")
+    rows = [
+        line
+        for line in main_table.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip() in peers
+    ]
+    assert len(rows) == len(peers)
+    text = README.read_text()
+    section = text[text.index("## Benchmarks") :]
+    for row in rows:
+        assert row in section, f"README's benchmarks lack latest.md's row {row!r}"
+    assert "benchmarks/run.py --all --variants" in section
+    assert "→" not in section and "in the run before" not in section

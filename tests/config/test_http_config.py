@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from trio_crawl import ConfigError, CrawlConfig, __version__
-from trio_crawl.config.model import MAX_HEADERS, HttpConfig
+from trio_crawl.config.http import MAX_HEADERS, HttpConfig
 
 
 def test_defaults_obey_robots_and_keep_to_the_config() -> None:

@@ -25,7 +25,7 @@ from trio_crawl.config import (
     Strategy,
     SystemConfig,
 )
-from trio_crawl.config.loading import parse_env_value
+from trio_crawl.config.environment import parse_env_value
 from trio_crawl.engine.results import ErrorKind
 from trio_crawl.engine.retry import RetryPolicy
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trio_crawl.config.model import ConcurrencyConfig, CrawlSettings, HttpConfig
+from trio_crawl.config.http import HttpConfig
+from trio_crawl.config.model import ConcurrencyConfig, CrawlSettings
 from trio_crawl.crawling.http import FetchSettings
 
 _SECTIONS = {

@@ -18,13 +18,8 @@ import pytest
 import trio
 import trio.testing
 
-from trio_crawl.crawling.http import (
-    FetchedPage,
-    Fetcher,
-    classify_exception,
-    classify_status,
-    map_http_errors,
-)
+from trio_crawl.crawling.failures import classify_exception, classify_status, map_http_errors
+from trio_crawl.crawling.http import FetchedPage, Fetcher
 from trio_crawl.crawling.politeness import Politeness
 from trio_crawl.engine.results import ErrorKind, StageError
 

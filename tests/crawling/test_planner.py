@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from trio_crawl.crawling.planner import CatalogueShape, find_last_page
+from trio_crawl.crawling.last_page import CatalogueShape, find_last_page
 from trio_crawl.engine import ErrorKind, StageError
 from trio_crawl.sites.matter_rules import problems, validate
 from trio_crawl.sites.records import ListEntry, ListPage, Product, ProductDetail, ProductRef

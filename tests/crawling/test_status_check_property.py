@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from trio_crawl import CrawlConfig
-from trio_crawl.crawling.planner import CataloguePlanner, CatalogueShape, PageJob
+from trio_crawl.crawling.last_page import CatalogueShape
+from trio_crawl.crawling.planner import CataloguePlanner, PageJob
 from trio_crawl.demo.markup import render_list_page
 from trio_crawl.engine import ErrorKind, Plan, PlanContext, Stage
 from trio_crawl.engine import open_session as open_engine_session

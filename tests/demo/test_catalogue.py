@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trio_crawl.demo import DemoCatalogue, DemoProduct
-from trio_crawl.demo.catalogue import DETAIL_LABELS, TABLE_CANDIDATES, make_product, slugify
+from trio_crawl.demo.products import DETAIL_LABELS, TABLE_CANDIDATES, make_product, slugify
 
 CERTIFICATE = re.compile(r"CSA\d{2}\d{3}MAT\d{5}-\d{2}")
 

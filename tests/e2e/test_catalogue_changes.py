@@ -164,7 +164,7 @@ async def test_a_delisted_product_listed_again_is_not_fetched_again(
 
 
 def catalogue_slug(server: DemoServer, serial: int) -> str:
-    from trio_crawl.demo.catalogue import make_product
+    from trio_crawl.demo.products import make_product
 
     return make_product(server.catalogue.seed, serial).slug
 

@@ -20,7 +20,7 @@ import pytest
 import trio
 import trustme
 
-from trio_crawl.crawling.http import classify_exception
+from trio_crawl.crawling.failures import classify_exception
 from trio_crawl.engine.results import ErrorKind
 from trio_crawl.transport import TrioTransport
 from trio_crawl.transport.body import ResponseStream

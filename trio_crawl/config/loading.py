@@ -27,30 +27,24 @@ from cattrs.errors import BaseValidationError, ClassValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ..engine.retry import RetryPolicy
+from .environment import apply_env
 from .errors import ConfigError, ConfigProblem, unknown_name
+from .http import HttpConfig, check_cookies, check_headers
 from .model import (
     DEFAULT_POLICIES,
-    LIMIT,
     RETRY_RULES,
     RETRY_SECTIONS,
     ConcurrencyConfig,
     CrawlConfig,
     CrawlSettings,
     EventsConfig,
-    HttpConfig,
     RateLimitConfig,
     RetryConfig,
-    Rule,
     Strategy,
     SystemConfig,
-    as_float,
-    check_cookies,
-    check_headers,
     retry_kinds,
 )
-
-ENV_PREFIX = "TRIO_CRAWL__"
-"""Environment variables starting with this (any case) override the file, one key each."""
+from .rules import LIMIT, Rule, as_float
 
 _T = TypeVar("_T")
 _Hook = Callable[[Any, Any], Any]
@@ -78,17 +72,6 @@ def unstructure_config(config: CrawlConfig) -> dict[str, Any]:
     return result
 
 
-def parse_env_value(text: str) -> object:
-    """Read an override the way TOML reads a value (``3``, ``2.5``, ``true``, ``["a"]``); text
-    that is not a TOML value (``full``) is taken as the string itself."""
-    try:
-        document = tomllib.loads(f"value = {text}")
-    except tomllib.TOMLDecodeError:
-        return text
-    # A newline in the text could smuggle in more keys; then it was not one value.
-    return document["value"] if document.keys() == {"value"} else text
-
-
 def _read_toml(file: Path) -> Mapping[str, Any]:
     def unreadable(detail: str, expected: str) -> ConfigError:
         problem = ConfigProblem(
@@ -113,7 +96,7 @@ def _build(
 ) -> CrawlConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError("", raw, "a table of sections")
-    merged, set_by_env = _apply_env(raw, env)
+    merged, set_by_env = apply_env(raw, env, unstructure_config(CrawlConfig()))
     try:
         config: CrawlConfig = _converter().structure(merged, CrawlConfig)
     except ConfigError as exc:
@@ -130,93 +113,6 @@ def _attribute(
         if problem.path == path or problem.path.startswith(f"{path}."):
             return attrs.evolve(problem, origin=f"environment variable {variable}")
     return attrs.evolve(problem, origin=origin) if problem.origin is None else problem
-
-
-# --- environment overrides ------------------------------------------------------------------
-
-
-def _apply_env(
-    raw: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """A copy of `raw` with every ``TRIO_CRAWL__…`` override applied, and which path each set.
-
-    A variable naming no known key is an error naming the variable, not a silent no-op: a typo
-    in an override would otherwise leave the file's value in force unnoticed.
-    """
-    shape = unstructure_config(CrawlConfig())
-    merged = _plain(raw)
-    set_by: dict[str, str] = {}
-    problems: list[ConfigProblem] = []
-    for variable in sorted(env):
-        if not variable.upper().startswith(ENV_PREFIX):
-            continue
-        parts = tuple(p.lower() for p in variable[len(ENV_PREFIX) :].split("__"))
-        origin = f"environment variable {variable}"
-        problem = _check_env_path(parts, shape, env[variable])
-        dotted = ".".join(parts)
-        if problem is None and dotted in set_by:
-            problem = ConfigProblem(
-                path=dotted,
-                value=env[variable],
-                expected=f"one variable per key, but {set_by[dotted]} sets it too",
-            )
-        if problem is not None:
-            problems.append(attrs.evolve(problem, origin=origin))
-            continue
-        set_by[dotted] = variable
-        _set_path(merged, parts, parse_env_value(env[variable]))
-    if problems:
-        raise ConfigError.from_problems(problems)
-    return merged, set_by
-
-
-def _check_env_path(
-    parts: tuple[str, ...], shape: Mapping[str, Any], text: str
-) -> ConfigProblem | None:
-    """None if `parts` names a leaf key of the configuration, else the problem with it."""
-    if len(parts) == 2 and parts[0] == "concurrency" and parts[1] not in shape["concurrency"]:
-        return None  # a limit for a stage of the user's own
-    if len(parts) == 3 and parts[0] == "retry" and parts[1] not in shape["retry"]:
-        shape = {"retry": {parts[1]: shape["retry"]["list_pages"]}}  # a policy of the user's own
-    level: Any = shape
-    for depth, part in enumerate(parts):
-        if not isinstance(level, Mapping):
-            parent = ".".join(parts[:depth])
-            return ConfigProblem(
-                path=".".join(parts[: depth + 1]),
-                value=text,
-                expected=f"nothing below {parent!r}, which is a single value",
-                kind="unknown_key",
-            )
-        if part not in level:
-            tables = all(isinstance(v, Mapping) for v in level.values())
-            problem = unknown_name(part, text, list(level), section=tables)
-            return problem.under(".".join(parts[:depth]))
-        level = level[part]
-    if isinstance(level, Mapping):
-        path = ".".join(parts)
-        return ConfigProblem(
-            path=path,
-            value=text,
-            expected=f"a variable naming one key inside {path or 'a section'}",
-        )
-    return None
-
-
-def _plain(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy whose tables are fresh dicts, so overrides never mutate the caller's mapping."""
-    return {k: _plain(v) if isinstance(v, Mapping) else v for k, v in mapping.items()}
-
-
-def _set_path(target: dict[str, Any], parts: tuple[str, ...], value: object) -> None:
-    node = target
-    for part in parts[:-1]:
-        child = node.setdefault(part, {})
-        if not isinstance(child, dict):
-            # The file has a scalar where a table belongs; leave it for validation to report.
-            return
-        node = child
-    node[parts[-1]] = value
 
 
 # --- cattrs ---------------------------------------------------------------------------------
@@ -301,34 +197,34 @@ def _flatten_stages(conv: cattrs.Converter, table: type) -> Callable[[Any], dict
     return unstructure
 
 
-def _stage_limits_hook(value: object, _type: object) -> dict[str, int]:
+def _per_stage(value: object, read: Callable[[str, object], _T]) -> dict[str, _T]:
+    """`read(name, entry)` for each entry of a table of stage names, every entry's problems
+    reported at once under its name."""
     problems: list[ConfigProblem] = []
-    limits: dict[str, int] = {}
+    result: dict[str, _T] = {}
     assert isinstance(value, Mapping)
-    for name, limit in value.items():
+    for name, entry in value.items():
         try:
-            LIMIT.check(limit)
+            result[str(name)] = read(str(name), entry)
         except ConfigError as exc:
             problems += [p.under(str(name)) for p in exc.problems]
-        else:
-            limits[str(name)] = limit
     if problems:
         raise ConfigError.from_problems(problems)
-    return limits
+    return result
+
+
+def _limit(name: str, limit: object) -> int:
+    LIMIT.check(limit)
+    assert isinstance(limit, int)
+    return limit
+
+
+def _stage_limits_hook(value: object, _type: object) -> dict[str, int]:
+    return _per_stage(value, _limit)
 
 
 def _stage_policies_hook(value: object, _type: object) -> dict[str, RetryPolicy]:
-    problems: list[ConfigProblem] = []
-    policies: dict[str, RetryPolicy] = {}
-    assert isinstance(value, Mapping)
-    for name, table in value.items():
-        try:
-            policies[str(name)] = _policy_hook(str(name))(table, RetryPolicy)
-        except ConfigError as exc:
-            problems += [p.under(str(name)) for p in exc.problems]
-    if problems:
-        raise ConfigError.from_problems(problems)
-    return policies
+    return _per_stage(value, lambda name, table: _policy_hook(name)(table, RetryPolicy))
 
 
 def _kinds_to_names(kinds: frozenset[Any]) -> list[str]:

@@ -14,20 +14,34 @@ from __future__ import annotations
 
 import enum
 import os
-import re
-import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
 
 import attrs
 
-from .. import __version__
 from ..engine.results import ErrorKind
 from ..engine.retry import NETWORK_KINDS, RetryPolicy
 from ..engine.settings import EngineSettings, StageSettings
 from .errors import ConfigError, ConfigProblem, did_you_mean, one_of
+from .http import HttpConfig
+from .rules import (
+    BOOL,
+    DAY,
+    HOUR,
+    LIMIT,
+    POSITIVE_INT,
+    WEEK,
+    Rule,
+    as_float,
+    frozen,
+    int_at_least,
+    int_in_range,
+    is_number,
+    number_at_least,
+    seconds_up_to,
+)
 
 STAGES: tuple[str, ...] = ("list_pages", "product_details", "validation", "saving")
 """The catalogue crawl's per-batch stages, in order. Other stage names are welcome too (a
@@ -59,95 +73,6 @@ A stage of another name starts from `RetryPolicy()`."""
 DEFAULT_STAGE_LIMIT = 10
 """The concurrency of a stage that ``[concurrency]`` does not name."""
 
-MAX_LIMIT = 1000
-"""The most any concurrency limit (or connection count) may be: beyond it a crawl exhausts
-the machine long before it gets faster."""
-
-
-class Rule:
-    """One field's constraint together with the human text of what it allows.
-
-    Usable as an attrs validator (raising `ConfigError` with the attribute's name as path) and,
-    through `check`, on raw values (with the path left for the caller to fill in).
-    """
-
-    __slots__ = ("_accepts", "choices", "expected")
-
-    def __init__(
-        self,
-        expected: str,
-        accepts: Callable[[Any], bool],
-        *,
-        choices: tuple[str, ...] = (),
-    ) -> None:
-        self.expected = expected
-        self.choices = choices
-        self._accepts = accepts
-
-    def check(self, value: object, path: str = "") -> None:
-        """Raise `ConfigError` at `path` unless `value` is allowed."""
-        if not self._accepts(value):
-            raise ConfigError(
-                path, value, self.expected, suggestion=did_you_mean(value, self.choices)
-            )
-
-    def __call__(self, instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        self.check(value, attribute.name)
-
-    def __repr__(self) -> str:
-        return f"Rule({self.expected!r})"
-
-
-def _is_int(value: object) -> bool:
-    # bool is an int subclass, but `true` is never a sensible count.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def int_at_least(low: int) -> Rule:
-    """An integer (never a bool or a float) of at least `low`."""
-    return Rule(f"an integer ≥ {low}", lambda v: _is_int(v) and v >= low)
-
-
-def number_at_least(low: float) -> Rule:
-    """An int or float of at least `low`."""
-    return Rule(f"a number ≥ {low:g}", lambda v: _is_number(v) and v >= low)
-
-
-def int_between(low: int, high: int) -> Rule:
-    """An integer (never a bool or a float) from `low` to `high`."""
-    return Rule(f"an integer from {low:,} to {high:,}", lambda v: _is_int(v) and low <= v <= high)
-
-
-def int_in_range(low: int, high: int, note: str = "") -> Rule:
-    """An integer from `low` to `high`; the bound protects the machine, `note` says why."""
-    why = f" ({note})" if note else ""
-    return Rule(f"an integer ≥ {low} and ≤ {high}{why}", lambda v: _is_int(v) and low <= v <= high)
-
-
-def seconds_up_to(high: float, note: str) -> Rule:
-    """A duration in seconds above 0 and at most `high` (infinity is refused too)."""
-    return Rule(f"a number > 0 and ≤ {high:g} ({note})", lambda v: _is_number(v) and 0 < v <= high)
-
-
-MINUTE = 60.0
-HOUR = 60 * MINUTE
-DAY = 24 * HOUR
-WEEK = 7 * DAY
-
-BOOL = Rule("true or false", lambda v: isinstance(v, bool))
-POSITIVE_INT = int_at_least(1)
-LIMIT = int_between(1, MAX_LIMIT)
-
-
-def as_float(value: float) -> float:
-    """Store an int given for a float field as a float, and leave anything else to the rule."""
-    return float(value) if _is_int(value) else value
-
-
 class Strategy(enum.StrEnum):
     """Which pages a crawl visits (docs/architecture.md §6, smart range)."""
 
@@ -170,10 +95,6 @@ def as_strategy(value: Strategy | str) -> Strategy:
 
 def _section_rule(cls: type) -> Rule:
     return Rule(f"a {cls.__name__}", lambda v: isinstance(v, cls))
-
-
-def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
 
 
 def _stage_limits(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -292,7 +213,7 @@ class ConcurrencyConfig:
     saving: int = attrs.field(default=3, validator=LIMIT)
     max_connections: int = attrs.field(default=50, validator=LIMIT)
     stages: Mapping[str, int] = attrs.field(
-        factory=dict, converter=_frozen, validator=_stage_limits, hash=False
+        factory=dict, converter=frozen, validator=_stage_limits, hash=False
     )
     """Limits of stages other than the crawl's four, by stage name."""
     parse_processes: int = attrs.field(
@@ -321,201 +242,13 @@ class RateLimitConfig:
         converter=as_float,
         validator=Rule(
             "a number ≥ 0 and ≤ 100000 (0 means unlimited)",
-            lambda v: _is_number(v) and 0 <= v <= 100_000,
+            lambda v: is_number(v) and 0 <= v <= 100_000,
         ),
     )
     """Requests per second over all hosts; 0 means unlimited."""
     per_host_concurrency: int = attrs.field(
         default=20, validator=int_in_range(1, 1000, "requests in flight to one host")
     )
-
-
-DEFAULT_USER_AGENT = f"trio-crawl/{__version__}"
-"""What a crawl calls itself unless ``[http] user_agent`` says otherwise."""
-
-MAX_HEADERS = 100
-"""The most ``[http.headers]`` or ``[http.cookies]`` entries a config may hold."""
-
-MAX_HEADER_VALUE = 8192
-"""The longest header or cookie value, in characters (servers refuse longer heads)."""
-
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
-_COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
-
-RESERVED_HEADERS: Mapping[str, str] = MappingProxyType(
-    {
-        "user-agent": "set it with http.user_agent",
-        "cookie": "set cookies in [http.cookies]",
-        "accept-encoding": "the fetcher asks for the codings it inflates (gzip, deflate)",
-        "host": "httpx sets it from the URL",
-        "content-length": "httpx frames the request",
-        "transfer-encoding": "httpx frames the request",
-        "connection": "the connection pool manages connections",
-    }
-)
-"""Headers ``[http.headers]`` may not set, each with the reason."""
-
-
-def _is_text(value: object, pattern: re.Pattern[str], longest: int) -> bool:
-    return isinstance(value, str) and len(value) <= longest and pattern.fullmatch(value) is not None
-
-
-USER_AGENT = Rule(
-    f"a non-empty string of printable ASCII, at most {MAX_HEADER_VALUE} characters",
-    lambda v: _is_text(v, _HEADER_VALUE, MAX_HEADER_VALUE) and bool(v.strip()),
-)
-
-
-def _is_proxy_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    if value == "":
-        return True
-    try:
-        parts = urllib.parse.urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and parts.path in ("", "/")
-        and not parts.query
-        and not parts.fragment
-    )
-
-
-PROXY = Rule(
-    "an http:// or https:// proxy URL such as 'http://user:pass@proxy:3128', or '' for none",
-    _is_proxy_url,
-)
-
-
-def check_headers(value: object) -> dict[str, str]:
-    """``[http.headers]`` as a plain dict, or `ConfigError` naming each bad entry (paths are
-    relative to the table)."""
-    return _check_pairs(
-        value,
-        what="a table of header names and values",
-        value_rule=Rule(
-            f"a string of printable ASCII, at most {MAX_HEADER_VALUE} characters",
-            lambda v: _is_text(v, _HEADER_VALUE, MAX_HEADER_VALUE),
-        ),
-        reserved=RESERVED_HEADERS,
-    )
-
-
-def check_cookies(value: object) -> dict[str, str]:
-    """``[http.cookies]`` as a plain dict, or `ConfigError` naming each bad entry."""
-    return _check_pairs(
-        value,
-        what="a table of cookie names and values",
-        value_rule=Rule(
-            "a cookie value: printable ASCII without spaces, '\"', ',', ';' or '\\', "
-            f"at most {MAX_HEADER_VALUE} characters",
-            lambda v: _is_text(v, _COOKIE_VALUE, MAX_HEADER_VALUE),
-        ),
-        reserved={},
-    )
-
-
-def _check_pairs(
-    value: object, *, what: str, value_rule: Rule, reserved: Mapping[str, str]
-) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise ConfigError("", value, what)
-    if len(value) > MAX_HEADERS:
-        raise ConfigError("", f"{len(value)} entries", f"{what}, at most {MAX_HEADERS}")
-    problems: list[ConfigProblem] = []
-    seen: dict[str, str] = {}
-    for name, item in value.items():
-        text = str(name)
-        lowered = text.lower()
-        if _TOKEN.fullmatch(text) is None:
-            problems.append(
-                ConfigProblem(path=text, value=name, expected="a name of letters, digits, '-', '_'")
-            )
-        elif lowered in reserved:
-            problems.append(
-                ConfigProblem(path=text, value=name, expected=f"another name ({reserved[lowered]})")
-            )
-        elif lowered in seen:
-            problems.append(
-                ConfigProblem(path=text, value=name, expected=f"one entry, but {seen[lowered]!r} "
-                              "names it too (names are case-insensitive)")
-            )
-        try:
-            value_rule.check(item, text)
-        except ConfigError as exc:
-            problems += exc.problems
-        seen.setdefault(lowered, text)
-    if problems:
-        raise ConfigError.from_problems(problems)
-    return {str(name): item for name, item in value.items()}
-
-
-def _table_of(check: Callable[[object], dict[str, str]]) -> Callable[[object, Any, object], None]:
-    def validate(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        try:
-            check(value)
-        except ConfigError as exc:
-            raise ConfigError.from_problems(p.under(attribute.name) for p in exc.problems) from None
-
-    return validate
-
-
-@attrs.frozen
-class HttpConfig:
-    """``[http]``: how the crawl presents itself, where its requests go, and what it obeys.
-
-    .. versionadded:: 0.1
-    """
-
-    user_agent: str = attrs.field(default=DEFAULT_USER_AGENT, validator=USER_AGENT)
-    """The User-Agent of every request, and the name robots.txt rules are matched against."""
-    headers: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_frozen, validator=_table_of(check_headers), hash=False
-    )
-    """Extra headers sent with every request (``[http.headers]``)."""
-    cookies: Mapping[str, str] = attrs.field(
-        factory=dict, converter=_frozen, validator=_table_of(check_cookies), hash=False
-    )
-    """Cookies sent with every request, to every host (``[http.cookies]``)."""
-    proxy: str = attrs.field(default="", validator=PROXY)
-    """All requests go through this HTTP proxy ('' for none); it wins over the environment."""
-    trust_env: bool = attrs.field(default=False, validator=BOOL)
-    """Read HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY from the environment (off, so a
-    crawl goes only where its config says)."""
-    robots_txt: bool = attrs.field(default=True, validator=BOOL)
-    """Obey each origin's robots.txt: disallowed URLs are refused, Crawl-delay is honoured."""
-    max_crawl_delay_secs: float = attrs.field(
-        default=60.0,
-        converter=as_float,
-        validator=Rule(
-            "a number ≥ 0 and ≤ 86400 (a day)", lambda v: _is_number(v) and 0 <= v <= DAY
-        ),
-    )
-    """The most a robots.txt ``Crawl-delay`` may space requests to its host (a site cannot
-    stall the crawl for hours)."""
-    cache: bool = attrs.field(default=False, validator=BOOL)
-    """Keep successful responses on disk and answer repeated requests from there (for
-    development re-runs: the cache ignores the site's caching headers)."""
-    cache_dir: str = attrs.field(
-        default=".trio-crawl-cache",
-        validator=Rule("a non-empty directory path", lambda v: isinstance(v, str) and bool(v)),
-    )
-    cache_ttl_secs: float = attrs.field(
-        default=DAY, converter=as_float, validator=seconds_up_to(365 * DAY, "a year")
-    )
-    """How long a cached response is served before it is fetched again."""
-    transport: str = attrs.field(
-        default="trio",
-        validator=Rule('"trio" or "httpcore"', lambda v: v in ("trio", "httpcore")),
-    )
-    """Which HTTP/1.1 transport carries requests: trio_crawl's own (``trio``) or httpx's
-    httpcore (its transport only: no request goes through httpx's client). A proxy,
-    ``trust_env`` or the cache always use httpcore."""
 
 
 _POLICY = _section_rule(RetryPolicy)
@@ -543,7 +276,7 @@ class RetryConfig:
     """The planner's status check: list_pages' policy, plus ``parse_error`` (an unreadable page
     is read again; it is never taken for the end of the catalogue)."""
     stages: Mapping[str, RetryPolicy] = attrs.field(
-        factory=dict, converter=_frozen, validator=_stage_policies, hash=False
+        factory=dict, converter=frozen, validator=_stage_policies, hash=False
     )
     """Policies of stages other than the built-in ones, by stage name."""
 
@@ -642,7 +375,7 @@ class CrawlConfig:
     events: EventsConfig = attrs.field(factory=EventsConfig, validator=_section_rule(EventsConfig))
     http: HttpConfig = attrs.field(factory=HttpConfig, validator=_section_rule(HttpConfig))
     site: Mapping[str, Any] = attrs.field(
-        factory=dict, converter=_frozen, validator=_site_options, hash=False
+        factory=dict, converter=frozen, validator=_site_options, hash=False
     )
     """``[site]``: the site's own options, handed to its factory as keyword arguments
     (``trio-crawl crawl --site package.module:factory``); the site checks them."""

@@ -1,44 +1,7 @@
 """Fetching pages over HTTP (httpx on trio), with every failure turned into a `StageError`.
 
-What can go wrong, and the `ErrorKind` it becomes (`classify_exception`, `classify_status` and
-the checks in `Fetcher.get`; callers never see a raw httpx exception)::
-
-    transport (httpx, via map_http_errors)
-    ├── TimeoutException (connect/read/write/pool)     network_timeout
-    ├── the request_timeout_secs deadline passed        network_timeout  (also trio.TooSlowError)
-    ├── UnsupportedProtocol, InvalidURL, TooManyRedirects   client_error  (retrying cannot help)
-    ├── LocalProtocolError: a request h11 would not send   client_error  (nothing was sent;
-    │   (a header value with NUL/CR/LF, a bad name…)                     the same request again
-    │                                                                     is refused again)
-    └── any other TransportError / DecodingError        network_error
-        (ConnectError, ReadError, WriteError, RemoteProtocolError: connection reset, or a body
-        cut short — "peer closed connection without sending complete message body")
-    status
-    ├── 429                                             rate_limited (retry_after from Retry-After)
-    ├── 503 with a usable Retry-After                   rate_limited (status and retry_after kept)
-    ├── other 5xx (503 without Retry-After too)         server_error (status kept)
-    ├── 4xx (404 included)                              client_error (status kept)
-    └── 1xx/3xx that is not a followable redirect       client_error (status kept)
-    head
-    ├── more than max_headers header lines              client_error "too many response headers"
-    └── a head over 100 KiB (the transport refuses it)  network_error (RemoteProtocolError)
-    content (decoding.py)
-    ├── body over max_response_bytes, on the wire       client_error "response too large: > N bytes"
-    │   or decoded (rejected from Content-Length before reading, or as soon as the stream or
-    │   its inflated form passes N: gzip and deflate are inflated here, step by bounded step)
-    ├── a content-encoding other than gzip/deflate      client_error (br, zstd, compress, …)
-    ├── a corrupt or cut-short gzip/deflate stream      network_error
-    └── not text/html or application/xhtml+xml          parse_error (content type in the message)
-    redirects
-    ├── to another origin (scheme, host, port)          client_error "off-site redirect to <url>
-    │   while allow_offsite_redirects is off                          refused"
-    └── more than max_redirects                         client_error
-    robots.txt (robots.py; with robots_txt on, checked before every request and redirect hop)
-    ├── the URL is disallowed for our user agent        robots_refused (not sent, not retried)
-    └── robots.txt answered 429/5xx or is unreachable   that answer's kind, naming robots.txt
-
-Oversized bodies deliberately add no `ErrorKind`: they are the site's answer, not a transient
-fault, so they fall under `client_error`, which no stage retries by default.
+What can go wrong, and the `ErrorKind` it becomes, is drawn in `failures`, which does the
+classifying; callers never see a raw httpx exception.
 
 Only httpx's public response API is used (status, headers, `aiter_raw`), so the decoding and
 the bounds hold on any transport; a body from trio_crawl's own transport (the default) is read
@@ -57,19 +20,19 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import TracebackType
 
 import attrs
 import httpx
 import trio
 from hishel import AsyncSqliteStorage
 
-from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings, HttpConfig
+from trio_crawl.config.http import HttpConfig
+from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings
 from trio_crawl.engine.results import ErrorKind, StageError
-from trio_crawl.engine.retry import parse_retry_after
 
 from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
+from .failures import classify_status, map_http_errors
 from .httpx_client import parse_url
 from .politeness import Politeness
 from .robots import (
@@ -160,67 +123,6 @@ class FetchedPage:
     content_type: str
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False)
     """Every response header, lower-case names in the order received (the parsers' `Response`)."""
-
-
-# --- classification: the one place where failures become ErrorKinds ---------------------------
-
-
-def classify_exception(exc: BaseException) -> StageError | None:
-    """The `StageError` for a transport failure, or None if `exc` is not one (a bug stays a bug)."""
-    if isinstance(exc, httpx.TimeoutException | trio.TooSlowError):
-        return StageError(ErrorKind.network_timeout, f"{type(exc).__name__}: {exc}")
-    if isinstance(
-        exc,
-        httpx.UnsupportedProtocol
-        | httpx.InvalidURL
-        | httpx.TooManyRedirects
-        | httpx.LocalProtocolError,
-    ):
-        return StageError(ErrorKind.client_error, f"{type(exc).__name__}: {exc}")
-    if isinstance(exc, httpx.TransportError | httpx.DecodingError):
-        return StageError(ErrorKind.network_error, f"{type(exc).__name__}: {exc}")
-    return None
-
-
-def classify_status(
-    status: int, retry_after: str | None = None, url: str = ""
-) -> StageError | None:
-    """The `StageError` for an HTTP status (None for 2xx); `retry_after` is the raw header. The
-    message names `url`, so that a failure far from its item (planning, say) says where."""
-    if 200 <= status < 300:
-        return None
-    message = f"HTTP {status} at {url}" if url else f"HTTP {status}"
-    if status == 429 or status == 503:
-        delay = parse_retry_after(retry_after)
-        if status == 429 or delay is not None:
-            return StageError(ErrorKind.rate_limited, message, status=status, retry_after=delay)
-    if status >= 500:
-        return StageError(ErrorKind.server_error, message, status=status)
-    return StageError(ErrorKind.client_error, message, status=status)
-
-
-class map_http_errors:
-    """Translate transport exceptions raised inside the ``with`` block into `StageError`s.
-
-    A class rather than a ``contextmanager`` generator: one enters it on every request, and a
-    generator-based manager costs a few µs more."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if not isinstance(exc, httpx.HTTPError | httpx.InvalidURL | trio.TooSlowError):
-            return  # no exception, or not a transport one: it goes on as it is
-        error = classify_exception(exc)
-        if error is not None:
-            raise error from exc
 
 
 _FRAMING = frozenset({"content-type", "content-length", "content-encoding"})
@@ -514,7 +416,7 @@ class Fetcher:
                     limit = ROBOTS_MAX_BYTES
                 else:
                     status = response.status_code
-                    if not 200 <= status < 300:  # (a header lookup is ~2 µs: only if needed)
+                    if not 200 <= status < 300:  # (a header lookup is not free: only if needed)
                         error = classify_status(
                             status, headers.get("retry-after"), str(response.url)
                         )

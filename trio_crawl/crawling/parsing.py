@@ -1,20 +1,19 @@
 """Where a crawl's pages are parsed: in worker processes when it pays, in the crawl otherwise.
 
-Parsing is the largest single cost of a page after HTTP (~140 µs a Matter detail page, ~200 µs
-a list page, against ~600 µs for everything else a page costs), and it is plain CPU work on
+Parsing is the largest single cost of a page after HTTP, and it is plain CPU work on
 bytes already fetched, so another core can do it while the crawl's own thread goes on fetching.
 Threads cannot: the parsers hold the GIL, and handing work to a trio thread costs more than the
 parse. `ParsePool` runs ``[concurrency] parse_processes`` children (`parse_worker`), sends
-each page's response down a pipe and waits for its record; the crawl's thread spends ~20 µs a
-page on that instead of the parse. Measured on the benchmark's 2-core VM, where the server
-left most of the second core idle: see ``benchmarks/results/latest.md``.
+each page's response down a pipe and waits for its record, which costs the crawl's thread a
+small part of the parse. Measured on the benchmark's 2-core VM, where the server left most of
+the second core idle: see ``benchmarks/results/latest.md`` and ``code_figures.md`` beside it.
 
 What it guarantees, so that it can be on by default:
 
 - **Same answers.** A record, or the very exception, the site's parser gave; a `StageError`
   keeps its kind. A record or error that pickle cannot carry is parsed again in the crawl.
 - **Nothing waits on a process.** Pages parse in the crawl until a worker says it is ready
-  (~65 ms of the other core: a site imports neither trio nor the engine), and for good once
+  (a site imports neither trio nor the engine, so one starts quickly), and for good once
   no worker is left: a worker that dies (killed, crashed) hands its pages in flight back to
   be parsed in the crawl, with a warning, and a new worker starts in its place (at most
   `MAX_RESTARTS` times a session; a worker that never got ready is not replaced). A site
@@ -61,7 +60,8 @@ from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..sites.response import Response
 from .complexity import nesting_over
-from .parse_worker import frame, frames
+from .parse_process import Waiting, Worker, stop
+from .parse_worker import frame
 
 log = logging.getLogger(__name__)
 
@@ -95,91 +95,10 @@ def default_processes(configured: int) -> int:
 
 
 def _on_mock_clock() -> bool:
-    # Importing trio.testing to ask would import pytest (~90 ms, in the crawl's thread, measured
-    # as 5 % of a benchmark crawl); a MockClock comes from trio.testing, so none exists without it.
+    # Importing trio.testing to ask would import pytest, in the crawl's thread, at every session
+    # start; a MockClock comes from trio.testing, so none exists without it.
     testing = sys.modules.get("trio.testing")
     return testing is not None and isinstance(trio.lowlevel.current_clock(), testing.MockClock)
-
-
-class _Waiting:
-    """A page sent to a worker, until its answer comes (or the worker is gone)."""
-
-    __slots__ = ("done", "ok", "sent", "took_down", "url", "value")
-
-    def __init__(self, url: str, sent: float) -> None:
-        self.done = trio.Event()
-        self.ok: bool | None = None  # None: parse it in the crawl
-        self.value: Any = None
-        self.url = url
-        self.sent = sent
-        self.took_down = False  # its worker died while parsing it
-
-
-class _Worker:
-    """One child process and its two pipes; its own reader and writer tasks."""
-
-    def __init__(self, process: trio.Process, number: int) -> None:
-        self.process = process
-        self.number = number
-        self.ready = False
-        self.settled = trio.Event()  # ready, or gone
-        self.pending: dict[int, _Waiting] = {}
-        self.outbox: list[bytes] = []
-        self.wake = trio.lowlevel.ParkingLot()
-        self.wake_watch = trio.lowlevel.ParkingLot()
-        self.answered = trio.current_time()  # when it last answered (or started)
-        self.stuck = False
-        self.was_ready = False
-        self.retired = False  # out of service: no page is sent to it any more
-        self.restart = False  # a new worker takes its place
-
-    def send(self, data: bytes) -> None:
-        self.outbox.append(data)
-        if self.wake:
-            self.wake.unpark()
-        if self.wake_watch:
-            self.wake_watch.unpark()
-
-    async def write_loop(self) -> None:
-        stdin = self.process.stdin
-        assert stdin is not None
-        while True:
-            if not self.outbox:
-                await self.wake.park()
-                continue
-            data = b"".join(self.outbox)
-            self.outbox.clear()
-            await stdin.send_all(data)
-
-    async def read_loop(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
-        buffer = bytearray()
-        async for chunk in stdout:
-            buffer += chunk
-            for ident, ok, value in frames(buffer):
-                if ident == 0:
-                    if not ok:
-                        raise RuntimeError(f"parse process {self.number}: {value}")
-                    self.ready = self.was_ready = True
-                    self.settled.set()
-                    continue
-                self.answered = trio.current_time()
-                waiting = self.pending.pop(ident, None)
-                if waiting is not None:  # else its parse was cancelled
-                    waiting.ok, waiting.value = ok, value
-                    waiting.done.set()
-
-    def lost(self, *, died: bool = False) -> None:
-        """The worker is gone: everything it had goes back to the crawl. When it `died`, the
-        page it was on (the oldest sent: it answers in order) is marked as the likely cause."""
-        self.ready = False
-        self.settled.set()
-        first = died
-        for waiting in self.pending.values():
-            waiting.took_down, first = first, False
-            waiting.done.set()
-        self.pending.clear()
 
 
 class ParsePool:
@@ -193,7 +112,7 @@ class ParsePool:
         max_nesting: int = MAX_NESTING,
     ) -> None:
         self.site = site
-        self.workers: list[_Worker] = []
+        self.workers: list[Worker] = []
         self.closing = False
         self.in_workers = 0
         """Pages a worker parsed (the rest were parsed in the crawl)."""
@@ -256,7 +175,7 @@ class ParsePool:
                 with trio.CancelScope(shield=True):
                     for worker in pool.workers:
                         worker.lost()
-                        await _stop(worker.process)
+                        await stop(worker.process)
                 nursery.cancel_scope.cancel()
         if raised is not None:
             raise raised
@@ -289,9 +208,9 @@ class ParsePool:
                 return
             if self.closing:  # the pool ended while this one started (a restart)
                 with trio.CancelScope(shield=True):
-                    await _stop(process)
+                    await stop(process)
                 return
-            worker = _Worker(process, number)
+            worker = Worker(process, number)
             worker.send(frame((list(sys.path), self._pickled_site)))
             self.workers.append(worker)
             assert self._nursery is not None
@@ -300,7 +219,7 @@ class ParsePool:
             self._starting -= 1
             self._started.unpark_all()
 
-    async def _run(self, worker: _Worker) -> None:
+    async def _run(self, worker: Worker) -> None:
         reason = "its output ended"
         ended = False  # by itself: not cancelled from outside (the pool's block ending)
         try:
@@ -325,7 +244,7 @@ class ParsePool:
             else:
                 worker.lost()
             with trio.CancelScope(shield=True):
-                await _stop(worker.process)
+                await stop(worker.process)
         if not unexpected:
             return
         if worker.stuck:
@@ -340,7 +259,7 @@ class ParsePool:
         if worker.restart:
             await self._start(worker.number)  # (it gives up the reservation if closing by now)
 
-    def _retire(self, worker: _Worker, *, died: bool = False) -> None:
+    def _retire(self, worker: Worker, *, died: bool = False) -> None:
         """Take `worker` out of service at once (no await: nothing is sent to it after this);
         its pages go back to the crawl, and a restart is counted (so `started` waits for it).
         When it `died`, the page it was on is marked as having taken it down."""
@@ -355,7 +274,7 @@ class ParsePool:
                 self._starting += 1
         worker.lost(died=died)
 
-    async def _watch(self, worker: _Worker, scope: trio.CancelScope) -> None:
+    async def _watch(self, worker: Worker, scope: trio.CancelScope) -> None:
         """Fail the page `worker` is on (the oldest sent: a worker answers in order) once it
         has had `stuck_after` seconds of the worker's time, and stop the worker."""
         pending = worker.pending
@@ -425,7 +344,7 @@ class ParsePool:
             if worker is None:
                 break
             ident = next(self._ids)
-            waiting = worker.pending[ident] = _Waiting(url, trio.current_time())
+            waiting = worker.pending[ident] = Waiting(url, trio.current_time())
             worker.send(frame((ident, kind, url, response.status, response.body, response.headers)))
             try:
                 await waiting.done.wait()
@@ -456,24 +375,18 @@ class ParsePool:
         """Whether a worker is starting (none may be ready yet)."""
         return bool(self._starting) or any(not w.settled.is_set() for w in self.workers)
 
-    async def _ready_worker(self) -> _Worker | None:
+    async def _ready_worker(self) -> Worker | None:
         """A ready worker once the ones starting have settled; None when none is left."""
         await self.started()
         return self._choose()
 
-    def _choose(self) -> _Worker | None:
+    def _choose(self) -> Worker | None:
         """The ready worker with the fewest pages waiting, if any."""
         best = None
         for worker in self.workers:
             if worker.ready and (best is None or len(worker.pending) < len(best.pending)):
                 best = worker
         return best
-
-
-async def _stop(process: trio.Process) -> None:
-    if process.returncode is None:
-        process.kill()
-    await process.wait()
 
 
 def _too_complex(url: str, why: str) -> StageError:

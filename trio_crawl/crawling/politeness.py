@@ -198,7 +198,7 @@ class Politeness:
 
 class _Turn:
     """One request's turn on a host (`Politeness.request`). A class rather than an
-    ``asynccontextmanager``: a generator-based manager costs a few µs more per request."""
+    ``asynccontextmanager``: a generator-based manager costs more on every request."""
 
     __slots__ = ("_host", "_limiter", "_politeness")
 

@@ -20,23 +20,28 @@ from typing import TYPE_CHECKING, Any
 from .bookshop import DemoBook as DemoBook
 from .bookshop import DemoBookshop as DemoBookshop
 from .catalogue import DemoCatalogue as DemoCatalogue
-from .catalogue import DemoProduct as DemoProduct
 from .faults import FaultConfig as FaultConfig
 from .faults import FaultKind as FaultKind
 from .faults import FaultPlan as FaultPlan
 from .markup import Markup as Markup
-from .markup import Renderer as Renderer
 from .markup import detail_url as detail_url
 from .markup import list_url as list_url
+from .products import DemoProduct as DemoProduct
+from .renderer import Renderer as Renderer
 from .static import write_static_site as write_static_site
 
 if TYPE_CHECKING:
-    from .server import DemoServer as DemoServer
-    from .server import DemoStats as DemoStats
+    from .connections import DemoServer as DemoServer
+    from .connections import DemoStats as DemoStats
     from .server import run_demo_server as run_demo_server
     from .server import serve_demo as serve_demo
 
-_SERVER_NAMES = frozenset({"DemoServer", "DemoStats", "run_demo_server", "serve_demo"})
+_SERVER_NAMES = {  # name: its module
+    "DemoServer": "connections",
+    "DemoStats": "connections",
+    "run_demo_server": "server",
+    "serve_demo": "server",
+}
 
 __all__ = [
     "Markup",
@@ -60,7 +65,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name in _SERVER_NAMES:
-        from . import server
+        import importlib
 
-        return getattr(server, name)
+        return getattr(importlib.import_module(f".{_SERVER_NAMES[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

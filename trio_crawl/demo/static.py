@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .catalogue import DemoCatalogue
-from .markup import DETAIL_PATH, LIST_PATH, ROBOTS_TXT, Renderer, render_detail_page
+from .markup import DETAIL_PATH, LIST_PATH, ROBOTS_TXT, render_detail_page
+from .renderer import Renderer
 
 
 def write_static_site(catalogue: DemoCatalogue, root: Path, base_url: str) -> dict[str, int]:

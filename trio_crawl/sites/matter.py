@@ -2,43 +2,31 @@
 (docs/architecture.md §6).
 
 Parsing is pure (no I/O) and runs on selectolax's Lexbor backend (an HTML5 parser in C), which
-replaced lxml + cssselect because parsing was the largest share of the crawl's CPU (~24% in
-py-spy). `benchmarks/html_parsers.py` on the demo pages (2-core VM, noisy): a list page went from
-470-510 µs on lxml to 200-210 µs, a detail page from 190-220 µs to 113-116 µs (the lxml version
-is kept in `benchmarks/matter_lxml.py`, which the script checks agrees page for page).
-Wall clock on that VM is too noisy to see more, so the extraction above the tree is measured in
-instructions (valgrind, the benchmark site's 800 detail + 66 list pages): building the Lexbor
-tree costs ~0.52 M a page; the Python reading on top of it cost ~0.80 M and now ~0.48 M, from
-one selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row
-regex (see `_fields`).
-Selectors are CSS strings kept as module constants. Each call parses into a tree of its own,
-and the CSS engine is one per thread (`_engine`), so nothing is shared between threads.
+replaced lxml + cssselect because parsing was the largest share of the crawl's CPU. The lxml
+version is kept in `benchmarks/matter_lxml.py`; `benchmarks/html_parsers.py` measures both and
+checks they agree page for page. The reading above the tree is shaped by what it costs: one
+selector call a page, tag ids instead of tag names, `text_lexbor`, and the plain-row regex (see
+`_fields`). The figures, with the commands that measure them again:
+``benchmarks/results/code_figures.md``. Selectors are CSS strings kept as module constants;
+`lexbor` holds how a tree is read (and what it keeps of lxml's readings).
 
 Structural surprises raise `StageError(parse_error)`; data-quality problems (an empty model, a
 missing manufacturer) are left for the validation stage, so one odd card never costs a whole list
 page. The one exception is a Vendor/Product ID that is present but not a number: storing None
 there would hide the problem, so it is a parse error naming the field and the value.
-
-What the move kept from lxml, on purpose: class tokens match case-sensitively (see `_css`), a
-valueless attribute reads as "" (see `_attribute`), text is every descendant text node joined
-with whitespace collapsed (comments excluded), bytes are decoded as UTF-8 whatever the page
-claims, and a blank or comment-only document is "empty". What changed: Lexbor builds the HTML5
-tree a browser would, so badly broken markup may nest differently than libxml2 made it, and a
-form feed separates class names (as HTML says; the old XPath saw one token).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import threading
 from typing import Final
 from urllib.parse import urljoin
 
-from selectolax.lexbor import LexborCSSSelector, LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from ..errors import ErrorKind, StageError
-from . import matter_rules
+from . import lexbor, matter_rules
 from .protocol import Ordering
 from .records import ListEntry, ListPage, Product, ProductDetail, ProductRef
 from .response import Response
@@ -52,20 +40,7 @@ _QUERY: Final = (
 _PROGRAM_TYPE: Final = "Matter"
 
 
-_CLASS_SELECTOR: Final = re.compile(r"\.(-?[A-Za-z_][\w-]*)")
-
-
-def _css(selector: str) -> str:
-    """`selector` with each ``.name`` spelled ``[class~="name"]``.
-
-    In a document without a DOCTYPE (quirks mode) Lexbor matches class selectors ignoring case,
-    as browsers do; lxml's translation to XPath never did. The attribute form is case-sensitive
-    in every mode, so `div.post-feed` still does not match `<div class="Post-Feed">`.
-    """
-    return _CLASS_SELECTOR.sub(r'[class~="\1"]', selector)
-
-
-# Each selector call costs ~10-20 µs whatever it asks for: Lexbor sets up the CSS parser's
+# Each selector call has a fixed cost whatever it asks for: Lexbor sets up the CSS parser's
 # memory and walks every node of the document. So a page gets one call: the cards and the
 # pagination on a list page, the headings, the rows and any feed on a detail page (`_FEEDS`
 # runs only to word the error for a page without cards). Below those, walking an element's few
@@ -78,13 +53,13 @@ def _css(selector: str) -> str:
 #
 # Cards are *descendants* of the feed (the live site wraps them in `div.inner`; an older
 # template has them as direct children; a newer one serves them from a block).
-_FEEDS: Final = _css("div.post-feed, .wp-block-crown-blocks-product-index")
+_FEEDS: Final = lexbor.css("div.post-feed, .wp-block-crown-blocks-product-index")
 _CARDS: Final = (
     "div.post-feed article.product.type-product,"
     " .wp-block-crown-blocks-product-index article.product"
 )
 _PAGINATION: Final = "a.page-numbers, span.page-numbers.current"
-_LIST_PAGE: Final = _css(f"{_CARDS}, {_PAGINATION}")
+_LIST_PAGE: Final = lexbor.css(f"{_CARDS}, {_PAGINATION}")
 _DETAIL_LINK: Final = "/csa_product/"
 
 
@@ -104,7 +79,7 @@ _HEADINGS: Final = {_H1: "h1", _P: "p", _tag_id("h6"): "h6"}
 # The headings, the rows (`li` and `tr`), and every `div` that might be a "related products"
 # feed: one whose class attribute holds "post-feed" anywhere is a superset of those holding the
 # token (`_in_feed` decides), so a page without one has no heading inside a feed.
-_DETAIL_PAGE: Final = _css(
+_DETAIL_PAGE: Final = lexbor.css(
     "h1.entry-title, p.entry-company, h6.entry-category,"
     " div.entry-product-details li.item, table.product-certificates-table tr,"
     ' div[class*="post-feed"]'
@@ -112,7 +87,6 @@ _DETAIL_PAGE: Final = _css(
 
 # "3", "1,234", and WordPress's screen-reader variant "Page 3"; "Next" and "…" do not match.
 _PAGE_NUMBER: Final = re.compile(r"(?:page )?(\d{1,3}(?:[,.' ]\d{3})+|\d+)", re.ASCII | re.I)
-_DOCUMENT_TAG: Final = re.compile(r"<(?:html|head|body)[\s/>]", re.ASCII | re.I)
 _THOUSANDS: Final = re.compile(r"[,.' ]")
 _CERTIFICATE_PREFIX: Final = re.compile(r"\Acertificate\s*id\s*:?\s*", re.I)
 _HEX_ID: Final = re.compile(r"0x[0-9a-f]+", re.ASCII | re.I)
@@ -180,7 +154,7 @@ class MatterCatalogue:
         """Read the product cards and the pagination of a list page: a `Response`, or its
         HTML and the `url` it was fetched from."""
         html, url = _html_and_url(response, url)
-        tree = _document(html, url)
+        tree = lexbor.document(html, url)
         cards, pagination = _list_parts(tree)
         current, highest = _pagination(pagination)
         if not cards:
@@ -189,7 +163,7 @@ class MatterCatalogue:
             # or this copy of the page is damaged. Either way it must not be believed.
             if highest is not None:
                 shape = "pagination but no product cards"
-            elif _find(tree, _FEEDS):
+            elif lexbor.find(tree, _FEEDS):
                 shape = "a feed but no product cards"
             else:
                 shape = "no product feed and no pagination"
@@ -207,7 +181,7 @@ class MatterCatalogue:
         """Read everything a detail page (a `Response`, or its HTML and the `url` it was
         fetched from) says about its product."""
         html, url = _html_and_url(response, url)
-        tree = _document(html, url)
+        tree = lexbor.document(html, url)
         headings, rows, feed = _detail_parts(tree)
         texts = _headings(headings, feed)
         fields, count = _fields(rows)
@@ -264,39 +238,6 @@ def _html_and_url(response: Response | bytes | str, url: str) -> tuple[bytes | s
     return response, url
 
 
-def _document(html: bytes | str, url: str) -> LexborHTMLParser:
-    if isinstance(html, bytes):
-        # The site serves UTF-8; a stray bad byte should cost one character, not the page.
-        # Decoding here, not in Lexbor, keeps Python's replacement rules for bad bytes.
-        html = html.decode("utf-8", errors="replace")
-    # A str is parsed as the characters it holds: no <meta charset> or XML declaration in it
-    # can re-decode it (Lexbor reads `<?xml ...?>` as a bogus comment).
-    tree = LexborHTMLParser(html)
-    if _is_empty(tree, html):
-        raise StageError(ErrorKind.parse_error, f"{url}: empty document")
-    return tree
-
-
-def _is_empty(tree: LexborHTMLParser, html: str) -> bool:
-    """Whether the document is blank, only comments, a DOCTYPE or an XML declaration: those
-    lxml gave no root for. Lexbor always builds `html`, `head` and `body`, so look inside them;
-    a page that spells out `<html>` (or `<head>`, `<body>`) with nothing in it got a root from
-    lxml, and so goes on to the "wrong shape" errors as before."""
-    holds_nothing = all(part is None or part.child is None for part in (tree.head, tree.body))
-    return holds_nothing and _DOCUMENT_TAG.search(html) is None
-
-
-def _find(tree: LexborHTMLParser, selector: str) -> list[LexborNode]:
-    """What `selector` matches in the body, in document order; a node matched by several
-    selectors of the list comes once for each (see above).
-
-    The HTML5 parser moves every element the head may not hold (a `div`, `p`, `li` …) into
-    the body, so leaving out the head's ~20 elements loses nothing and saves ~7% of a search.
-    """
-    body = tree.body
-    return [] if body is None else _engine().find(selector, body)
-
-
 def _list_parts(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNode]]:
     """The product cards, each once, and the pagination elements of a list page.
 
@@ -306,7 +247,7 @@ def _list_parts(tree: LexborHTMLParser) -> tuple[list[LexborNode], list[LexborNo
     cards: list[LexborNode] = []
     pagination: list[LexborNode] = []
     seen: set[int] = set()
-    for node in _find(tree, _LIST_PAGE):
+    for node in lexbor.find(tree, _LIST_PAGE):
         if node.tag_id != _ARTICLE:
             pagination.append(node)
         elif node.mem_id not in seen:
@@ -341,12 +282,12 @@ def _detail_parts(
     headings: list[tuple[str, LexborNode]] = []
     rows: list[_Row] = []
     feed = False
-    for node in _find(tree, _DETAIL_PAGE):
+    for node in lexbor.find(tree, _DETAIL_PAGE):
         tag = node.tag_id
         if tag in _HEADINGS:
             headings.append((_HEADINGS[tag], node))
         elif tag == _DIV:
-            feed = feed or "post-feed" in _classes(node)
+            feed = feed or "post-feed" in lexbor.classes(node)
         else:
             rows.append((tag == _LI, node))
     return headings, rows, feed
@@ -360,7 +301,7 @@ def _headings(headings: list[tuple[str, LexborNode]], feed: bool) -> dict[str, s
     for tag, element in headings:
         if tag in texts or (feed and tag != "h1" and _in_feed(element)):
             continue
-        texts[tag] = _text(element) or None
+        texts[tag] = lexbor.text(element) or None
     return texts
 
 
@@ -391,7 +332,7 @@ def _fields(rows: list[_Row]) -> tuple[dict[str, str], int]:
         field = _field(label.text_lexbor())
         fields = list_fields if is_item else table_fields
         if field is not None and field not in fields:
-            value = "" if cell is None else _text(cell)
+            value = "" if cell is None else lexbor.text(cell)
             if value:
                 fields[field] = value
     return table_fields | list_fields, count
@@ -411,60 +352,22 @@ _PLAIN_ROW: Final = re.compile(
 @functools.lru_cache(maxsize=1024)
 def _field(label: str) -> str | None:
     """The field a row's label names, or None; `label` is its raw text, as the whitespace
-    `_text` would collapse goes anyway. Kept per label: a site spells its labels a few ways,
+    `lexbor.text` would collapse goes anyway. Kept per label: a site spells its labels a few ways,
     and the regex costs as much as the rest of a row."""
     return _FIELD_BY_LABEL.get(_LABEL_NOISE.sub("", label).lower())
-
-
-_ENGINES: Final = threading.local()
-
-
-def _engine() -> LexborCSSSelector:
-    """This thread's CSS engine.
-
-    `LexborHTMLParser.css` creates an engine per parser on first use, which cost ~50 µs a page
-    here, as much as the rest of a detail page's extraction. An engine holds no document, so
-    one serves every page; it does hold state during a search, so each thread gets its own.
-    """
-    engine: LexborCSSSelector | None = getattr(_ENGINES, "engine", None)
-    if engine is None:
-        # selectolax's stub leaves this `__init__` unannotated.
-        engine = _ENGINES.engine = LexborCSSSelector()  # type: ignore[no-untyped-call]
-    return engine
-
-
-def _text(node: LexborNode) -> str:
-    """The element's text with entities decoded and whitespace collapsed: every descendant
-    text node (comments excluded), as lxml's `itertext()` read it. Lexbor's own
-    `textContent` (`text_lexbor`) reads the same text nodes as `text()` at half the cost."""
-    return " ".join(node.text_lexbor().split())
-
-
-def _attribute(node: LexborNode, name: str) -> str | None:
-    """Attribute `name`, None when absent and "" when present without a value, as lxml
-    reported it (selectolax's `attributes` says None for both)."""
-    return node.attrs.sget(name, None)
-
-
-def _classes(node: LexborNode) -> list[str]:
-    """The class tokens as lxml's parser read them: split on any Unicode whitespace (a
-    U+00A0 separates here, not in a CSS class selector), which is why the tests of a row's
-    or card's inner elements stay in Python rather than in the page's selector. A valueless
-    attribute (None from `attributes`) holds no class, like an absent one."""
-    return (node.attributes.get("class") or "").split()
 
 
 def _in_feed(node: LexborNode) -> bool:
     ancestor = node.parent
     while ancestor is not None:
-        if ancestor.tag_id == _DIV and "post-feed" in _classes(ancestor):
+        if ancestor.tag_id == _DIV and "post-feed" in lexbor.classes(ancestor):
             return True
         ancestor = ancestor.parent
     return False
 
 
 def _page_number(element: LexborNode) -> int | None:
-    match = _PAGE_NUMBER.fullmatch(_text(element))
+    match = _PAGE_NUMBER.fullmatch(lexbor.text(element))
     return int(_THOUSANDS.sub("", match[1])) if match else None
 
 
@@ -476,18 +379,18 @@ def _list_entry(article: LexborNode, position: int, page_url: str) -> ListEntry:
         tag = element.tag_id
         if tag == _A:
             if href is None:
-                link = _attribute(element, "href")
+                link = lexbor.attribute(element, "href")
                 if link is not None and _DETAIL_LINK in link:
                     href = link
         elif tag == _H3:
-            if model is None and "entry-title" in _classes(element):
-                model = _text(element)
+            if model is None and "entry-title" in lexbor.classes(element):
+                model = lexbor.text(element)
         elif tag != _P:
             continue
-        elif company is None and "entry-company" in _classes(element):
-            company = _text(element)
-        elif certificate is None and "entry-certificate-id" in _classes(element):
-            certificate = _CERTIFICATE_PREFIX.sub("", _text(element), count=1)
+        elif company is None and "entry-company" in lexbor.classes(element):
+            company = lexbor.text(element)
+        elif certificate is None and "entry-certificate-id" in lexbor.classes(element):
+            certificate = _CERTIFICATE_PREFIX.sub("", lexbor.text(element), count=1)
     href = href.strip() if href else ""
     if not href:
         raise StageError(
@@ -510,7 +413,7 @@ def _list_row(item: LexborNode) -> tuple[LexborNode, LexborNode | None] | None:
     for span in item.traverse():
         if span.tag_id != _SPAN:
             continue
-        classes = _classes(span)
+        classes = lexbor.classes(span)
         if label is None and "label" in classes:
             label = span
         elif value is None and "value" in classes:

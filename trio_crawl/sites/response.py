@@ -30,7 +30,7 @@ def charset_of_header(content_type: str | None) -> str | None:
     """The charset parameter of a Content-Type header, if it names a codec Python knows.
 
     Kept per header value: a site sends the same few, and reading one through
-    `email.message` costs ~20 µs, ~3 % of a crawl's CPU when done for every page."""
+    `email.message` is slow enough to show in a crawl's profile when done for every page."""
     if not content_type:
         return None
     message = Message()

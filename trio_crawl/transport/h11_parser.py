@@ -1,4 +1,4 @@
-"""The h11 response parser, behind the `parsers.ResponseParser` interface."""
+"""The h11 response parser, behind the `parsed.ResponseParser` interface."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import h11
 import httpx
 
 from .framing import MAX_HEAD_BYTES, framed, incomplete_body, persistent, too_large_head
+from .parsed import ResponseParser
 
 
-class H11Parser:
+class H11Parser(ResponseParser):
     """h11's client state machine, fed the response bytes only.
 
     h11 reads a response only after it has seen a request, and needs its method (HEAD). The
@@ -17,37 +18,11 @@ class H11Parser:
     cycled between responses.
     """
 
-    __slots__ = (
-        "_conn",
-        "body",
-        "complete",
-        "head_done",
-        "headers",
-        "keep_alive",
-        "reason",
-        "status",
-        "version",
-    )
-
-    status: int
-    reason: bytes
-    version: bytes
-    headers: list[tuple[bytes, bytes]]
-    head_done: bool
-    complete: bool
-    keep_alive: bool
-    body: list[bytes]
+    __slots__ = ("_conn",)
 
     def __init__(self) -> None:
         self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
-        self.status = 0
-        self.reason = b""
-        self.version = b"HTTP/1.1"
-        self.headers = []
-        self.head_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.body = []
+        self._new_response()
 
     def start(self, method: bytes) -> None:
         conn = self._conn
@@ -58,27 +33,15 @@ class H11Parser:
             conn = self._conn = h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
         conn.send(h11.Request(method=method, target=b"/", headers=[(b"host", b"-")]))
         conn.send(h11.EndOfMessage())
-        self.status = 0
-        self.reason = b""
-        self.version = b"HTTP/1.1"
-        self.headers = []
-        self.head_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.body = []
+        self._new_response()
 
     def feed(self, data: bytes | bytearray) -> None:
         self._conn.receive_data(data if type(data) is bytes else bytes(data))
         self._events()
 
     def feed_eof(self) -> None:
-        if self.complete:
-            self.keep_alive = False
+        if self._ended_at_eof():
             return
-        if not self.head_done:
-            raise httpx.RemoteProtocolError(
-                "server disconnected without sending a complete response"
-            )
         self._conn.receive_data(b"")
         self._events()
         if not self.complete:

@@ -1,4 +1,4 @@
-"""The httptools (llhttp) response parser, behind the `parsers.ResponseParser` interface, held
+"""The httptools (llhttp) response parser, behind the `parsed.ResponseParser` interface, held
 to h11's reading of HTTP/1.1.
 
 llhttp is lenient where h11 is strict, and the differences hang or mislead a client: a
@@ -33,6 +33,7 @@ import httpx
 
 from .framing import MAX_HEAD_BYTES, framed, incomplete_body, persistent, too_large_head
 from .h11_parser import H11Parser
+from .parsed import ResponseParser
 
 _OWS = b" \t"
 
@@ -45,10 +46,10 @@ class _Unusual(Exception):
     """Raised from a callback: the head's framing is not one llhttp reads as h11 does."""
 
 
-class HttptoolsParser:
+class HttptoolsParser(ResponseParser):
     """llhttp through httptools; its callbacks are this object's ``on_*`` methods.
 
-    A new `httptools.HttpResponseParser` per response (about 0.3 µs) keeps no state across
+    A new `httptools.HttpResponseParser` per response (cheap to make) keeps no state across
     responses, and is what lets a HEAD response end at its head: llhttp cannot be told the
     request method. llhttp judges 204/304 and keep-alive itself. It has no end-of-input call,
     so a close-delimited body is ended here: at EOF, a body with neither Content-Length nor
@@ -67,24 +68,7 @@ class HttptoolsParser:
         "_method",
         "_parser",
         "_seen",
-        "body",
-        "complete",
-        "head_done",
-        "headers",
-        "keep_alive",
-        "reason",
-        "status",
-        "version",
     )
-
-    status: int
-    reason: bytes
-    version: bytes
-    headers: list[tuple[bytes, bytes]]
-    head_done: bool
-    complete: bool
-    keep_alive: bool
-    body: list[bytes]
 
     def __init__(self) -> None:
         self._h11: H11Parser | None = None
@@ -101,14 +85,7 @@ class HttptoolsParser:
         self._body_bytes = 0  # body bytes given out, before any turn to h11
         self._seen: list[bytes | bytearray] = []
         self._h11 = None
-        self.status = 0
-        self.reason = b""
-        self.version = b"HTTP/1.1"
-        self.headers = []
-        self.head_done = False
-        self.complete = False
-        self.keep_alive = False
-        self.body = []
+        self._new_response()
 
     def feed(self, data: bytes | bytearray) -> None:
         if self._h11 is not None:
@@ -147,13 +124,8 @@ class HttptoolsParser:
             self._h11.feed_eof()
             self._copy_h11()
             return
-        if self.complete:
-            self.keep_alive = False
+        if self._ended_at_eof():
             return
-        if not self.head_done:
-            raise httpx.RemoteProtocolError(
-                "server disconnected without sending a complete response"
-            )
         if framed(self.headers):
             raise incomplete_body()
         self.complete = True

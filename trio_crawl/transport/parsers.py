@@ -1,7 +1,7 @@
 """HTTP/1.1 response parsers behind one small interface: httptools (llhttp) or h11.
 
-The interface and the choice are here; the two live in `httptools_parser` and `h11_parser`,
-sharing `framing`.
+The interface is `parsed.ResponseParser` and the choice is here; the two live in
+`httptools_parser` and `h11_parser`, sharing `framing`.
 
 A parser reads one response at a time: `start` it with the request's method (a HEAD response
 has no body whatever its headers say), `feed` it what the socket gave, `feed_eof` when the
@@ -18,39 +18,14 @@ after a close-delimited body or bytes beyond the end of the response.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Literal
 
 from .framing import MAX_HEAD_BYTES as MAX_HEAD_BYTES
 from .h11_parser import H11Parser
 from .httptools_parser import HttptoolsParser
+from .parsed import ResponseParser as ResponseParser
 
 ParserName = Literal["httptools", "h11"]
-
-
-class ResponseParser(Protocol):
-    """What the transport reads after each `feed`.
-
-    `body` holds the chunks parsed since the transport last replaced it with a new list;
-    `keep_alive` is meaningful once `complete`.
-    """
-
-    status: int
-    reason: bytes
-    version: bytes
-    headers: list[tuple[bytes, bytes]]
-    head_done: bool
-    complete: bool
-    keep_alive: bool
-    body: list[bytes]
-
-    def start(self, method: bytes) -> None:
-        """Expect the response to a request of `method`."""
-
-    def feed(self, data: bytes | bytearray) -> None:
-        """Parse bytes from the server (never empty: that is `feed_eof`)."""
-
-    def feed_eof(self) -> None:
-        """The server closed: the end of a close-delimited body, or an error."""
 
 
 def make_parser(name: ParserName) -> ResponseParser:

@@ -1,30 +1,15 @@
 """`TrioTransport`: HTTP/1.1 for httpx straight on trio sockets, with a fast response parser.
 
-Why: a crawl spent ~2.7 times aiohttp's CPU per page, most of it in httpcore's pool and h11. This
+Why: a crawl spent far more CPU per page than aiohttp, most of it in httpcore's pool and h11. This
 transport keeps the per-request path short: one request head built with a single join, one
 ``send_all`` for a bodyless request, ``receive_some(65536)``, a C parser (httptools) fed
 whole reads, and a pool that is a dict of lists plus one parking lot.
 
-Parse cost on the demo's pages (``python benchmarks/parsers.py --responses 5000 --rounds 9``:
-µs per response through the adapters in `parsers`, per-response parser set-up included; CPython
-3.11, x86-64, on a shared two-core machine, where repeated runs vary by about ±1.5 µs for
-httptools and ±10 µs for h11)::
-
-    response                          bytes  httptools µs    h11 µs   ratio
-    list page, content-length         13949           3.0      49.3   16.6x
-    list page, chunked                13975           5.0      64.9   13.1x
-    detail page, content-length        6504           4.7      45.6    9.7x
-    detail page, chunked               6523           2.9      50.0   17.1x
-
-httptools is 10-25 times cheaper (3-5 µs a page against 45-85 µs), so it is the default
-``parser``; h11 (pure Python) is kept for comparison and as a fallback where llhttp is
-stricter than a server.
-
-Through a whole ``httpx.AsyncClient`` (``python benchmarks/transport.py``: list pages from the
-demo server in another process, 20 at a time; client CPU per request, best of 3, four runs on
-the same shared machine): httpx's own transport 990-1180 µs, this one 220-380 µs with
-httptools and 345-440 µs with h11. Most of what remains is httpx's client (building the
-request, cookies, the response object) and trio's socket calls.
+httptools (llhttp, in C) parses a response an order of magnitude cheaper than h11, so it is
+the default ``parser``; h11 (pure Python) is kept for comparison and as a fallback where llhttp
+is stricter than a server. ``benchmarks/parsers.py`` measures the parsers,
+``benchmarks/transport.py`` the client CPU per request against httpx's own transport; the
+figures are in ``benchmarks/results/code_figures.md``.
 
 A request's life, and what each step can raise (all httpx exceptions, so the crawler's
 `classify_exception` sorts them as it does httpcore's)::

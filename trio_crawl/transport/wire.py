@@ -12,13 +12,13 @@ This is the one place where trio's exceptions become httpx's::
 Each takes its timeout as `limit` (seconds; None is no limit) and runs under a bare
 `trio.CancelScope` with that deadline: when the scope swallows its own cancellation, the
 operation timed out. (``trio.fail_after`` would cost a generator-based context manager per
-read, about 1.5 µs more.) Any other cancellation passes through untouched.
+read.) Any other cancellation passes through untouched.
 
 The scope is left out when a deadline already in force comes no later (the crawler's
 request deadline, say): that one would fire first, so the operation's own timeout could never
-be the one that ends it. A scope costs 6-8 µs to enter and leave, several per request. Which
+be the one that ends it. Scopes are not free to enter and leave, and a request has several. Which
 deadline is in force is trio's `current_effective_deadline`, a walk up every enclosing cancel
-scope (~7 µs under the crawl's 17), unless the caller says it (`enclosing`: the deadline of a
+scope (a crawl has many), unless the caller says it (`enclosing`: the deadline of a
 scope it promises encloses the operation, `transport.DEADLINE_EXTENSION`).
 """
 
