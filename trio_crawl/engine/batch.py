@@ -27,7 +27,6 @@ from .results import (
     StageResult,
     StageStats,
     Success,
-    fatal,
 )
 from .runtime import Runtime
 from .stage import Stage
@@ -76,7 +75,7 @@ class BatchActor:
             items = self._items
             if not items:
                 return
-            if stopping.requested and not stage.drain:
+            if not stopping.may_start(stage.drain):
                 # The skipped stage's inputs end here; nothing is left for later stages.
                 skipped = Lost(ErrorKind.cancelled, NOT_STARTED).result(items, stage.name)
                 self._absorb(stage, items, skipped)
@@ -89,20 +88,8 @@ class BatchActor:
                 late_errors=self.runtime.late_errors,
             )
             self._running = (stage, items, child)
-            settings = self.runtime.settings
-            # The stage keeps its own deadline; this bound only catches an actor that ignores
-            # cancellation and would otherwise hang the batch (it stands still while paused).
-            bound = settings.stage_timeout_secs + settings.grace_secs
-            with (
-                trio.move_on_after(bound) as guard,
-                self.runtime.control.gate.deadline_of(guard),
-            ):
-                result = await child.result()
-            if guard.cancelled_caught:
-                child.scope.cancel()
-                result = fatal(
-                    ErrorKind.stage_timeout, f"{actor.name} did not report in {bound:g}s"
-                )
+            # No bound of its own: the stage keeps its deadline, the session's stop its grace.
+            result = await child.result()
             self._running = None
             self._absorb(stage, items, result)
             if self._fatal is not None:

@@ -7,9 +7,10 @@ deadline on one scope), not flags polled in loops::
     a KeyboardInterrupt, an aborting failure
       └─ Stopping.stop(request): fixes the status, the reason and the mode, once, and sets
          `scope.deadline = now + grace_secs` on the one scope around all of the session's work
-           hard      every registered `work` scope (planning, non-drain stages) is cancelled
-           graceful  work scopes are left alone: in-flight items finish; intake stops
-                     (`stopped` is set: no new item, no new retry attempt)
+           hard      every `work` scope (planning, waiting for a batch slot) and every
+                     non-drain stage's `window` is cancelled, the window noting why
+           graceful  work is left alone: in-flight items finish; intake stops
+                     (`may_start` says no: no new batch, item or retry attempt)
     drain stages (`Stage(drain=True)`: validation, saving) are never cancelled by a stop. They
     run over whatever was produced, within the same deadline, sharing what is left of it: a
     drain stage with k drain stages to go (itself included) may use 1/k of the time left, so
@@ -31,8 +32,10 @@ from typing import Literal, TypeAlias
 import attrs
 import trio
 
+from .accounting import Lost
 from .commands import Cancel, Command, Pause, Resume, Shutdown
 from .events import EventBus, SessionPaused, SessionResumed, StopRequested
+from .results import ErrorKind
 
 StopStatus: TypeAlias = Literal["cancelled", "timed_out", "failed"]
 
@@ -46,10 +49,55 @@ class StopRequest:
     graceful: bool = False
 
 
+class StageWindow:
+    """One stage's time: its deadline, its share of a stop's grace and, when the stop cut it
+    short, why. The stop writes the cause here as it acts, so the stage's report reads it
+    instead of guessing from the clock which limit ended its items."""
+
+    __slots__ = ("_stopping", "cause", "drain", "drain_left", "scope", "shared")
+
+    def __init__(self, stopping: Stopping, drain: bool, drain_left: int, deadline: float) -> None:
+        self._stopping = stopping
+        self.drain = drain
+        self.drain_left = drain_left
+        self.scope = trio.CancelScope(deadline=deadline)
+        self.shared = False
+        """Whether the stop gave this (drain) stage a share of its grace as its deadline."""
+        self.cause: Lost | None = None
+        """Set by a hard stop when it cancels this (non-drain) stage's work."""
+
+    def lost(self, elapsed: float) -> Lost:
+        """Why this stage's unfinished items did not finish (called once it has ended)."""
+        if self.cause is not None:
+            return self.cause
+        stopping = self._stopping
+        stop = stopping.request
+        # When the grace ends, the session's scope and a drain stage's share end together;
+        # both record it (trio marks a scope whose deadline passed as cancel_called).
+        if stop is not None and (
+            stopping.scope.cancel_called or (self.shared and self.scope.cancel_called)
+        ):
+            return Lost(ErrorKind.cancelled, f"{stop.reason}; no time left in the stop's grace")
+        if self.scope.cancel_called:
+            return Lost(ErrorKind.stage_timeout, f"stage timeout after {elapsed:g}s")
+        if stop is None:
+            return Lost(ErrorKind.cancelled, "cancelled")
+        return Lost(ErrorKind.cancelled, stop.reason)
+
+
 class Stopping:
     """The session's one stop and its grace deadline (see the module docstring)."""
 
-    __slots__ = ("_work", "deadline", "grace_secs", "hard", "request", "scope", "stopped")
+    __slots__ = (
+        "_stopped",
+        "_windows",
+        "_work",
+        "deadline",
+        "grace_secs",
+        "hard",
+        "request",
+        "scope",
+    )
 
     def __init__(self, grace_secs: float) -> None:
         self.grace_secs = grace_secs
@@ -58,14 +106,15 @@ class Stopping:
         self.deadline = math.inf
         self.scope = trio.CancelScope()
         """The one scope, entered by the session around all of its work."""
-        self.stopped = trio.Event()
+        self._stopped = trio.Event()
         self._work: set[trio.CancelScope] = set()
+        self._windows: set[StageWindow] = set()
 
-    @property
-    def requested(self) -> bool:
-        return self.request is not None
+    def may_start(self, drain: bool = False) -> bool:
+        """Whether new work may start: after a stop, only drain work does."""
+        return drain or self.request is None
 
-    def stop(self, request: StopRequest) -> tuple[bool, bool]:
+    def stop(self, request: StopRequest, gate: Gate) -> tuple[bool, bool]:
         """Stop the session. Returns (first, escalated): whether this was the first stop (the
         one whose reason and deadline hold) and whether it made a graceful stop hard."""
         first = self.request is None
@@ -73,12 +122,20 @@ class Stopping:
             self.request = request
             self.deadline = trio.current_time() + self.grace_secs
             self.scope.deadline = self.deadline
-            self.stopped.set()
+            self._stopped.set()
+            for window in self._windows:
+                if window.drain:
+                    self._share(window, gate)
         escalated = not request.graceful and not self.hard
         if escalated:
             self.hard = True
             for scope in tuple(self._work):
                 scope.cancel()
+            held = self.request if self.request is not None else request
+            for window in tuple(self._windows):
+                if not window.drain:
+                    window.cause = Lost(ErrorKind.cancelled, held.reason)
+                    window.scope.cancel()
         return first, escalated and not first
 
     @contextmanager
@@ -94,13 +151,45 @@ class Stopping:
         finally:
             self._work.discard(scope)
 
-    def share(self, drain_stages_left: int) -> float:
-        """The deadline of a drain stage with `drain_stages_left` drain stages to go, itself
-        included: an equal share of the grace that is left (all of it for the last one)."""
-        if self.request is None:
-            return math.inf
+    @contextmanager
+    def window(
+        self, gate: Gate, drain: bool, drain_left: int, timeout_secs: float
+    ) -> Iterator[StageWindow]:
+        """Run a stage in its window: its timeout (standing still while `gate` is shut); a
+        drain stage's share of the grace once the session stops; a hard stop's cancel for
+        a non-drain one. `drain_left` counts the drain stages its batch still has to run,
+        itself included."""
+        window = StageWindow(self, drain, drain_left, trio.current_time() + timeout_secs)
+        if self.request is not None:
+            if drain:
+                self._share(window, gate)
+            elif self.hard:
+                window.cause = Lost(ErrorKind.cancelled, self.request.reason)
+                window.scope.cancel()
+        self._windows.add(window)
+        try:
+            with window.scope, gate.deadline_of(window.scope):
+                yield window
+        finally:
+            self._windows.discard(window)
+
+    def _share(self, window: StageWindow, gate: Gate) -> None:
+        """Give a drain stage with k drain stages to go (itself included) 1/k of the grace
+        that is left (all of it for the last one), unless its own deadline comes first."""
         now = trio.current_time()
-        return now + max(0.0, self.deadline - now) / max(1, drain_stages_left)
+        share = now + max(0.0, self.deadline - now) / max(1, window.drain_left)
+        if share < gate.deadline(window.scope):
+            gate.set_deadline(window.scope, share)
+            window.shared = True
+
+    async def wait_retry(self, delay: float, drain: bool) -> None:
+        """Wait `delay` before a retry; a stop ends a non-drain wait at once (its next
+        attempt will then not start)."""
+        if drain:
+            await trio.sleep(delay)
+            return
+        with trio.move_on_after(delay):
+            await self._stopped.wait()
 
 
 class Gate:
@@ -147,6 +236,11 @@ class Gate:
     def _suspend(self, scope: trio.CancelScope) -> None:
         self._suspended[scope] = scope.deadline - trio.current_time()
         scope.deadline = math.inf
+
+    def deadline(self, scope: trio.CancelScope) -> float:
+        """A registered scope's deadline as it will be once the gate opens."""
+        left = self._suspended.get(scope)
+        return scope.deadline if left is None else trio.current_time() + left
 
     def set_deadline(self, scope: trio.CancelScope, deadline: float) -> None:
         """Set a registered scope's deadline, respecting a pause in progress."""
@@ -204,7 +298,7 @@ class SessionControl:
         A stop opens a shut gate: draining must not wait for a resume that will not come."""
         if self.gate.resume() and self.bus is not None:
             self.bus.emit(SessionResumed)
-        first, escalated = self.stopping.stop(request)
+        first, escalated = self.stopping.stop(request, self.gate)
         if (first or escalated) and self.bus is not None:
             stopping = self.stopping
             held = stopping.request if stopping.request is not None else request

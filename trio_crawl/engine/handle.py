@@ -30,10 +30,6 @@ from .settings import EngineSettings
 from .stage import Stage
 from .summary import SessionSummary
 
-_WAIT_MARGIN_SECS = 1.0
-"""Beyond grace + outcome bound, how long the caller's exit waits before giving up on the
-session actor (only a plug-in that ignores cancellation could need it)."""
-
 
 class Session:
     """A running session: subscribe to its events, steer it, await its summary."""
@@ -199,14 +195,9 @@ async def open_session(
                     raised = exc
             if raised is not None:
                 session._stop_for(raised)
-                # The stop's own deadline bounds this; the shield keeps the caller's
-                # cancellation from cutting the drain short.
-                with trio.CancelScope(shield=True) as scope:
-                    scope.deadline = (
-                        runtime.control.stopping.deadline
-                        + runtime.settings.outcome_timeout_secs
-                        + _WAIT_MARGIN_SECS
-                    )
+                # The session's own stop bounds this (its grace, then the outcome's bound);
+                # the shield keeps the caller's cancellation from cutting the drain short.
+                with trio.CancelScope(shield=True):
                     await session.wait()
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:

@@ -154,7 +154,7 @@ class SessionActor:
                 if not runtime.control.interrupted(exc):
                     raise
                 return
-        if answer is None or stopping.requested:
+        if answer is None or not stopping.may_start():
             return
         plan = as_plan(answer)
         account = self.account
@@ -173,7 +173,7 @@ class SessionActor:
                     with stopping.work():
                         await slots.acquire_on_behalf_of(batch_id)
                         acquired = True
-                    if stopping.requested:
+                    if not stopping.may_start():
                         if acquired:
                             slots.release_on_behalf_of(batch_id)
                         for left in plan.batches[batch_id - 1 :]:
@@ -198,7 +198,7 @@ class SessionActor:
                     lost = Lost(ErrorKind.cancelled, "the stop's grace ran out")
                     result = lost.result(items, self.stages[0].name)
                 self._absorb(result)
-        if plan.settle is not None and not stopping.requested and account.failure is None:
+        if plan.settle is not None and stopping.may_start() and account.failure is None:
             account.unsettled = await self._settle(plan.settle)
 
     async def _settle(self, settle: Callable[[], Awaitable[str]]) -> str:

@@ -17,6 +17,7 @@ import trio
 
 from .accounting import Lost
 from .commands import Command, ExecuteStage
+from .control import StageWindow
 from .events import ItemProgress, StageCompleted, StageStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -67,9 +68,7 @@ class StageActor:
         self._workers = 0
         self._spawned = 0
         self._grow_scope = trio.CancelScope()
-        self._deadline = trio.CancelScope()
-        self._stage_deadline = math.inf
-        self._share_applied = False
+        self._window: StageWindow | None = None
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -84,20 +83,18 @@ class StageActor:
         self._units = [list(items)] if self.stage.batched and items else list(items)
         self._total = len(items)
         self._outputs = [None] * len(self._units)
-        self._stage_deadline = started + runtime.settings.stage_timeout_secs
-        self._deadline.deadline = self._stage_deadline
         runtime.bus.emit(StageStarted, self.batch_id, self.stage.name, len(items))
+        control_ = runtime.control
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
-                if self.stage.drain:
-                    nursery.start_soon(self._share_grace)
-                with self._deadline, runtime.control.gate.deadline_of(self._deadline):
-                    if self.stage.drain:
-                        await self._feed()
-                    else:
-                        with runtime.control.stopping.work():
-                            await self._feed()
+                with control_.stopping.window(
+                    control_.gate,
+                    self.stage.drain,
+                    self.drain_left,
+                    runtime.settings.stage_timeout_secs,
+                ) as self._window:
+                    await self._feed()
                 nursery.cancel_scope.cancel()
         finally:
             self._report(report, trio.current_time() - started)
@@ -126,17 +123,8 @@ class StageActor:
         async for command in control:
             self.runtime.control.apply(command)
 
-    async def _share_grace(self) -> None:
-        """A drain stage is never cancelled by a stop; it takes its share of the grace."""
-        stopping = self.runtime.control.stopping
-        await stopping.stopped.wait()
-        share = stopping.share(self.drain_left)
-        if share < self._stage_deadline:
-            self.runtime.control.gate.set_deadline(self._deadline, share)
-            self._share_applied = True
-
     def _intake_closed(self) -> bool:
-        return not self.stage.drain and self.runtime.control.stopping.requested
+        return not self.runtime.control.stopping.may_start(self.stage.drain)
 
     # -- items ---------------------------------------------------------------------------
 
@@ -228,11 +216,7 @@ class StageActor:
         note = "waiting to retry after"
         try:
             while True:
-                if self.stage.drain:
-                    await trio.sleep(delay)
-                else:
-                    with trio.move_on_after(delay):
-                        await stopping.stopped.wait()
+                await stopping.wait_retry(delay, self.stage.drain)
                 if not await self._acquire(borrower):
                     return
                 attempts += 1
@@ -312,27 +296,11 @@ class StageActor:
             return tuple(collected)
         return tuple(output for output in self._outputs if output is not None)
 
-    def _lost(self, elapsed: float) -> Lost:
-        """Why the unfinished units did not finish. (Checked against the clock, not against
-        which scope caught the cancellation: when the grace ends, the session's scope and a
-        drain stage's share end at the same moment, and the outer scope is the one that
-        catches.)"""
-        stopping = self.runtime.control.stopping
-        stop = stopping.request
-        now = trio.current_time()
-        out_of_time = now >= self._deadline.deadline
-        if stop is not None and (now >= stopping.deadline or (out_of_time and self._share_applied)):
-            return Lost(ErrorKind.cancelled, f"{stop.reason}; no time left in the stop's grace")
-        if out_of_time:
-            return Lost(ErrorKind.stage_timeout, f"stage timeout after {elapsed:g}s")
-        if stop is None:
-            return Lost(ErrorKind.cancelled, "cancelled")
-        return Lost(ErrorKind.cancelled, stop.reason)
-
     def _result(self, elapsed: float) -> StageResult:
         outputs = self._collect_outputs()
         if self._unfinished:
-            lost = self._lost(elapsed)
+            window = self._window
+            lost = window.lost(elapsed) if window is not None else Lost(ErrorKind.cancelled, "")
             for unit, attempts, note in self._unfinished:
                 units: Iterable[Any] = unit if self.stage.batched else (unit,)
                 self._failed.extend(
