@@ -15,7 +15,7 @@ import trio
 
 from .accounting import NOT_STARTED, Lost
 from .actor import Child, spawn
-from .commands import Command, ExecuteStage, ProcessBatch
+from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Resume
 from .events import BatchCompleted, BatchFailed, BatchStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -47,6 +47,8 @@ class BatchActor:
         self._fatal: FatalError | None = None
         self._interrupted: Interrupted | None = None
         self._running: tuple[Stage, Sequence[Any], Child[StageResult]] | None = None
+        self._paused = False
+        self._cancel: str | None = None
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -56,6 +58,13 @@ class BatchActor:
             raise TypeError(f"{self.name} expected ProcessBatch first, got {command!r}")
         self.runtime.bus.emit(BatchStarted, self.batch_id, len(command.items))
         self._items = command.items
+        # Commands sent along with the work (the session paused, this batch cancelled before
+        # it started) are obeyed before the first stage starts.
+        while True:
+            try:
+                self._obey(control.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
@@ -75,9 +84,12 @@ class BatchActor:
             items = self._items
             if not items:
                 return
-            if not stopping.may_start(stage.drain):
+            if not stopping.may_start(stage.drain) or (
+                self._cancel is not None and not stage.drain
+            ):
                 # The skipped stage's inputs end here; nothing is left for later stages.
-                skipped = Lost(ErrorKind.cancelled, NOT_STARTED).result(items, stage.name)
+                why = NOT_STARTED if self._cancel is None else f"{self._cancel}; not started"
+                skipped = Lost(ErrorKind.cancelled, why).result(items, stage.name)
                 self._absorb(stage, items, skipped)
                 return
             actor = StageActor(stage, self.runtime, self.batch_id, sum(drains[position:]))
@@ -88,6 +100,8 @@ class BatchActor:
                 late_errors=self.runtime.late_errors,
             )
             self._running = (stage, items, child)
+            if self._paused:
+                child.tell(Pause())
             # No bound of its own: the stage keeps its deadline, the session's stop its grace.
             result = await child.result()
             self._running = None
@@ -143,4 +157,21 @@ class BatchActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
+
+    def _obey(self, command: Command) -> None:
+        """The session steers this batch: note it (for the stages still to start) and pass it
+        on to the stage running now."""
+        if isinstance(command, Pause):
+            if not self.runtime.control.stopping.may_start():  # a stop has opened the gates
+                return
+            self._paused = True
+        elif isinstance(command, Resume):
+            self._paused = False
+        elif isinstance(command, Cancel):
+            if self._cancel is None:
+                self._cancel = command.reason
+        else:
+            raise TypeError(f"{self.name} cannot obey {command!r}")
+        if self._running is not None:
+            self._running[2].tell(command)

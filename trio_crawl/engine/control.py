@@ -54,17 +54,32 @@ class StageWindow:
     short, why. The stop writes the cause here as it acts, so the stage's report reads it
     instead of guessing from the clock which limit ended its items."""
 
-    __slots__ = ("_stopping", "cause", "drain", "drain_left", "scope", "shared")
+    __slots__ = ("_stopping", "cause", "drain", "drain_left", "gate", "scope", "shared")
 
-    def __init__(self, stopping: Stopping, drain: bool, drain_left: int, deadline: float) -> None:
+    def __init__(
+        self, stopping: Stopping, gate: Gate, drain: bool, drain_left: int, deadline: float
+    ) -> None:
         self._stopping = stopping
+        self.gate = gate
         self.drain = drain
         self.drain_left = drain_left
         self.scope = trio.CancelScope(deadline=deadline)
         self.shared = False
         """Whether the stop gave this (drain) stage a share of its grace as its deadline."""
         self.cause: Lost | None = None
-        """Set by a hard stop when it cancels this (non-drain) stage's work."""
+        """Set by a hard stop, or by its batch's `Cancel`, when it cancels this (non-drain)
+        stage's work."""
+
+    def may_start(self) -> bool:
+        """Whether this stage may start an item (or a retry attempt) now."""
+        return self._stopping.may_start(self.drain) and (self.drain or self.cause is None)
+
+    def cancel(self, reason: str) -> None:
+        """Its batch was cancelled: a non-drain stage stops at once (a drain stage goes on
+        keeping what was produced)."""
+        if not self.drain and self.cause is None:
+            self.cause = Lost(ErrorKind.cancelled, reason)
+            self.scope.cancel()
 
     def lost(self, elapsed: float) -> Lost:
         """Why this stage's unfinished items did not finish (called once it has ended)."""
@@ -114,7 +129,7 @@ class Stopping:
         """Whether new work may start: after a stop, only drain work does."""
         return drain or self.request is None
 
-    def stop(self, request: StopRequest, gate: Gate) -> tuple[bool, bool]:
+    def stop(self, request: StopRequest) -> tuple[bool, bool]:
         """Stop the session. Returns (first, escalated): whether this was the first stop (the
         one whose reason and deadline hold) and whether it made a graceful stop hard."""
         first = self.request is None
@@ -124,8 +139,10 @@ class Stopping:
             self.scope.deadline = self.deadline
             self._stopped.set()
             for window in self._windows:
+                # Draining must not wait for a resume that will not come.
+                window.gate.resume()
                 if window.drain:
-                    self._share(window, gate)
+                    self._share(window)
         escalated = not request.graceful and not self.hard
         if escalated:
             self.hard = True
@@ -133,7 +150,7 @@ class Stopping:
                 scope.cancel()
             held = self.request if self.request is not None else request
             for window in tuple(self._windows):
-                if not window.drain:
+                if not window.drain and window.cause is None:
                     window.cause = Lost(ErrorKind.cancelled, held.reason)
                     window.scope.cancel()
         return first, escalated and not first
@@ -159,10 +176,11 @@ class Stopping:
         drain stage's share of the grace once the session stops; a hard stop's cancel for
         a non-drain one. `drain_left` counts the drain stages its batch still has to run,
         itself included."""
-        window = StageWindow(self, drain, drain_left, trio.current_time() + timeout_secs)
+        window = StageWindow(self, gate, drain, drain_left, trio.current_time() + timeout_secs)
         if self.request is not None:
+            gate.resume()
             if drain:
-                self._share(window, gate)
+                self._share(window)
             elif self.hard:
                 window.cause = Lost(ErrorKind.cancelled, self.request.reason)
                 window.scope.cancel()
@@ -173,13 +191,13 @@ class Stopping:
         finally:
             self._windows.discard(window)
 
-    def _share(self, window: StageWindow, gate: Gate) -> None:
+    def _share(self, window: StageWindow) -> None:
         """Give a drain stage with k drain stages to go (itself included) 1/k of the grace
         that is left (all of it for the last one), unless its own deadline comes first."""
         now = trio.current_time()
         share = now + max(0.0, self.deadline - now) / max(1, window.drain_left)
-        if share < gate.deadline(window.scope):
-            gate.set_deadline(window.scope, share)
+        if share < window.gate.deadline(window.scope):
+            window.gate.set_deadline(window.scope, share)
             window.shared = True
 
     async def wait_retry(self, delay: float, drain: bool) -> None:
@@ -193,9 +211,10 @@ class Stopping:
 
 
 class Gate:
-    """Pause and resume: `wait_open()` blocks while paused, and the deadlines of registered
-    stage scopes are suspended while the gate is shut (they resume with the time they had
-    left), so pausing never times a stage out."""
+    """One stage's pause: `wait_open()` blocks while paused, and the deadlines of registered
+    scopes are suspended while the gate is shut (they resume with the time they had left), so
+    pausing never times a stage out. Only its stage actor shuts and opens it, obeying the
+    `Pause`/`Resume` on its control channel; the stop opens it (see `Stopping.stop`)."""
 
     __slots__ = ("_open", "_scopes", "_suspended", "paused")
 
@@ -263,42 +282,49 @@ class Gate:
 
 
 class SessionControl:
-    """What every actor of one session shares to obey its commands: the gate and the stop.
+    """What every actor of one session shares: the one stop (and whether the caller paused
+    the session, for batches that start later).
 
-    Commands may reach any actor's control channel; each hands them to `apply`, so they mean
-    the same wherever they land. A KeyboardInterrupt that a plug-in raised is kept in
-    `interrupt`: the session stops for it, and `open_session` re-raises it once all is done.
+    Pause and resume are not shared state: they travel down the control channels (see
+    `engine.commands`). A KeyboardInterrupt that a plug-in raised is kept in `interrupt`: the
+    session stops for it, and `open_session` re-raises it once all is done.
     """
 
-    __slots__ = ("bus", "gate", "interrupt", "stopping")
+    __slots__ = ("bus", "interrupt", "paused", "stopping")
 
     def __init__(self, grace_secs: float, bus: EventBus | None = None) -> None:
-        self.gate = Gate()
         self.stopping = Stopping(grace_secs)
+        self.paused = False
         self.interrupt: BaseException | None = None
         self.bus = bus
 
-    def apply(self, command: Command) -> None:
-        """Obey a control command (work commands such as ProcessBatch are not for here)."""
-        if isinstance(command, Pause):
-            if self.gate.pause() and self.bus is not None:
-                self.bus.emit(SessionPaused)
-        elif isinstance(command, Resume):
-            if self.gate.resume() and self.bus is not None:
-                self.bus.emit(SessionResumed)
-        elif isinstance(command, Cancel):
+    def apply(self, command: Command) -> bool:
+        """Obey a session-wide command. True when it is a pause or resume that changed the
+        session's state (the session then passes it on to its batches)."""
+        if isinstance(command, Pause | Resume):
+            pause = isinstance(command, Pause)
+            if pause == self.paused or (pause and not self.stopping.may_start()):
+                return False
+            self.paused = pause
+            if self.bus is not None:
+                self.bus.emit(SessionPaused if pause else SessionResumed)
+            return True
+        if isinstance(command, Cancel):
             self.stop(StopRequest("cancelled", command.reason))
         elif isinstance(command, Shutdown):
             mode = "graceful" if command.graceful else "hard"
             self.stop(StopRequest("cancelled", f"{mode} shutdown", command.graceful))
+        return False
 
     def stop(self, request: StopRequest) -> bool:
         """Stop the session (see `Stopping.stop`), announcing it; True if it was the first.
 
-        A stop opens a shut gate: draining must not wait for a resume that will not come."""
-        if self.gate.resume() and self.bus is not None:
-            self.bus.emit(SessionResumed)
-        first, escalated = self.stopping.stop(request, self.gate)
+        A stop opens every shut gate: draining must not wait for a resume that will not come."""
+        if self.paused:
+            self.paused = False
+            if self.bus is not None:
+                self.bus.emit(SessionResumed)
+        first, escalated = self.stopping.stop(request)
         if (first or escalated) and self.bus is not None:
             stopping = self.stopping
             held = stopping.request if stopping.request is not None else request

@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from .actor import Child, contains, first_of, spawn
-from .commands import Cancel, Command, Pause, Resume, Shutdown
+from .commands import Cancel, Command, ForBatch, Pause, Resume, Shutdown
 from .control import StopRequest
 from .events import ConfigRejected, ConfigReloaded, EventBus, SessionFailed, Subscription
 from .planning import Planner, static_planner
@@ -73,6 +73,22 @@ class Session:
 
     def cancel(self, reason: str = "cancelled") -> None:
         self._tell(Cancel(reason))
+
+    def pause_batch(self, batch_id: int) -> None:
+        """Start no new item of batch `batch_id` (its in-flight ones finish) until
+        `resume_batch` or `resume`; other batches go on. Batches are numbered from 1 in the
+        order planned (`BatchStarted.batch_id`)."""
+        self._tell(ForBatch(batch_id, Pause()))
+
+    def resume_batch(self, batch_id: int) -> None:
+        """Undo `pause_batch` (or a session `pause`) for this batch alone."""
+        self._tell(ForBatch(batch_id, Resume()))
+
+    def cancel_batch(self, batch_id: int, reason: str = "batch cancelled") -> None:
+        """Stop batch `batch_id` alone: its fetching work is cancelled and its unfinished items
+        are reported `cancelled` with `reason`; what it already fetched still goes through its
+        drain stages (validation, saving); the session and the other batches go on."""
+        self._tell(ForBatch(batch_id, Cancel(reason)))
 
     def fail(self, error: StageError) -> None:
         """Stop the session as `failed` because of `error`: something the stages need can no

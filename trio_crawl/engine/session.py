@@ -18,7 +18,7 @@ import trio
 from .accounting import NOT_STARTED, Lost
 from .actor import Child, contains, spawn, split_failure
 from .batch import BatchActor
-from .commands import Command, ProcessBatch
+from .commands import Cancel, Command, ForBatch, Pause, ProcessBatch, Resume, Shutdown, Steer
 from .control import StopRequest
 from .events import (
     PlanReady,
@@ -68,6 +68,8 @@ class SessionActor:
         self.on_finish = on_finish
         self.on_summary = on_summary
         self.account = SessionAccount(stages)
+        self._batches: dict[int, Child[StageResult]] = {}
+        self._early: dict[int, list[Steer]] = {}
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -77,7 +79,7 @@ class SessionActor:
         # Commands sent before the session's first checkpoint are obeyed before anything starts.
         while True:
             try:
-                runtime.control.apply(control.receive_nowait())
+                self._obey(control.receive_nowait())
             except (trio.WouldBlock, trio.EndOfChannel):
                 break
         runtime.bus.emit(SessionStarted, self.session_id)
@@ -188,6 +190,11 @@ class SessionActor:
                         late_errors=runtime.late_errors,
                     )
                     running[child] = items
+                    self._batches[batch_id] = child
+                    if runtime.control.paused:
+                        child.tell(Pause())
+                    for steer in self._early.pop(batch_id, ()):
+                        child.tell(steer)
                     nursery.start_soon(self._await_batch, child, slots, batch_id, running)
         finally:
             # Batches whose wait was cut short (the grace ran out): every batch task has ended
@@ -222,6 +229,7 @@ class SessionActor:
             result = await child.result()
         finally:
             slots.release_on_behalf_of(batch_id)
+            del self._batches[batch_id]
         del running[child]
         self._absorb(result)
 
@@ -235,7 +243,23 @@ class SessionActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
+
+    def _obey(self, command: Command) -> None:
+        """A stop is the session's own (`SessionControl`); a pause or resume goes on to every
+        batch running; a command for one batch goes to it (or waits for it to start)."""
+        if isinstance(command, ForBatch):
+            child = self._batches.get(command.batch_id)
+            if child is not None:
+                child.tell(command.command)
+            else:
+                self._early.setdefault(command.batch_id, []).append(command.command)
+        elif isinstance(command, Pause | Resume | Cancel | Shutdown):
+            if self.runtime.control.apply(command):
+                for child in self._batches.values():
+                    child.tell(command)
+        else:
+            raise TypeError(f"the session cannot obey {command!r}")
 
     async def _soft_deadline(self, started: float) -> None:
         settings = self.runtime.settings

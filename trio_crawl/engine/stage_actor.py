@@ -16,8 +16,8 @@ from typing import Any
 import trio
 
 from .accounting import Lost
-from .commands import Command, ExecuteStage
-from .control import StageWindow
+from .commands import Cancel, Command, ExecuteStage, Pause, Resume
+from .control import Gate, StageWindow
 from .events import ItemProgress, StageCompleted, StageStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -68,6 +68,8 @@ class StageActor:
         self._workers = 0
         self._spawned = 0
         self._grow_scope = trio.CancelScope()
+        self._gate = Gate()
+        self._cancel: str | None = None
         self._window: StageWindow | None = None
 
     async def run(
@@ -84,16 +86,23 @@ class StageActor:
         self._total = len(items)
         self._outputs = [None] * len(self._units)
         runtime.bus.emit(StageStarted, self.batch_id, self.stage.name, len(items))
-        control_ = runtime.control
+        # What the batch sent along with the work (a pause, say) is obeyed before any item.
+        while True:
+            try:
+                self._obey(control.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel):
+                break
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
-                with control_.stopping.window(
-                    control_.gate,
+                with runtime.control.stopping.window(
+                    self._gate,
                     self.stage.drain,
                     self.drain_left,
                     runtime.settings.stage_timeout_secs,
                 ) as self._window:
+                    if self._cancel is not None:
+                        self._window.cancel(self._cancel)
                     await self._feed()
                 nursery.cancel_scope.cancel()
         finally:
@@ -121,10 +130,26 @@ class StageActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
+
+    def _obey(self, command: Command) -> None:
+        """Its batch steers it: pause and resume its gate, cancel its window."""
+        if isinstance(command, Pause):
+            if self.runtime.control.stopping.may_start():  # a stop has opened the gates
+                self._gate.pause()
+        elif isinstance(command, Resume):
+            self._gate.resume()
+        elif isinstance(command, Cancel):
+            if self._cancel is None:
+                self._cancel = command.reason
+            if self._window is not None:
+                self._window.cancel(command.reason)
+        else:
+            raise TypeError(f"{self.name} cannot obey {command!r}")
 
     def _intake_closed(self) -> bool:
-        return not self.runtime.control.stopping.may_start(self.stage.drain)
+        window = self._window
+        return window is None or not window.may_start()
 
     # -- items ---------------------------------------------------------------------------
 
@@ -159,7 +184,7 @@ class StageActor:
 
     async def _acquire(self, borrower: tuple[int, int]) -> bool:
         """Wait for a free slot while the gate is shut; False once intake is closed."""
-        gate = self.runtime.control.gate
+        gate = self._gate
         while True:
             await gate.wait_open()
             if self._intake_closed():
