@@ -15,7 +15,7 @@ import trio
 
 from .accounting import NOT_STARTED, Lost
 from .actor import Child, spawn
-from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Resume
+from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Reconfigure, Resume
 from .events import BatchCompleted, BatchFailed, BatchStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -171,7 +171,7 @@ class BatchActor:
         elif isinstance(command, Cancel):
             if self._cancel is None:
                 self._cancel = command.reason
-        else:
+        elif not isinstance(command, Reconfigure):
             raise TypeError(f"{self.name} cannot obey {command!r}")
         if self._running is not None:
             self._running[2].tell(command)

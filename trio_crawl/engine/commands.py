@@ -4,6 +4,7 @@ Each actor obeys what reaches its channel and passes on what its children must h
 session forwards `Pause` and `Resume` to every batch (and `ForBatch` to one), a batch forwards
 `Pause`, `Resume` and `Cancel` to the stage it runs. A session-wide stop (`Cancel`,
 `Shutdown` sent to the session) is the one stop policy of `engine.control`, not a message.
+`Reconfigure` goes down to every running stage.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ class Shutdown:
     graceful: bool = True
 
 
+@attrs.frozen
+class Reconfigure:
+    """Session → batches → stages: the settings in force changed; take up the new limits now
+    (a stage adds workers when its limit was raised)."""
+
+
 Steer: TypeAlias = Pause | Resume | Cancel
 """What one batch can be told on its own."""
 
@@ -67,4 +74,6 @@ class ForBatch:
     command: Steer
 
 
-Command: TypeAlias = ProcessBatch | ExecuteStage | Pause | Resume | Cancel | Shutdown | ForBatch
+Command: TypeAlias = (
+    ProcessBatch | ExecuteStage | Pause | Resume | Cancel | Shutdown | Reconfigure | ForBatch
+)

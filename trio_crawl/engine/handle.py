@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from .actor import Child, contains, first_of, spawn
-from .commands import Cancel, Command, ForBatch, Pause, Resume, Shutdown
+from .commands import Cancel, Command, ForBatch, Pause, Reconfigure, Resume, Shutdown
 from .control import StopRequest
 from .events import ConfigRejected, ConfigReloaded, EventBus, SessionFailed, Subscription
 from .planning import Planner, static_planner
@@ -110,6 +110,7 @@ class Session:
         if self.done:
             return
         self._runtime.reconfigure(settings)
+        self._tell(Reconfigure())
         self._runtime.bus.emit(ConfigReloaded, source, tuple(changed))
 
     def reject_config(self, source: str, error: str) -> None:

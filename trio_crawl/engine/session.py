@@ -18,7 +18,17 @@ import trio
 from .accounting import NOT_STARTED, Lost
 from .actor import Child, contains, spawn, split_failure
 from .batch import BatchActor
-from .commands import Cancel, Command, ForBatch, Pause, ProcessBatch, Resume, Shutdown, Steer
+from .commands import (
+    Cancel,
+    Command,
+    ForBatch,
+    Pause,
+    ProcessBatch,
+    Reconfigure,
+    Resume,
+    Shutdown,
+    Steer,
+)
 from .control import StopRequest
 from .events import (
     PlanReady,
@@ -246,14 +256,17 @@ class SessionActor:
             self._obey(command)
 
     def _obey(self, command: Command) -> None:
-        """A stop is the session's own (`SessionControl`); a pause or resume goes on to every
-        batch running; a command for one batch goes to it (or waits for it to start)."""
+        """A stop is the session's own (`SessionControl`); a pause, resume or reconfigure goes
+        on to every batch running; a command for one batch goes to it (or waits for it to start)."""
         if isinstance(command, ForBatch):
             child = self._batches.get(command.batch_id)
             if child is not None:
                 child.tell(command.command)
             else:
                 self._early.setdefault(command.batch_id, []).append(command.command)
+        elif isinstance(command, Reconfigure):
+            for child in self._batches.values():
+                child.tell(command)
         elif isinstance(command, Pause | Resume | Cancel | Shutdown):
             if self.runtime.control.apply(command):
                 for child in self._batches.values():

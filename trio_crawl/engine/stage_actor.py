@@ -16,7 +16,7 @@ from typing import Any
 import trio
 
 from .accounting import Lost
-from .commands import Cancel, Command, ExecuteStage, Pause, Resume
+from .commands import Cancel, Command, ExecuteStage, Pause, Reconfigure, Resume
 from .control import Gate, StageWindow
 from .events import ItemProgress, StageCompleted, StageStarted
 from .oneshot import OneshotSender
@@ -67,7 +67,7 @@ class StageActor:
         self._next = 0
         self._workers = 0
         self._spawned = 0
-        self._grow_scope = trio.CancelScope()
+        self._workers_nursery: trio.Nursery | None = None
         self._gate = Gate()
         self._cancel: str | None = None
         self._window: StageWindow | None = None
@@ -144,6 +144,11 @@ class StageActor:
                 self._cancel = command.reason
             if self._window is not None:
                 self._window.cancel(command.reason)
+        elif isinstance(command, Reconfigure):
+            # A raised limit adds workers at once; a lowered one needs nothing (workers beyond
+            # it wait at the limiter).
+            if self._workers_nursery is not None and not self._intake_closed():
+                self._add_workers(self._workers_nursery)
         else:
             raise TypeError(f"{self.name} cannot obey {command!r}")
 
@@ -160,9 +165,10 @@ class StageActor:
         try:
             if units:
                 async with trio.open_nursery() as workers:
+                    self._workers_nursery = workers
                     self._add_workers(workers)
-                    workers.start_soon(self._grow, workers)
         finally:
+            self._workers_nursery = None
             for unit in units[self._next :]:
                 self._unfinished.append((unit, 0, "not started"))
 
@@ -173,14 +179,6 @@ class StageActor:
             self._workers += 1
             self._spawned += 1
             workers.start_soon(self._worker, workers, self._spawned)
-
-    async def _grow(self, workers: trio.Nursery) -> None:
-        """Add workers when the limit is raised while the stage runs (lowering needs nothing:
-        workers beyond the new limit wait at the limiter)."""
-        with self._grow_scope:
-            while True:
-                await self.runtime.wait_changed()
-                self._add_workers(workers)
 
     async def _acquire(self, borrower: tuple[int, int]) -> bool:
         """Wait for a free slot while the gate is shut; False once intake is closed."""
@@ -228,8 +226,6 @@ class StageActor:
             if current is not _NONE:
                 self._unfinished.append((current, 1, "in flight"))
             self._workers -= 1
-            if self._workers == 0 or self._next >= len(units):
-                self._grow_scope.cancel()
 
     async def _retry(
         self, index: int, unit: Any, attempts: int, delay: float, error: StageError
