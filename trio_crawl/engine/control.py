@@ -338,9 +338,12 @@ class SessionControl:
         return first
 
     def interrupted(self, exc: BaseException) -> bool:
-        """A plug-in raised KeyboardInterrupt: stop for it (hard). False if the session was
-        already stopping for one, in which case the caller lets it propagate (a second
-        Ctrl-C ends the grace instead of waiting it out)."""
+        """What the engine does with a KeyboardInterrupt, wherever it lands (a plug-in — stage
+        handler, planner, outcome hook — raised it, it hit the session's own tasks, or the
+        caller's block raised it): the first is kept in `interrupt` and stops the session
+        (hard), and `open_session` raises it once the summary is out. False if the session
+        was already stopping for one: a plug-in's caller then lets this one propagate (a
+        second Ctrl-C ends the grace instead of waiting it out)."""
         if self.interrupt is not None:
             return False
         self.interrupt = exc

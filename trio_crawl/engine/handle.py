@@ -152,9 +152,11 @@ class Session:
     def _stop_for(self, exc: BaseException) -> None:
         """The caller's block (or its wait) ended with `exc`: stop the session for it."""
         control = self._runtime.control
-        if contains(exc, KeyboardInterrupt):
-            reason = "KeyboardInterrupt"
-        elif contains(exc, trio.Cancelled):
+        interrupt = first_of(exc, KeyboardInterrupt)
+        if interrupt is not None:
+            control.interrupted(interrupt)
+            return
+        if contains(exc, trio.Cancelled):
             reason = "cancelled by the caller"
         else:
             reason = f"the session's block raised {exc!r}"

@@ -16,7 +16,7 @@ import attrs
 import trio
 
 from .accounting import NOT_STARTED, Lost
-from .actor import Child, contains, spawn, split_failure
+from .actor import Child, first_of, spawn, split_failure
 from .batch import BatchActor
 from .commands import (
     Cancel,
@@ -108,8 +108,9 @@ class SessionActor:
                     f"the session broke: {failure!r}", StageError.from_exception(failure)
                 )
             if rest is not None:
-                if contains(rest, KeyboardInterrupt):
-                    runtime.control.stop(StopRequest("cancelled", "KeyboardInterrupt"))
+                interrupt = first_of(rest, KeyboardInterrupt)
+                if interrupt is not None:
+                    runtime.control.interrupted(interrupt)
                 if rest is exc:
                     raise
                 raise rest from None
@@ -124,7 +125,6 @@ class SessionActor:
 
     async def _finish(self, summary: SessionSummary, report: OneshotSender[Any]) -> None:
         """Record the outcome (bounded, shielded), announce it, hand it over."""
-        interrupt: BaseException | None = None
         if self.on_finish is not None:
             # Recording the outcome (a crawl_runs row, say) must not cost the caller the
             # summary: a failure or a hang there is noted in it instead.
@@ -136,7 +136,9 @@ class SessionActor:
                 except Exception as exc:  # (a StageError says it in words, others in repr)
                     problem = f"failed: {exc if isinstance(exc, StageError) else repr(exc)}"
                 except KeyboardInterrupt as exc:
-                    problem, interrupt = "was interrupted", exc
+                    # Kept; open_session raises it once the summary is out.
+                    self.runtime.control.interrupted(exc)
+                    problem = "was interrupted"
             if problem:
                 note = f"recording the session's outcome {problem}"
                 reason = f"{summary.reason}; {note}" if summary.reason else note
@@ -148,8 +150,6 @@ class SessionActor:
             self.on_summary(summary)
         if not report.sent:
             report.send(summary)
-        if interrupt is not None:
-            raise interrupt
 
     async def _crawl(self) -> None:
         runtime = self.runtime
