@@ -14,7 +14,7 @@ from typing import Any
 import trio
 
 from .accounting import NOT_STARTED, Lost
-from .actor import Child, spawn
+from .actor import Child, obey_pending, spawn
 from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Reconfigure, Resume
 from .events import BatchCompleted, BatchFailed, BatchStarted
 from .oneshot import OneshotSender
@@ -60,11 +60,7 @@ class BatchActor:
         self._items = command.items
         # Commands sent along with the work (the session paused, this batch cancelled before
         # it started) are obeyed before the first stage starts.
-        while True:
-            try:
-                self._obey(control.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+        obey_pending(control, self._obey)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)

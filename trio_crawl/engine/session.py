@@ -16,7 +16,7 @@ import attrs
 import trio
 
 from .accounting import NOT_STARTED, Lost
-from .actor import Child, first_of, spawn, split_failure
+from .actor import Child, first_of, obey_pending, spawn, split_failure
 from .batch import BatchActor
 from .commands import (
     Cancel,
@@ -87,11 +87,7 @@ class SessionActor:
         runtime = self.runtime
         started = trio.current_time()
         # Commands sent before the session's first checkpoint are obeyed before anything starts.
-        while True:
-            try:
-                self._obey(control.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+        obey_pending(control, self._obey)
         runtime.bus.emit(SessionStarted, self.session_id)
         try:
             async with trio.open_nursery() as nursery:

@@ -16,6 +16,7 @@ from typing import Any
 import trio
 
 from .accounting import Lost
+from .actor import obey_pending
 from .commands import Cancel, Command, ExecuteStage, Pause, Reconfigure, Resume
 from .control import Gate, StageWindow
 from .events import ItemProgress, StageCompleted, StageStarted
@@ -87,11 +88,7 @@ class StageActor:
         self._outputs = [None] * len(self._units)
         runtime.bus.emit(StageStarted, self.batch_id, self.stage.name, len(items))
         # What the batch sent along with the work (a pause, say) is obeyed before any item.
-        while True:
-            try:
-                self._obey(control.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+        obey_pending(control, self._obey)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
