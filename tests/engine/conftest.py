@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 
 from trio_crawl.config import CrawlConfig
+
+
+def run_with_autojump(
+    fn: Callable[[], Awaitable[Any]],
+    clock: trio.abc.Clock | None = None,
+    instruments: Sequence[trio.abc.Instrument] = (),
+) -> Any:
+    """`trio.run` for the engine's tests: under an autojump MockClock whether or not the test
+    asks for `autojump_clock`, so no engine test ever waits on the real clock."""
+    if clock is None:
+        clock = trio.testing.MockClock(autojump_threshold=0)
+    return trio.run(fn, clock=clock, instruments=instruments)
+
+
+@pytest.hookimpl(trylast=True)  # after trio_mode has marked the async tests
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("trio") is not None and "/engine/" in str(item.path):
+            # First, so that pytest-trio takes this runner rather than trio_mode's.
+            item.add_marker(pytest.mark.trio(run=run_with_autojump), append=False)
 
 
 def quick_config(**sections: dict[str, Any]) -> CrawlConfig:

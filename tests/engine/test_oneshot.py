@@ -1,4 +1,5 @@
 import gc
+import signal
 from typing import Any
 
 import pytest
@@ -205,3 +206,49 @@ async def test_a_failure_after_the_report_is_kept() -> None:
         child: Child[object] = spawn(nursery, ReportsThenRaises(), late_errors=late)
         assert await child.result() == "done"
     assert [str(e) for e in late] == ["after the report"]
+
+
+class _InterruptedEvent:
+    """A one-shot's event whose `set` is hit by Ctrl-C just before it wakes the receiver:
+    the moment between marking the one-shot sent and waking its receiver."""
+
+    def __init__(self, event: trio.Event) -> None:
+        self._event = event
+
+    def set(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+def test_a_ctrl_c_during_send_does_not_lose_the_value() -> None:
+    # trio delivers a SIGINT as a KeyboardInterrupt where the code is not protected from it;
+    # a send cut between "sent" and "receiver woken" would leave the receiver waiting forever.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    got: list[int] = []
+    raised_in_send: list[bool] = []
+
+    async def main() -> None:
+        sender, receiver = int_oneshot()
+        sender._state.event = _InterruptedEvent(sender._state.event)  # type: ignore[assignment]
+
+        async def receive() -> None:
+            with trio.CancelScope(shield=True), trio.move_on_after(60):
+                got.append(await receiver.receive())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(receive)
+            await trio.testing.wait_all_tasks_blocked()
+            try:
+                sender.send(42)
+            except KeyboardInterrupt:
+                raised_in_send.append(True)
+
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    except* KeyboardInterrupt:  # delivered once the send is done
+        pass
+    assert raised_in_send == []
+    assert got == [42]

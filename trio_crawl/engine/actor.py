@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 import trio
@@ -70,6 +71,19 @@ class Child(Generic[R]):
             return await self._result.receive()
         except SenderClosedError as exc:
             return fatal(ErrorKind.channel_closed, f"{self.name} ended without reporting", exc)
+
+
+def obey_pending(
+    control: trio.MemoryReceiveChannel[Command], obey: Callable[[Command], None]
+) -> None:
+    """Obey the commands already waiting (sent along with the work, or before the actor's
+    first checkpoint), so that they hold before anything starts."""
+    while True:
+        try:
+            command = control.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return
+        obey(command)
 
 
 def split_failure(exc: BaseException) -> tuple[Exception | None, BaseException | None]:

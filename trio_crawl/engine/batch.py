@@ -14,8 +14,8 @@ from typing import Any
 import trio
 
 from .accounting import NOT_STARTED, Lost
-from .actor import Child, spawn
-from .commands import Command, ExecuteStage, ProcessBatch
+from .actor import Child, obey_pending, spawn
+from .commands import Cancel, Command, ExecuteStage, Pause, ProcessBatch, Reconfigure, Resume
 from .events import BatchCompleted, BatchFailed, BatchStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -27,7 +27,6 @@ from .results import (
     StageResult,
     StageStats,
     Success,
-    fatal,
 )
 from .runtime import Runtime
 from .stage import Stage
@@ -48,6 +47,8 @@ class BatchActor:
         self._fatal: FatalError | None = None
         self._interrupted: Interrupted | None = None
         self._running: tuple[Stage, Sequence[Any], Child[StageResult]] | None = None
+        self._paused = False
+        self._cancel: str | None = None
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -57,6 +58,9 @@ class BatchActor:
             raise TypeError(f"{self.name} expected ProcessBatch first, got {command!r}")
         self.runtime.bus.emit(BatchStarted, self.batch_id, len(command.items))
         self._items = command.items
+        # Commands sent along with the work (the session paused, this batch cancelled before
+        # it started) are obeyed before the first stage starts.
+        obey_pending(control, self._obey)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
@@ -76,9 +80,12 @@ class BatchActor:
             items = self._items
             if not items:
                 return
-            if stopping.requested and not stage.drain:
+            if not stopping.may_start(stage.drain) or (
+                self._cancel is not None and not stage.drain
+            ):
                 # The skipped stage's inputs end here; nothing is left for later stages.
-                skipped = Lost(ErrorKind.cancelled, NOT_STARTED).result(items, stage.name)
+                why = NOT_STARTED if self._cancel is None else f"{self._cancel}; not started"
+                skipped = Lost(ErrorKind.cancelled, why).result(items, stage.name)
                 self._absorb(stage, items, skipped)
                 return
             actor = StageActor(stage, self.runtime, self.batch_id, sum(drains[position:]))
@@ -89,20 +96,10 @@ class BatchActor:
                 late_errors=self.runtime.late_errors,
             )
             self._running = (stage, items, child)
-            settings = self.runtime.settings
-            # The stage keeps its own deadline; this bound only catches an actor that ignores
-            # cancellation and would otherwise hang the batch (it stands still while paused).
-            bound = settings.stage_timeout_secs + settings.grace_secs
-            with (
-                trio.move_on_after(bound) as guard,
-                self.runtime.control.gate.deadline_of(guard),
-            ):
-                result = await child.result()
-            if guard.cancelled_caught:
-                child.scope.cancel()
-                result = fatal(
-                    ErrorKind.stage_timeout, f"{actor.name} did not report in {bound:g}s"
-                )
+            if self._paused:
+                child.tell(Pause())
+            # No bound of its own: the stage keeps its deadline, the session's stop its grace.
+            result = await child.result()
             self._running = None
             self._absorb(stage, items, result)
             if self._fatal is not None:
@@ -156,4 +153,21 @@ class BatchActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
+
+    def _obey(self, command: Command) -> None:
+        """The session steers this batch: note it (for the stages still to start) and pass it
+        on to the stage running now."""
+        if isinstance(command, Pause):
+            if not self.runtime.control.stopping.may_start():  # a stop has opened the gates
+                return
+            self._paused = True
+        elif isinstance(command, Resume):
+            self._paused = False
+        elif isinstance(command, Cancel):
+            if self._cancel is None:
+                self._cancel = command.reason
+        elif not isinstance(command, Reconfigure):
+            raise TypeError(f"{self.name} cannot obey {command!r}")
+        if self._running is not None:
+            self._running[2].tell(command)

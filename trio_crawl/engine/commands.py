@@ -1,4 +1,11 @@
-"""Commands that travel down the actor tree on control memory channels."""
+"""Commands that travel down the actor tree on control memory channels.
+
+Each actor obeys what reaches its channel and passes on what its children must hear: the
+session forwards `Pause` and `Resume` to every batch (and `ForBatch` to one), a batch forwards
+`Pause`, `Resume` and `Cancel` to the stage it runs. A session-wide stop (`Cancel`,
+`Shutdown` sent to the session) is the one stop policy of `engine.control`, not a message.
+`Reconfigure` goes down to every running stage.
+"""
 
 from __future__ import annotations
 
@@ -48,4 +55,25 @@ class Shutdown:
     graceful: bool = True
 
 
-Command: TypeAlias = ProcessBatch | ExecuteStage | Pause | Resume | Cancel | Shutdown
+@attrs.frozen
+class Reconfigure:
+    """Session → batches → stages: the settings in force changed; take up the new limits now
+    (a stage adds workers when its limit was raised)."""
+
+
+Steer: TypeAlias = Pause | Resume | Cancel
+"""What one batch can be told on its own."""
+
+
+@attrs.frozen
+class ForBatch:
+    """Caller → session: pass `command` to batch `batch_id` alone (at its start, if it has
+    not started yet; a batch that has ended ignores it)."""
+
+    batch_id: int
+    command: Steer
+
+
+Command: TypeAlias = (
+    ProcessBatch | ExecuteStage | Pause | Resume | Cancel | Shutdown | Reconfigure | ForBatch
+)

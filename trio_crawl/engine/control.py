@@ -7,9 +7,10 @@ deadline on one scope), not flags polled in loops::
     a KeyboardInterrupt, an aborting failure
       └─ Stopping.stop(request): fixes the status, the reason and the mode, once, and sets
          `scope.deadline = now + grace_secs` on the one scope around all of the session's work
-           hard      every registered `work` scope (planning, non-drain stages) is cancelled
-           graceful  work scopes are left alone: in-flight items finish; intake stops
-                     (`stopped` is set: no new item, no new retry attempt)
+           hard      every `work` scope (planning, waiting for a batch slot) and every
+                     non-drain stage's `window` is cancelled, the window noting why
+           graceful  work is left alone: in-flight items finish; intake stops
+                     (`may_start` says no: no new batch, item or retry attempt)
     drain stages (`Stage(drain=True)`: validation, saving) are never cancelled by a stop. They
     run over whatever was produced, within the same deadline, sharing what is left of it: a
     drain stage with k drain stages to go (itself included) may use 1/k of the time left, so
@@ -31,8 +32,10 @@ from typing import Literal, TypeAlias
 import attrs
 import trio
 
+from .accounting import Lost
 from .commands import Cancel, Command, Pause, Resume, Shutdown
 from .events import EventBus, SessionPaused, SessionResumed, StopRequested
+from .results import ErrorKind
 
 StopStatus: TypeAlias = Literal["cancelled", "timed_out", "failed"]
 
@@ -46,10 +49,70 @@ class StopRequest:
     graceful: bool = False
 
 
+class StageWindow:
+    """One stage's time: its deadline, its share of a stop's grace and, when the stop cut it
+    short, why. The stop writes the cause here as it acts, so the stage's report reads it
+    instead of guessing from the clock which limit ended its items."""
+
+    __slots__ = ("_stopping", "cause", "drain", "drain_left", "gate", "scope", "shared")
+
+    def __init__(
+        self, stopping: Stopping, gate: Gate, drain: bool, drain_left: int, deadline: float
+    ) -> None:
+        self._stopping = stopping
+        self.gate = gate
+        self.drain = drain
+        self.drain_left = drain_left
+        self.scope = trio.CancelScope(deadline=deadline)
+        self.shared = False
+        """Whether the stop gave this (drain) stage a share of its grace as its deadline."""
+        self.cause: Lost | None = None
+        """Set by a hard stop, or by its batch's `Cancel`, when it cancels this (non-drain)
+        stage's work."""
+
+    def may_start(self) -> bool:
+        """Whether this stage may start an item (or a retry attempt) now."""
+        return self._stopping.may_start(self.drain) and (self.drain or self.cause is None)
+
+    def cancel(self, reason: str) -> None:
+        """Its batch was cancelled: a non-drain stage stops at once (a drain stage goes on
+        keeping what was produced)."""
+        if not self.drain and self.cause is None:
+            self.cause = Lost(ErrorKind.cancelled, reason)
+            self.scope.cancel()
+
+    def lost(self, elapsed: float) -> Lost:
+        """Why this stage's unfinished items did not finish (called once it has ended)."""
+        if self.cause is not None:
+            return self.cause
+        stopping = self._stopping
+        stop = stopping.request
+        # When the grace ends, the session's scope and a drain stage's share end together;
+        # both record it (trio marks a scope whose deadline passed as cancel_called).
+        if stop is not None and (
+            stopping.scope.cancel_called or (self.shared and self.scope.cancel_called)
+        ):
+            return Lost(ErrorKind.cancelled, f"{stop.reason}; no time left in the stop's grace")
+        if self.scope.cancel_called:
+            return Lost(ErrorKind.stage_timeout, f"stage timeout after {elapsed:g}s")
+        if stop is None:
+            return Lost(ErrorKind.cancelled, "cancelled")
+        return Lost(ErrorKind.cancelled, stop.reason)
+
+
 class Stopping:
     """The session's one stop and its grace deadline (see the module docstring)."""
 
-    __slots__ = ("_work", "deadline", "grace_secs", "hard", "request", "scope", "stopped")
+    __slots__ = (
+        "_stopped",
+        "_windows",
+        "_work",
+        "deadline",
+        "grace_secs",
+        "hard",
+        "request",
+        "scope",
+    )
 
     def __init__(self, grace_secs: float) -> None:
         self.grace_secs = grace_secs
@@ -58,12 +121,13 @@ class Stopping:
         self.deadline = math.inf
         self.scope = trio.CancelScope()
         """The one scope, entered by the session around all of its work."""
-        self.stopped = trio.Event()
+        self._stopped = trio.Event()
         self._work: set[trio.CancelScope] = set()
+        self._windows: set[StageWindow] = set()
 
-    @property
-    def requested(self) -> bool:
-        return self.request is not None
+    def may_start(self, drain: bool = False) -> bool:
+        """Whether new work may start: after a stop, only drain work does."""
+        return drain or self.request is None
 
     def stop(self, request: StopRequest) -> tuple[bool, bool]:
         """Stop the session. Returns (first, escalated): whether this was the first stop (the
@@ -73,12 +137,22 @@ class Stopping:
             self.request = request
             self.deadline = trio.current_time() + self.grace_secs
             self.scope.deadline = self.deadline
-            self.stopped.set()
+            self._stopped.set()
+            for window in self._windows:
+                # Draining must not wait for a resume that will not come.
+                window.gate.resume()
+                if window.drain:
+                    self._share(window)
         escalated = not request.graceful and not self.hard
         if escalated:
             self.hard = True
             for scope in tuple(self._work):
                 scope.cancel()
+            held = self.request if self.request is not None else request
+            for window in tuple(self._windows):
+                if not window.drain and window.cause is None:
+                    window.cause = Lost(ErrorKind.cancelled, held.reason)
+                    window.scope.cancel()
         return first, escalated and not first
 
     @contextmanager
@@ -94,19 +168,53 @@ class Stopping:
         finally:
             self._work.discard(scope)
 
-    def share(self, drain_stages_left: int) -> float:
-        """The deadline of a drain stage with `drain_stages_left` drain stages to go, itself
-        included: an equal share of the grace that is left (all of it for the last one)."""
-        if self.request is None:
-            return math.inf
+    @contextmanager
+    def window(
+        self, gate: Gate, drain: bool, drain_left: int, timeout_secs: float
+    ) -> Iterator[StageWindow]:
+        """Run a stage in its window: its timeout (standing still while `gate` is shut); a
+        drain stage's share of the grace once the session stops; a hard stop's cancel for
+        a non-drain one. `drain_left` counts the drain stages its batch still has to run,
+        itself included."""
+        window = StageWindow(self, gate, drain, drain_left, trio.current_time() + timeout_secs)
+        if self.request is not None:
+            gate.resume()
+            if drain:
+                self._share(window)
+            elif self.hard:
+                window.cause = Lost(ErrorKind.cancelled, self.request.reason)
+                window.scope.cancel()
+        self._windows.add(window)
+        try:
+            with window.scope, gate.deadline_of(window.scope):
+                yield window
+        finally:
+            self._windows.discard(window)
+
+    def _share(self, window: StageWindow) -> None:
+        """Give a drain stage with k drain stages to go (itself included) 1/k of the grace
+        that is left (all of it for the last one), unless its own deadline comes first."""
         now = trio.current_time()
-        return now + max(0.0, self.deadline - now) / max(1, drain_stages_left)
+        share = now + max(0.0, self.deadline - now) / max(1, window.drain_left)
+        if share < window.gate.deadline(window.scope):
+            window.gate.set_deadline(window.scope, share)
+            window.shared = True
+
+    async def wait_retry(self, delay: float, drain: bool) -> None:
+        """Wait `delay` before a retry; a stop ends a non-drain wait at once (its next
+        attempt will then not start)."""
+        if drain:
+            await trio.sleep(delay)
+            return
+        with trio.move_on_after(delay):
+            await self._stopped.wait()
 
 
 class Gate:
-    """Pause and resume: `wait_open()` blocks while paused, and the deadlines of registered
-    stage scopes are suspended while the gate is shut (they resume with the time they had
-    left), so pausing never times a stage out."""
+    """One stage's pause: `wait_open()` blocks while paused, and the deadlines of registered
+    scopes are suspended while the gate is shut (they resume with the time they had left), so
+    pausing never times a stage out. Only its stage actor shuts and opens it, obeying the
+    `Pause`/`Resume` on its control channel; the stop opens it (see `Stopping.stop`)."""
 
     __slots__ = ("_open", "_scopes", "_suspended", "paused")
 
@@ -148,6 +256,11 @@ class Gate:
         self._suspended[scope] = scope.deadline - trio.current_time()
         scope.deadline = math.inf
 
+    def deadline(self, scope: trio.CancelScope) -> float:
+        """A registered scope's deadline as it will be once the gate opens."""
+        left = self._suspended.get(scope)
+        return scope.deadline if left is None else trio.current_time() + left
+
     def set_deadline(self, scope: trio.CancelScope, deadline: float) -> None:
         """Set a registered scope's deadline, respecting a pause in progress."""
         if scope in self._suspended:
@@ -169,41 +282,48 @@ class Gate:
 
 
 class SessionControl:
-    """What every actor of one session shares to obey its commands: the gate and the stop.
+    """What every actor of one session shares: the one stop (and whether the caller paused
+    the session, for batches that start later).
 
-    Commands may reach any actor's control channel; each hands them to `apply`, so they mean
-    the same wherever they land. A KeyboardInterrupt that a plug-in raised is kept in
-    `interrupt`: the session stops for it, and `open_session` re-raises it once all is done.
+    Pause and resume are not shared state: they travel down the control channels (see
+    `engine.commands`). A KeyboardInterrupt that a plug-in raised is kept in `interrupt`: the
+    session stops for it, and `open_session` re-raises it once all is done.
     """
 
-    __slots__ = ("bus", "gate", "interrupt", "stopping")
+    __slots__ = ("bus", "interrupt", "paused", "stopping")
 
     def __init__(self, grace_secs: float, bus: EventBus | None = None) -> None:
-        self.gate = Gate()
         self.stopping = Stopping(grace_secs)
+        self.paused = False
         self.interrupt: BaseException | None = None
         self.bus = bus
 
-    def apply(self, command: Command) -> None:
-        """Obey a control command (work commands such as ProcessBatch are not for here)."""
-        if isinstance(command, Pause):
-            if self.gate.pause() and self.bus is not None:
-                self.bus.emit(SessionPaused)
-        elif isinstance(command, Resume):
-            if self.gate.resume() and self.bus is not None:
-                self.bus.emit(SessionResumed)
-        elif isinstance(command, Cancel):
+    def apply(self, command: Command) -> bool:
+        """Obey a session-wide command. True when it is a pause or resume that changed the
+        session's state (the session then passes it on to its batches)."""
+        if isinstance(command, Pause | Resume):
+            pause = isinstance(command, Pause)
+            if pause == self.paused or (pause and not self.stopping.may_start()):
+                return False
+            self.paused = pause
+            if self.bus is not None:
+                self.bus.emit(SessionPaused if pause else SessionResumed)
+            return True
+        if isinstance(command, Cancel):
             self.stop(StopRequest("cancelled", command.reason))
         elif isinstance(command, Shutdown):
             mode = "graceful" if command.graceful else "hard"
             self.stop(StopRequest("cancelled", f"{mode} shutdown", command.graceful))
+        return False
 
     def stop(self, request: StopRequest) -> bool:
         """Stop the session (see `Stopping.stop`), announcing it; True if it was the first.
 
-        A stop opens a shut gate: draining must not wait for a resume that will not come."""
-        if self.gate.resume() and self.bus is not None:
-            self.bus.emit(SessionResumed)
+        A stop opens every shut gate: draining must not wait for a resume that will not come."""
+        if self.paused:
+            self.paused = False
+            if self.bus is not None:
+                self.bus.emit(SessionResumed)
         first, escalated = self.stopping.stop(request)
         if (first or escalated) and self.bus is not None:
             stopping = self.stopping
@@ -218,9 +338,12 @@ class SessionControl:
         return first
 
     def interrupted(self, exc: BaseException) -> bool:
-        """A plug-in raised KeyboardInterrupt: stop for it (hard). False if the session was
-        already stopping for one, in which case the caller lets it propagate (a second
-        Ctrl-C ends the grace instead of waiting it out)."""
+        """What the engine does with a KeyboardInterrupt, wherever it lands (a plug-in — stage
+        handler, planner, outcome hook — raised it, it hit the session's own tasks, or the
+        caller's block raised it): the first is kept in `interrupt` and stops the session
+        (hard), and `open_session` raises it once the summary is out. False if the session
+        was already stopping for one: a plug-in's caller then lets this one propagate (a
+        second Ctrl-C ends the grace instead of waiting it out)."""
         if self.interrupt is not None:
             return False
         self.interrupt = exc

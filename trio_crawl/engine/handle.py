@@ -19,7 +19,7 @@ from typing import Any
 import trio
 
 from .actor import Child, contains, first_of, spawn
-from .commands import Cancel, Command, Pause, Resume, Shutdown
+from .commands import Cancel, Command, ForBatch, Pause, Reconfigure, Resume, Shutdown
 from .control import StopRequest
 from .events import ConfigRejected, ConfigReloaded, EventBus, SessionFailed, Subscription
 from .planning import Planner, static_planner
@@ -29,10 +29,6 @@ from .session import SessionActor, SessionHook
 from .settings import EngineSettings
 from .stage import Stage
 from .summary import SessionSummary
-
-_WAIT_MARGIN_SECS = 1.0
-"""Beyond grace + outcome bound, how long the caller's exit waits before giving up on the
-session actor (only a plug-in that ignores cancellation could need it)."""
 
 
 class Session:
@@ -78,6 +74,22 @@ class Session:
     def cancel(self, reason: str = "cancelled") -> None:
         self._tell(Cancel(reason))
 
+    def pause_batch(self, batch_id: int) -> None:
+        """Start no new item of batch `batch_id` (its in-flight ones finish) until
+        `resume_batch` or `resume`; other batches go on. Batches are numbered from 1 in the
+        order planned (`BatchStarted.batch_id`)."""
+        self._tell(ForBatch(batch_id, Pause()))
+
+    def resume_batch(self, batch_id: int) -> None:
+        """Undo `pause_batch` (or a session `pause`) for this batch alone."""
+        self._tell(ForBatch(batch_id, Resume()))
+
+    def cancel_batch(self, batch_id: int, reason: str = "batch cancelled") -> None:
+        """Stop batch `batch_id` alone: its fetching work is cancelled and its unfinished items
+        are reported `cancelled` with `reason`; what it already fetched still goes through its
+        drain stages (validation, saving); the session and the other batches go on."""
+        self._tell(ForBatch(batch_id, Cancel(reason)))
+
     def fail(self, error: StageError) -> None:
         """Stop the session as `failed` because of `error`: something the stages need can no
         longer do its part (a store that cannot be written, say). As with any stop, what was
@@ -98,6 +110,7 @@ class Session:
         if self.done:
             return
         self._runtime.reconfigure(settings)
+        self._tell(Reconfigure())
         self._runtime.bus.emit(ConfigReloaded, source, tuple(changed))
 
     def reject_config(self, source: str, error: str) -> None:
@@ -139,9 +152,11 @@ class Session:
     def _stop_for(self, exc: BaseException) -> None:
         """The caller's block (or its wait) ended with `exc`: stop the session for it."""
         control = self._runtime.control
-        if contains(exc, KeyboardInterrupt):
-            reason = "KeyboardInterrupt"
-        elif contains(exc, trio.Cancelled):
+        interrupt = first_of(exc, KeyboardInterrupt)
+        if interrupt is not None:
+            control.interrupted(interrupt)
+            return
+        if contains(exc, trio.Cancelled):
             reason = "cancelled by the caller"
         else:
             reason = f"the session's block raised {exc!r}"
@@ -199,14 +214,9 @@ async def open_session(
                     raised = exc
             if raised is not None:
                 session._stop_for(raised)
-                # The stop's own deadline bounds this; the shield keeps the caller's
-                # cancellation from cutting the drain short.
-                with trio.CancelScope(shield=True) as scope:
-                    scope.deadline = (
-                        runtime.control.stopping.deadline
-                        + runtime.settings.outcome_timeout_secs
-                        + _WAIT_MARGIN_SECS
-                    )
+                # The session's own stop bounds this (its grace, then the outcome's bound);
+                # the shield keeps the caller's cancellation from cutting the drain short.
+                with trio.CancelScope(shield=True):
                     await session.wait()
             nursery.cancel_scope.cancel()
     except BaseExceptionGroup as group:

@@ -61,7 +61,10 @@ class OneshotSender(Generic[T]):
     def sent(self) -> bool:
         return self._state.value is not _EMPTY
 
+    @trio.lowlevel.enable_ki_protection
     def send(self, value: T) -> None:
+        # Protected as trio's channels are: a Ctrl-C between marking the value sent and
+        # waking the receiver would leave the receiver waiting for a value that never comes.
         state = self._state
         if state.value is not _EMPTY:
             raise AlreadySentError("a one-shot carries one value; it was already sent")
@@ -71,6 +74,7 @@ class OneshotSender(Generic[T]):
         state.closed = True
         state.event.set()
 
+    @trio.lowlevel.enable_ki_protection
     def close(self) -> None:
         """Close without sending (if nothing was sent): the receiver then raises at once."""
         state = self._state

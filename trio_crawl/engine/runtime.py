@@ -22,7 +22,6 @@ class Runtime:
 
     __slots__ = (
         "_announced",
-        "_changed",
         "_limiters",
         "bus",
         "control",
@@ -45,7 +44,6 @@ class Runtime:
         self.rng = rng
         self.control = control if control is not None else SessionControl(settings.grace_secs, bus)
         self._limiters: dict[str, trio.CapacityLimiter] = {}
-        self._changed = trio.Event()
         self.late_errors: list[BaseException] = []
         """Failures actors raised after they had reported (see `actor`)."""
         self._announced: dict[int, FailedItem] = {}
@@ -57,12 +55,6 @@ class Runtime:
         self.control.stopping.grace_secs = settings.grace_secs
         for key, limiter in self._limiters.items():
             limiter.total_tokens = settings.for_stage(key).limit
-        changed, self._changed = self._changed, trio.Event()
-        changed.set()
-
-    async def wait_changed(self) -> None:
-        """Return at the next `reconfigure`."""
-        await self._changed.wait()
 
     def limiter(self, key: str) -> trio.CapacityLimiter:
         limiter = self._limiters.get(key)

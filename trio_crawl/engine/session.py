@@ -16,9 +16,19 @@ import attrs
 import trio
 
 from .accounting import NOT_STARTED, Lost
-from .actor import Child, contains, spawn, split_failure
+from .actor import Child, first_of, obey_pending, spawn, split_failure
 from .batch import BatchActor
-from .commands import Command, ProcessBatch
+from .commands import (
+    Cancel,
+    Command,
+    ForBatch,
+    Pause,
+    ProcessBatch,
+    Reconfigure,
+    Resume,
+    Shutdown,
+    Steer,
+)
 from .control import StopRequest
 from .events import (
     PlanReady,
@@ -68,6 +78,8 @@ class SessionActor:
         self.on_finish = on_finish
         self.on_summary = on_summary
         self.account = SessionAccount(stages)
+        self._batches: dict[int, Child[StageResult]] = {}
+        self._early: dict[int, list[Steer]] = {}
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -75,11 +87,7 @@ class SessionActor:
         runtime = self.runtime
         started = trio.current_time()
         # Commands sent before the session's first checkpoint are obeyed before anything starts.
-        while True:
-            try:
-                runtime.control.apply(control.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                break
+        obey_pending(control, self._obey)
         runtime.bus.emit(SessionStarted, self.session_id)
         try:
             async with trio.open_nursery() as nursery:
@@ -96,8 +104,9 @@ class SessionActor:
                     f"the session broke: {failure!r}", StageError.from_exception(failure)
                 )
             if rest is not None:
-                if contains(rest, KeyboardInterrupt):
-                    runtime.control.stop(StopRequest("cancelled", "KeyboardInterrupt"))
+                interrupt = first_of(rest, KeyboardInterrupt)
+                if interrupt is not None:
+                    runtime.control.interrupted(interrupt)
                 if rest is exc:
                     raise
                 raise rest from None
@@ -112,7 +121,6 @@ class SessionActor:
 
     async def _finish(self, summary: SessionSummary, report: OneshotSender[Any]) -> None:
         """Record the outcome (bounded, shielded), announce it, hand it over."""
-        interrupt: BaseException | None = None
         if self.on_finish is not None:
             # Recording the outcome (a crawl_runs row, say) must not cost the caller the
             # summary: a failure or a hang there is noted in it instead.
@@ -124,7 +132,9 @@ class SessionActor:
                 except Exception as exc:  # (a StageError says it in words, others in repr)
                     problem = f"failed: {exc if isinstance(exc, StageError) else repr(exc)}"
                 except KeyboardInterrupt as exc:
-                    problem, interrupt = "was interrupted", exc
+                    # Kept; open_session raises it once the summary is out.
+                    self.runtime.control.interrupted(exc)
+                    problem = "was interrupted"
             if problem:
                 note = f"recording the session's outcome {problem}"
                 reason = f"{summary.reason}; {note}" if summary.reason else note
@@ -136,8 +146,6 @@ class SessionActor:
             self.on_summary(summary)
         if not report.sent:
             report.send(summary)
-        if interrupt is not None:
-            raise interrupt
 
     async def _crawl(self) -> None:
         runtime = self.runtime
@@ -154,7 +162,7 @@ class SessionActor:
                 if not runtime.control.interrupted(exc):
                     raise
                 return
-        if answer is None or stopping.requested:
+        if answer is None or not stopping.may_start():
             return
         plan = as_plan(answer)
         account = self.account
@@ -173,7 +181,7 @@ class SessionActor:
                     with stopping.work():
                         await slots.acquire_on_behalf_of(batch_id)
                         acquired = True
-                    if stopping.requested:
+                    if not stopping.may_start():
                         if acquired:
                             slots.release_on_behalf_of(batch_id)
                         for left in plan.batches[batch_id - 1 :]:
@@ -188,6 +196,11 @@ class SessionActor:
                         late_errors=runtime.late_errors,
                     )
                     running[child] = items
+                    self._batches[batch_id] = child
+                    if runtime.control.paused:
+                        child.tell(Pause())
+                    for steer in self._early.pop(batch_id, ()):
+                        child.tell(steer)
                     nursery.start_soon(self._await_batch, child, slots, batch_id, running)
         finally:
             # Batches whose wait was cut short (the grace ran out): every batch task has ended
@@ -198,7 +211,7 @@ class SessionActor:
                     lost = Lost(ErrorKind.cancelled, "the stop's grace ran out")
                     result = lost.result(items, self.stages[0].name)
                 self._absorb(result)
-        if plan.settle is not None and not stopping.requested and account.failure is None:
+        if plan.settle is not None and stopping.may_start() and account.failure is None:
             account.unsettled = await self._settle(plan.settle)
 
     async def _settle(self, settle: Callable[[], Awaitable[str]]) -> str:
@@ -222,6 +235,7 @@ class SessionActor:
             result = await child.result()
         finally:
             slots.release_on_behalf_of(batch_id)
+            del self._batches[batch_id]
         del running[child]
         self._absorb(result)
 
@@ -235,7 +249,26 @@ class SessionActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
+
+    def _obey(self, command: Command) -> None:
+        """A stop is the session's own (`SessionControl`); a pause, resume or reconfigure goes
+        on to every batch running; a command for one batch goes to it (or waits for it to start)."""
+        if isinstance(command, ForBatch):
+            child = self._batches.get(command.batch_id)
+            if child is not None:
+                child.tell(command.command)
+            else:
+                self._early.setdefault(command.batch_id, []).append(command.command)
+        elif isinstance(command, Reconfigure):
+            for child in self._batches.values():
+                child.tell(command)
+        elif isinstance(command, Pause | Resume | Cancel | Shutdown):
+            if self.runtime.control.apply(command):
+                for child in self._batches.values():
+                    child.tell(command)
+        else:
+            raise TypeError(f"the session cannot obey {command!r}")
 
     async def _soft_deadline(self, started: float) -> None:
         settings = self.runtime.settings

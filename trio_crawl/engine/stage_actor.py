@@ -16,7 +16,9 @@ from typing import Any
 import trio
 
 from .accounting import Lost
-from .commands import Command, ExecuteStage
+from .actor import obey_pending
+from .commands import Cancel, Command, ExecuteStage, Pause, Reconfigure, Resume
+from .control import Gate, StageWindow
 from .events import ItemProgress, StageCompleted, StageStarted
 from .oneshot import OneshotSender
 from .results import (
@@ -66,10 +68,10 @@ class StageActor:
         self._next = 0
         self._workers = 0
         self._spawned = 0
-        self._grow_scope = trio.CancelScope()
-        self._deadline = trio.CancelScope()
-        self._stage_deadline = math.inf
-        self._share_applied = False
+        self._workers_nursery: trio.Nursery | None = None
+        self._gate = Gate()
+        self._cancel: str | None = None
+        self._window: StageWindow | None = None
 
     async def run(
         self, control: trio.MemoryReceiveChannel[Command], report: OneshotSender[Any]
@@ -84,20 +86,21 @@ class StageActor:
         self._units = [list(items)] if self.stage.batched and items else list(items)
         self._total = len(items)
         self._outputs = [None] * len(self._units)
-        self._stage_deadline = started + runtime.settings.stage_timeout_secs
-        self._deadline.deadline = self._stage_deadline
         runtime.bus.emit(StageStarted, self.batch_id, self.stage.name, len(items))
+        # What the batch sent along with the work (a pause, say) is obeyed before any item.
+        obey_pending(control, self._obey)
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._listen, control)
-                if self.stage.drain:
-                    nursery.start_soon(self._share_grace)
-                with self._deadline, runtime.control.gate.deadline_of(self._deadline):
-                    if self.stage.drain:
-                        await self._feed()
-                    else:
-                        with runtime.control.stopping.work():
-                            await self._feed()
+                with runtime.control.stopping.window(
+                    self._gate,
+                    self.stage.drain,
+                    self.drain_left,
+                    runtime.settings.stage_timeout_secs,
+                ) as self._window:
+                    if self._cancel is not None:
+                        self._window.cancel(self._cancel)
+                    await self._feed()
                 nursery.cancel_scope.cancel()
         finally:
             self._report(report, trio.current_time() - started)
@@ -124,19 +127,31 @@ class StageActor:
 
     async def _listen(self, control: trio.MemoryReceiveChannel[Command]) -> None:
         async for command in control:
-            self.runtime.control.apply(command)
+            self._obey(command)
 
-    async def _share_grace(self) -> None:
-        """A drain stage is never cancelled by a stop; it takes its share of the grace."""
-        stopping = self.runtime.control.stopping
-        await stopping.stopped.wait()
-        share = stopping.share(self.drain_left)
-        if share < self._stage_deadline:
-            self.runtime.control.gate.set_deadline(self._deadline, share)
-            self._share_applied = True
+    def _obey(self, command: Command) -> None:
+        """Its batch steers it: pause and resume its gate, cancel its window."""
+        if isinstance(command, Pause):
+            if self.runtime.control.stopping.may_start():  # a stop has opened the gates
+                self._gate.pause()
+        elif isinstance(command, Resume):
+            self._gate.resume()
+        elif isinstance(command, Cancel):
+            if self._cancel is None:
+                self._cancel = command.reason
+            if self._window is not None:
+                self._window.cancel(command.reason)
+        elif isinstance(command, Reconfigure):
+            # A raised limit adds workers at once; a lowered one needs nothing (workers beyond
+            # it wait at the limiter).
+            if self._workers_nursery is not None and not self._intake_closed():
+                self._add_workers(self._workers_nursery)
+        else:
+            raise TypeError(f"{self.name} cannot obey {command!r}")
 
     def _intake_closed(self) -> bool:
-        return not self.stage.drain and self.runtime.control.stopping.requested
+        window = self._window
+        return window is None or not window.may_start()
 
     # -- items ---------------------------------------------------------------------------
 
@@ -147,9 +162,10 @@ class StageActor:
         try:
             if units:
                 async with trio.open_nursery() as workers:
+                    self._workers_nursery = workers
                     self._add_workers(workers)
-                    workers.start_soon(self._grow, workers)
         finally:
+            self._workers_nursery = None
             for unit in units[self._next :]:
                 self._unfinished.append((unit, 0, "not started"))
 
@@ -161,17 +177,9 @@ class StageActor:
             self._spawned += 1
             workers.start_soon(self._worker, workers, self._spawned)
 
-    async def _grow(self, workers: trio.Nursery) -> None:
-        """Add workers when the limit is raised while the stage runs (lowering needs nothing:
-        workers beyond the new limit wait at the limiter)."""
-        with self._grow_scope:
-            while True:
-                await self.runtime.wait_changed()
-                self._add_workers(workers)
-
     async def _acquire(self, borrower: tuple[int, int]) -> bool:
         """Wait for a free slot while the gate is shut; False once intake is closed."""
-        gate = self.runtime.control.gate
+        gate = self._gate
         while True:
             await gate.wait_open()
             if self._intake_closed():
@@ -215,8 +223,6 @@ class StageActor:
             if current is not _NONE:
                 self._unfinished.append((current, 1, "in flight"))
             self._workers -= 1
-            if self._workers == 0 or self._next >= len(units):
-                self._grow_scope.cancel()
 
     async def _retry(
         self, index: int, unit: Any, attempts: int, delay: float, error: StageError
@@ -228,11 +234,7 @@ class StageActor:
         note = "waiting to retry after"
         try:
             while True:
-                if self.stage.drain:
-                    await trio.sleep(delay)
-                else:
-                    with trio.move_on_after(delay):
-                        await stopping.stopped.wait()
+                await stopping.wait_retry(delay, self.stage.drain)
                 if not await self._acquire(borrower):
                     return
                 attempts += 1
@@ -312,27 +314,11 @@ class StageActor:
             return tuple(collected)
         return tuple(output for output in self._outputs if output is not None)
 
-    def _lost(self, elapsed: float) -> Lost:
-        """Why the unfinished units did not finish. (Checked against the clock, not against
-        which scope caught the cancellation: when the grace ends, the session's scope and a
-        drain stage's share end at the same moment, and the outer scope is the one that
-        catches.)"""
-        stopping = self.runtime.control.stopping
-        stop = stopping.request
-        now = trio.current_time()
-        out_of_time = now >= self._deadline.deadline
-        if stop is not None and (now >= stopping.deadline or (out_of_time and self._share_applied)):
-            return Lost(ErrorKind.cancelled, f"{stop.reason}; no time left in the stop's grace")
-        if out_of_time:
-            return Lost(ErrorKind.stage_timeout, f"stage timeout after {elapsed:g}s")
-        if stop is None:
-            return Lost(ErrorKind.cancelled, "cancelled")
-        return Lost(ErrorKind.cancelled, stop.reason)
-
     def _result(self, elapsed: float) -> StageResult:
         outputs = self._collect_outputs()
         if self._unfinished:
-            lost = self._lost(elapsed)
+            window = self._window
+            lost = window.lost(elapsed) if window is not None else Lost(ErrorKind.cancelled, "")
             for unit, attempts, note in self._unfinished:
                 units: Iterable[Any] = unit if self.stage.batched else (unit,)
                 self._failed.extend(
