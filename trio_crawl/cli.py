@@ -83,7 +83,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _close_matches(message: str, parser: argparse.ArgumentParser) -> str:
-    """"; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
+    """ "; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
     import difflib
     import re
 
@@ -464,9 +464,7 @@ async def with_page(
     async with live_page(args.web, announce) as page:
         summary = await crawl(stop, page=page)
         if args.keep_serving:
-            console.print(
-                f"crawl {summary.status}; the page stays up until Ctrl-C", markup=False
-            )
+            console.print(f"crawl {summary.status}; the page stays up until Ctrl-C", markup=False)
             await until_interrupted()
     return summary
 
@@ -504,9 +502,7 @@ async def run_demo(
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
         console.print(f"{what}{where} → {args.db}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
-        summary = await run_crawl(
-            stop, config, site, args.db, console, not args.no_dashboard, page
-        )
+        summary = await run_crawl(stop, config, site, args.db, console, not args.no_dashboard, page)
         console.print(
             f"server saw {server.stats.requests} requests, "
             f"injected {sum(server.stats.faults.values())} faults"
@@ -706,9 +702,10 @@ def _status(args: argparse.Namespace) -> int:
     import json
 
     from .stores import read_status
+    from .ui.status_text import status_lines
 
     status = read_status(args.db, None if args.failures else 10)
-    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
+    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status_lines(status)))
     return 0
 
 

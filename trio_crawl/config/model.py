@@ -442,8 +442,12 @@ def _check_pairs(
             )
         elif lowered in seen:
             problems.append(
-                ConfigProblem(path=text, value=name, expected=f"one entry, but {seen[lowered]!r} "
-                              "names it too (names are case-insensitive)")
+                ConfigProblem(
+                    path=text,
+                    value=name,
+                    expected=f"one entry, but {seen[lowered]!r} "
+                    "names it too (names are case-insensitive)",
+                )
             )
         try:
             value_rule.check(item, text)

@@ -6,7 +6,8 @@ A stop or a kill leaves holes, not a prefix, so "how far did it get" is not the 
 product: `read_status` reads the crawl ledger and counts, per position of the shape, what is
 still not done. It only reads, through a read-only connection inside one transaction, so it is
 safe to run while a crawl writes to the same file (WAL lets a reader see one consistent
-snapshot without blocking the writer).
+snapshot without blocking the writer). Its text is `trio_crawl.ui.status_text`'s: this module
+says what is there, not how it reads.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ FAILED_SHOWN = 1000
 """How many failed or cancelled items a status lists one by one, with their reasons."""
 
 _UNKNOWN_URL = "URL"  # stands in for a base URL the database does not know
-_LABEL_WIDTH = len("catalogue: ")
 
 
 def continue_command(
@@ -257,64 +257,6 @@ class CrawlStatus:
             "failed_items": [record.to_dict() for record in self.failed],
             "continue_command": self.continue_with,
         }
-
-    def lines(self) -> list[str]:
-        """The status as a few aligned lines of text; the last says what is left and how to
-        carry on."""
-        out = [*_labelled("database", [self.path])]
-        shape = self.shape
-        if shape is None:
-            out += _labelled("catalogue", ["no crawl has planned yet"])
-            out += _labelled("products", [f"{self.products_done} stored"])
-        else:
-            out += _labelled("catalogue", [_describe_shape(shape)])
-            out += _labelled(
-                "pages", [f"{self.pages_done} of {self.pages_expected} list pages read"]
-            )
-            delisted = (
-                f"; {self.products_delisted} delisted (kept, marked)"
-                if self.products_delisted
-                else ""
-            )
-            out += _labelled(
-                "products",
-                [f"{self.products_done} of {self.products_expected} stored{delisted}"],
-            )
-            out += _labelled("holes", [self._describe_holes()])
-        if self.not_done:
-            out += _labelled("not done", _table([_group_row(group) for group in self.not_done]))
-        if self.failures:
-            rows = [[f.url, f.state, f.kind, f"{f.attempts}x", f.last_error] for f in self.failures]
-            more = self.failures_count - len(self.failures)
-            tail = [f"and {more} more (--failures lists them all)"] if more else []
-            out += _labelled("failures", [*_table(rows), *tail])
-        out += _labelled("runs", _table([_run_row(run) for run in self.runs]) or ["none yet"])
-        out.append(self._last_line())
-        return out
-
-    def _describe_holes(self) -> str:
-        if not self.holes:
-            return "none"
-        shown = ", ".join(hole.describe() for hole in self.hole_ranges)
-        more = self.hole_range_count - len(self.hole_ranges)
-        ranges = "range" if self.hole_range_count == 1 else "ranges"
-        return (
-            f"{self.holes} not stored below the newest stored, in {self.hole_range_count} {ranges}"
-            f" (oldest index, site page): {shown}{f', and {more} more' if more else ''}"
-        )
-
-    def _last_line(self) -> str:
-        command = self.continue_with
-        if command is None:
-            return "nothing left: every product of the catalogue is stored"
-        if self.shape is None:
-            return f"left: the whole catalogue; start with: {command}"
-        pages = "page" if self.pages_left == 1 else "pages"
-        products = "product" if self.products_left == 1 else "products"
-        return (
-            f"left: {self.products_left} {products} on {self.pages_left} {pages};"
-            f" continue with: {command}"
-        )
 
 
 def read_status(path: str | os.PathLike[str], failures: int | None = FAILURES_SHOWN) -> CrawlStatus:
@@ -594,59 +536,3 @@ def _reason(error_json: str | None) -> str | None:
 
 def _scalar(connection: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> int:
     return int(connection.execute(query, params).fetchone()[0])
-
-
-def _labelled(label: str, rows: Sequence[str]) -> list[str]:
-    """`rows` under a label column: the label on the first row, blanks on the others."""
-    return [
-        f"{(label + ':') if i == 0 else '':<{_LABEL_WIDTH}}{row}".rstrip()
-        for i, row in enumerate(rows)
-    ]
-
-
-def _table(rows: Sequence[Sequence[str]]) -> list[str]:
-    """`rows` of cells, each column padded to its widest cell, two spaces apart."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
-    return [
-        "  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-
-
-def _describe_shape(shape: ShapeSeen) -> str:
-    where = f" at {shape.base_url}" if shape.base_url else ""
-    by = f" by session {shape.session_id}" if shape.session_id else ""
-    return (
-        f"{shape.total} products on {shape.last_page} pages of {shape.per_page}"
-        f" ({shape.on_last} on the last){where}, seen {_when(shape.seen_at)}{by}"
-    )
-
-
-def _group_row(group: NotDoneGroup) -> list[str]:
-    return [group.item, group.state, group.kind, str(group.count), " ".join(group.first_urls)]
-
-
-def _run_row(run: RunRecord) -> list[str]:
-    finished = _when(run.finished_at) if run.finished_at else "-"
-    return [
-        run.session_id,
-        f"{run.status} (process gone)" if run.process_gone else run.status,
-        _when(run.started_at),
-        finished,
-        f"pages {run.pages_ok} ok {run.pages_failed} failed",
-        f"products {run.products_saved} saved {run.products_failed} failed"
-        + (f" {run.products_cancelled} cancelled" if run.products_cancelled else ""),
-        run.reason or "",
-    ]
-
-
-def _when(timestamp: str) -> str:
-    """A stored ISO-8601 timestamp to the second in UTC ("Z"), for reading; as stored if it is
-    not one."""
-    try:
-        when = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp
-    if when.tzinfo is None:
-        return when.strftime("%Y-%m-%d %H:%M:%S")
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")

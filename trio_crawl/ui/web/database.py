@@ -13,6 +13,7 @@ from typing import Any
 import trio
 
 from ...stores.status import read_status
+from ..status_text import status_lines
 from .hub import Message
 
 REFRESH_SECS = 5.0
@@ -34,7 +35,7 @@ class DatabaseView:
             "mode": "database",
             "seq": self.reads,
             "database": status.to_dict(),
-            "lines": status.lines(),
+            "lines": status_lines(status),
         }
 
     async def stream(self, last_seen: int | None = None) -> AsyncIterator[Message]:
