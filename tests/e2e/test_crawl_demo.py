@@ -339,5 +339,3 @@ async def test_a_live_rate_limit_change_applies_to_the_running_crawl(
     assert len(reloaded) == 1 and 10 <= reloaded[0] <= 12
     # at 2 requests/s the 132 requests would take 66 s; after the change the rest is immediate
     assert elapsed < 15
-
-

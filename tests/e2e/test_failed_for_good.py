@@ -213,8 +213,10 @@ async def test_cancelled_items_are_never_counted_or_shown_as_failed(
     console.print(summary_table(stopped))
     shown = console.export_text()
     assert "products cancelled" in shown and "failed product_details: cancelled" not in shown
-    assert "cancelled product_details" in shown or "cancelled validation" in shown or (
-        "cancelled saving" in shown
+    assert (
+        "cancelled product_details" in shown
+        or "cancelled validation" in shown
+        or ("cancelled saving" in shown)
     )
 
 

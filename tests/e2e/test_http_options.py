@@ -36,9 +36,7 @@ async def test_details_disallowed_by_robots_txt_end_refused_not_retried_and_list
     assert summary.status == "partial"
     assert (summary.pages_ok, summary.products_saved, summary.products_failed) == (5, 57, 3)
     assert summary.retries == 0
-    refused = {
-        (item.url, item.stage, item.kind, item.attempts) for item in summary.failed_items
-    }
+    refused = {(item.url, item.stage, item.kind, item.attempts) for item in summary.failed_items}
     assert refused == {
         (f"{server.base_url}/csa_product/{slug}/", "product_details", ErrorKind.robots_refused, 1)
         for slug in banned

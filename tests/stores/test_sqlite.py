@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
 from trio_crawl.stores import SqliteStore, Store, StoreOpenError, schema
-from trio_crawl.stores import sqlite as sqlite_module
 from trio_crawl.stores.sqlite import latest_per_url_and_position, map_sqlite_errors
+from trio_crawl.stores.sqlite import opening as sqlite_module
 
 DESIGN_COLUMNS = {
     "products": [
@@ -732,7 +732,7 @@ def test_inspect_sees_one_moment_of_a_file_another_process_is_setting_up(
     # Seen in the two-crawls e2e test: one crawl read the marks (none yet), the other
     # committed the schema, the first then read the tables and refused the file as another
     # program's. One read transaction gives one snapshot: empty, as the file was.
-    from trio_crawl.stores.sqlite import _connect
+    from trio_crawl.stores.sqlite.opening import _connect
 
     path = tmp_path / "new.db"
     mine = sqlite3.connect(path, isolation_level=None)
