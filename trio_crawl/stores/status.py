@@ -27,6 +27,7 @@ import attrs
 
 from ..positions import pages_with_work, site_page_of, total_products
 from . import liveness
+from .records import MATTER_RECORDS
 from .schema import SchemaState, StoreOpenError, inspect
 
 __all__ = [
@@ -395,7 +396,7 @@ def _shape(connection: sqlite3.Connection, path: str) -> ShapeSeen | None:
 
 def _record_table(connection: sqlite3.Connection) -> str:
     row = connection.execute("SELECT record_table FROM catalogue_shape WHERE id = 1").fetchone()
-    return "products" if row is None else str(row[0])
+    return MATTER_RECORDS.name if row is None else str(row[0])
 
 
 def _delisted(table: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 import trio
 
 from ...engine.results import ErrorKind, StageError
-from ..records import RecordTable
+from ..records import MATTER_RECORDS, RecordTable
 
 T = TypeVar("T")
 
@@ -143,7 +143,8 @@ class SqliteConnection:
     the runs and the record upserts of `SqliteStore` share.
 
     `per_page` is the catalogue's page size, used to turn `(page_id, index_in_page)` into a
-    position; `records` the table the catalogue's items are kept in (None: Matter's own).
+    position; `records` the table the catalogue's items are kept in (None: the Matter
+    catalogue's, `MATTER_RECORDS`).
     """
 
     def __init__(
@@ -161,8 +162,8 @@ class SqliteConnection:
         self._lost: StageError | None = None
         """Why the file may not be written any more (deleted or replaced under the crawl)."""
         self._per_page = per_page
-        self._records = records
-        self._table = "products" if records is None else records.name
+        self._records = MATTER_RECORDS if records is None else records
+        self._table = self._records.name
         self._lock = trio.Lock()
         self._deferred: list[tuple[ManyRows, Row]] = []
         """Rows that go out with the next write, so that recording them costs no transaction

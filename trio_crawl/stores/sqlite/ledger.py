@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
-from ...sites.records import ProductRef
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
 from .connection import ManyRows, SqliteConnection, insert_many, utc_timestamp
 
@@ -58,7 +58,6 @@ class SqliteLedger(SqliteConnection):
             for item in listing
         ]
         now = utc_timestamp()
-        details = self._records is None
 
         def write(connection: sqlite3.Connection) -> Relisting:
             connection.execute(_LISTING_TABLE)
@@ -79,8 +78,6 @@ class SqliteLedger(SqliteConnection):
             # then put everything listed where the listing shows it.
             connection.execute(_RELIST_PARK.format(table=table))
             connection.execute(_RELIST_MOVE.format(table=table), (now,))
-            if details:
-                connection.execute(_RELIST_DETAILS)
             connection.execute(_RELIST_LEDGER)
             connection.execute("DELETE FROM temp.listing")
             return Relisting(moved=counts[0] or 0, relisted=counts[1] or 0, delisted=delisted)
@@ -125,7 +122,7 @@ class SqliteLedger(SqliteConnection):
         await self._write(write)
 
     async def page_listed(
-        self, page: LedgerPage, refs: Sequence[ProductRef], total: int, session_id: str
+        self, page: LedgerPage, refs: Sequence[Any], total: int, session_id: str
     ) -> None:
         now = utc_timestamp()
         page_row = {
@@ -227,10 +224,6 @@ _RELIST_MOVE = (
     'UPDATE "{table}" SET page_id = l.page_id, index_in_page = l.index_in_page, id = l.id,'
     " listed_at = ?, delisted_at = NULL FROM temp.listing AS l"
     ' WHERE "{table}".url = l.url'
-)
-_RELIST_DETAILS = (
-    "UPDATE product_details SET page_id = l.page_id, index_in_page = l.index_in_page, id = l.id"
-    " FROM temp.listing AS l WHERE product_details.url = l.url"
 )
 _RELIST_LEDGER = (
     "UPDATE crawl_ledger SET page_id = l.page_id, index_in_page = l.index_in_page"

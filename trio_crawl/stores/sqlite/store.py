@@ -30,8 +30,8 @@ class SqliteStore(SqliteLedger, SqliteRuns, SqliteUpserts):
     """
 
     @property
-    def records(self) -> RecordTable | None:
-        """The site's own record table, or None: Matter products in their own tables."""
+    def records(self) -> RecordTable:
+        """The table the catalogue's items are kept in."""
         return self._records
 
     @classmethod
@@ -48,8 +48,8 @@ class SqliteStore(SqliteLedger, SqliteRuns, SqliteUpserts):
 
         `busy_timeout_ms` is how long a write waits for another writer's lock before failing
         with `database_busy`; opening tries again for up to `opening.OPEN_BUSY_SECS` in all.
-        With `records` (a `RecordTable`, for a site of your own) items are `Record`s kept in
-        that table; without, Matter `Product`s in their own tables. A file that is not a
+        Items are kept in the table `records` (`RecordTable.for_site(site)`); without it, in
+        the Matter catalogue's (`MATTER_RECORDS`). A file that is not a
         trio_crawl database (see `schema.inspect`), or one that cannot be opened, raises
         `StoreOpenError` and is left unchanged.
         """
@@ -59,9 +59,9 @@ class SqliteStore(SqliteLedger, SqliteRuns, SqliteUpserts):
             raise ValueError(f"per_page must be >= 1, got {per_page!r}")
         connection = await open_connection(os.fspath(path), busy_timeout_ms)
         store = cls(connection, per_page=per_page, records=records, path=os.fspath(path))
+        table = store.records
         try:
-            if records is not None:
-                await store._run(lambda connection: create_records(connection, records, path))
+            await store._run(lambda connection: create_records(connection, table, path))
             yield store
         finally:
             # Close even when the surrounding scope is cancelled, or the file stays open.
