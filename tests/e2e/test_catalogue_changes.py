@@ -20,8 +20,7 @@ from trio_crawl import SessionSummary, crawl
 from trio_crawl.demo import DemoCatalogue, DemoServer
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.protocol import Ordering
-from trio_crawl.stores import SqliteStore
-from trio_crawl.stores.status import read_status
+from trio_crawl.stores import SqliteStore, read_status
 
 from .conftest import crawl_config, db_path, demo_server
 

@@ -18,8 +18,7 @@ from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.records import ProductDetail
 from trio_crawl.sites.response import Response
-from trio_crawl.stores import SqliteStore
-from trio_crawl.stores.status import read_status
+from trio_crawl.stores import SqliteStore, read_status
 from trio_crawl.ui.status_text import status_lines
 
 from .conftest import crawl_config, db_path, demo_server
