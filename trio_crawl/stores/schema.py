@@ -277,25 +277,11 @@ _MATTER_TABLE = (
     ' "transport_interface" TEXT, "primary_device_type_id" TEXT, "program_type" TEXT,'
     " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, listed_at TEXT, delisted_at TEXT)"
 )
-_MATTER_DETAIL_FIELDS = (
-    "model",
-    "manufacturer",
-    "device_type",
-    "certificate_id",
-    "certification_date",
-    "software_version",
-    "hardware_version",
-    "firmware_version",
-    "specification_version",
-    "vid",
-    "pid",
-    "family_sku",
-    "family_variant_sku",
-    "family_id",
-    "tis_trp_tested",
-    "transport_interface",
-    "primary_device_type_id",
-    "program_type",
+# What the detail page said: every `product_details` column but the keys and timestamps.
+_MATTER_DETAIL_FIELDS = tuple(
+    column
+    for column in DETAIL_COLUMNS
+    if column not in ("url", "page_id", "index_in_page", "id", "created_at", "updated_at")
 )
 _V4 = (
     # (A file of a site of its own gets the table too, empty: its own table stays as it is.)
