@@ -43,93 +43,36 @@ APPLICATION_ID = int.from_bytes(b"trCr", "big")
 
 
 PRODUCT_COLUMNS_V1 = (
-    "url",
-    "manufacturer",
-    "model",
-    "certificate_id",
-    "page_id",
-    "index_in_page",
-    "id",
-    "created_at",
-    "updated_at",
-)
+    "url", "manufacturer", "model", "certificate_id", "page_id", "index_in_page", "id",
+    "created_at", "updated_at",
+)  # fmt: skip
 
 LISTING_COLUMNS = ("listed_at", "delisted_at")
 """When a product was last seen on a list page, and since when it is not (NULL while listed)."""
 
 DETAIL_COLUMNS = (
-    "url",
-    "page_id",
-    "index_in_page",
-    "id",
-    "manufacturer",
-    "model",
-    "device_type",
-    "certificate_id",
-    "certification_date",
-    "software_version",
-    "hardware_version",
-    "firmware_version",
-    "specification_version",
-    "vid",
-    "pid",
-    "family_sku",
-    "family_variant_sku",
-    "family_id",
-    "tis_trp_tested",
-    "transport_interface",
-    "primary_device_type_id",
-    "program_type",
-    "created_at",
-    "updated_at",
-)
+    "url", "page_id", "index_in_page", "id", "manufacturer", "model", "device_type",
+    "certificate_id", "certification_date", "software_version", "hardware_version",
+    "firmware_version", "specification_version", "vid", "pid", "family_sku",
+    "family_variant_sku", "family_id", "tis_trp_tested", "transport_interface",
+    "primary_device_type_id", "program_type", "created_at", "updated_at",
+)  # fmt: skip
 
 RUN_COLUMNS = (
-    "session_id",
-    "status",
-    "started_at",
-    "finished_at",
-    "pages_ok",
-    "pages_failed",
-    "products_saved",
-    "products_failed",
-    "config_json",
-    "error_json",
-    "pid",
-    "host",
-    "heartbeat_at",
-    "pages_cancelled",
-    "products_cancelled",
-)
+    "session_id", "status", "started_at", "finished_at", "pages_ok", "pages_failed",
+    "products_saved", "products_failed", "config_json", "error_json", "pid", "host",
+    "heartbeat_at", "pages_cancelled", "products_cancelled",
+)  # fmt: skip
 
 LEDGER_COLUMNS = (
-    "url",
-    "item",
-    "page",
-    "total",
-    "page_id",
-    "index_in_page",
-    "state",
-    "stage",
-    "error_kind",
-    "attempts",
-    "last_error",
-    "session_id",
-    "updated_at",
-)
+    "url", "item", "page", "total", "page_id", "index_in_page", "state", "stage", "error_kind",
+    "attempts", "last_error", "session_id", "updated_at",
+)  # fmt: skip
 
 SHAPE_COLUMNS = (
-    "id",
-    "base_url",
-    "last_page",
-    "on_last",
-    "per_page",
-    "total",
-    "session_id",
-    "seen_at",
-    "record_table",
-    "ordering",
-)
+    "id", "base_url", "last_page", "on_last", "per_page", "total", "session_id", "seen_at",
+    "record_table", "ordering",
+)  # fmt: skip
 
 # The statements that created version 1 (trio_crawl 0.1), each safe to run again.
 DDL_V1 = (
