@@ -132,7 +132,7 @@ async def test_ctrl_c_gives_a_clean_cancelled_summary_and_keeps_what_was_saved(
     assert "cancelled" in stdout
     assert "Traceback" not in stderr
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        rows = conn.execute("SELECT COUNT(*) FROM matter").fetchone()[0]
         status, products_saved = conn.execute(
             "SELECT status, products_saved FROM crawl_runs"
         ).fetchone()

@@ -211,19 +211,18 @@ async def open_session(
 
 
 def _check_store_fits(site: Site[Any], store: Store) -> None:
-    """A site with a record table of its own needs a SQLite store opened for it (and the
-    Matter catalogue one without), or its items would meet the wrong tables."""
-    from .stores.records import RecordTable
+    """A SQLite store must be opened for the site's record table, or its items would meet
+    another site's table."""
+    from .stores.records import MATTER_RECORDS, RecordTable
     from .stores.sqlite import SqliteStore
 
     if not isinstance(store, SqliteStore):
         return
-    wanted = RecordTable.for_site(site)
+    wanted = RecordTable.for_site(site) or MATTER_RECORDS
     if store.records != wanted:
         raise TypeError(
-            f"{site!r} keeps its items in table"
-            f" {wanted.name if wanted else 'products'}, but the store was opened for"
-            f" {store.records.name if store.records else 'products'}: open it with"
+            f"{site!r} keeps its items in table {wanted.name}, but the store was opened for"
+            f" {store.records.name}: open it with"
             " SqliteStore.open(path, records=RecordTable.for_site(site), per_page=site.per_page)"
         )
 

@@ -117,7 +117,7 @@ async def crawl(
 def check_database(db: Path, tally: Tally) -> None:
     """Count and digest what the crawl stored (after the clock stopped)."""
     with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT model, manufacturer, certificate_id FROM product_details")
+        rows = connection.execute("SELECT model, manufacturer, certificate_id FROM matter")
         for model, manufacturer, certificate_id in rows:
             tally.details += 1
             model, manufacturer, certificate_id = (
@@ -130,7 +130,7 @@ def check_database(db: Path, tally: Tally) -> None:
                 tally.digest = (
                     tally.digest + record_digest(model, manufacturer, certificate_id)
                 ) % (1 << 64)
-        (stored,) = connection.execute("SELECT COUNT(*) FROM products").fetchone()
+        (stored,) = connection.execute("SELECT COUNT(*) FROM matter").fetchone()
     tally.notes["products_rows"] = stored
     connection.close()
 

@@ -638,7 +638,14 @@ def test_to_dict_round_trips_through_from_dict(config: CrawlConfig) -> None:
 def test_to_dict_has_the_toml_shape() -> None:
     data = CrawlConfig().to_dict()
     assert set(data) == {
-        "system", "crawl", "concurrency", "rate_limit", "retry", "events", "http", "site"
+        "system",
+        "crawl",
+        "concurrency",
+        "rate_limit",
+        "retry",
+        "events",
+        "http",
+        "site",
     }
     assert data["crawl"]["strategy"] == "continue_from_db"
     assert data["retry"]["saving"]["retry_on"] == ["database_busy"]

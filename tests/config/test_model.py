@@ -245,7 +245,6 @@ def test_engine_settings_carry_every_engine_knob() -> None:
     assert settings.for_stage("saving").policy == config.retry.saving
 
 
-
 # --- upper bounds: every count, size and duration has one, stated in its error --------------
 
 WEEK, DAY, HOUR = 7 * 86400, 86400, 3600

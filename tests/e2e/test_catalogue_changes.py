@@ -20,8 +20,7 @@ from trio_crawl import SessionSummary, crawl
 from trio_crawl.demo import DemoCatalogue, DemoServer
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.protocol import Ordering
-from trio_crawl.stores import SqliteStore
-from trio_crawl.stores.status import read_status
+from trio_crawl.stores import SqliteStore, read_status
 
 from .conftest import crawl_config, db_path, demo_server
 
@@ -43,11 +42,8 @@ class ListedAs(MatterCatalogue):
 def products(path: str) -> list[dict[str, Any]]:
     with sqlite3.connect(path) as db:
         db.row_factory = sqlite3.Row
-        rows = [dict(row) for row in db.execute("SELECT * FROM products")]
-        details = {row["url"]: dict(row) for row in db.execute("SELECT * FROM product_details")}
+        rows = [dict(row) for row in db.execute("SELECT * FROM matter")]
     db.close()
-    for row in rows:
-        row["detail"] = details.get(row["url"])
     return rows
 
 
@@ -69,8 +65,7 @@ def check_store(path: str, server: DemoServer, delisted: set[str]) -> None:
             index,
             catalogue.expected_id(product.slug),
         ), url
-        assert row["detail"] is not None and row["detail"]["model"] == product.model
-        assert (row["detail"]["page_id"], row["detail"]["index_in_page"]) == (page_id, index)
+        assert row["model"] == product.model and row["record_url"] is not None
         assert row["certificate_id"] == product.certificate_id
     assert set(gone) == {server.detail_url(slug) for slug in delisted}
     for row in gone.values():

@@ -18,8 +18,8 @@ from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.records import ProductDetail
 from trio_crawl.sites.response import Response
-from trio_crawl.stores import SqliteStore
-from trio_crawl.stores.status import read_status
+from trio_crawl.stores import SqliteStore, read_status
+from trio_crawl.ui.status_text import status_lines
 
 from .conftest import crawl_config, db_path, demo_server
 
@@ -53,7 +53,7 @@ async def test_a_rerun_left_only_dead_links_is_partial_lists_them_and_completes_
     assert len(status.failures) == status.failures_count == 3
     assert {f.url for f in status.failures} == {item.url for item in second.failed_items}
     assert all("404" in f.last_error for f in status.failures)
-    text = "\n".join(status.lines())
+    text = "\n".join(status_lines(status))
     assert "failures:" in text and "404" in text
     assert third.status == "completed" and third.products_saved == 3
 
@@ -212,8 +212,10 @@ async def test_cancelled_items_are_never_counted_or_shown_as_failed(
     console.print(summary_table(stopped))
     shown = console.export_text()
     assert "products cancelled" in shown and "failed product_details: cancelled" not in shown
-    assert "cancelled product_details" in shown or "cancelled validation" in shown or (
-        "cancelled saving" in shown
+    assert (
+        "cancelled product_details" in shown
+        or "cancelled validation" in shown
+        or ("cancelled saving" in shown)
     )
 
 

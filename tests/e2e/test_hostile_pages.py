@@ -133,7 +133,7 @@ async def test_a_deeply_nested_page_fails_alone_and_holds_nothing(
                 " error_kind = 'parse_error'"
             ).fetchall()
         )
-        stored = {url for (url,) in conn.execute("SELECT url FROM products")}
+        stored = {url for (url,) in conn.execute("SELECT url FROM matter")}
         [(run_status,)] = conn.execute("SELECT status FROM crawl_runs").fetchall()
     assert run_status == "partial"
     hostile_urls = {url for url in failed if "/page/2/" in url or deep_slug in url}

@@ -36,9 +36,7 @@ async def test_details_disallowed_by_robots_txt_end_refused_not_retried_and_list
     assert summary.status == "partial"
     assert (summary.pages_ok, summary.products_saved, summary.products_failed) == (5, 57, 3)
     assert summary.retries == 0
-    refused = {
-        (item.url, item.stage, item.kind, item.attempts) for item in summary.failed_items
-    }
+    refused = {(item.url, item.stage, item.kind, item.attempts) for item in summary.failed_items}
     assert refused == {
         (f"{server.base_url}/csa_product/{slug}/", "product_details", ErrorKind.robots_refused, 1)
         for slug in banned
@@ -46,7 +44,7 @@ async def test_details_disallowed_by_robots_txt_end_refused_not_retried_and_list
     assert all(isinstance(item.item, ProductRef) for item in summary.failed_items)
     assert details_asked == 57  # the refused pages were never requested
     with sqlite3.connect(path) as db:
-        saved = {url for (url,) in db.execute("SELECT url FROM product_details")}
+        saved = {url for (url,) in db.execute("SELECT url FROM matter")}
         [(failed, config_json)] = db.execute("SELECT products_failed, config_json FROM crawl_runs")
     assert not saved & {item.url for item in summary.failed_items}
     assert failed == 3

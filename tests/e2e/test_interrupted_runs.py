@@ -67,15 +67,14 @@ Position = tuple[int, int]
 
 @attrs.frozen
 class Snapshot:
-    """A database's products and product_details rows, without created_at/updated_at, with URLs
-    relative to the server, sorted."""
+    """A database's products (the `matter` table's rows), without created_at/updated_at, with
+    URLs relative to the server, sorted."""
 
     products: list[Row]
-    details: list[Row]
 
     @property
     def rows(self) -> int:
-        return len(self.products) + len(self.details)
+        return len(self.products)
 
 
 @attrs.frozen
@@ -122,7 +121,7 @@ def saved_now(db: Path) -> int:
     or the crawl holds a lock."""
     try:
         with closing(_read_only(db)) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM products").fetchone()[0])
+            return int(conn.execute("SELECT COUNT(*) FROM matter").fetchone()[0])
     except sqlite3.OperationalError:  # no file yet, no table yet, database is locked
         return 0
 
@@ -143,8 +142,7 @@ def _without_timestamps(conn: sqlite3.Connection, table: str, base_url: str) -> 
 def snapshot(db: Path, base_url: str) -> Snapshot:
     with closing(_read_only(db)) as conn:
         return Snapshot(
-            products=_without_timestamps(conn, "products", base_url),
-            details=_without_timestamps(conn, "product_details", base_url),
+            products=_without_timestamps(conn, "matter", base_url),
         )
 
 
@@ -161,10 +159,7 @@ def _positions(rows: Sequence[Row]) -> dict[Position, Row]:
 def differences(expected: Snapshot, got: Snapshot) -> list[str]:
     """What `got` lacks, has in excess or holds differently from `expected`, per table."""
     problems: list[str] = []
-    for table, want, have in (
-        ("products", expected.products, got.products),
-        ("product_details", expected.details, got.details),
-    ):
+    for table, want, have in (("matter", expected.products, got.products),):
         if want == have:
             continue
         want_at, have_at = _positions(want), _positions(have)
@@ -277,7 +272,7 @@ async def _clean_crawl(directory: Path) -> Snapshot:
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """One uninterrupted crawl of the catalogue (its own trio run and server)."""
     reference = trio.run(_clean_crawl, tmp_path_factory.mktemp("clean"))
-    assert len(reference.products) == len(reference.details) == PRODUCTS
+    assert len(reference.products) == PRODUCTS
     return reference
 
 

@@ -61,8 +61,7 @@ async def test_every_reload_is_reported_on_stderr_and_in_the_log_file(tmp_path: 
     assert "concurrency.saving" in rejected[1]
     assert "missing" in rejected[2]
     assert (
-        f"config reloaded from {config}: crawl.batch_size, rate_limit.requests_per_second"
-        in lines
+        f"config reloaded from {config}: crawl.batch_size, rate_limit.requests_per_second" in lines
     ), lines
     assert (
         "config: crawl.batch_size is read when a run starts: the change applies from the next run"

@@ -27,15 +27,11 @@ CONTINUE = {"strategy": "continue_from_db", "page_range_limit": 1000}
 def stored_rows(path: str) -> list[tuple[Any, ...]]:
     """Every product with its details, timestamps aside, in position order."""
     with sqlite3.connect(path) as db:
-        products = db.execute(
-            "SELECT url, manufacturer, model, certificate_id, page_id, index_in_page, id"
-            " FROM products ORDER BY page_id, index_in_page"
-        ).fetchall()
-        columns = [row[1] for row in db.execute("PRAGMA table_info(product_details)")]
-        kept = ", ".join(c for c in columns if c not in ("created_at", "updated_at"))
-        details = db.execute(f"SELECT {kept} FROM product_details ORDER BY url").fetchall()
+        columns = [row[1] for row in db.execute("PRAGMA table_info(matter)")]
+        kept = ", ".join(c for c in columns if c not in ("created_at", "updated_at", "listed_at"))
+        rows = db.execute(f"SELECT {kept} FROM matter ORDER BY page_id, index_in_page").fetchall()
     db.close()
-    return [*products, *details]
+    return rows
 
 
 def ledger(path: str, where: str) -> list[sqlite3.Row]:
@@ -50,12 +46,11 @@ def punch_holes(path: str, count: int, seed: int) -> list[str]:
     """What a kill mid-crawl leaves: products that were listed but never stored (their ledger
     rows pending), scattered over the catalogue."""
     with sqlite3.connect(path, isolation_level=None) as db:
-        urls = [url for (url,) in db.execute("SELECT url FROM products ORDER BY url")]
+        urls = [url for (url,) in db.execute("SELECT url FROM matter ORDER BY url")]
         holes = random.Random(seed).sample(urls, count)
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
         for url in holes:
-            db.execute("DELETE FROM product_details WHERE url = ?", (url,))
-            db.execute("DELETE FROM products WHERE url = ?", (url,))
+            db.execute("DELETE FROM matter WHERE url = ?", (url,))
             if "crawl_ledger" in tables:
                 db.execute("UPDATE crawl_ledger SET state = 'pending' WHERE url = ?", (url,))
     db.close()
@@ -127,7 +122,7 @@ async def test_a_cancelled_run_keeps_its_cancelled_items_and_one_rerun_completes
         rerun = await crawl(config, site=site, store=store)
     assert rerun.status == "completed"
     assert rerun.products_saved == 240 - stopped.products_saved
-    assert len(stored_rows(path)) == 2 * 240
+    assert len(stored_rows(path)) == 240
     assert ledger(path, "state <> 'done'") == []
 
 

@@ -22,7 +22,7 @@ from .conftest import crawl_config, db_path, demo_server
 
 def _positions(path: str) -> dict[str, tuple[int, int, str]]:
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT url, page_id, index_in_page, id FROM products").fetchall()
+        rows = db.execute("SELECT url, page_id, index_in_page, id FROM matter").fetchall()
     return {url: (page_id, index, id_) for url, page_id, index, id_ in rows}
 
 

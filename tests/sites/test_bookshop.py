@@ -24,7 +24,9 @@ def response(name: str, url: str, headers: tuple[tuple[str, str], ...] = LATIN_1
 def test_the_shop_is_listed_oldest_first_ten_a_page_at_page_n() -> None:
     assert (SHOP.ordering, SHOP.per_page, SHOP.name) == (Ordering.oldest_first, 10, "books")
     assert SHOP.list_url(1) == "http://shop.test/books/?page=1"
-    assert Bookshop("http://shop.test/", path="/shop").list_url(3) == "http://shop.test/shop/?page=3"
+    assert (
+        Bookshop("http://shop.test/", path="/shop").list_url(3) == "http://shop.test/shop/?page=3"
+    )
     with pytest.raises(ValueError):
         SHOP.list_url(0)
 

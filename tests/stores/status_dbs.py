@@ -43,7 +43,7 @@ def set_shape(
     with closing(sqlite3.connect(path)) as db, db:
         db.execute(
             "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total,"
-            " session_id, seen_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+            " session_id, seen_at, record_table) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'matter')",
             (BASE, last_page, on_last, per_page, total, session_id, SEEN),
         )
 
@@ -79,7 +79,7 @@ def add_products(
             )
             if state == "done":
                 db.execute(
-                    "INSERT INTO products (url, manufacturer, model, certificate_id, page_id,"
+                    "INSERT INTO matter (url, manufacturer, model, certificate_id, page_id,"
                     " index_in_page, id, created_at, updated_at)"
                     " VALUES (?, 'Acme', 'Bulb', ?, ?, ?, ?, ?, ?)",
                     (

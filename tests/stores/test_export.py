@@ -1,4 +1,4 @@
-"""Export of stored products to JSON Lines and CSV."""
+"""Export of stored Matter products (the `matter` record table) to JSON Lines and CSV."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import pytest
 
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
 from trio_crawl.stores import SqliteStore, StoreOpenError, export_products
-from trio_crawl.stores.export import EXPORT_COLUMNS
+from trio_crawl.stores.records import MATTER_RECORDS
+
+EXPORT_COLUMNS = MATTER_RECORDS.column_names
 
 
 def product(page_id: int, index_in_page: int, **detail: Any) -> Product:
@@ -60,18 +62,23 @@ async def test_jsonl_has_one_typed_object_a_line_in_position_order(tmp_path: Pat
     assert [(r["page_id"], r["index_in_page"]) for r in records] == [(0, 3), (0, 11), (1, 0)]
     assert all(list(record) == list(EXPORT_COLUMNS) for record in records)
     oldest, middle, newest = records
-    assert oldest["vid"] is None and oldest["model"] == "Model 0.3"
-    assert oldest["list_model"] is None
+    assert oldest["vid"] is None and oldest["model"] is None
+    assert oldest["card"] == {
+        "manufacturer": "Maker 0",
+        "model": "Model 0.3",
+        "certificate_id": "CSA00000MAT00003-24",
+    }
     assert middle["vid"] == 4891 and middle["pid"] is None
     assert middle["firmware_version"] == "1.2\nbeta"
     assert middle["device_type"] == "Light"
     assert newest["vid"] == 0x131B and isinstance(newest["pid"], int)
     assert newest["model"] == 'Bulb, "E27"'
-    assert newest["list_model"] == "Model 1.0"
+    assert newest["card"]["model"] == "Model 1.0"
     assert newest["manufacturer"] == "Ünïcode GmbH"
-    assert newest["list_manufacturer"] == "Maker 1"
+    assert newest["card"]["manufacturer"] == "Maker 1"
     assert newest["id"] == "p0001i00"
     assert newest["created_at"].endswith("+00:00")
+    assert newest["listed_at"] is not None and newest["delisted_at"] is None
 
 
 async def test_csv_has_a_header_and_one_row_a_product(tmp_path: Path) -> None:
@@ -87,52 +94,36 @@ async def test_csv_has_a_header_and_one_row_a_product(tmp_path: Path) -> None:
     assert int(middle["vid"]) == 4891 and middle["pid"] == ""
     assert middle["firmware_version"] == "1.2\nbeta"
     assert int(newest["vid"]) == 0x131B and int(newest["pid"]) == 2
-    assert newest["model"] == 'Bulb, "E27"' and newest["list_model"] == "Model 1.0"
-    assert newest["manufacturer"] == "Ünïcode GmbH" and newest["list_manufacturer"] == "Maker 1"
-    assert oldest["list_model"] == "" and oldest["list_certificate_id"] == ""
+    assert newest["model"] == 'Bulb, "E27"' and json.loads(newest["card"])["model"] == "Model 1.0"
+    assert newest["manufacturer"] == "Ünïcode GmbH"
+    assert json.loads(newest["card"])["manufacturer"] == "Maker 1"
+    assert oldest["model"] == "" and json.loads(oldest["card"])["model"] == "Model 0.3"
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-async def test_each_shared_field_is_one_column_and_the_list_value_only_where_it_differs(
+async def test_the_list_cards_fields_are_the_card_and_the_detail_pages_are_columns(
     tmp_path: Path, fmt: str
 ) -> None:
-    agreeing = product(0, 0)
-    agreeing = Product(
-        ref=agreeing.ref,
-        detail=ProductDetail(
-            url=agreeing.ref.url,
-            manufacturer=agreeing.ref.manufacturer,
-            model=agreeing.ref.model,
-            certificate_id=agreeing.ref.certificate_id,
-        ),
-    )
     differing = product(0, 1, model="Detail model", certificate_id="CSA-DETAIL")
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path) as store:
-        await store.save_products([agreeing, differing])
+        await store.save_products([differing])
     _, text = export(path, fmt)
     if fmt == "jsonl":
-        records = [json.loads(line) for line in text.splitlines()]
-        empty = None
+        (record,) = [json.loads(line) for line in text.splitlines()]
+        card = record["card"]
     else:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         assert reader.fieldnames is not None
         assert len(reader.fieldnames) == len(set(reader.fieldnames))
-        records = list(reader)
-        empty = ""
-    columns = list(records[0])
-    for name in ("manufacturer", "model", "certificate_id"):
-        assert columns.count(name) == 1
-        assert f"detail_{name}" not in columns
-        assert columns.count(f"list_{name}") == 1
-    same, other = records
-    assert same["model"] == "Model 0.0" and same["list_model"] == empty
-    assert same["certificate_id"] == agreeing.ref.certificate_id
-    assert same["list_certificate_id"] == empty and same["list_manufacturer"] == empty
-    assert other["model"] == "Detail model" and other["list_model"] == "Model 0.1"
-    assert other["certificate_id"] == "CSA-DETAIL"
-    assert other["list_certificate_id"] == differing.ref.certificate_id
-    assert other["manufacturer"] == "Maker 0" and other["list_manufacturer"] == empty
+        (record,) = list(reader)
+        card = json.loads(record["card"])
+    assert record["model"] == "Detail model" and record["certificate_id"] == "CSA-DETAIL"
+    assert card == {
+        "manufacturer": "Maker 0",
+        "model": "Model 0.1",
+        "certificate_id": differing.ref.certificate_id,
+    }
 
 
 async def test_export_reads_while_the_store_is_open(tmp_path: Path) -> None:

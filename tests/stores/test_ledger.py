@@ -15,7 +15,7 @@ import pytest
 import trio
 
 from trio_crawl.stores import SqliteStore, liveness, schema
-from trio_crawl.stores.ledger import Ledger, LedgerFailure, LedgerPage, LedgerShape
+from trio_crawl.stores.ledger import Ledger, LedgerFailure, LedgerPage, LedgerShape, Listed
 
 from .test_sqlite import page, product, sqlite_file
 
@@ -210,16 +210,21 @@ async def test_the_same_shape_again_keeps_the_state_of_every_page(tmp_path: Path
     }
 
 
-async def test_a_product_evicted_from_its_position_is_no_longer_done(tmp_path: Path) -> None:
+async def test_a_product_whose_position_another_takes_stays_stored_until_a_listing_drops_it(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "c.db"
     old = product(0, 0, url="https://example.test/csa_product/old/")
     new = product(0, 0, url="https://example.test/csa_product/new/")
     async with SqliteStore.open(path) as store:
         await store.save_done([old], "s1")
         await store.save_done([new], "s2")
+        assert (await store.view()).stored == {old.url, new.url}
+        await store.relist([Listed(new.url, 0, 0, new.ref.id)], True, "s2")
         view = await store.view()
     assert view.done == {(0, 0): new.url}
-    assert old.url not in rows(path)
+    assert view.stored == {old.url, new.url}  # kept, marked delisted
+    assert rows(path)[old.url]["state"] == "done"
 
 
 async def test_save_products_without_a_session_marks_done_too(tmp_path: Path) -> None:
@@ -230,23 +235,27 @@ async def test_save_products_without_a_session_marks_done_too(tmp_path: Path) ->
 
 
 async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path: Path) -> None:
+    # What trio_crawl 0.1 wrote (version 1): its tables, a page of products with their details.
     path = tmp_path / "old.db"
-    async with SqliteStore.open(path) as store:
-        await store.save_products(page(0))
-    # Take it back to what version 1 held: no ledger, no liveness columns.
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute("DROP TABLE crawl_ledger")
-    connection.execute("DROP TABLE catalogue_shape")
-    for column in ("pid", "host", "heartbeat_at", "pages_cancelled", "products_cancelled"):
-        connection.execute(f"ALTER TABLE crawl_runs DROP COLUMN {column}")
-    connection.execute("DROP INDEX products_position")
-    for column in ("listed_at", "delisted_at"):
-        connection.execute(f"ALTER TABLE products DROP COLUMN {column}")
-    connection.execute("CREATE UNIQUE INDEX products_position ON products (page_id, index_in_page)")
+    for statement in schema.DDL_V1:
+        connection.execute(statement)
+    for index in range(12):
+        url = f"https://example.test/csa_product/p0-{index}/"
+        connection.execute(
+            "INSERT INTO products VALUES (?, 'Maker', 'Model', 'CSA', 0, ?, ?, 't', 't')",
+            (url, index, f"p0000i{index:02d}"),
+        )
+        connection.execute(
+            "INSERT INTO product_details (url, page_id, index_in_page, id, created_at,"
+            " updated_at) VALUES (?, 0, ?, ?, 't', 't')",
+            (url, index, f"p0000i{index:02d}"),
+        )
     connection.execute("PRAGMA user_version = 1")
     connection.close()
     async with SqliteStore.open(path) as store:
         assert len((await store.view()).done) == 12
+        assert await store.count_products() == 12
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     check.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -18,23 +19,20 @@ from hypothesis import strategies as st
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
 from trio_crawl.stores import SqliteStore, Store, StoreOpenError, schema
-from trio_crawl.stores import sqlite as sqlite_module
 from trio_crawl.stores.sqlite import latest_per_url_and_position, map_sqlite_errors
+from trio_crawl.stores.sqlite import opening as sqlite_module
 
 DESIGN_COLUMNS = {
-    "products": [
-        "url", "manufacturer", "model", "certificate_id", "page_id", "index_in_page", "id",
-        "created_at", "updated_at",
-        # docs/architecture.md §6 "the catalogue changes": when last listed, since when not
-        # (version 3).
-        "listed_at", "delisted_at",
-    ],
-    "product_details": [
-        "url", "page_id", "index_in_page", "id", "manufacturer", "model", "device_type",
-        "certificate_id", "certification_date", "software_version", "hardware_version",
-        "firmware_version", "specification_version", "vid", "pid", "family_sku",
-        "family_variant_sku", "family_id", "tis_trp_tested", "transport_interface",
-        "primary_device_type_id", "program_type", "created_at", "updated_at",
+    # The Matter catalogue's record table (`stores.records`, schema version 4): the store's own
+    # columns, the list card as JSON, a column per field of `ProductDetail` (its `url`, the
+    # detail page's, as `record_url`), the timestamps and the listing marks.
+    "matter": [
+        "url", "page_id", "index_in_page", "id", "card", "record_url", "model", "manufacturer",
+        "device_type", "certificate_id", "certification_date", "software_version",
+        "hardware_version", "firmware_version", "specification_version", "vid", "pid",
+        "family_sku", "family_variant_sku", "family_id", "tis_trp_tested", "transport_interface",
+        "primary_device_type_id", "program_type", "created_at", "updated_at", "listed_at",
+        "delisted_at",
     ],
     "crawl_runs": [
         "session_id", "status", "started_at", "finished_at", "pages_ok", "pages_failed",
@@ -122,42 +120,18 @@ async def test_open_creates_the_file_with_exactly_the_design_schema(tmp_path: Pa
     assert path.is_file()
     for table, expected in DESIGN_COLUMNS.items():
         assert [name for name, _, _ in table_columns(path, table)] == expected
-    products = {name: (kind, pk) for name, kind, pk in table_columns(path, "products")}
-    details = {name: (kind, pk) for name, kind, pk in table_columns(path, "product_details")}
+    products = {name: (kind, pk) for name, kind, pk in table_columns(path, "matter")}
     runs = {name: (kind, pk) for name, kind, pk in table_columns(path, "crawl_runs")}
     assert products["url"] == ("TEXT", 1)
-    assert details["url"] == ("TEXT", 1)
     assert runs["session_id"] == ("TEXT", 1)
-    for column in ("page_id", "index_in_page"):
-        assert products[column][0] == details[column][0] == "INTEGER"
-    assert details["vid"][0] == details["pid"][0] == "INTEGER"
-    assert {kind for kind, _ in details.values()} == {"TEXT", "INTEGER"}
-
-
-async def test_positions_are_unique_among_the_listed_products(tmp_path: Path) -> None:
-    path = tmp_path / "matter.db"
-    async with SqliteStore.open(path):
-        pass
-    assert ["page_id", "index_in_page"] in unique_indexes(path, "products")
+    for column in ("page_id", "index_in_page", "vid", "pid"):
+        assert products[column][0] == "INTEGER"
+    assert {kind for kind, _ in products.values()} == {"TEXT", "INTEGER"}
+    # Matter's tables of versions 1 to 3 are gone: its products are records like any site's.
     with sqlite3.connect(path) as connection:
-        (index_sql,) = connection.execute(
-            "SELECT sql FROM sqlite_master WHERE name = 'products_position'"
-        ).fetchone()
+        tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
     connection.close()
-    # A delisted product keeps the position it last had, which a listed one may hold now; the
-    # details follow their product's position.
-    assert index_sql.endswith("WHERE delisted_at IS NULL")
-    assert ["page_id", "index_in_page"] not in unique_indexes(path, "product_details")
-
-
-async def test_details_reference_their_product(tmp_path: Path) -> None:
-    path = tmp_path / "matter.db"
-    async with SqliteStore.open(path):
-        pass
-    with sqlite3.connect(path) as connection:
-        keys = connection.execute("PRAGMA foreign_key_list(product_details)").fetchall()
-    connection.close()
-    assert [(key[2], key[3], key[4]) for key in keys] == [("products", "url", "url")]
+    assert not tables & {"products", "product_details"}
 
 
 async def test_connection_uses_wal_normal_sync_foreign_keys_and_busy_timeout(
@@ -244,17 +218,16 @@ async def test_saving_an_empty_batch_writes_nothing(tmp_path: Path) -> None:
         assert await store.count_products() == 0
 
 
-async def test_a_new_url_at_a_stored_position_replaces_the_old_product(tmp_path: Path) -> None:
+async def test_a_new_url_at_a_stored_position_keeps_the_old_product(tmp_path: Path) -> None:
+    # A product is never deleted: only a complete listing (`relist`) says it is delisted.
     async with SqliteStore.open(tmp_path / "matter.db") as store:
         await store.save_products(page(5))
         newcomer = product(5, 7, url="https://example.test/csa_product/newcomer/")
-        # The rest of the batch must still be written: a reshuffle never fails the batch.
         assert await store.save_products([newcomer, product(6, 0)]) == 2
         rows = await store.fetch_products()
-    by_position = {(row["page_id"], row["index_in_page"]): row["url"] for row in rows}
-    assert by_position[(5, 7)] == newcomer.ref.url
-    assert len(rows) == 13
-    assert product(5, 7).ref.url not in {row["url"] for row in rows}
+    at_5_7 = [row["url"] for row in rows if (row["page_id"], row["index_in_page"]) == (5, 7)]
+    assert sorted(at_5_7) == sorted([newcomer.ref.url, product(5, 7).ref.url])
+    assert len(rows) == 14
 
 
 async def test_products_that_swap_positions_keep_their_rows(tmp_path: Path) -> None:
@@ -273,7 +246,7 @@ async def test_products_that_swap_positions_keep_their_rows(tmp_path: Path) -> N
     assert {row["url"]: row["created_at"] for row in rows} == before
 
 
-async def test_a_stored_product_moving_onto_an_occupied_position_evicts_the_occupant(
+async def test_a_stored_product_moving_onto_an_occupied_position_keeps_the_occupant(
     tmp_path: Path,
 ) -> None:
     async with SqliteStore.open(tmp_path / "matter.db") as store:
@@ -282,8 +255,10 @@ async def test_a_stored_product_moving_onto_an_occupied_position_evicts_the_occu
         moved = attrs.evolve(mover, ref=attrs.evolve(mover.ref, index_in_page=5))
         await store.save_products([moved])
         rows = await store.fetch_products()
-    assert len(rows) == 11
-    assert [row["url"] for row in rows if row["index_in_page"] == 5] == [mover.ref.url]
+    assert len(rows) == 12
+    assert sorted(row["url"] for row in rows if row["index_in_page"] == 5) == sorted(
+        [mover.ref.url, product(0, 5).ref.url]
+    )
     assert not [row for row in rows if row["index_in_page"] == 0]
 
 
@@ -308,8 +283,8 @@ async def test_duplicates_inside_one_batch_are_written_once(tmp_path: Path) -> N
 
 
 async def test_a_failing_batch_is_rolled_back_whole(tmp_path: Path) -> None:
-    # A list entry without a model breaks NOT NULL: a sqlite failure in the batch's 2nd row.
-    broken_ref = attrs.evolve(product(0, 1).ref, model=None)  # type: ignore[arg-type]
+    # A ref without an id breaks NOT NULL: a sqlite failure in the batch's 2nd row.
+    broken_ref = attrs.evolve(product(0, 1).ref, id=None)  # type: ignore[arg-type]
     broken = attrs.evolve(product(0, 1), ref=broken_ref)
     async with SqliteStore.open(tmp_path / "matter.db") as store:
         await store.save_products([product(9, 0)])
@@ -482,7 +457,7 @@ async def test_other_sqlite_failures_are_database_error(tmp_path: Path) -> None:
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path) as store:
         connection = sqlite3.connect(path, isolation_level=None)
-        connection.execute("DROP TABLE product_details")
+        connection.execute("DROP TABLE matter")
         connection.close()
         with pytest.raises(StageError) as caught:
             await store.save_products(page(0))
@@ -553,7 +528,7 @@ async def test_a_new_database_records_the_program_and_the_schema_version(tmp_pat
     async with SqliteStore.open(path):
         pass
     assert pragma(path, "application_id") == schema.APPLICATION_ID == 0x74724372
-    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 3
+    assert pragma(path, "user_version") == schema.SCHEMA_VERSION == 4
 
 
 async def test_a_database_from_before_the_marks_is_marked_and_kept(tmp_path: Path) -> None:
@@ -607,7 +582,7 @@ def _not_sqlite(path: Path) -> Path:
         (_not_sqlite, "is not an SQLite database (file is not a database)"),
         (_foreign_program, "belongs to another program (application_id 0x0000002a)"),
         (_other_schema, "is not a trio_crawl database (table products lacks manufacturer, "),
-        (_newer_version, "holds trio_crawl schema version 4, newer than this trio_crawl reads"),
+        (_newer_version, "holds trio_crawl schema version 5, newer than this trio_crawl reads"),
         (_damaged, "is a damaged trio_crawl database (no table crawl_runs)"),
     ],
     ids=["not-sqlite", "another-program", "another-schema", "newer", "damaged"],
@@ -652,18 +627,18 @@ async def test_an_older_version_is_upgraded_in_one_transaction(
     path = tmp_path / "matter.db"
     async with SqliteStore.open(path) as store:
         await store.save_products(page(0))
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 6)
     monkeypatch.setattr(
-        schema, "MIGRATIONS", {4: ("CREATE TABLE extra (x)",), 5: ("CREATE TABLE bad (",)}
+        schema, "MIGRATIONS", {5: ("CREATE TABLE extra (x)",), 6: ("CREATE TABLE bad (",)}
     )
     with pytest.raises(StoreOpenError, match="incomplete input"):
         async with SqliteStore.open(path):
             pass
-    assert pragma(path, "user_version") == 3  # the failed upgrade left nothing behind
-    monkeypatch.setattr(schema, "MIGRATIONS", {4: ("CREATE TABLE extra (x)",), 5: ()})
+    assert pragma(path, "user_version") == 4  # the failed upgrade left nothing behind
+    monkeypatch.setattr(schema, "MIGRATIONS", {5: ("CREATE TABLE extra (x)",), 6: ()})
     async with SqliteStore.open(path) as store:
         assert await store.count_products() == 12
-    assert pragma(path, "user_version") == 5
+    assert pragma(path, "user_version") == 6
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
     connection.close()
@@ -696,14 +671,14 @@ async def test_product_detail_fields_round_trip_through_save_and_fetch(
         async with SqliteStore.open(Path(directory) / "matter.db") as store:
             await store.save_products([Product(ref=ref, detail=detail)])
             [row] = await store.fetch_products()
-    renamed = {"manufacturer", "model", "certificate_id"}
-    fetched = ProductDetail(
-        url=row["url"],
-        **{name: row[f"detail_{name}" if name in renamed else name] for name in _DETAIL_FIELDS},
-    )
+    fetched = ProductDetail(url=row["record_url"], **{name: row[name] for name in _DETAIL_FIELDS})
     assert fetched == detail
     assert (row["page_id"], row["index_in_page"], row["id"]) == (page_id, index_in_page, ref.id)
-    assert (row["manufacturer"], row["model"]) == (ref.manufacturer, ref.model)
+    assert json.loads(row["card"]) == {
+        "manufacturer": ref.manufacturer,
+        "model": ref.model,
+        "certificate_id": ref.certificate_id,
+    }
 
 
 class _Interleaved:
@@ -732,7 +707,7 @@ def test_inspect_sees_one_moment_of_a_file_another_process_is_setting_up(
     # Seen in the two-crawls e2e test: one crawl read the marks (none yet), the other
     # committed the schema, the first then read the tables and refused the file as another
     # program's. One read transaction gives one snapshot: empty, as the file was.
-    from trio_crawl.stores.sqlite import _connect
+    from trio_crawl.stores.sqlite.opening import _connect
 
     path = tmp_path / "new.db"
     mine = sqlite3.connect(path, isolation_level=None)

@@ -23,6 +23,7 @@ from trio_crawl.stores.status import (
     RunRecord,
     ShapeSeen,
 )
+from trio_crawl.ui.status_text import status_lines
 
 from .status_dbs import (
     BASE,
@@ -206,7 +207,7 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
 def test_text_names_the_holes_the_failed_kinds_and_the_continue_command(tmp_path: Path) -> None:
     db = str(with_holes(tmp_path / "crawl.db"))
 
-    assert "\n".join(read_status(db).lines()) == HOLES_STATUS_TEXT.format(db=db)
+    assert "\n".join(status_lines(read_status(db))) == HOLES_STATUS_TEXT.format(db=db)
 
 
 def test_nothing_planned_yet_has_no_shape_and_says_start(tmp_path: Path) -> None:
@@ -231,7 +232,7 @@ def test_nothing_planned_yet_has_no_shape_and_says_start(tmp_path: Path) -> None
         not_done=(),
         runs=(),
     )
-    assert status.lines() == [
+    assert status_lines(status) == [
         f"database:  {db}",
         "catalogue: no crawl has planned yet",
         "products:  3 stored",
@@ -258,7 +259,7 @@ def test_everything_stored_says_nothing_left_and_lists_the_last_five_runs(tmp_pa
     assert [run.session_id for run in status.runs] == ["r6", "r5", "r4", "r3", "r2"]
     assert status.continue_with is None
     assert status.to_dict()["continue_command"] is None
-    lines = status.lines()
+    lines = status_lines(status)
     assert "holes:     none" in lines
     assert lines[-1] == "nothing left: every product of the catalogue is stored"
 
@@ -280,7 +281,7 @@ def test_only_the_first_hole_ranges_are_listed_but_all_are_counted(tmp_path: Pat
     )
     # 23, above the newest stored, is not a hole but is left.
     assert (status.products_left, status.pages_left) == (12, 2)
-    assert "9 (page 2), and 6 more" in "\n".join(status.lines())
+    assert "9 (page 2), and 6 more" in "\n".join(status_lines(status))
 
 
 def test_a_hole_across_two_site_pages_names_both(tmp_path: Path) -> None:
@@ -291,7 +292,7 @@ def test_a_hole_across_two_site_pages_names_both(tmp_path: Path) -> None:
     status = read_status(db)
 
     assert status.hole_ranges == (HoleRange(3, 8, (2, 3)),)
-    assert "3..8 (pages 2..3)" in "\n".join(status.lines())
+    assert "3..8 (pages 2..3)" in "\n".join(status_lines(status))
     assert (status.products_left, status.pages_left) == (6, 2)
 
 
@@ -303,7 +304,7 @@ def test_a_grown_catalogue_leaves_its_new_products_on_the_newest_pages(tmp_path:
     status = read_status(db)
 
     assert (status.holes, status.products_left, status.pages_left) == (0, 2, 1)
-    assert status.lines()[-1] == (
+    assert status_lines(status)[-1] == (
         f"left: 2 products on 1 page; continue with: trio-crawl crawl --base-url {BASE} --db {db}"
     )
 
@@ -404,7 +405,7 @@ def test_a_running_run_tells_a_live_process_from_a_gone_one_without_marking_it(
         ("live", "running", False),
         ("killed", "running", True),
     ]
-    assert [line.split()[:4] for line in status.lines()[-3:-1]] == [
+    assert [line.split()[:4] for line in status_lines(status)[-3:-1]] == [
         ["runs:", "live", "running", now.strftime("%Y-%m-%d")],
         ["killed", "running", "(process", "gone)"],
     ]

@@ -203,7 +203,8 @@ def _status(args: argparse.Namespace) -> int:
     import json
 
     from ..stores import read_status
+    from ..ui.status_text import status_lines
 
     status = read_status(args.db, None if args.failures else 10)
-    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status.lines()))
+    print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status_lines(status)))
     return 0

@@ -275,9 +275,7 @@ def _table_hook(
             if extra is not None:
                 # A stage of one's own is written beside the fields, not under `stages`.
                 prefix = f"{extra}."
-                found = [
-                    attrs.evolve(p, path=p.path.removeprefix(prefix)) for p in found
-                ]
+                found = [attrs.evolve(p, path=p.path.removeprefix(prefix)) for p in found]
             raise ConfigError.from_problems([*problems, *found]) from None
         if problems:
             raise ConfigError.from_problems(problems)

@@ -50,8 +50,7 @@ def load_site(spec: str, base_url: str, options: Mapping[str, Any] | None = None
         except AttributeError:
             names = [name for name in dir(factory) if not name.startswith("_")]
             raise SiteLoadError(
-                f"--site {spec!r}: {module_name} has no {attribute!r}"
-                + _did_you_mean(part, names)
+                f"--site {spec!r}: {module_name} has no {attribute!r}" + _did_you_mean(part, names)
             ) from None
     if not callable(factory):
         raise SiteLoadError(f"--site {spec!r}: {attribute} is not callable")

@@ -117,6 +117,10 @@ class MatterCatalogue:
 
     __slots__ = ("_base_url",)
 
+    name = "matter"
+    """The table its products are kept in, as any site's records are."""
+    record_type = ProductDetail
+
     def __init__(self, base_url: str) -> None:
         self._base_url = base_url.rstrip("/")
 

@@ -3,7 +3,8 @@
 A site is generic over its record type `R` (what `parse_detail` returns). It turns a card found
 at a position into a ref (`ref`), a ref and its record into the item the store keeps (`item`),
 and says what makes an item unfit to store (`problems`). `SiteBase` gives every site the
-generic choices (`Found`, `Record`, no rules); the Matter catalogue makes its own.
+generic choices (`Found`, `Record`, no rules); the Matter catalogue makes its own, which read as
+the generic ones (a ref's `card`, an item's `data`), so the store keeps both the same way.
 """
 
 from __future__ import annotations

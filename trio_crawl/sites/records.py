@@ -2,7 +2,8 @@
 
 Any site's cards are `Card`s, found at a position (`Found`), and become `Record`s once their
 detail page is read; the Matter catalogue has its own, richer types for the same three steps
-(`ListEntry`, `ProductRef`, `Product`), which its own tables store. They are frozen attrs
+(`ListEntry`, `ProductRef`, `Product`), which read as the generic ones do (a ref's `card`, an
+item's `data`), so the store keeps them as it keeps any site's records. They are frozen attrs
 classes so that cattrs can turn them into rows, JSON and CSV without hand-written mapping code.
 """
 
@@ -93,6 +94,15 @@ class ProductRef:
     index_in_page: int
     id: str
 
+    @property
+    def card(self) -> Mapping[str, Any]:
+        """The list card's own fields, as a `Found` holds them."""
+        return {
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "certificate_id": self.certificate_id,
+        }
+
 
 @attrs.frozen
 class ProductDetail:
@@ -129,3 +139,8 @@ class Product:
     @property
     def url(self) -> str:
         return self.ref.url
+
+    @property
+    def data(self) -> ProductDetail:
+        """The record its detail page gave, as a `Record` holds it."""
+        return self.detail

@@ -8,6 +8,6 @@ from .protocol import Store as Store
 from .records import RecordTable as RecordTable
 from .schema import StoreOpenError as StoreOpenError
 from .sqlite import SqliteStore as SqliteStore
+from .sqlite.status_read import read_status as read_status
 from .status import CrawlStatus as CrawlStatus
 from .status import continue_command as continue_command
-from .status import read_status as read_status

@@ -1,14 +1,10 @@
-"""Export stored products as JSON Lines or CSV: one flat record per product, oldest first.
+"""Export a catalogue's stored items as JSON Lines or CSV: one flat record per item, oldest
+position first.
 
-Each record has one `manufacturer`, one `model` and one `certificate_id`: the detail page's
-value, or the list card's where the detail page has none (or was never fetched). The list card's
-value is kept only where it differs from the detail page's, in `list_manufacturer`, `list_model`
-and `list_certificate_id`; these columns are always present (CSV has a fixed header) and are
-null (empty in CSV) when the two pages agree. The columns are `EXPORT_COLUMNS`.
-
-A catalogue of your own (a site with its own record table) is exported from that table: its
+The items come from the catalogue's record table (the Matter catalogue's is `matter`): its
 columns as stored (`stores.records`), the list card's fields as one `card` object (a JSON text
-in CSV), ordered by position the same way.
+in CSV), `delisted_at` null while an item is listed (a delisted one keeps the position it last
+had; `listed_at` says when it was last seen).
 
 Export is a command-line action, not part of a crawl, so it reads with plain blocking sqlite3
 through a read-only connection (it never creates or changes a database).
@@ -26,68 +22,19 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
-from .schema import (
-    DETAIL_COLUMNS,
-    LISTING_COLUMNS,
-    PRODUCT_COLUMNS,
-    SchemaState,
-    StoreOpenError,
-    inspect,
-)
+from .records import MATTER_RECORDS
+from .schema import SchemaState, StoreOpenError, inspect
 
 ExportFormat: TypeAlias = Literal["jsonl", "csv"]
 
 Record = dict[str, Any]
 
-_SHARED = ("manufacturer", "model", "certificate_id")
-"""Fields both the list card and the detail page carry."""
-
-_DETAIL_ONLY = tuple(c for c in DETAIL_COLUMNS if c not in PRODUCT_COLUMNS)
-
-EXPORT_COLUMNS: tuple[str, ...] = (
-    "url",
-    *_SHARED,
-    "page_id",
-    "index_in_page",
-    "id",
-    *_DETAIL_ONLY,
-    *(f"list_{c}" for c in _SHARED),
-    "created_at",
-    "updated_at",
-    *LISTING_COLUMNS,
-)
-"""The columns of an exported record, in order. `delisted_at` is null while the product is
-listed; a delisted product keeps the position it last had (`listed_at` says when)."""
-
-_EXPORT_QUERY = (
-    "SELECT "
-    + ", ".join(
-        [
-            "p.url",
-            *(f"COALESCE(d.{c}, p.{c}) AS {c}" for c in _SHARED),
-            "p.page_id",
-            "p.index_in_page",
-            "p.id",
-            *(f"d.{c}" for c in _DETAIL_ONLY),
-            *(
-                f"CASE WHEN d.{c} IS NOT NULL AND d.{c} IS NOT p.{c} THEN p.{c} END AS list_{c}"
-                for c in _SHARED
-            ),
-            "p.created_at",
-            "p.updated_at",
-            *(f"p.{c}" for c in LISTING_COLUMNS),
-        ]
-    )
-    + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
-    + " ORDER BY p.page_id, p.index_in_page, p.delisted_at IS NOT NULL, p.url"
-)
-
 
 def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: TextIO) -> int:
-    """Write every product in the database at `db_path` to `out`; returns how many.
+    """Write every item in the database at `db_path` to `out`; returns how many.
 
-    Records have the columns `EXPORT_COLUMNS` (see the module docstring for `manufacturer`,
-    `model`, `certificate_id` and their `list_` columns), ordered by `(page_id, index_in_page)`.
+    Records have the columns of the catalogue's record table, ordered by
+    `(page_id, index_in_page)`.
     `"jsonl"` writes one JSON object a line (integers stay integers, missing values are null);
     `"csv"` writes a header row, then one row a product (missing values are empty) — open `out`
     with `newline=""` for CSV.
@@ -110,8 +57,7 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
             )
         try:
             table = _record_table(connection)
-            query = _EXPORT_QUERY if table == "products" else _records_query(table)
-            cursor = connection.execute(query)
+            cursor = connection.execute(_records_query(table))
         except sqlite3.Error as exc:
             raise StoreOpenError(db_path, f"cannot read {path}: {exc}") from exc
         names = [column[0] for column in cursor.description]
@@ -140,7 +86,7 @@ def _with_booleans(record: Record, flags: frozenset[str]) -> Record:
 def _record_table(connection: sqlite3.Connection) -> str:
     """The table the catalogue's items are in (as the last crawl recorded it)."""
     row = connection.execute("SELECT record_table FROM catalogue_shape WHERE id = 1").fetchone()
-    return "products" if row is None else str(row[0])
+    return MATTER_RECORDS.name if row is None else str(row[0])
 
 
 def _records_query(table: str) -> str:

@@ -85,8 +85,7 @@ def mark_interrupted(connection: sqlite3.Connection, here: str, now: str) -> lis
         pages_ok, pages_failed, saved, failed = counts
         where = f"process {pid} on {host}" if pid is not None else "its process"
         reason = (
-            f"interrupted: {where} ended without recording the run"
-            f" (last heartbeat {heartbeat})"
+            f"interrupted: {where} ended without recording the run (last heartbeat {heartbeat})"
         )
         connection.execute(
             "UPDATE crawl_runs SET status = 'interrupted', finished_at = ?, pages_ok = ?,"

@@ -1,5 +1,12 @@
 """What the crawl needs from a store. Implementations raise `StageError` with kind
-`database_busy` (lock contention: retried) or `database_error` (anything else)."""
+`database_busy` (lock contention: retried) or `database_error` (anything else).
+
+A backend implements `Store`; to resume, `stores.ledger.Ledger` too; to tell a live run from a
+killed one, `RunHeartbeat`. Every site's items are stored the same way: a row per item keyed by
+its url, with its position, the list card's fields and a column per field of its record
+(`stores.records.RecordTable` says which). The SQLite store is the shape to copy: one module
+per concern over one connection (`stores.sqlite`), the SQL in those modules only.
+"""
 
 from __future__ import annotations
 

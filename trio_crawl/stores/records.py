@@ -21,13 +21,13 @@ import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import cattrs
 
-from ..sites.records import Record
-from .schema import LISTING_COLUMNS, TABLES, StoreOpenError
+from ..sites.records import ProductDetail
+from .schema import LISTING_COLUMNS, TABLES, TABLES_V1, StoreOpenError
 
 OWN_COLUMNS = (
     "url",
@@ -80,6 +80,18 @@ def _sql_type(annotation: Any) -> tuple[str, bool]:
     return "TEXT", True
 
 
+class Stored(Protocol):
+    """What the store keeps of an item: a `Record`, or anything that reads as one (a ref with
+    `url`, `page_id`, `index_in_page`, `id` and the card's fields as `card`; the record as
+    `data`)."""
+
+    @property
+    def ref(self) -> Any: ...
+
+    @property
+    def data(self) -> Any: ...
+
+
 @attrs.frozen
 class RecordTable:
     """Where the records of type `record_type` of the catalogue `name` are kept."""
@@ -94,7 +106,7 @@ class RecordTable:
                 f"a site's name is its table's name: {self.name!r} must be lower-case letters,"
                 " digits and _ (not starting with a digit)"
             )
-        if self.name in TABLES or self.name.startswith("sqlite_"):
+        if self.name in TABLES or self.name in TABLES_V1 or self.name.startswith("sqlite_"):
             raise ValueError(f"a site may not be called {self.name!r}: the store has that table")
         if not attrs.has(self.record_type):
             raise TypeError(f"{self.record_type!r} is not an attrs class; records must be")
@@ -108,8 +120,9 @@ class RecordTable:
 
     @classmethod
     def for_site(cls, site: Any) -> RecordTable | None:
-        """The table of a site that declares `name` and `record_type` (a `SiteBase`), or None
-        for one that keeps its own tables (the Matter catalogue)."""
+        """The table of a site that declares `name` and `record_type` (a `SiteBase`, the
+        Matter catalogue), or None for one that does not (the store then uses
+        `MATTER_RECORDS`)."""
         record_type = getattr(site, "record_type", None)
         if record_type is None:
             return None
@@ -151,7 +164,7 @@ class RecordTable:
                 f" {', '.join(extra) or 'nothing'}); use a new file for this site",
             )
 
-    def row(self, item: Record[Any], now: str) -> dict[str, Any]:
+    def row(self, item: Stored, now: str) -> dict[str, Any]:
         ref = item.ref
         data = _converter.unstructure(item.data)
         row: dict[str, Any] = {
@@ -173,3 +186,7 @@ class RecordTable:
                 value = int(value)
             row[column.name] = value
         return row
+
+
+MATTER_RECORDS = RecordTable("matter", ProductDetail)
+"""The Matter catalogue's table: a store opened without a `RecordTable` keeps its items there."""

@@ -1,8 +1,9 @@
-"""The SQLite schema, how a database says it is ours and which version it holds, and the one
-query that reads a product back as a flat record.
+"""The SQLite schema of the store's own tables (crawl runs, the crawl ledger, the catalogue
+shape), how a database says it is ours and which version it holds, and how an older one is
+upgraded. A catalogue's items live in a table of its site's (`stores.records`); up to version 3
+the Matter catalogue had two tables of its own, which version 4 copies into its record table.
 
-Timestamps are ISO-8601 UTC text. `(page_id, index_in_page)` is unique in both product tables:
-a position holds one product, and the newest write for a position wins.
+Timestamps are ISO-8601 UTC text.
 
 A trio_crawl database carries two marks in its header: ``PRAGMA application_id`` is
 `APPLICATION_ID` (the program) and ``PRAGMA user_version`` is the schema version. `inspect`
@@ -29,106 +30,49 @@ from types import MappingProxyType
 
 from ..engine.results import ErrorKind, StageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The schema this code reads and writes; recorded as ``PRAGMA user_version``. Version 2 added
 the crawl ledger (`crawl_ledger`, `catalogue_shape`) and the liveness columns of `crawl_runs`;
 version 3 keeps delisted products (`products.listed_at`, `products.delisted_at`): a position is
-unique among the products listed now, and a delisted one keeps the position it last had."""
+unique among the products listed now, and a delisted one keeps the position it last had;
+version 4 keeps the Matter catalogue's products as any site's records, in its record table
+`matter` (`stores.records`), and drops `products` and `product_details`."""
 
 APPLICATION_ID = int.from_bytes(b"trCr", "big")
 """``PRAGMA application_id`` of every trio_crawl database (0x74724372, "trCr")."""
 
 
 PRODUCT_COLUMNS_V1 = (
-    "url",
-    "manufacturer",
-    "model",
-    "certificate_id",
-    "page_id",
-    "index_in_page",
-    "id",
-    "created_at",
-    "updated_at",
-)
+    "url", "manufacturer", "model", "certificate_id", "page_id", "index_in_page", "id",
+    "created_at", "updated_at",
+)  # fmt: skip
 
 LISTING_COLUMNS = ("listed_at", "delisted_at")
 """When a product was last seen on a list page, and since when it is not (NULL while listed)."""
 
-PRODUCT_COLUMNS = (*PRODUCT_COLUMNS_V1, *LISTING_COLUMNS)
-
 DETAIL_COLUMNS = (
-    "url",
-    "page_id",
-    "index_in_page",
-    "id",
-    "manufacturer",
-    "model",
-    "device_type",
-    "certificate_id",
-    "certification_date",
-    "software_version",
-    "hardware_version",
-    "firmware_version",
-    "specification_version",
-    "vid",
-    "pid",
-    "family_sku",
-    "family_variant_sku",
-    "family_id",
-    "tis_trp_tested",
-    "transport_interface",
-    "primary_device_type_id",
-    "program_type",
-    "created_at",
-    "updated_at",
-)
+    "url", "page_id", "index_in_page", "id", "manufacturer", "model", "device_type",
+    "certificate_id", "certification_date", "software_version", "hardware_version",
+    "firmware_version", "specification_version", "vid", "pid", "family_sku",
+    "family_variant_sku", "family_id", "tis_trp_tested", "transport_interface",
+    "primary_device_type_id", "program_type", "created_at", "updated_at",
+)  # fmt: skip
 
 RUN_COLUMNS = (
-    "session_id",
-    "status",
-    "started_at",
-    "finished_at",
-    "pages_ok",
-    "pages_failed",
-    "products_saved",
-    "products_failed",
-    "config_json",
-    "error_json",
-    "pid",
-    "host",
-    "heartbeat_at",
-    "pages_cancelled",
-    "products_cancelled",
-)
+    "session_id", "status", "started_at", "finished_at", "pages_ok", "pages_failed",
+    "products_saved", "products_failed", "config_json", "error_json", "pid", "host",
+    "heartbeat_at", "pages_cancelled", "products_cancelled",
+)  # fmt: skip
 
 LEDGER_COLUMNS = (
-    "url",
-    "item",
-    "page",
-    "total",
-    "page_id",
-    "index_in_page",
-    "state",
-    "stage",
-    "error_kind",
-    "attempts",
-    "last_error",
-    "session_id",
-    "updated_at",
-)
+    "url", "item", "page", "total", "page_id", "index_in_page", "state", "stage", "error_kind",
+    "attempts", "last_error", "session_id", "updated_at",
+)  # fmt: skip
 
 SHAPE_COLUMNS = (
-    "id",
-    "base_url",
-    "last_page",
-    "on_last",
-    "per_page",
-    "total",
-    "session_id",
-    "seen_at",
-    "record_table",
-    "ordering",
-)
+    "id", "base_url", "last_page", "on_last", "per_page", "total", "session_id", "seen_at",
+    "record_table", "ordering",
+)  # fmt: skip
 
 # The statements that created version 1 (trio_crawl 0.1), each safe to run again.
 DDL_V1 = (
@@ -262,9 +206,51 @@ _V3 = (
     "CREATE INDEX product_details_position ON product_details (page_id, index_in_page)",
 )
 
-# The statements that create the current schema on an empty file: version 1's, then exactly
-# what each migration does.
-DDL = (*DDL_V1, *_V2, *_V3)
+# Version 4: the Matter catalogue is a site like any other. Its products and their details go
+# into its record table (as `stores.records` made it for `ProductDetail` when this version was
+# written: a migration is a record of the past, so it is spelled out rather than derived), with
+# their positions, listing marks and timestamps; the list card's fields become its `card`.
+_MATTER_TABLE = (
+    'CREATE TABLE IF NOT EXISTS "matter" (url TEXT PRIMARY KEY, page_id INTEGER NOT NULL,'
+    ' index_in_page INTEGER NOT NULL, id TEXT NOT NULL, card TEXT, "record_url" TEXT,'
+    ' "model" TEXT, "manufacturer" TEXT, "device_type" TEXT, "certificate_id" TEXT,'
+    ' "certification_date" TEXT, "software_version" TEXT, "hardware_version" TEXT,'
+    ' "firmware_version" TEXT, "specification_version" TEXT, "vid" INTEGER, "pid" INTEGER,'
+    ' "family_sku" TEXT, "family_variant_sku" TEXT, "family_id" TEXT, "tis_trp_tested" TEXT,'
+    ' "transport_interface" TEXT, "primary_device_type_id" TEXT, "program_type" TEXT,'
+    " created_at TEXT NOT NULL, updated_at TEXT NOT NULL, listed_at TEXT, delisted_at TEXT)"
+)
+# What the detail page said: every `product_details` column but the keys and timestamps.
+_MATTER_DETAIL_FIELDS = tuple(
+    column
+    for column in DETAIL_COLUMNS
+    if column not in ("url", "page_id", "index_in_page", "id", "created_at", "updated_at")
+)
+_V4 = (
+    # (A file of a site of its own gets the table too, empty: its own table stays as it is.)
+    _MATTER_TABLE,
+    "INSERT INTO matter (url, page_id, index_in_page, id, card, record_url, "
+    + ", ".join(_MATTER_DETAIL_FIELDS)
+    + ", created_at, updated_at, listed_at, delisted_at) SELECT p.url, p.page_id,"
+    " p.index_in_page, p.id, json_object('manufacturer', p.manufacturer, 'model', p.model,"
+    " 'certificate_id', p.certificate_id), p.url, "
+    + ", ".join(f"d.{field}" for field in _MATTER_DETAIL_FIELDS)
+    + ", p.created_at, p.updated_at, p.listed_at, p.delisted_at"
+    " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
+    " WHERE true ON CONFLICT (url) DO NOTHING",
+    "UPDATE catalogue_shape SET record_table = 'matter' WHERE record_table = 'products'",
+    "DROP TABLE product_details",
+    "DROP TABLE products",
+)
+
+# The statements that create the current schema on an empty file: the store's own tables as
+# version 1 to 4 left them (version 4 dropped the product tables the others made).
+DDL = (
+    DDL_V1[-1],  # crawl_runs
+    *(f"ALTER TABLE crawl_runs ADD COLUMN {column}" for column in _RUN_LIVENESS_COLUMNS),
+    *_LEDGER_DDL,
+    *(statement for statement in _V3 if statement.startswith("ALTER TABLE crawl_runs")),
+)
 
 MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType(
     {
@@ -276,32 +262,10 @@ MIGRATIONS: Mapping[int, tuple[str, ...]] = MappingProxyType(
         ),
         # Every product stored so far was listed when it was stored.
         3: (*_V3, "UPDATE products SET listed_at = updated_at"),
+        4: _V4,
     }
 )
 """For version n ≥ 2, the statements that take a version n-1 database to n (in one transaction)."""
-
-# One flat record per product. The detail page's manufacturer, model and certificate ID may
-# differ from the list page's, so both are kept; the detail's copies get a `detail_` prefix.
-# Its url/page_id/index_in_page/id/timestamps are written with the product's, so they are left out.
-_DETAIL_ONLY = tuple(c for c in DETAIL_COLUMNS if c not in PRODUCT_COLUMNS)
-_DETAIL_RENAMED = ("manufacturer", "model", "certificate_id")
-
-RECORD_QUERY = (
-    "SELECT "
-    + ", ".join(
-        [
-            *(f"p.{c}" for c in PRODUCT_COLUMNS[:7]),
-            *(f"d.{c} AS detail_{c}" for c in _DETAIL_RENAMED),
-            *(f"d.{c}" for c in _DETAIL_ONLY),
-            "p.created_at",
-            "p.updated_at",
-            *(f"p.{c}" for c in LISTING_COLUMNS),
-        ]
-    )
-    + " FROM products AS p LEFT JOIN product_details AS d ON d.url = p.url"
-    + " ORDER BY p.page_id, p.index_in_page, p.delisted_at IS NOT NULL, p.url"
-)
-
 
 TABLES_V1: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -314,8 +278,6 @@ TABLES_V1: Mapping[str, tuple[str, ...]] = MappingProxyType(
 
 TABLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        **TABLES_V1,
-        "products": PRODUCT_COLUMNS,
         "crawl_runs": RUN_COLUMNS,
         "crawl_ledger": LEDGER_COLUMNS,
         "catalogue_shape": SHAPE_COLUMNS,

@@ -1,7 +1,7 @@
 """A fast trio-native HTTP/1.1 transport for httpx (see `transport` for why and how)::
 
-    async with httpx.AsyncClient(transport=TrioTransport(max_connections=50)) as client:
-        response = await client.get(url)
+async with httpx.AsyncClient(transport=TrioTransport(max_connections=50)) as client:
+    response = await client.get(url)
 """
 
 from .transport import DEADLINE_EXTENSION as DEADLINE_EXTENSION

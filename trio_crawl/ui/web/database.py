@@ -1,6 +1,6 @@
 """The page for a database with no crawl running: what `trio-crawl status` reads, in a browser.
 
-It is the `status` read model (`trio_crawl.stores.status.read_status`), read again for each
+It is the `status` read model (`trio_crawl.stores.read_status`), read again for each
 page load and every few seconds while a page is open (a crawl elsewhere may be writing to the
 file; the read model only reads, in one snapshot).
 """
@@ -12,7 +12,8 @@ from typing import Any
 
 import trio
 
-from ...stores.status import read_status
+from ...stores import read_status
+from ..status_text import status_lines
 from .hub import Message
 
 REFRESH_SECS = 5.0
@@ -34,7 +35,7 @@ class DatabaseView:
             "mode": "database",
             "seq": self.reads,
             "database": status.to_dict(),
-            "lines": status.lines(),
+            "lines": status_lines(status),
         }
 
     async def stream(self, last_seen: int | None = None) -> AsyncIterator[Message]:
