@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,39 @@ async def test_ctrl_c_at_high_concurrency_ends_cleanly_every_time(tmp_path: Path
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stopped, 2 * pair)
             nursery.start_soon(stopped, 2 * pair + 1)
+
+
+@pytest.mark.slow
+async def test_session_timeout_with_the_parse_process_busy_exits_3_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """The session timeout ends the pool while hundreds of pages are on their way to the parse
+    process (list pages from the start, detail pages soon after), which once escaped as an
+    exception group (exit 1 instead of 3). Two crawls at a time, timed out at different
+    moments."""
+
+    async def timed_out(secs: float) -> None:
+        config = tmp_path / f"crawl-{secs}.toml"
+        config.write_text(
+            f"[system]\nsession_timeout_secs = {secs}\n"
+            + HIGH_CONCURRENCY.replace("[concurrency]", "[concurrency]\nparse_processes = 1")
+        )
+        db = tmp_path / f"crawl-{secs}.db"
+        run = await start("demo", "--products", "3000", "--db", str(db), "--config",
+                          str(config), "--no-dashboard", cwd=tmp_path)  # fmt: skip
+        try:
+            with trio.fail_after(GUARD_SECS):
+                status, out, err = await run.end()
+        finally:
+            run.process.kill()
+        assert status == 3, (secs, out, err)
+        assert "Traceback" not in err, (secs, err)
+        assert re.search(r"│ status +│ timed_out │", out), (secs, out)
+        assert "crawl timed_out: session timeout" in out, out
+        with sqlite3.connect(db) as conn:
+            runs = conn.execute("SELECT status FROM crawl_runs").fetchall()
+        assert runs == [("timed_out",)], runs
+
+    async with trio.open_nursery() as nursery:
+        for secs in (2.5, 4.0):
+            nursery.start_soon(timed_out, secs)
