@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import trio
+import trio.lowlevel
+import trio.testing
 from rich.console import Console
 
+from trio_crawl.engine import EngineSettings, RetryPolicy, Stage, StageSettings, open_session
 from trio_crawl.engine import events as ev
 from trio_crawl.ui.dashboard import DashboardState
 
@@ -86,3 +90,54 @@ def test_the_dashboard_fits_80_columns_and_its_eta_counts_validation_and_saving(
     state.apply(ev.SessionCompleted(7, 140.0, "completed", summary))
     # The summary's products/s: saved over its own elapsed time.
     assert state.products_per_sec() == 120 / 40.0
+
+
+async def test_items_a_stop_cut_short_are_never_shown_as_failed(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A real session cancelled mid-stage: the dashboard's failed column holds what failed for
+    good (the summary's failed counts), not the detail pages the stop cut short."""
+    once = RetryPolicy(max_attempts=1, base_delay_ms=0, max_delay_ms=0, jitter_ms=0)
+    config = EngineSettings(
+        stages={name: StageSettings(once, 2) for name in ("product_details", "validation")}
+    )
+
+    async def fetch(item: int) -> int:
+        if item == 0:
+            raise ValueError("gone for good")
+        await trio.sleep(10)
+        return item
+
+    async def check(item: int) -> int:
+        await trio.lowlevel.checkpoint()
+        return item
+
+    async def save(items: list[int]) -> list[int]:
+        await trio.lowlevel.checkpoint()
+        return items
+
+    stages = [
+        Stage("product_details", fetch, count_failed="products_failed"),
+        Stage("validation", check, drain=True, count_failed="products_failed"),
+        Stage("saving", save, batched=True, drain=True, count_ok="products_saved"),
+    ]
+    state, stopping = DashboardState(), False
+    async with open_session(config, stages=stages, items=range(8)) as s, s.events() as stream:
+        async for event in stream:
+            state.apply(event)
+            progress = event if isinstance(event, ev.ItemProgress) else None
+            if progress and progress.stage == "product_details" and progress.done and not stopping:
+                stopping = True  # a detail page fetched, others in flight or waiting
+                s.cancel("user")
+    summary = state.summary
+    assert summary is not None and summary.status == "cancelled"
+    assert summary.products_failed == 1 and summary.products_cancelled > 1, summary.counts
+    failed = {name: tally.failed for name, tally in state.stages.items()}
+    assert failed["product_details"] + failed["validation"] == summary.products_failed, failed
+    text = rendered(state)
+    row = next(line.split() for line in text.splitlines() if "product_details" in line)
+    assert row[-2:] == ["1", "0"], row  # failed 1, retries 0
+    cancelled = sum(tally.cancelled for tally in state.stages.values())
+    assert cancelled == summary.products_cancelled
+    assert f"cancelled by the stop: {cancelled} (not failed)" in text
+    assert "gave up on" not in text.replace("gave up on 0 ", "")  # only the real failure

@@ -158,7 +158,8 @@ class ItemFailed(Event):
 
 @attrs.frozen
 class ItemProgress(Event):
-    """Grouped progress of one stage: counts so far, not one event per item."""
+    """Grouped progress of one stage: counts so far, not one event per item. `failed` holds
+    the items that failed; the items a stop cut short are `cancelled`, never failed."""
 
     droppable: ClassVar[bool] = True
     batch_id: int
@@ -167,6 +168,7 @@ class ItemProgress(Event):
     failed: int
     total: int
     retries: int
+    cancelled: int = 0
 
 
 @attrs.frozen

@@ -293,14 +293,16 @@ class StageActor:
         now = trio.current_time()
         if force or now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress = now
+            cancelled = sum(item.kind is ErrorKind.cancelled for item in self._failed)
             self.runtime.bus.emit(
                 ItemProgress,
                 self.batch_id,
                 self.stage.name,
                 self._ok,
-                len(self._failed),
+                len(self._failed) - cancelled,
                 self._total,
                 self._retries,
+                cancelled,
             )
 
     # -- result --------------------------------------------------------------------------

@@ -24,20 +24,27 @@ STAGES = ("list_pages", "product_details", "validation", "saving")
 
 @attrs.define
 class StageTally:
-    """One stage's counts over the whole session, summed over batches."""
+    """One stage's counts over the whole session, summed over batches. Items a stop cut short
+    are `cancelled`, apart from `failed` (as the summary keeps them)."""
 
     seen: int = 0
     done: int = 0
     failed: int = 0
     retries: int = 0
-    per_batch: dict[int, tuple[int, int, int]] = attrs.field(factory=dict)
+    cancelled: int = 0
+    per_batch: dict[int, tuple[int, int, int, int]] = attrs.field(factory=dict)
 
-    def progress(self, batch_id: int, done: int, failed: int, retries: int) -> None:
-        old_done, old_failed, old_retries = self.per_batch.get(batch_id, (0, 0, 0))
+    def progress(
+        self, batch_id: int, done: int, failed: int, retries: int, cancelled: int = 0
+    ) -> None:
+        old_done, old_failed, old_retries, old_cancelled = self.per_batch.get(
+            batch_id, (0, 0, 0, 0)
+        )
         self.done += done - old_done
         self.failed += failed - old_failed
         self.retries += retries - old_retries
-        self.per_batch[batch_id] = (done, failed, retries)
+        self.cancelled += cancelled - old_cancelled
+        self.per_batch[batch_id] = (done, failed, retries, cancelled)
 
 
 @attrs.define
@@ -71,13 +78,13 @@ class DashboardState:
             self._tally(event.stage).seen += event.items
         elif isinstance(event, ev.ItemProgress):
             self._tally(event.stage).progress(
-                event.batch_id, event.done, event.failed, event.retries
+                event.batch_id, event.done, event.failed, event.retries, event.cancelled
             )
         elif isinstance(event, ev.StageRetrying) and event.batch_id == 0:
             self.notes.append(f"status check retry {event.attempt}: {event.kind}")
         elif isinstance(event, ev.SessionPaused | ev.SessionResumed):
             self.paused = isinstance(event, ev.SessionPaused)
-        elif isinstance(event, ev.ItemFailed):
+        elif isinstance(event, ev.ItemFailed) and event.kind != "cancelled":
             self.notes.append(
                 f"gave up on {event.item} ({event.stage}): {event.kind} after"
                 f" {event.attempts} attempts: {' '.join(event.message.split())}"
@@ -183,6 +190,9 @@ class DashboardState:
                 str(tally.retries),
             )
         parts: list[Any] = [header, rates, table]
+        cancelled = sum(tally.cancelled for tally in self.stages.values())
+        if cancelled:
+            parts.append(Text(f"cancelled by the stop: {cancelled} (not failed)", style="dim"))
         parts.extend(Text(note, style="yellow") for note in self.notes)
         if self.lost:
             parts.append(Text(f"(dashboard skipped {self.lost} progress events)", style="dim"))
