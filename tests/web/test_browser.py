@@ -4,8 +4,11 @@ watching and steering a real crawl process that serves it with `--web 0`."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from pathlib import Path
+
+import pytest
 
 from .conftest import (
     CHROMIUM_ARGS,
@@ -118,3 +121,69 @@ def test_the_page_follows_a_faulty_crawl_pauses_it_resumes_it_and_ends_with_its_
     for name, path in shots.items():
         assert path.stat().st_size > 10_000
         print(f"screenshot ({name}): {path}")
+
+
+STOPPABLE_CONFIG = """\
+# Twenty requests a second and one list page a batch, one batch at a time: the first
+# products are saved within seconds, and the crawl is still running when Stop now is clicked.
+[crawl]
+strategy = "full"
+request_timeout_secs = 10
+batch_size = 1
+parallel_batches = 1
+
+[rate_limit]
+requests_per_second = 20
+"""
+
+
+@pytest.mark.slow
+def test_stop_now_clicked_in_the_page_ends_the_crawl_cancelled_keeping_what_it_saved(
+    tmp_path: Path,
+) -> None:
+    chromium = chromium_or_skip()
+    from playwright.sync_api import expect, sync_playwright
+
+    config = tmp_path / "stoppable.toml"
+    config.write_text(STOPPABLE_CONFIG)
+    db = tmp_path / "crawl.db"
+    crawl = Crawl(
+        "demo",
+        "--products",
+        "300",
+        "--faults",
+        "none",
+        "--no-dashboard",
+        "--db",
+        str(db),
+        "--config",
+        str(config),
+        "--web",
+        "0",
+    )
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.set_default_timeout(20_000)
+            page.goto(crawl.url)
+            page.wait_for_function("parseInt(document.getElementById('products').innerText) > 0")
+            page.click("#stop")
+            # What the session's events say, not what the button assumed.
+            expect(page.locator("#status")).to_have_text("cancelled")
+            expect(page.locator("#stop-box")).to_contain_text(
+                "Stop requested (hard): stopped from the web page"
+            )
+            expect(page.locator("#summary")).to_be_visible()
+            shown = page.locator('#summary dd[data-field="products_saved"]').inner_text()
+            expect(page.locator("#stop")).to_be_disabled()
+            browser.close()
+        output = crawl.finish(timeout=30)
+    finally:
+        crawl.kill()
+    table = summary_rows(output)
+    assert table["status"] == "cancelled", output
+    with sqlite3.connect(db) as conn:
+        rows = int(conn.execute("SELECT COUNT(*) FROM matter").fetchone()[0])
+    assert 0 < rows < 300
+    assert shown == table["products saved"] == str(rows), (shown, table, rows)

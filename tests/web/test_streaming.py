@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ import trio
 
 from trio_crawl import open_session
 from trio_crawl.demo import DemoCatalogue, FaultConfig
-from trio_crawl.engine.events import SessionPaused
+from trio_crawl.engine.events import ItemProgress, SessionPaused
 from trio_crawl.engine.summary import SessionSummary
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.stores import SqliteStore
@@ -249,3 +250,39 @@ async def reconnect(
                     break
         fresh = (await client.get(url.replace("/events", "/api/state"))).json()
     return state, lists, fresh
+
+
+async def test_stop_now_ends_the_crawl_cancelled_and_keeps_what_it_saved(tmp_path: Path) -> None:
+    """The hard stop: `session.cancel(...)` from the page. The crawl ends `cancelled` with the
+    page's reason long before its 2,000 products, every product it counts as saved is a row,
+    and the page's state says so (from the session's events, not the button)."""
+    db = tmp_path / "crawl.db"
+    async with page_for_crawls(faults=FaultConfig()) as served, crawl(served, db) as session:
+        events = session.events()
+        headers = {TOKEN_HEADER: served.page.token}
+        async with httpx.AsyncClient(base_url=served.page.base, headers=headers) as client:
+            with trio.fail_after(20):
+                # Some products saved, most not yet: the stop lands mid-crawl.
+                async for event in events:
+                    if (
+                        isinstance(event, ItemProgress)
+                        and event.stage == "saving"
+                        and event.done >= 20
+                    ):
+                        break
+                assert (await client.post("/api/stop")).status_code == 202
+                summary: SessionSummary = await session.wait()
+                await served.hub.ended.wait()
+            state = (await client.get("/api/state")).json()
+    assert (summary.status, summary.reason) == ("cancelled", "stopped from the web page")
+    assert 0 < summary.products_saved < 2000
+    with sqlite3.connect(db) as conn:
+        rows = int(conn.execute("SELECT COUNT(*) FROM matter").fetchone()[0])
+    assert rows == summary.products_saved
+    assert state["ended"] is True and state["status"] == "cancelled"
+    assert state["stop"]["graceful"] is False
+    assert state["stop"]["reason"] == "stopped from the web page"
+    assert state["summary"]["status"] == "cancelled"
+    assert state["summary"]["products_saved"] == rows
+    texts = [entry["text"] for entry in state["lists"]["notes"]]
+    assert any(text.startswith("stop requested (hard, cancelled)") for text in texts), texts
