@@ -3,12 +3,12 @@ named on the command line)."""
 
 from __future__ import annotations
 
-import subprocess
-import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .postgres_server import close_shared, shared_server
 
 DEFAULT_SEEDS = 200
 """The transport fuzz's seed count by default: a count CI runs in seconds."""
@@ -25,37 +25,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
 
-_server: Any = None
-_server_error: str | None = None
-
-
-def postgres_server() -> Any:
-    """The session's server, started on first use; `pytest.skip` with the reason, loudly, where
-    none can be started. Stopped at the end of the session (`pytest_sessionfinish`)."""
-    global _server, _server_error
-    if _server is None and _server_error is None:
-        from .postgres_server import ServerUnavailable, start_server
-
-        try:
-            _server = start_server()
-        except (ServerUnavailable, OSError, subprocess.SubprocessError) as exc:
-            _server_error = " ".join(str(exc).split())
-            warnings.warn(f"PostgreSQL tests SKIPPED: {_server_error}", stacklevel=1)
-    if _server is None:
-        pytest.skip(f"PostgreSQL tests SKIPPED, no server: {_server_error}")
-    return _server
-
-
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    global _server
-    if _server is not None:
-        _server.close()
-        _server = None
+    close_shared()
 
 
 @pytest.fixture(scope="session")
 def pg_server() -> Any:
-    return postgres_server()
+    return shared_server()
 
 
 @pytest.fixture
@@ -75,5 +51,5 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     from .backends import Backend
 
     if request.param == "postgres":
-        return Backend("postgres", postgres_server().new_database(), tmp_path)
+        return Backend("postgres", shared_server().new_database(), tmp_path)
     return Backend("sqlite", str(tmp_path / "crawl.db"), tmp_path)

@@ -191,3 +191,34 @@ def start_server() -> PostgresServer:
         server.close()
         raise
     return server
+
+
+_shared: PostgresServer | None = None
+_shared_error: str | None = None
+
+
+def shared_server() -> PostgresServer:
+    """The session's server, started on first use; where none can be started, `pytest.skip`
+    with the reason (and a warning in the summary: never a silent skip). `close_shared` stops
+    it at the end of the session."""
+    import warnings
+
+    import pytest
+
+    global _shared, _shared_error
+    if _shared is None and _shared_error is None:
+        try:
+            _shared = start_server()
+        except (ServerUnavailable, OSError, subprocess.SubprocessError) as exc:
+            _shared_error = " ".join(str(exc).split())
+            warnings.warn(f"PostgreSQL tests SKIPPED: {_shared_error}", stacklevel=1)
+    if _shared is None:
+        pytest.skip(f"PostgreSQL tests SKIPPED, no server: {_shared_error}")
+    return _shared
+
+
+def close_shared() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.close()
+        _shared = None
