@@ -5,8 +5,10 @@
     postgresql://user:pw@host:port/db   a PostgreSQL database (also postgres://)
 
 Anything else with a ``scheme://`` is refused, as is a URL that cannot be read, with one line
-that says why; a password never appears in a message (`Database.shown`). The reads the command
-line makes without a crawl (`read_status`, `recorded_base_url`) go to the backend's own.
+that says why. A password never appears in a message or a printed command (`Database.shown`
+leaves it out; libpq finds it in ``PGPASSWORD`` or ``~/.pgpass`` when such a command is run).
+The reads the command line makes without a crawl (`read_status`, `recorded_base_url`) go to
+the backend's own.
 """
 
 from __future__ import annotations
@@ -85,9 +87,10 @@ def _without_password(url: str) -> str:
         if parts.password is None:
             return url
         host = parts.netloc.rpartition("@")[2]
-        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+        user = f"{parts.username}@" if parts.username else ""
+        return urlunsplit(parts._replace(netloc=f"{user}{host}"))
     except ValueError:
-        return re.sub(r"//[^/@]*@", "//***@", url)
+        return re.sub(r"//[^/@]*@", "//", url)
 
 
 def _need_psycopg() -> None:
