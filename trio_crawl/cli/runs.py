@@ -22,7 +22,6 @@ from ..api import open_session
 from ..config.model import CrawlConfig
 from ..engine.events import BatchCompleted, BatchFailed, Subscription
 from ..engine.summary import SessionSummary
-from ..stores.schema import StoreOpenError
 from ..ui.dashboard import run_dashboard
 from .logs import event_log, log, log_events, session_id_filter
 
@@ -204,7 +203,10 @@ async def run_demo(
         else:
             what = f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
-        console.print(f"{what}{where} → {args.db}", soft_wrap=True)
+        from ..stores.location import locate
+
+        shown = locate(args.db).shown  # (a server's database: without its password)
+        console.print(f"{what}{where} → {shown}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
         summary = await run_crawl(
             stop, config, site, args.db, console, not args.no_dashboard, page
@@ -220,6 +222,7 @@ async def run_demo(
 def _demo_port(db: str) -> int:
     """The port of the base URL the database at `db` recorded (0, any free port, if none)."""
     from ..stores.location import recorded_base_url
+    from ..stores.schema import StoreOpenError
 
     try:
         base_url = recorded_base_url(db)
