@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .postgres_server import close_shared, shared_server
+from .postgres_server import close_shared, shared_note, shared_server
 
 DEFAULT_SEEDS = 200
 """The transport fuzz's seed count by default: a count CI runs in seconds."""
@@ -25,7 +25,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    note = shared_note()
+    if note is not None:
+        terminalreporter.write_line(note, yellow="SKIPPED" in note, bold=True)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
     close_shared()
 
 

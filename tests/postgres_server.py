@@ -219,6 +219,23 @@ def shared_server() -> PostgresServer:
     return _shared
 
 
+def shared_note() -> str | None:
+    """Where this session's PostgreSQL tests ran (or why they were skipped); None if no test
+    asked for the server."""
+    if _shared_error is not None:
+        return f"PostgreSQL tests SKIPPED: {_shared_error}"
+    if _shared is None:
+        return None
+    version = subprocess.run(
+        [str(_shared.bin / "postgres"), "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    user = "postgres (runuser)" if _shared._owner is not None else pwd.getpwuid(os.getuid())[0]
+    return (
+        f"PostgreSQL tests ran against {version or _shared.bin} on host {socket.gethostname()},"
+        f" server run as {user}, 127.0.0.1:{_shared.port}"
+    )
+
+
 def close_shared() -> None:
     global _shared
     if _shared is not None:
