@@ -4,6 +4,7 @@ a site's record table, and concurrent writers that lock rows in one order."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from typing import Any
 
@@ -123,17 +124,25 @@ async def test_many_processes_setting_up_one_new_database_at_once_all_succeed(
     assert sql(pg_url, "SELECT COUNT(*) FROM matter") == [(12,)]
 
 
-async def test_two_writers_saving_overlapping_batches_in_opposite_orders_both_succeed(
+async def test_writers_saving_overlapping_batches_in_different_orders_never_deadlock(
     pg_url: str,
 ) -> None:
-    # Rows go in url order, so two transactions never wait for each other in a cycle.
-    products = [*page(0), *page(1), *page(2)]
-    async with open_store(pg_url) as first, open_store(pg_url) as second:
-        for _ in range(5):
+    # Rows go in url order, so two transactions never wait for each other in a cycle (a
+    # deadlock would surface as database_busy from one of the saves).
+    products = [item for page_id in range(10) for item in page(page_id)]
+    orders = [
+        products,
+        products[::-1],
+        products[60:] + products[:60],
+        products[::2] + products[1::2],
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        stores = [await stack.enter_async_context(open_store(pg_url)) for _ in orders]
+        for round_ in range(8):
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(first.save_done, products, "a")
-                nursery.start_soon(second.save_done, list(reversed(products)), "b")
-        assert await first.count_products() == 36
+                for store, order in zip(stores, orders, strict=True):
+                    nursery.start_soon(store.save_done, order, f"w{round_}")
+        assert await stores[0].count_products() == 120
 
 
 @attrs.frozen
