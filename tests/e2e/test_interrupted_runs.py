@@ -125,9 +125,10 @@ def new_db(store: str, directory: Path, name: str) -> str:
     return str(directory / f"{name}.db")
 
 
-def _select(db: str, query: str) -> tuple[list[str], list[Row]]:
+def _select(db: str | Path, query: str) -> tuple[list[str], list[Row]]:
     """Column names and rows of `query`, through a connection of its own (read-only for a
     file)."""
+    db = os.fspath(db)
     if db.startswith("postgresql://"):
         import psycopg
 
@@ -139,7 +140,7 @@ def _select(db: str, query: str) -> tuple[list[str], list[Row]]:
         return [c[0] for c in found.description], found.fetchall()
 
 
-def saved_now(db: str) -> int:
+def saved_now(db: str | Path) -> int:
     """How many products `db` holds right now; 0 while the database or its tables do not exist
     yet or the crawl holds a lock."""
     import psycopg
