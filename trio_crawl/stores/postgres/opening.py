@@ -16,9 +16,8 @@ database at once do not both create it (the second waits, then finds it made).
 
 from __future__ import annotations
 
-from typing import Any
+from urllib.parse import urlsplit
 
-from ...engine.results import ErrorKind
 from ..records import RecordTable
 from ..schema import SCHEMA_VERSION, TABLES, StoreOpenError, _mismatch
 from .connection import Connection
@@ -169,9 +168,16 @@ def records_ddl(records: RecordTable) -> str:
     )
 
 
-def connect_error(shown: str, exc: Exception) -> StoreOpenError:
-    """The operator's one line for a connection that could not be made."""
+def connect_error(shown: str, exc: Exception, url: str = "") -> StoreOpenError:
+    """The operator's one line for a connection that could not be made (to `url`, whose
+    password, should the driver's message quote it, is blanked out)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        text = text.replace(password, "***")
     lowered = text.lower()
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         why = "the server refused the user name or password"
@@ -183,12 +189,8 @@ def connect_error(shown: str, exc: Exception) -> StoreOpenError:
         why = "the URL is wrong"
     else:
         why = "the connection failed"
-    return StoreOpenError(shown, f"cannot connect to {shown}: {why} ({_last_line(text)})")
+    return StoreOpenError(shown, f"cannot connect to {shown}: {why} ({_shortened(text)})")
 
 
-def _last_line(text: str) -> str:
+def _shortened(text: str) -> str:
     return text if len(text) < 300 else text[:300] + "…"
-
-
-def busy(exc: Any) -> ErrorKind:
-    return ErrorKind.database_busy if "lock" in str(exc).lower() else ErrorKind.database_error

@@ -43,7 +43,7 @@ def reading(url: str, shown: str, fn: Callable[[Connection], T]) -> T:
     try:
         connection = connect(url)
     except psycopg.Error as exc:
-        raise connect_error(shown, exc) from exc
+        raise connect_error(shown, exc, url) from exc
     try:
         with connection.transaction():
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")

@@ -58,7 +58,7 @@ class PostgresStore(PostgresLedger, PostgresRuns, PostgresUpserts):
         try:
             connection = await trio.to_thread.run_sync(connect, url)
         except psycopg.Error as exc:
-            raise connect_error(where, exc) from exc
+            raise connect_error(where, exc, url) from exc
         store = cls(connection, url, shown=where, per_page=per_page, records=records)
         table = store.records
         try:
