@@ -30,9 +30,6 @@ T = TypeVar("T")
 Row = dict[str, Any]
 Connection = psycopg.Connection[Any]
 
-MAX_PARAMETERS = 65535
-"""The most parameters one statement may carry (the wire protocol counts them in 16 bits)."""
-
 _BUSY = (
     psycopg.errors.SerializationFailure,
     psycopg.errors.DeadlockDetected,
@@ -76,7 +73,7 @@ def utc_timestamp() -> str:
 
 
 class ManyRows(NamedTuple):
-    """An INSERT that takes many rows in one statement (`insert_many`)."""
+    """An INSERT of one row (`insert_many` runs it for many)."""
 
     insert: str
     """``INSERT INTO table (columns)``"""
@@ -88,22 +85,19 @@ class ManyRows(NamedTuple):
     """The row keys the placeholders of `one_row` take, in order."""
 
 
-def insert_many(connection: Connection, statement: ManyRows, rows: Sequence[Row]) -> int:
-    """Insert `rows` with multi-row VALUES statements, one round trip for up to
-    `MAX_PARAMETERS` values. ``ON CONFLICT DO UPDATE`` may touch a row once per statement, so
-    a url repeated keeps its last row; rows go in url order, so that two writers lock rows in
-    the same order and never deadlock. Returns how many rows the statements changed."""
+def insert_many(connection: Connection, statement: ManyRows, rows: Sequence[Row]) -> None:
+    """Insert `rows` with one short statement run once a row in pipeline mode (psycopg's
+    `executemany`: one round trip for all of them, the statement parsed once and prepared by the
+    server). ``ON CONFLICT DO UPDATE`` then sees a url repeated as two rows, the last winning;
+    rows go in url order, so that two writers lock rows in the same order and never deadlock."""
+    if not rows:
+        return
     latest = {row["url"]: row for row in rows}
-    ordered = [latest[url] for url in sorted(latest)]
-    per_statement = max(1, MAX_PARAMETERS // len(statement.names))
-    changed = 0
-    for start in range(0, len(ordered), per_statement):
-        chunk = ordered[start : start + per_statement]
-        values = [row[name] for row in chunk for name in statement.names]
-        many = ", ".join([statement.one_row] * len(chunk))
-        cursor = connection.execute(f"{statement.insert} VALUES {many}{statement.conflict}", values)
-        changed += max(cursor.rowcount, 0)
-    return changed
+    ordered = [tuple(latest[url][name] for name in statement.names) for url in sorted(latest)]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"{statement.insert} VALUES {statement.one_row}{statement.conflict}", ordered
+        )
 
 
 @functools.lru_cache(maxsize=64)
