@@ -1,5 +1,5 @@
 """Storing a catalogue's items in PostgreSQL: idempotent upserts by url (``INSERT … ON
-CONFLICT``, many rows a statement) into the site's record table (`stores.records`), each batch
+CONFLICT``, a batch in one round trip) into the site's record table (`stores.records`), each batch
 marked done in the crawl ledger in the same transaction, so that `done` rows and the stored
 items always agree."""
 
