@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test test-fast lint bench clean browser
+.PHONY: demo test test-fast lint bench clean browser postgres
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -38,7 +38,15 @@ browser:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y chromium) || echo "WARNING: chromium not installed: the browser tests will be SKIPPED"
 
-test: $(STAMP) lint browser
+# The PostgreSQL store's tests start their own server (tests/postgres_server.py) from the OS's
+# PostgreSQL: installed once where initdb is neither on PATH nor in /usr/lib/postgresql/*/bin.
+# Where it cannot be, those tests skip, saying so.
+PG_INITDB = $(firstword $(shell command -v initdb) $(wildcard /usr/lib/postgresql/*/bin/initdb))
+postgres:
+	@test -n "$(PG_INITDB)" || (apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y postgresql) || echo "WARNING: PostgreSQL not installed: the PostgreSQL tests will be SKIPPED"
+
+test: $(STAMP) lint browser postgres
 	$(BIN)/python -m pytest -q
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from .postgres_server import PASSWORD, shared_server
 from .stores.status_dbs import BASE, all_done, with_holes
 
 CLI = [sys.executable, "-m", "trio_crawl.cli"]
@@ -107,9 +108,31 @@ def test_status_requires_db(tmp_path: Path) -> None:
     assert "--db" in result.stderr
 
 
+def test_status_of_a_postgresql_database_says_what_the_same_sqlite_file_says(
+    tmp_path: Path, pg_url: str
+) -> None:
+    with_holes(tmp_path / "crawl.db")
+    with_holes(pg_url)
+
+    from_file = status("--db", "crawl.db", "--json", cwd=tmp_path)
+    from_server = status("--db", pg_url, "--json", cwd=tmp_path)
+
+    assert from_server.returncode == 0, from_server.stderr
+    file_data, server_data = json.loads(from_file.stdout), json.loads(from_server.stdout)
+    assert PASSWORD not in from_server.stdout
+    shown = pg_url.replace(f":{PASSWORD}@", "@")
+    assert server_data.pop("db") == shown
+    assert server_data.pop("continue_command") == (
+        f"trio-crawl crawl --base-url {BASE} --db {shown}"
+    )
+    del file_data["db"], file_data["continue_command"]
+    assert server_data == file_data
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
 async def test_a_crawl_that_leaves_work_ends_with_how_much_and_the_command_that_continues(
-    tmp_path: Path,
+    tmp_path: Path, store: str
 ) -> None:
     import functools
     import shlex
@@ -119,11 +142,15 @@ async def test_a_crawl_that_leaves_work_ends_with_how_much_and_the_command_that_
     from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
 
     (tmp_path / "c.toml").write_text("[crawl]\npage_range_limit = 4\n")
-    env = {**os.environ, "PYTHONPATH": str(CHECKOUT)}
+    # The continue command names a server's database without its password: libpq takes it
+    # from the environment.
+    env = {**os.environ, "PYTHONPATH": str(CHECKOUT), "PGPASSWORD": PASSWORD}
+    db = shared_server().new_database() if store == "postgres" else "crawl.db"
+    shown = db.replace(f":{PASSWORD}@", "@")
     async with trio.open_nursery() as nursery:
         catalogue = DemoCatalogue(products=120, seed=3)  # 10 list pages
         server = await nursery.start(functools.partial(serve_demo, catalogue, faults=FaultConfig()))
-        command = [*CLI, "crawl", "--base-url", server.base_url, "--db", "crawl.db",
+        command = [*CLI, "crawl", "--base-url", server.base_url, "--db", db,
                    "--config", "c.toml", "--no-dashboard"]  # fmt: skip
         last_lines = []
         for _ in range(3):
@@ -137,12 +164,12 @@ async def test_a_crawl_that_leaves_work_ends_with_how_much_and_the_command_that_
                 assert words[:2] == ["trio-crawl", "crawl"]
                 command = [*CLI, *words[1:], "--no-dashboard"]
         nursery.cancel_scope.cancel()
-    continues = (f"continue with: trio-crawl crawl --base-url {server.base_url} --db crawl.db"
+    continues = (f"continue with: trio-crawl crawl --base-url {server.base_url} --db {shown}"
                  " --config c.toml")  # fmt: skip
     assert last_lines[:2] == [
         f"left: 72 products on 6 pages; {continues}",
         f"left: 24 products on 2 pages; {continues}",
     ]
     assert not last_lines[2].startswith("left:")
-    last_status_line = status("--db", "crawl.db", cwd=tmp_path).stdout.splitlines()[-1]
+    last_status_line = status("--db", db, cwd=tmp_path).stdout.splitlines()[-1]
     assert last_status_line == "nothing left: every product of the catalogue is stored"

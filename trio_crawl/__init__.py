@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .engine import Success as Success
     from .engine import events as events
     from .engine import oneshot as oneshot
+    from .stores import open_store as open_store
 
 __version__ = "0.1.0"
 
@@ -56,6 +57,7 @@ _LAZY = {
     "oneshot": ".engine",
     "crawl": ".api",
     "open_session": ".api",
+    "open_store": ".stores",
     "ConfigError": ".config",
     "CrawlConfig": ".config",
 }
@@ -87,6 +89,7 @@ __all__ = [
     "events",
     "oneshot",
     "open_session",
+    "open_store",
 ]
 
 

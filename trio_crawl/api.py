@@ -211,19 +211,19 @@ async def open_session(
 
 
 def _check_store_fits(site: Site[Any], store: Store) -> None:
-    """A SQLite store must be opened for the site's record table, or its items would meet
+    """A database store must be opened for the site's record table, or its items would meet
     another site's table."""
     from .stores.records import MATTER_RECORDS, RecordTable
-    from .stores.sqlite import SqliteStore
 
-    if not isinstance(store, SqliteStore):
+    records = getattr(store, "records", None)
+    if not isinstance(records, RecordTable):
         return
     wanted = RecordTable.for_site(site) or MATTER_RECORDS
-    if store.records != wanted:
+    if records != wanted:
         raise TypeError(
             f"{site!r} keeps its items in table {wanted.name}, but the store was opened for"
-            f" {store.records.name}: open it with"
-            " SqliteStore.open(path, records=RecordTable.for_site(site), per_page=site.per_page)"
+            f" {records.name}: open it with"
+            " open_store(db, records=RecordTable.for_site(site), per_page=site.per_page)"
         )
 
 

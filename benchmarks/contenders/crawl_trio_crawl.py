@@ -14,6 +14,9 @@ per-host limit only make requests queue on it (measured: ~6 % slower with detail
 Pages are parsed as a user's crawl parses them: in one worker process beside the crawl
 (``[concurrency] parse_processes = 1``, the default), on the machine's other core.
 
+With ``TRIO_CRAWL_BENCH_DB`` set (a ``postgresql://`` URL, say), the crawl stores into that
+database instead of a temporary SQLite file (`benchmarks/stores.py` compares the stores).
+
 Three switches, for finding where time goes (run.py's main contender uses none): ``--no-events``
 (nobody subscribes), ``--null-store`` (a store that keeps nothing, so no SQLite at all; products
 are counted and digested as they are saved) and ``--one-process`` (``parse_processes = 0``:
@@ -23,6 +26,7 @@ every page parsed in the crawl's own thread, as the raw loops do).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import sys
 import tempfile
@@ -39,7 +43,7 @@ from _common import Tally, arguments, clean, record_digest, report
 
 from trio_crawl import CrawlConfig, SessionSummary, open_session
 from trio_crawl.sites import MatterCatalogue, Product
-from trio_crawl.stores import SqliteStore, Store
+from trio_crawl.stores import Store, open_store
 
 LIST_PAGES = 8
 
@@ -92,7 +96,7 @@ class NullStore:
 async def crawl(
     base_url: str,
     concurrency: int,
-    db: Path | None,
+    db: str | None,
     events: Counter[str] | None,
     tally: Tally,
     parse_processes: int,
@@ -100,9 +104,7 @@ async def crawl(
     site = MatterCatalogue(base_url)
     async with contextlib.AsyncExitStack() as stack:
         store: Store = (
-            NullStore(tally)
-            if db is None
-            else await stack.enter_async_context(SqliteStore.open(db))
+            NullStore(tally) if db is None else await stack.enter_async_context(open_store(db))
         )
         session = await stack.enter_async_context(
             open_session(config(concurrency, parse_processes), site=site, store=store)
@@ -114,25 +116,33 @@ async def crawl(
         return await session.wait()
 
 
-def check_database(db: Path, tally: Tally) -> None:
+def stored_rows(db: str) -> list[tuple[Any, ...]]:
+    query = "SELECT model, manufacturer, certificate_id FROM matter"
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db) as server:
+            return server.execute(query).fetchall()
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        return connection.execute(query).fetchall()
+
+
+def check_database(db: str, tally: Tally) -> None:
     """Count and digest what the crawl stored (after the clock stopped)."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT model, manufacturer, certificate_id FROM matter")
-        for model, manufacturer, certificate_id in rows:
-            tally.details += 1
-            model, manufacturer, certificate_id = (
-                clean(model),
-                clean(manufacturer),
-                clean(certificate_id),
+    rows = stored_rows(db)
+    for model, manufacturer, certificate_id in rows:
+        tally.details += 1
+        model, manufacturer, certificate_id = (
+            clean(model),
+            clean(manufacturer),
+            clean(certificate_id),
+        )
+        if model and manufacturer and certificate_id:
+            tally.products += 1
+            tally.digest = (tally.digest + record_digest(model, manufacturer, certificate_id)) % (
+                1 << 64
             )
-            if model and manufacturer and certificate_id:
-                tally.products += 1
-                tally.digest = (
-                    tally.digest + record_digest(model, manufacturer, certificate_id)
-                ) % (1 << 64)
-        (stored,) = connection.execute("SELECT COUNT(*) FROM matter").fetchone()
-    tally.notes["products_rows"] = stored
-    connection.close()
+    tally.notes["products_rows"] = len(rows)
 
 
 def main() -> None:
@@ -154,7 +164,10 @@ def main() -> None:
     if any(on for _, on in switched):
         tally.notes["variant"] = " ".join(name for name, on in switched if on)
     with tempfile.TemporaryDirectory(prefix="trio-crawl-bench-") as folder:
-        db = None if args.null_store else Path(folder) / "bench.db"
+        db = None if args.null_store else str(Path(folder) / "bench.db")
+        if not args.null_store and os.environ.get("TRIO_CRAWL_BENCH_DB"):
+            db = os.environ["TRIO_CRAWL_BENCH_DB"]
+            tally.notes["store"] = db.split("://", 1)[0]
         tally.start()
         processes = 0 if args.one_process else 1
         summary = trio.run(crawl, args.base_url, args.concurrency, db, events, tally, processes)

@@ -2,10 +2,12 @@
 cannot fill, and no crawl_runs row says `running` for a process that is gone.
 
 Every crawl is a real ``trio-crawl crawl`` subprocess against a demo catalogue served in-process
-on 127.0.0.1. A stop lands at a seeded random moment, found by watching the database fill up
-through a separate read-only connection (WAL mode lets it read while the crawl writes). The
-reference is one uninterrupted crawl of the same catalogue; rows are compared without their
-timestamps, and with the server's address cut off the URLs (each server has its own port).
+on 127.0.0.1, into an SQLite file or a PostgreSQL database of the tests' own server (the
+`store` parameter). A stop lands at a seeded random moment, found by watching the database fill
+up through a separate connection (SQLite's WAL lets it read while the crawl writes). The
+reference is one uninterrupted crawl of the same catalogue into SQLite; rows are compared
+without their timestamps, and with the server's address cut off the URLs (each server has its
+own port).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import trio
 
 from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
 
+from ..postgres_server import shared_server
 from .conftest import demo_server
 
 # Each test starts crawl processes and kills them: seconds of real time.
@@ -59,6 +62,7 @@ requests_per_second = 110
 LATE_RESPONSES = FaultConfig(rate_slow=0.05, slow_secs=1.0)
 
 SCENARIOS_PER_SIGNAL = 10
+PG_SCENARIOS_PER_SIGNAL = 4  # (the same code paths; fewer, to keep the suite's time)
 GUARD_SECS = 90  # against a hang, not a wait for work
 
 Row = tuple[Any, ...]
@@ -111,45 +115,64 @@ class KillReport:
 
 # -- the database, read from outside -----------------------------------------------------------
 
-
-def _read_only(db: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)
+STORES = ["sqlite", "postgres"]
 
 
-def saved_now(db: Path) -> int:
-    """How many products `db` holds right now; 0 while the file or its tables do not exist yet
-    or the crawl holds a lock."""
+def new_db(store: str, directory: Path, name: str) -> str:
+    """A new database's ``--db``: a file in `directory`, or a database on the tests' server."""
+    if store == "postgres":
+        return shared_server().new_database()
+    return str(directory / f"{name}.db")
+
+
+def _select(db: str | Path, query: str) -> tuple[list[str], list[Row]]:
+    """Column names and rows of `query`, through a connection of its own (read-only for a
+    file)."""
+    db = os.fspath(db)
+    if db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as server:
+            cursor = server.execute(query)
+            return [c.name for c in cursor.description or ()], cursor.fetchall()
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2)) as conn:
+        found = conn.execute(query)
+        return [c[0] for c in found.description], found.fetchall()
+
+
+def saved_now(db: str | Path) -> int:
+    """How many products `db` holds right now; 0 while the database or its tables do not exist
+    yet or the crawl holds a lock."""
+    import psycopg
+
     try:
-        with closing(_read_only(db)) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM matter").fetchone()[0])
-    except sqlite3.OperationalError:  # no file yet, no table yet, database is locked
+        return int(_select(db, "SELECT COUNT(*) FROM matter")[1][0][0])
+    except (sqlite3.OperationalError, psycopg.Error):  # no file or table yet, locked
         return 0
 
 
-def _without_timestamps(conn: sqlite3.Connection, table: str, base_url: str) -> list[Row]:
+def _without_timestamps(db: str, table: str, base_url: str) -> list[Row]:
+    names, found = _select(db, f"SELECT * FROM {table}")
     # The position first, so that `_positions` finds it in either table.
     columns = ["page_id", "index_in_page"] + [
         name
-        for (_, name, *_rest) in conn.execute(f"PRAGMA table_info({table})")
+        for name in names
         if name not in ("page_id", "index_in_page", "created_at", "updated_at", "listed_at")
     ]
-    rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+    at = [names.index(name) for name in columns]
     return sorted(
-        tuple(v.removeprefix(base_url) if isinstance(v, str) else v for v in row) for row in rows
+        tuple(v.removeprefix(base_url) if isinstance(v, str) else v for v in (row[i] for i in at))
+        for row in found
     )
 
 
-def snapshot(db: Path, base_url: str) -> Snapshot:
-    with closing(_read_only(db)) as conn:
-        return Snapshot(
-            products=_without_timestamps(conn, "matter", base_url),
-        )
+def snapshot(db: str, base_url: str) -> Snapshot:
+    return Snapshot(products=_without_timestamps(db, "matter", base_url))
 
 
-def runs(db: Path) -> list[Run]:
-    with closing(_read_only(db)) as conn:
-        query = "SELECT session_id, status, products_saved FROM crawl_runs ORDER BY started_at"
-        return [Run(*row) for row in conn.execute(query)]
+def runs(db: str) -> list[Run]:
+    query = "SELECT session_id, status, products_saved FROM crawl_runs ORDER BY started_at"
+    return [Run(*row) for row in _select(db, query)[1]]
 
 
 def _positions(rows: Sequence[Row]) -> dict[Position, Row]:
@@ -177,9 +200,9 @@ def differences(expected: Snapshot, got: Snapshot) -> list[str]:
 # -- the crawl, as a subprocess ----------------------------------------------------------------
 
 
-def crawl_command(base_url: str, db: Path, config: Path) -> list[str]:
+def crawl_command(base_url: str, db: str, config: Path) -> list[str]:
     return [
-        *CLI, "crawl", "--base-url", base_url, "--db", str(db), "--no-dashboard",
+        *CLI, "crawl", "--base-url", base_url, "--db", db, "--no-dashboard",
         "--config", str(config),
     ]  # fmt: skip
 
@@ -205,21 +228,19 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def start_crawl(
-    base_url: str, db: Path, config: Path, log: Path | None = None
-) -> trio.Process:
-    """Start a crawl whose stdout and stderr go to `log` (``<db>.log`` unless given)."""
-    with log_file(log or db.with_suffix(".log")) as output:
+async def start_crawl(base_url: str, db: str, config: Path, log: Path) -> trio.Process:
+    """Start a crawl whose stdout and stderr go to `log`."""
+    with log_file(log) as output:
         return await trio.lowlevel.open_process(
             crawl_command(base_url, db, config),
             stdout=output,
             stderr=subprocess.STDOUT,
             env=child_env(),
-            cwd=db.parent,
+            cwd=log.parent,
         )
 
 
-async def run_crawl(base_url: str, db: Path, config: Path, log: Path | None = None) -> int:
+async def run_crawl(base_url: str, db: str, config: Path, log: Path) -> int:
     """Run a crawl to its end; its exit status."""
     with trio.fail_after(GUARD_SECS):
         process = await start_crawl(base_url, db, config, log)
@@ -237,13 +258,13 @@ async def stop(process: trio.Process) -> None:
         await process.wait()
 
 
-async def wait_until_saved(db: Path, at_least: int, process: trio.Process) -> int:
+async def wait_until_saved(db: str, at_least: int, process: trio.Process, log: Path) -> int:
     """Poll `db` until it holds `at_least` products; how many it holds then. Fails if the crawl
     ends first (then it was too quick to stop)."""
     while (saved := await trio.to_thread.run_sync(saved_now, db)) < at_least:
         assert process.returncode is None and process.poll() is None, (
             f"the crawl ended (exit {process.returncode}) with {saved} products saved, before"
-            f" it could be stopped at {at_least}:\n{log_tail(db.with_suffix('.log'))}"
+            f" it could be stopped at {at_least}:\n{log_tail(log)}"
         )
         await trio.sleep(0.01)
     return saved
@@ -261,9 +282,9 @@ async def _clean_crawl(directory: Path) -> Snapshot:
         server = await nursery.start(
             functools.partial(serve_demo, catalogue(), faults=FaultConfig())
         )
-        db = directory / "clean.db"
-        status = await run_crawl(server.base_url, db, write_config(directory))
-        assert status == 0, log_tail(db.with_suffix(".log"))
+        db, log = str(directory / "clean.db"), directory / "clean.log"
+        status = await run_crawl(server.base_url, db, write_config(directory), log)
+        assert status == 0, log_tail(log)
         nursery.cancel_scope.cancel()
     return snapshot(db, server.base_url)
 
@@ -283,17 +304,17 @@ EXPECTED_STATUS = {signal.SIGINT: "cancelled", signal.SIGKILL: "interrupted"}
 
 
 async def kill_scenario(
-    base_url: str, directory: Path, sig: signal.Signals, seed: int, clean: Snapshot
+    base_url: str, db: str, directory: Path, sig: signal.Signals, seed: int, clean: Snapshot
 ) -> KillReport:
     rng = random.Random(seed)
     target = rng.randint(PRODUCTS // 10, PRODUCTS * 8 // 10)
     extra = rng.uniform(0, 0.3)
-    db = directory / f"{sig.name}-{seed}.db"
+    log = directory / f"{sig.name}-{seed}.log"
     config = write_config(directory)
     with trio.fail_after(GUARD_SECS):
-        process = await start_crawl(base_url, db, config)
+        process = await start_crawl(base_url, db, config, log)
         try:
-            await wait_until_saved(db, target, process)
+            await wait_until_saved(db, target, process, log)
             await trio.sleep(extra)
             saved_at_signal = await trio.to_thread.run_sync(saved_now, db)
             process.send_signal(sig)
@@ -301,7 +322,7 @@ async def kill_scenario(
         finally:
             await stop(process)
     saved_after_exit = saved_now(db)
-    rerun_log = db.with_suffix(".rerun.log")
+    rerun_log = directory / f"{sig.name}-{seed}.rerun.log"
     rerun_status = await run_crawl(base_url, db, config, rerun_log)
     got = snapshot(db, base_url)
     statuses = tuple(run.status for run in runs(db))
@@ -328,16 +349,20 @@ async def kill_scenario(
     )
 
 
+@pytest.mark.parametrize("store", STORES)
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 async def test_a_rerun_after_a_stop_at_a_random_moment_stores_exactly_the_clean_crawls_rows(
-    tmp_path: Path, sig: signal.Signals, clean: Snapshot
+    tmp_path: Path, sig: signal.Signals, store: str, clean: Snapshot
 ) -> None:
-    seeds = [1000 * sig.value + n for n in range(SCENARIOS_PER_SIGNAL)]
+    count = SCENARIOS_PER_SIGNAL if store == "sqlite" else PG_SCENARIOS_PER_SIGNAL
+    seeds = [1000 * sig.value + n for n in range(count)]
+    dbs = {seed: new_db(store, tmp_path, f"{sig.name}-{seed}") for seed in seeds}
     reports: list[KillReport] = []
     started = time.monotonic()
 
     async def scenario(seed: int) -> None:
-        reports.append(await kill_scenario(server.base_url, tmp_path, sig, seed, clean))
+        report = await kill_scenario(server.base_url, dbs[seed], tmp_path, sig, seed, clean)
+        reports.append(report)
 
     async with demo_server(catalogue(), LATE_RESPONSES) as server, trio.open_nursery() as nursery:
         for seed in seeds:
@@ -352,10 +377,11 @@ async def test_a_rerun_after_a_stop_at_a_random_moment_stores_exactly_the_clean_
 # -- two crawls, one database -------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("store", STORES)
 async def test_two_crawls_of_one_database_at_once_both_complete_and_store_the_clean_rows(
-    tmp_path: Path, clean: Snapshot
+    tmp_path: Path, store: str, clean: Snapshot
 ) -> None:
-    db = tmp_path / "shared.db"
+    db = new_db(store, tmp_path, "shared")
     config = write_config(tmp_path)
     statuses: dict[str, int] = {}
 
@@ -383,16 +409,18 @@ async def test_two_crawls_of_one_database_at_once_both_complete_and_store_the_cl
 # -- a row left `running` by a process that is gone ---------------------------------------------
 
 
+@pytest.mark.parametrize("store", STORES)
 async def test_a_run_whose_process_was_killed_is_marked_interrupted_with_what_it_saved(
-    tmp_path: Path,
+    tmp_path: Path, store: str
 ) -> None:
-    db = tmp_path / "stale.db"
+    db = new_db(store, tmp_path, "stale")
     config = write_config(tmp_path)
+    log = tmp_path / "stale.log"
     async with demo_server(catalogue()) as server:
         with trio.fail_after(GUARD_SECS):
-            process = await start_crawl(server.base_url, db, config)
+            process = await start_crawl(server.base_url, db, config, log)
             try:
-                await wait_until_saved(db, PRODUCTS // 3, process)
+                await wait_until_saved(db, PRODUCTS // 3, process, log)
                 process.kill()
                 assert await process.wait() == -signal.SIGKILL
             finally:
@@ -400,7 +428,7 @@ async def test_a_run_whose_process_was_killed_is_marked_interrupted_with_what_it
         saved = saved_now(db)
         (stale,) = runs(db)
         assert stale.status == "running"  # what a SIGKILL leaves behind
-        assert await run_crawl(server.base_url, db, config) == 0
+        assert await run_crawl(server.base_url, db, config, tmp_path / "rerun.log") == 0
     after = {run.session_id: run for run in runs(db)}[stale.session_id]
     assert after.status != "running", f"crawl_runs still says {stale.session_id} is running"
     assert after.status == "interrupted"

@@ -1,17 +1,19 @@
-"""Databases for the status tests: the schema made by `SqliteStore.open`, then the ledger, shape
-and run rows a crawl would have written, inserted with plain sqlite3."""
+"""Databases for the status tests: the schema made by `open_store`, then the ledger, shape and run
+rows a crawl would have written, inserted with plain SQL (sqlite3 for a file, psycopg for a
+``postgresql://`` URL). Each function takes the database as a path or a URL and returns it."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import Any, TypeVar
 
 import trio
 
-from trio_crawl.stores import SqliteStore
+from trio_crawl.stores import open_store
 
 BASE = "http://127.0.0.1:8000"
 SEEN = "2026-12-01T10:20:00.000000+00:00"
@@ -25,11 +27,26 @@ def page_url(page: int) -> str:
     return f"{BASE}/?page={page}"
 
 
-def create(path: Path) -> Path:
+Db = TypeVar("Db", Path, str)
+
+
+def execute(db: Path | str, statement: str, params: Sequence[Any] = ()) -> None:
+    """One statement (``?`` placeholders) in a transaction of its own."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as server:
+            server.execute(statement.replace("?", "%s"), params)
+        return
+    with closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute(statement, params)
+
+
+def create(path: Db) -> Db:
     """An empty database of the current schema at `path`."""
 
     async def open_and_close() -> None:
-        async with SqliteStore.open(path):
+        async with open_store(path):
             pass
 
     trio.run(open_and_close)
@@ -37,19 +54,19 @@ def create(path: Path) -> Path:
 
 
 def set_shape(
-    path: Path, *, last_page: int, on_last: int, per_page: int = 12, session_id: str = "s3"
+    path: Db, *, last_page: int, on_last: int, per_page: int = 12, session_id: str = "s3"
 ) -> None:
     total = (last_page - 1) * per_page + on_last
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(
-            "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total,"
-            " session_id, seen_at, record_table) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'matter')",
-            (BASE, last_page, on_last, per_page, total, session_id, SEEN),
-        )
+    execute(
+        path,
+        "INSERT INTO catalogue_shape (id, base_url, last_page, on_last, per_page, total,"
+        " session_id, seen_at, record_table) VALUES (1, ?, ?, ?, ?, ?, ?, ?, 'matter')",
+        (BASE, last_page, on_last, per_page, total, session_id, SEEN),
+    )
 
 
 def add_products(
-    path: Path,
+    path: Db,
     oldest: Iterable[int],
     *,
     state: str = "done",
@@ -57,45 +74,46 @@ def add_products(
     per_page: int = 12,
 ) -> None:
     """Ledger rows for the products at these oldest indexes; a done one is stored too."""
-    with closing(sqlite3.connect(path)) as db, db:
-        for index in oldest:
-            page_id, index_in_page = divmod(index, per_page)
-            url = product_url(index)
-            db.execute(
-                "INSERT INTO crawl_ledger (url, item, page_id, index_in_page, state, stage,"
-                " error_kind, attempts, last_error, session_id, updated_at)"
-                " VALUES (?, 'product', ?, ?, ?, ?, ?, ?, ?, 's3', ?)",
+    for index in oldest:
+        page_id, index_in_page = divmod(index, per_page)
+        url = product_url(index)
+        execute(
+            path,
+            "INSERT INTO crawl_ledger (url, item, page_id, index_in_page, state, stage,"
+            " error_kind, attempts, last_error, session_id, updated_at)"
+            " VALUES (?, 'product', ?, ?, ?, ?, ?, ?, ?, 's3', ?)",
+            (
+                url,
+                page_id,
+                index_in_page,
+                state,
+                None if kind is None else "product_details",
+                kind,
+                0 if kind is None else 3,
+                None if kind is None else f"{kind} at {url}",
+                SEEN,
+            ),
+        )
+        if state == "done":
+            execute(
+                path,
+                "INSERT INTO matter (url, manufacturer, model, certificate_id, page_id,"
+                " index_in_page, id, created_at, updated_at)"
+                " VALUES (?, 'Acme', 'Bulb', ?, ?, ?, ?, ?, ?)",
                 (
                     url,
+                    f"CSA{index:05d}",
                     page_id,
                     index_in_page,
-                    state,
-                    None if kind is None else "product_details",
-                    kind,
-                    0 if kind is None else 3,
-                    None if kind is None else f"{kind} at {url}",
+                    f"p{page_id:04d}i{index_in_page:02d}",
+                    SEEN,
                     SEEN,
                 ),
             )
-            if state == "done":
-                db.execute(
-                    "INSERT INTO matter (url, manufacturer, model, certificate_id, page_id,"
-                    " index_in_page, id, created_at, updated_at)"
-                    " VALUES (?, 'Acme', 'Bulb', ?, ?, ?, ?, ?, ?)",
-                    (
-                        url,
-                        f"CSA{index:05d}",
-                        page_id,
-                        index_in_page,
-                        f"p{page_id:04d}i{index_in_page:02d}",
-                        SEEN,
-                        SEEN,
-                    ),
-                )
 
 
 def add_page(
-    path: Path,
+    path: Db,
     page: int,
     *,
     total: int,
@@ -103,25 +121,25 @@ def add_page(
     kind: str | None = None,
     url: str | None = None,
 ) -> None:
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(
-            "INSERT INTO crawl_ledger (url, item, page, total, state, stage, error_kind,"
-            " attempts, session_id, updated_at) VALUES (?, 'page', ?, ?, ?, ?, ?, ?, 's3', ?)",
-            (
-                url or page_url(page),
-                page,
-                total,
-                state,
-                None if kind is None else "list_pages",
-                kind,
-                0 if kind is None else 1,
-                SEEN,
-            ),
-        )
+    execute(
+        path,
+        "INSERT INTO crawl_ledger (url, item, page, total, state, stage, error_kind,"
+        " attempts, session_id, updated_at) VALUES (?, 'page', ?, ?, ?, ?, ?, ?, 's3', ?)",
+        (
+            url or page_url(page),
+            page,
+            total,
+            state,
+            None if kind is None else "list_pages",
+            kind,
+            0 if kind is None else 1,
+            SEEN,
+        ),
+    )
 
 
 def add_run(
-    path: Path,
+    path: Db,
     session_id: str,
     status: str,
     started_at: str,
@@ -129,16 +147,16 @@ def add_run(
     counts: tuple[int, int, int, int] = (0, 0, 0, 0),
     error_json: str | None = None,
 ) -> None:
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(
-            "INSERT INTO crawl_runs (session_id, status, started_at, finished_at, pages_ok,"
-            " pages_failed, products_saved, products_failed, error_json)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (session_id, status, started_at, finished_at, *counts, error_json),
-        )
+    execute(
+        path,
+        "INSERT INTO crawl_runs (session_id, status, started_at, finished_at, pages_ok,"
+        " pages_failed, products_saved, products_failed, error_json)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (session_id, status, started_at, finished_at, *counts, error_json),
+    )
 
 
-def with_holes(path: Path) -> Path:
+def with_holes(path: Db) -> Db:
     """36 products on 3 pages of 12; positions 5..9 and 20 not stored: 5..8 failed to parse,
     9 pending, 20 timed out. Pages 1 and 2 read, page 3 cancelled (plus a page row of an older,
     24-product shape). Three runs, the middle one interrupted."""
@@ -189,7 +207,7 @@ def with_holes(path: Path) -> Path:
     return path
 
 
-def all_done(path: Path, *, runs: int = 1) -> Path:
+def all_done(path: Db, *, runs: int = 1) -> Db:
     """30 products on 3 pages of 12 (6 on the last), every page read and product stored."""
     create(path)
     set_shape(path, last_page=3, on_last=6)

@@ -1,4 +1,5 @@
-"""The crawl ledger in the SQLite store: every state transition, and runs whose process is gone."""
+"""The crawl ledger, on every backend (the `backend` fixture): every state transition, and runs
+whose process is gone. SQLite-only: the upgrade of a version-1 file."""
 
 from __future__ import annotations
 
@@ -17,25 +18,18 @@ import trio
 from trio_crawl.stores import SqliteStore, liveness, schema
 from trio_crawl.stores.ledger import Ledger, LedgerFailure, LedgerPage, LedgerShape, Listed
 
-from .test_sqlite import page, product, sqlite_file
+from ..backends import Backend
+from .test_sqlite import page, product
 
 SHAPE = LedgerShape("https://example.test", last_page=3, on_last=12, per_page=12)  # 36 products
 
 
-def rows(path: Path, where: str = "1") -> dict[str, dict[str, Any]]:
-    connection = sqlite3.connect(path)
-    connection.row_factory = sqlite3.Row
-    try:
-        return {
-            row["url"]: dict(row)
-            for row in connection.execute(f"SELECT * FROM crawl_ledger WHERE {where}")
-        }
-    finally:
-        connection.close()
+def rows(backend: Backend, where: str = "true") -> dict[str, dict[str, Any]]:
+    return {row["url"]: row for row in backend.rows(f"SELECT * FROM crawl_ledger WHERE {where}")}
 
 
-def states(path: Path, item: str) -> dict[str, str]:
-    return {url: row["state"] for url, row in rows(path, f"item = '{item}'").items()}
+def states(backend: Backend, item: str) -> dict[str, str]:
+    return {url: row["state"] for url, row in rows(backend, f"item = '{item}'").items()}
 
 
 def list_pages(shape: LedgerShape, done: frozenset[int] = frozenset()) -> list[LedgerPage]:
@@ -56,46 +50,44 @@ def failure(url: str, item: str = "product", state: str = "failed", **fields: An
     )
 
 
-async def test_the_sqlite_store_is_a_ledger(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "c.db") as store:
+async def test_the_store_is_a_ledger(backend: Backend) -> None:
+    async with backend.open() as store:
         assert isinstance(store, Ledger)
         view = await store.view()
     assert (view.shape, dict(view.done)) == (None, {})
 
 
-async def test_opening_a_shape_records_it_with_a_pending_row_per_page(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path) as store:
+async def test_opening_a_shape_records_it_with_a_pending_row_per_page(backend: Backend) -> None:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE, done=frozenset({3})), "s1")
         view = await store.view()
     assert view.shape == SHAPE
-    assert states(path, "page") == {
+    assert states(backend, "page") == {
         "https://example.test/list/1": "pending",
         "https://example.test/list/2": "pending",
         "https://example.test/list/3": "done",
     }
-    assert {row["total"] for row in rows(path).values()} == {36}
-    assert {row["session_id"] for row in rows(path).values()} == {"s1"}
+    assert {row["total"] for row in rows(backend).values()} == {36}
+    assert {row["session_id"] for row in rows(backend).values()} == {"s1"}
 
 
-async def test_a_page_read_is_done_and_its_products_pending_until_saved(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
+async def test_a_page_read_is_done_and_its_products_pending_until_saved(backend: Backend) -> None:
     products = page(0)
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
         listed = LedgerPage(3, "https://example.test/list/3")
         await store.page_listed(listed, [p.ref for p in products], 36, "s1")
         # Queued, not a transaction of its own: it goes out with the next write.
-        assert states(path, "page")["https://example.test/list/3"] == "pending"
-        assert states(path, "product") == {}
+        assert states(backend, "page")["https://example.test/list/3"] == "pending"
+        assert states(backend, "product") == {}
         await store.record_failures([], "s1")
-        assert states(path, "page")["https://example.test/list/3"] == "done"
-        assert set(states(path, "product").values()) == {"pending"}
+        assert states(backend, "page")["https://example.test/list/3"] == "done"
+        assert set(states(backend, "product").values()) == {"pending"}
         assert dict((await store.view()).done) == {}
         assert await store.save_done(products[:5], "s2") == 5
         view = await store.view()
     assert view.done == {(0, i): products[i].url for i in range(5)}
-    product_rows = rows(path, "item = 'product'")
+    product_rows = rows(backend, "item = 'product'")
     assert [product_rows[p.url]["state"] for p in products] == ["done"] * 5 + ["pending"] * 7
     assert {product_rows[p.url]["session_id"] for p in products[:5]} == {"s2"}
     assert (product_rows[products[7].url]["page_id"], product_rows[products[7].url]["page"]) == (
@@ -105,21 +97,20 @@ async def test_a_page_read_is_done_and_its_products_pending_until_saved(tmp_path
 
 
 async def test_a_done_product_listed_again_stays_done_and_a_repeated_url_counts_once(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     # A rerun lists page 3 again: its stored products must stay done (or it would fetch them
     # all again), the others pending; a url listed twice in one write ends as listed last.
-    path = tmp_path / "c.db"
     products = page(0)
     listed = LedgerPage(3, "https://example.test/list/3")
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
         await store.page_listed(listed, [p.ref for p in products], 36, "s1")
         assert await store.save_done(products[:4], "s1") == 4
         await store.page_listed(listed, [p.ref for p in products], 36, "s2")
         await store.page_listed(listed, [p.ref for p in products[6:]], 37, "s3")
         await store.record_failures([], "s2")
-    product_rows = rows(path, "item = 'product'")
+    product_rows = rows(backend, "item = 'product'")
     assert [product_rows[p.url]["state"] for p in products] == ["done"] * 4 + ["pending"] * 8
     assert [product_rows[p.url]["session_id"] for p in products] == (
         ["s1"] * 4 + ["s2"] * 2 + ["s3"] * 6
@@ -128,11 +119,10 @@ async def test_a_done_product_listed_again_stays_done_and_a_repeated_url_counts_
 
 
 async def test_failures_are_kept_with_kind_attempts_and_error_but_never_undo_done(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     done, lost = product(0, 0), product(0, 1)
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.save_done([done], "s1")
         await store.record_failures(
             [
@@ -151,7 +141,7 @@ async def test_failures_are_kept_with_kind_attempts_and_error_but_never_undo_don
             ],
             "s2",
         )
-    kept = rows(path)
+    kept = rows(backend)
     assert kept[done.url]["state"] == "done"
     assert kept[done.url]["session_id"] == "s1"
     assert {k: kept[lost.url][k] for k in ("state", "stage", "error_kind", "attempts")} == {
@@ -166,13 +156,12 @@ async def test_failures_are_kept_with_kind_attempts_and_error_but_never_undo_don
     assert (page_row["item"], page_row["state"], page_row["page"]) == ("page", "cancelled", 2)
 
 
-async def test_a_failed_product_saved_later_is_done_and_its_error_cleared(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
+async def test_a_failed_product_saved_later_is_done_and_its_error_cleared(backend: Backend) -> None:
     item = product(1, 4)
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.record_failures([failure(item.url, page_id=1, index_in_page=4)], "s1")
         await store.save_done([item], "s2")
-    row = rows(path)[item.url]
+    row = rows(backend)[item.url]
     assert (row["state"], row["error_kind"], row["last_error"], row["session_id"]) == (
         "done",
         None,
@@ -182,28 +171,26 @@ async def test_a_failed_product_saved_later_is_done_and_its_error_cleared(tmp_pa
 
 
 async def test_a_grown_catalogue_drops_the_old_page_rows_and_keeps_every_product(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     grown = LedgerShape(SHAPE.base_url, last_page=4, on_last=3, per_page=12)  # 39 products
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
         await store.save_done(page(0), "s1")
         await store.open_shape(grown, list_pages(grown), "s2")
         view = await store.view()
     assert view.shape == grown
     assert len(view.done) == 12
-    assert {row["total"] for row in rows(path, "item = 'page'").values()} == {39}
-    assert len(rows(path, "item = 'page'")) == 4
+    assert {row["total"] for row in rows(backend, "item = 'page'").values()} == {39}
+    assert len(rows(backend, "item = 'page'")) == 4
 
 
-async def test_the_same_shape_again_keeps_the_state_of_every_page(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path) as store:
+async def test_the_same_shape_again_keeps_the_state_of_every_page(backend: Backend) -> None:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
         await store.page_listed(LedgerPage(2, "https://example.test/list/2"), [], 36, "s1")
         await store.open_shape(SHAPE, list_pages(SHAPE, done=frozenset({1})), "s2")
-    assert states(path, "page") == {
+    assert states(backend, "page") == {
         "https://example.test/list/1": "done",
         "https://example.test/list/2": "done",
         "https://example.test/list/3": "pending",
@@ -211,12 +198,11 @@ async def test_the_same_shape_again_keeps_the_state_of_every_page(tmp_path: Path
 
 
 async def test_a_product_whose_position_another_takes_stays_stored_until_a_listing_drops_it(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     old = product(0, 0, url="https://example.test/csa_product/old/")
     new = product(0, 0, url="https://example.test/csa_product/new/")
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.save_done([old], "s1")
         await store.save_done([new], "s2")
         assert (await store.view()).stored == {old.url, new.url}
@@ -224,41 +210,13 @@ async def test_a_product_whose_position_another_takes_stays_stored_until_a_listi
         view = await store.view()
     assert view.done == {(0, 0): new.url}
     assert view.stored == {old.url, new.url}  # kept, marked delisted
-    assert rows(path)[old.url]["state"] == "done"
+    assert rows(backend)[old.url]["state"] == "done"
 
 
-async def test_save_products_without_a_session_marks_done_too(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path) as store:
+async def test_save_products_without_a_session_marks_done_too(backend: Backend) -> None:
+    async with backend.open() as store:
         await store.save_products(page(2))
         assert len((await store.view()).done) == 12 == await store.count_products()
-
-
-async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path: Path) -> None:
-    # What trio_crawl 0.1 wrote (version 1): its tables, a page of products with their details.
-    path = tmp_path / "old.db"
-    connection = sqlite3.connect(path, isolation_level=None)
-    for statement in schema.DDL_V1:
-        connection.execute(statement)
-    for index in range(12):
-        url = f"https://example.test/csa_product/p0-{index}/"
-        connection.execute(
-            "INSERT INTO products VALUES (?, 'Maker', 'Model', 'CSA', 0, ?, ?, 't', 't')",
-            (url, index, f"p0000i{index:02d}"),
-        )
-        connection.execute(
-            "INSERT INTO product_details (url, page_id, index_in_page, id, created_at,"
-            " updated_at) VALUES (?, 0, ?, ?, 't', 't')",
-            (url, index, f"p0000i{index:02d}"),
-        )
-    connection.execute("PRAGMA user_version = 1")
-    connection.close()
-    async with SqliteStore.open(path) as store:
-        assert len((await store.view()).done) == 12
-        assert await store.count_products() == 12
-    check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
-    check.close()
 
 
 # -- runs whose process is gone -------------------------------------------------------------
@@ -271,98 +229,89 @@ def a_gone_pid() -> int:
     return int(finished.stdout)
 
 
-def running_row(path: Path, session_id: str, pid: int | None, host: str, heartbeat: str) -> None:
-    connection = sqlite3.connect(path, isolation_level=None)
-    connection.execute(
+def running_row(
+    backend: Backend, session_id: str, pid: int | None, host: str | None, heartbeat: str
+) -> None:
+    backend.execute(
         "INSERT INTO crawl_runs (session_id, status, started_at, pid, host, heartbeat_at)"
         " VALUES (?, 'running', ?, ?, ?, ?)",
         (session_id, heartbeat, pid, host, heartbeat),
     )
-    connection.close()
 
 
-def run_statuses(path: Path) -> dict[str, tuple[Any, ...]]:
-    connection = sqlite3.connect(path)
-    try:
-        return {
-            row[0]: row[1:]
-            for row in connection.execute(
-                "SELECT session_id, status, pages_ok, products_saved, products_failed,"
-                " error_json FROM crawl_runs"
-            )
-        }
-    finally:
-        connection.close()
+def run_statuses(backend: Backend) -> dict[str, tuple[Any, ...]]:
+    return {
+        row["session_id"]: tuple(row.values())[1:]
+        for row in backend.rows(
+            "SELECT session_id, status, pages_ok, products_saved, products_failed,"
+            " error_json FROM crawl_runs"
+        )
+    }
 
 
 async def test_a_run_whose_process_is_gone_becomes_interrupted_with_its_counts(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     here = socket.gethostname()
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.open_shape(SHAPE, list_pages(SHAPE), "dead")
         await store.page_listed(LedgerPage(3, "https://example.test/list/3"), [], 36, "dead")
         await store.save_done(page(0)[:7], "dead")
         await store.record_failures([failure(product(0, 8).url)], "dead")
-        running_row(path, "dead", a_gone_pid(), here, liveness_now())
+        running_row(backend, "dead", a_gone_pid(), here, liveness_now())
         await store.start_run("next", {})
-    status, pages_ok, saved, failed, error = run_statuses(path)["dead"]
+    status, pages_ok, saved, failed, error = run_statuses(backend)["dead"]
     assert (status, pages_ok, saved, failed) == ("interrupted", 1, 7, 1)
     assert "ended without recording the run" in error
-    assert run_statuses(path)["next"][0] == "running"
+    assert run_statuses(backend)["next"][0] == "running"
 
 
 async def test_a_live_process_or_a_fresh_heartbeat_elsewhere_is_left_running(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path):
+    async with backend.open():
         pass
     now = liveness_now()
     async with trio.open_nursery() as nursery:
         sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
         sleeper = await nursery.start(functools.partial(trio.run_process, sleep, check=False))
         sleeper_pid = sleeper.pid
-        running_row(path, "alive-here", sleeper_pid, socket.gethostname(), now)
-        running_row(path, "me", os.getpid(), socket.gethostname(), now)
-        running_row(path, "elsewhere", 1, "another-host", now)
-        async with SqliteStore.open(path) as store:
+        running_row(backend, "alive-here", sleeper_pid, socket.gethostname(), now)
+        running_row(backend, "me", os.getpid(), socket.gethostname(), now)
+        running_row(backend, "elsewhere", 1, "another-host", now)
+        async with backend.open() as store:
             await store.start_run("next", {})
         sleeper.kill()
-    statuses = {session: row[0] for session, row in run_statuses(path).items()}
+    statuses = {session: row[0] for session, row in run_statuses(backend).items()}
     assert statuses == {"alive-here": "running", "me": "running", "elsewhere": "running",
                         "next": "running"}  # fmt: skip
 
 
-async def test_a_stale_heartbeat_means_interrupted_whatever_the_pid(tmp_path: Path) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path):
+async def test_a_stale_heartbeat_means_interrupted_whatever_the_pid(backend: Backend) -> None:
+    async with backend.open():
         pass
     old = "2026-01-01T00:00:00.000000+00:00"
-    running_row(path, "stale-here", os.getpid(), socket.gethostname(), old)
-    running_row(path, "stale-elsewhere", 1, "another-host", old)
-    running_row(path, "before-0.2", None, None, old)  # type: ignore[arg-type]
-    async with SqliteStore.open(path) as store:
+    running_row(backend, "stale-here", os.getpid(), socket.gethostname(), old)
+    running_row(backend, "stale-elsewhere", 1, "another-host", old)
+    running_row(backend, "before-0.2", None, None, old)
+    async with backend.open() as store:
         await store.start_run("next", {})
-    statuses = {session: row[0] for session, row in run_statuses(path).items()}
+    statuses = {session: row[0] for session, row in run_statuses(backend).items()}
     assert statuses == {"stale-here": "interrupted", "stale-elsewhere": "interrupted",
                         "before-0.2": "interrupted", "next": "running"}  # fmt: skip
 
 
 async def test_a_heartbeat_refreshes_the_row_and_undoes_a_wrong_interrupted(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.start_run("s1", {})
-        sqlite_file(path, "UPDATE crawl_runs SET status = 'interrupted', heartbeat_at = 'x'")
+        backend.execute("UPDATE crawl_runs SET status = 'interrupted', heartbeat_at = 'x'")
         await store.heartbeat("s1")
         await store.finish_run("s1", "completed", {})
         await store.heartbeat("s1")  # a late beat does not reopen a finished run
-    connection = sqlite3.connect(path)
-    status, beat = connection.execute("SELECT status, heartbeat_at FROM crawl_runs").fetchone()
-    connection.close()
+    [found] = backend.rows("SELECT status, heartbeat_at FROM crawl_runs")
+    status, beat = found["status"], found["heartbeat_at"]
     assert status == "completed"
     assert beat != "x"
 
@@ -391,29 +340,57 @@ def liveness_now() -> str:
 
 
 async def test_a_page_that_fails_when_read_again_is_failed_though_it_was_done(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     url = "https://example.test/list/2"
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.page_listed(LedgerPage(2, url), [], 36, "s1")
         await store.record_failures(
             [failure(url, item="page", stage="list_pages", kind="parse_error", page=2)], "s2"
         )
-    row = rows(path)[url]
+    row = rows(backend)[url]
     assert (row["state"], row["error_kind"], row["session_id"]) == ("failed", "parse_error", "s2")
 
 
 async def test_pages_read_go_out_with_the_save_of_their_products_or_at_close(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = tmp_path / "c.db"
     products = page(0)
-    async with SqliteStore.open(path) as store:
+    async with backend.open() as store:
         await store.page_listed(LedgerPage(3, "https://example.test/list/3"),
                                 [p.ref for p in products], 36, "s1")  # fmt: skip
         await store.save_done(products[:2], "s1")  # one transaction: the page, then the saves
-        assert states(path, "page") == {"https://example.test/list/3": "done"}
-        assert sorted(states(path, "product").values()) == ["done"] * 2 + ["pending"] * 10
+        assert states(backend, "page") == {"https://example.test/list/3": "done"}
+        assert sorted(states(backend, "product").values()) == ["done"] * 2 + ["pending"] * 10
         await store.page_listed(LedgerPage(2, "https://example.test/list/2"), [], 36, "s1")
-    assert states(path, "page")["https://example.test/list/2"] == "done"  # written at close
+    assert states(backend, "page")["https://example.test/list/2"] == "done"  # written at close
+
+
+# -- SQLite only: files trio_crawl 0.1 wrote ------------------------------------------------
+
+
+async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path: Path) -> None:
+    # What trio_crawl 0.1 wrote (version 1): its tables, a page of products with their details.
+    path = tmp_path / "old.db"
+    connection = sqlite3.connect(path, isolation_level=None)
+    for statement in schema.DDL_V1:
+        connection.execute(statement)
+    for index in range(12):
+        url = f"https://example.test/csa_product/p0-{index}/"
+        connection.execute(
+            "INSERT INTO products VALUES (?, 'Maker', 'Model', 'CSA', 0, ?, ?, 't', 't')",
+            (url, index, f"p0000i{index:02d}"),
+        )
+        connection.execute(
+            "INSERT INTO product_details (url, page_id, index_in_page, id, created_at,"
+            " updated_at) VALUES (?, 0, ?, ?, 't', 't')",
+            (url, index, f"p0000i{index:02d}"),
+        )
+    connection.execute("PRAGMA user_version = 1")
+    connection.close()
+    async with SqliteStore.open(path) as store:
+        assert len((await store.view()).done) == 12
+        assert await store.count_products() == 12
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    check.close()

@@ -1,24 +1,20 @@
-"""The SQLite store: schema, idempotent upserts, positions, crawl runs, errors, threads."""
+"""What only the SQLite store has: its file's schema marks and upgrades, WAL, locks and busy
+timeouts, the file under it; the promises every backend keeps are in test_store_contract.py."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 import trio
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from trio_crawl.engine.results import ErrorKind, StageError
 from trio_crawl.sites.records import Product, ProductDetail, ProductRef
-from trio_crawl.stores import SqliteStore, Store, StoreOpenError, schema
+from trio_crawl.stores import SqliteStore, StoreOpenError, schema
 from trio_crawl.stores.sqlite import latest_per_url_and_position, map_sqlite_errors
 from trio_crawl.stores.sqlite import opening as sqlite_module
 
@@ -152,14 +148,6 @@ async def test_connection_uses_wal_normal_sync_foreign_keys_and_busy_timeout(
     connection.close()
 
 
-async def test_reopening_keeps_stored_products(tmp_path: Path) -> None:
-    path = tmp_path / "matter.db"
-    async with SqliteStore.open(path) as store:
-        await store.save_products(page(0))
-    async with SqliteStore.open(path) as store:
-        assert await store.count_products() == 12
-
-
 @pytest.mark.parametrize(
     "arguments", [{"busy_timeout_ms": -1}, {"per_page": 0}], ids=["busy_timeout", "per_page"]
 )
@@ -170,96 +158,7 @@ async def test_open_rejects_nonsense_arguments(tmp_path: Path, arguments: Any) -
     assert not (tmp_path / "matter.db").exists()
 
 
-async def test_sqlite_store_satisfies_the_store_protocol(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as sqlite_store:
-        store: Store = sqlite_store  # checked by mypy
-        assert await store.newest_position() is None
-
-
-async def test_store_is_closed_on_exit_even_when_cancelled(tmp_path: Path) -> None:
-    with trio.CancelScope() as scope:
-        async with SqliteStore.open(tmp_path / "matter.db") as store:
-            scope.cancel()
-            await trio.sleep_forever()
-    with pytest.raises(StageError) as caught:
-        await store.count_products()
-    assert caught.value.kind is ErrorKind.database_error
-
-
 # -- saving --------------------------------------------------------------------------------
-
-
-async def test_saving_twice_keeps_one_row_each_and_refreshes_updated_at(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        assert await store.save_products(page(3)) == 12
-        first = {row["url"]: row for row in await store.fetch_products()}
-        assert await store.save_products(page(3)) == 12
-        second = {row["url"]: row for row in await store.fetch_products()}
-        assert await store.count_products() == 12
-    assert first.keys() == second.keys()
-    for url, row in second.items():
-        assert row["created_at"] == first[url]["created_at"]
-        assert row["updated_at"] > first[url]["updated_at"]
-        assert row["created_at"].endswith("+00:00")
-
-
-async def test_saving_again_updates_changed_fields(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.save_products([product(0, 0, firmware_version="1.0", vid=1)])
-        await store.save_products([product(0, 0, firmware_version="1.1", vid=None)])
-        [row] = await store.fetch_products()
-    assert row["firmware_version"] == "1.1"
-    assert row["vid"] is None
-
-
-async def test_saving_an_empty_batch_writes_nothing(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        assert await store.save_products([]) == 0
-        assert await store.count_products() == 0
-
-
-async def test_a_new_url_at_a_stored_position_keeps_the_old_product(tmp_path: Path) -> None:
-    # A product is never deleted: only a complete listing (`relist`) says it is delisted.
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.save_products(page(5))
-        newcomer = product(5, 7, url="https://example.test/csa_product/newcomer/")
-        assert await store.save_products([newcomer, product(6, 0)]) == 2
-        rows = await store.fetch_products()
-    at_5_7 = [row["url"] for row in rows if (row["page_id"], row["index_in_page"]) == (5, 7)]
-    assert sorted(at_5_7) == sorted([newcomer.ref.url, product(5, 7).ref.url])
-    assert len(rows) == 14
-
-
-async def test_products_that_swap_positions_keep_their_rows(tmp_path: Path) -> None:
-    a, b = (
-        product(0, 0, url="https://example.test/a/"),
-        product(0, 1, url="https://example.test/b/"),
-    )
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.save_products([a, b])
-        before = {row["url"]: row["created_at"] for row in await store.fetch_products()}
-        moved_a = attrs.evolve(a, ref=attrs.evolve(a.ref, index_in_page=1))
-        moved_b = attrs.evolve(b, ref=attrs.evolve(b.ref, index_in_page=0))
-        assert await store.save_products([moved_a, moved_b]) == 2
-        rows = await store.fetch_products()
-    assert [(row["url"], row["index_in_page"]) for row in rows] == [(b.ref.url, 0), (a.ref.url, 1)]
-    assert {row["url"]: row["created_at"] for row in rows} == before
-
-
-async def test_a_stored_product_moving_onto_an_occupied_position_keeps_the_occupant(
-    tmp_path: Path,
-) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.save_products(page(0))
-        mover = product(0, 0)
-        moved = attrs.evolve(mover, ref=attrs.evolve(mover.ref, index_in_page=5))
-        await store.save_products([moved])
-        rows = await store.fetch_products()
-    assert len(rows) == 12
-    assert sorted(row["url"] for row in rows if row["index_in_page"] == 5) == sorted(
-        [mover.ref.url, product(0, 5).ref.url]
-    )
-    assert not [row for row in rows if row["index_in_page"] == 0]
 
 
 def test_within_a_batch_the_last_product_for_a_url_or_position_wins() -> None:
@@ -272,96 +171,10 @@ def test_within_a_batch_the_last_product_for_a_url_or_position_wins() -> None:
     assert latest_per_url_and_position(batch) == [other, same_url, takes_position]
 
 
-async def test_duplicates_inside_one_batch_are_written_once(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        written = await store.save_products(
-            [product(0, 0, firmware_version="old"), product(0, 0, firmware_version="new")]
-        )
-        rows = await store.fetch_products()
-    assert written == 1
-    assert [row["firmware_version"] for row in rows] == ["new"]
-
-
-async def test_a_failing_batch_is_rolled_back_whole(tmp_path: Path) -> None:
-    # A ref without an id breaks NOT NULL: a sqlite failure in the batch's 2nd row.
-    broken_ref = attrs.evolve(product(0, 1).ref, id=None)  # type: ignore[arg-type]
-    broken = attrs.evolve(product(0, 1), ref=broken_ref)
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.save_products([product(9, 0)])
-        with pytest.raises(StageError) as caught:
-            await store.save_products([product(0, 0), broken])
-        assert caught.value.kind is ErrorKind.database_error
-        assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
-        assert [row["page_id"] for row in await store.fetch_products()] == [9]
-        # The connection is usable again (no transaction left open).
-        assert await store.save_products([product(0, 0)]) == 1
-
-
 # -- positions -----------------------------------------------------------------------------
 
 
-async def test_newest_position_is_none_when_empty_then_the_highest_position(
-    tmp_path: Path,
-) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        assert await store.newest_position() is None
-        await store.save_products([*page(0), *page(1)[:4]])
-        assert await store.newest_position() == 1 * 12 + 3
-        await store.save_products([product(0, 11)])  # an older product does not move it
-        assert await store.newest_position() == 15
-
-
-async def test_newest_position_uses_the_configured_page_size(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db", per_page=20) as store:
-        await store.save_products([product(2, 3)])
-        assert await store.newest_position() == 2 * 20 + 3
-
-
 # -- crawl runs ----------------------------------------------------------------------------
-
-
-async def test_crawl_run_lifecycle_is_recorded(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.start_run("s1", {"crawl": {"strategy": "full"}, "a": 1})
-        [started] = await store.runs()
-        assert started["status"] == "running"
-        assert started["finished_at"] is None
-        assert started["config_json"] == '{"a": 1, "crawl": {"strategy": "full"}}'
-        await store.finish_run(
-            "s1",
-            "partial",
-            {"pages_ok": 9, "products_saved": 100, "products_failed": 8},
-            error={"kind": "database_busy", "message": "locked"},
-        )
-        await store.start_run("s2", {})
-        await store.finish_run("s2", "completed", {})
-        first, second = await store.runs()
-    assert first["session_id"] == "s1"
-    assert (first["status"], first["pages_ok"], first["pages_failed"]) == ("partial", 9, 0)
-    assert (first["products_saved"], first["products_failed"]) == (100, 8)
-    assert first["error_json"] == '{"kind": "database_busy", "message": "locked"}'
-    assert first["started_at"] <= first["finished_at"]
-    assert (second["session_id"], second["status"], second["error_json"]) == (
-        "s2",
-        "completed",
-        None,
-    )
-    assert second["pages_ok"] == second["products_saved"] == 0
-
-
-async def test_finishing_an_unknown_run_is_a_database_error(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        with pytest.raises(StageError) as caught:
-            await store.finish_run("never-started", "completed", {})
-    assert caught.value.kind is ErrorKind.database_error
-
-
-async def test_starting_the_same_run_twice_is_a_database_error(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        await store.start_run("s1", {})
-        with pytest.raises(StageError) as caught:
-            await store.start_run("s1", {})
-    assert caught.value.kind is ErrorKind.database_error
 
 
 # -- errors and threads --------------------------------------------------------------------
@@ -463,14 +276,6 @@ async def test_other_sqlite_failures_are_database_error(tmp_path: Path) -> None:
             await store.save_products(page(0))
     assert caught.value.kind is ErrorKind.database_error
     assert "no such table" in caught.value.message
-
-
-async def test_a_closed_store_fails_with_database_error(tmp_path: Path) -> None:
-    async with SqliteStore.open(tmp_path / "matter.db") as store:
-        pass
-    with pytest.raises(StageError) as caught:
-        await store.save_products(page(0))
-    assert caught.value.kind is ErrorKind.database_error
 
 
 @pytest.mark.parametrize(
@@ -642,43 +447,6 @@ async def test_an_older_version_is_upgraded_in_one_transaction(
     with sqlite3.connect(path) as connection:
         assert connection.execute("SELECT COUNT(*) FROM extra").fetchone() == (0,)
     connection.close()
-
-
-# -- round trip ----------------------------------------------------------------------------
-
-_text = st.text(st.characters(codec="utf-8"), max_size=40)
-_optional_text = st.none() | _text
-_optional_int = st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1)
-_DETAIL_FIELDS = [field.name for field in attrs.fields(ProductDetail) if field.name != "url"]
-
-
-@st.composite
-def details(draw: st.DrawFn) -> ProductDetail:
-    values: dict[str, Any] = {
-        name: draw(_optional_int if name in ("vid", "pid") else _optional_text)
-        for name in _DETAIL_FIELDS
-    }
-    return ProductDetail(url="https://example.test/csa_product/x/", **values)
-
-
-@settings(max_examples=60, deadline=None)
-@given(detail=details(), page_id=st.integers(0, 10_000), index_in_page=st.integers(0, 11))
-async def test_product_detail_fields_round_trip_through_save_and_fetch(
-    detail: ProductDetail, page_id: int, index_in_page: int
-) -> None:
-    ref = attrs.evolve(product(page_id, index_in_page).ref, url=detail.url)
-    with tempfile.TemporaryDirectory() as directory:
-        async with SqliteStore.open(Path(directory) / "matter.db") as store:
-            await store.save_products([Product(ref=ref, detail=detail)])
-            [row] = await store.fetch_products()
-    fetched = ProductDetail(url=row["record_url"], **{name: row[name] for name in _DETAIL_FIELDS})
-    assert fetched == detail
-    assert (row["page_id"], row["index_in_page"], row["id"]) == (page_id, index_in_page, ref.id)
-    assert json.loads(row["card"]) == {
-        "manufacturer": ref.manufacturer,
-        "model": ref.model,
-        "certificate_id": ref.certificate_id,
-    }
 
 
 class _Interleaved:

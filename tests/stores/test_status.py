@@ -1,9 +1,11 @@
-"""`read_status`: what a database says about its crawl, read without changing the file."""
+"""`read_status`: what a database says about its crawl, read without changing it. The tests with
+the `backend` fixture run on SQLite and on PostgreSQL; the others are about SQLite files."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -15,6 +17,7 @@ import attrs
 import pytest
 
 from trio_crawl.stores import StoreOpenError, continue_command, read_status
+from trio_crawl.stores.location import locate
 from trio_crawl.stores.schema import DDL_V1
 from trio_crawl.stores.status import (
     CrawlStatus,
@@ -25,6 +28,7 @@ from trio_crawl.stores.status import (
 )
 from trio_crawl.ui.status_text import status_lines
 
+from ..backends import Backend
 from .status_dbs import (
     BASE,
     SEEN,
@@ -32,6 +36,7 @@ from .status_dbs import (
     add_run,
     all_done,
     create,
+    execute,
     page_url,
     product_url,
     set_shape,
@@ -55,11 +60,11 @@ failures:  http://127.0.0.1:8000/products/p05  failed  parse_error      3x  pars
 runs:      s3  partial      2026-12-01 10:20:00Z  2026-12-01 10:21:30Z  pages 2 ok 0 failed  products 2 saved 5 failed   5 products failed
            s2  interrupted  2026-12-01 10:00:00Z  -                     pages 1 ok 0 failed  products 4 saved 0 failed   no heartbeat since 10:07:00: the process was killed
            s1  completed    2026-12-01 09:00:00Z  2026-12-01 09:01:00Z  pages 2 ok 0 failed  products 24 saved 0 failed
-left: 6 products on 2 pages; continue with: trio-crawl crawl --base-url http://127.0.0.1:8000 --db {db}"""  # noqa: E501
+left: 6 products on 2 pages; continue with: trio-crawl crawl --base-url http://127.0.0.1:8000 --db {{db}}"""  # noqa: E501
 
 
-def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
-    db = str(with_holes(tmp_path / "crawl.db"))
+def test_a_crawl_with_holes_reports_every_field_exactly(backend: Backend) -> None:
+    db = str(with_holes(backend.db))
 
     status = read_status(db)
     # Every item not done, one by one, with the reason its run recorded.
@@ -72,7 +77,7 @@ def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
         (product_url(20), "failed", "network_timeout", 3, f"network_timeout at {product_url(20)}"),
     ]
     assert attrs.evolve(status, failed=(), failures=()) == CrawlStatus(
-        path=db,
+        path=shown(db),
         shape=ShapeSeen(
             base_url=BASE,
             last_page=3,
@@ -151,8 +156,8 @@ def test_a_crawl_with_holes_reports_every_field_exactly(tmp_path: Path) -> None:
     ]
 
 
-def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> None:
-    db = str(with_holes(tmp_path / "crawl.db"))
+def test_to_dict_round_trips_through_json_under_stable_keys(backend: Backend) -> None:
+    db = str(with_holes(backend.db))
     data = read_status(db).to_dict()
 
     assert json.loads(json.dumps(data)) == data
@@ -201,24 +206,25 @@ def test_to_dict_round_trips_through_json_under_stable_keys(tmp_path: Path) -> N
         "process_gone": None,
         "products_cancelled": 0,
     }
-    assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db {db}"
+    assert data["continue_command"] == f"trio-crawl crawl --base-url {BASE} --db {quoted(db)}"
 
 
-def test_text_names_the_holes_the_failed_kinds_and_the_continue_command(tmp_path: Path) -> None:
-    db = str(with_holes(tmp_path / "crawl.db"))
+def test_text_names_the_holes_the_failed_kinds_and_the_continue_command(backend: Backend) -> None:
+    db = str(with_holes(backend.db))
 
-    assert "\n".join(status_lines(read_status(db))) == HOLES_STATUS_TEXT.format(db=db)
+    text = HOLES_STATUS_TEXT.format(db=shown(db)).replace("--db {db}", f"--db {quoted(db)}")
+    assert "\n".join(status_lines(read_status(db))) == text
 
 
-def test_nothing_planned_yet_has_no_shape_and_says_start(tmp_path: Path) -> None:
-    db = str(create(tmp_path / "new.db"))
+def test_nothing_planned_yet_has_no_shape_and_says_start(backend: Backend) -> None:
+    db = str(create(backend.db))
     # Stored by trio_crawl 0.1 and carried into the ledger by the upgrade: done, no shape yet.
-    add_products(Path(db), [0, 1, 2])
+    add_products(db, [0, 1, 2])
 
     status = read_status(db)
 
     assert status == CrawlStatus(
-        path=db,
+        path=shown(db),
         shape=None,
         pages_done=0,
         pages_expected=None,
@@ -233,17 +239,17 @@ def test_nothing_planned_yet_has_no_shape_and_says_start(tmp_path: Path) -> None
         runs=(),
     )
     assert status_lines(status) == [
-        f"database:  {db}",
+        f"database:  {shown(db)}",
         "catalogue: no crawl has planned yet",
         "products:  3 stored",
         "runs:      none yet",
-        f"left: the whole catalogue; start with: trio-crawl crawl --base-url URL --db {db}",
+        f"left: the whole catalogue; start with: trio-crawl crawl --base-url URL --db {quoted(db)}",
     ]
     assert status.to_dict()["shape"] is None
 
 
-def test_everything_stored_says_nothing_left_and_lists_the_last_five_runs(tmp_path: Path) -> None:
-    db = str(all_done(tmp_path / "done.db", runs=7))
+def test_everything_stored_says_nothing_left_and_lists_the_last_five_runs(backend: Backend) -> None:
+    db = str(all_done(backend.db, runs=7))
 
     status = read_status(db)
 
@@ -264,8 +270,8 @@ def test_everything_stored_says_nothing_left_and_lists_the_last_five_runs(tmp_pa
     assert lines[-1] == "nothing left: every product of the catalogue is stored"
 
 
-def test_only_the_first_hole_ranges_are_listed_but_all_are_counted(tmp_path: Path) -> None:
-    db = create(tmp_path / "sparse.db")
+def test_only_the_first_hole_ranges_are_listed_but_all_are_counted(backend: Backend) -> None:
+    db = create(backend.db)
     set_shape(db, last_page=2, on_last=12)
     add_products(db, range(0, 24, 2))  # 0, 2, …, 22: holes at 1, 3, …, 21
 
@@ -284,8 +290,8 @@ def test_only_the_first_hole_ranges_are_listed_but_all_are_counted(tmp_path: Pat
     assert "9 (page 2), and 6 more" in "\n".join(status_lines(status))
 
 
-def test_a_hole_across_two_site_pages_names_both(tmp_path: Path) -> None:
-    db = create(tmp_path / "straddle.db")
+def test_a_hole_across_two_site_pages_names_both(backend: Backend) -> None:
+    db = create(backend.db)
     set_shape(db, last_page=3, on_last=6)  # 30 products: page 3 holds 0..5, page 2 holds 6..17
     add_products(db, [*range(3), *range(9, 30)])
 
@@ -296,8 +302,8 @@ def test_a_hole_across_two_site_pages_names_both(tmp_path: Path) -> None:
     assert (status.products_left, status.pages_left) == (6, 2)
 
 
-def test_a_grown_catalogue_leaves_its_new_products_on_the_newest_pages(tmp_path: Path) -> None:
-    db = create(tmp_path / "grown.db")
+def test_a_grown_catalogue_leaves_its_new_products_on_the_newest_pages(backend: Backend) -> None:
+    db = create(backend.db)
     set_shape(db, last_page=4, on_last=2)  # 38 products; 36 stored; 36 and 37 new on page 1
     add_products(db, range(36))
 
@@ -305,7 +311,8 @@ def test_a_grown_catalogue_leaves_its_new_products_on_the_newest_pages(tmp_path:
 
     assert (status.holes, status.products_left, status.pages_left) == (0, 2, 1)
     assert status_lines(status)[-1] == (
-        f"left: 2 products on 1 page; continue with: trio-crawl crawl --base-url {BASE} --db {db}"
+        "left: 2 products on 1 page; continue with: trio-crawl crawl"
+        f" --base-url {BASE} --db {quoted(db)}"
     )
 
 
@@ -370,34 +377,33 @@ def test_reading_the_status_never_changes_the_database(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_a_shape_that_cannot_hold_its_total_is_reported_damaged(tmp_path: Path) -> None:
-    path = create(tmp_path / "bad.db")
+def test_a_shape_that_cannot_hold_its_total_is_reported_damaged(backend: Backend) -> None:
+    path = create(backend.db)
     set_shape(path, last_page=3, on_last=12)
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute("UPDATE catalogue_shape SET total = 99")
+    execute(path, "UPDATE catalogue_shape SET total = 99")
 
     with pytest.raises(StoreOpenError, match="damaged"):
         read_status(path)
 
 
-def _running(path: Path, session_id: str, pid: int, heartbeat_at: str) -> None:
+def _running(path: str, session_id: str, pid: int, heartbeat_at: str) -> None:
     add_run(path, session_id, "running", heartbeat_at, None)
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(
-            "UPDATE crawl_runs SET pid = ?, host = ?, heartbeat_at = ? WHERE session_id = ?",
-            (pid, socket.gethostname(), heartbeat_at, session_id),
-        )
+    execute(
+        path,
+        "UPDATE crawl_runs SET pid = ?, host = ?, heartbeat_at = ? WHERE session_id = ?",
+        (pid, socket.gethostname(), heartbeat_at, session_id),
+    )
 
 
 def test_a_running_run_tells_a_live_process_from_a_gone_one_without_marking_it(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    path = all_done(tmp_path / "running.db", runs=0)
+    path = all_done(backend.db, runs=0)
     now = datetime.now(UTC)
     an_hour_ago = (now - timedelta(hours=1)).isoformat(timespec="microseconds")
     _running(path, "killed", 2**22 + 1, an_hour_ago)  # its heartbeat is long stale
     _running(path, "live", os.getpid(), now.isoformat(timespec="microseconds"))
-    before = path.read_bytes()
+    before = backend.rows("SELECT * FROM crawl_runs ORDER BY session_id")
 
     status = read_status(path)
 
@@ -409,4 +415,13 @@ def test_a_running_run_tells_a_live_process_from_a_gone_one_without_marking_it(
         ["runs:", "live", "running", now.strftime("%Y-%m-%d")],
         ["killed", "running", "(process", "gone)"],
     ]
-    assert path.read_bytes() == before
+    assert backend.rows("SELECT * FROM crawl_runs ORDER BY session_id") == before
+
+
+def shown(db: str) -> str:
+    """How a status names `db` (a URL without its password)."""
+    return locate(db).shown
+
+
+def quoted(db: str) -> str:
+    return shlex.quote(shown(db))

@@ -124,10 +124,11 @@ def work_left(args: argparse.Namespace) -> str:
     if args.command == "demo":
         words = ["trio-crawl", "demo", "--products", str(args.products), "--seed", str(args.seed)]
         words += ["--site", args.site] if args.site != "matter" else []
-        words += ["--db", args.db, *(["--config", config] if config else [])]
+        words += ["--db", status.path, *(["--config", config] if config else [])]
         command = " ".join(shlex.quote(word) for word in words)
     else:
-        command = continue_command(args.base_url, args.db, config)
+        # `status.path` names the database as `--db` did, but never with its password.
+        command = continue_command(args.base_url, status.path, config)
         if args.site != "matter":
             command += f" --site {shlex.quote(args.site)}"
     pages = "page" if status.pages_left == 1 else "pages"

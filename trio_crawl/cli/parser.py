@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 from ..demo.catalogue import add_change_option
 
+DB_HELP = "SQLite file, sqlite:///path, or postgresql://user:password@host:port/database"
+
 
 class UsageError(Exception):
     """Bad command-line input; reported on one line with exit status 2."""
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--products", type=positive_int, default=3000, help="catalogue size (3000)")
     demo.add_argument("--seed", type=int, default=7, help="catalogue seed (7)")
-    demo.add_argument("--db", default="demo.db", help="SQLite file (demo.db)")
+    demo.add_argument("--db", default="demo.db", help=DB_HELP + " (demo.db)")
     demo.add_argument("--faults", choices=("low", "none"), default="low", help="faults (low)")
     demo.add_argument("--config", type=Path, help="TOML config (demo defaults otherwise)")
     demo.add_argument("--no-dashboard", action="store_true", help="print only the summary")
@@ -192,19 +194,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="package.module:factory of the site, called with the base URL and the config's"
         " [site] options (matter: the Matter catalogue, the default; bookshop: the demo shop)",
     )
-    crawl.add_argument("--db", required=True, help="SQLite file")
+    crawl.add_argument("--db", required=True, help=DB_HELP)
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
     _add_web_options(crawl)
 
     export = commands.add_parser("export", parents=[common], help="export stored products")
-    export.add_argument("--db", required=True, help="SQLite file")
+    export.add_argument("--db", required=True, help=DB_HELP)
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
     export.add_argument("--out", type=Path, help="output file (stdout otherwise)")
 
     status = commands.add_parser(
         "status", parents=[common], help="show how far the crawl stored in a database got"
     )
-    status.add_argument("--db", required=True, help="SQLite file")
+    status.add_argument("--db", required=True, help=DB_HELP)
     status.add_argument("--json", action="store_true", help="print JSON instead of text")
     status.add_argument(
         "--failures", action="store_true", help="list every failed item (the first 10 otherwise)"
@@ -213,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser(
         "web", parents=[common], help="serve the status of a database as a web page"
     )
-    web.add_argument("--db", required=True, help="SQLite file")
+    web.add_argument("--db", required=True, help=DB_HELP)
     web.add_argument(
         "--web",
         type=web_address,

@@ -1,5 +1,5 @@
-"""The `demo` and `crawl` commands' trio side: a session over a SQLite store, its subscribers
-(dashboard, log lines, the live page) and the one policy for Ctrl-C and SIGTERM."""
+"""The `demo` and `crawl` commands' trio side: a session over the store `--db` names, its
+subscribers (dashboard, log lines, the live page) and the one policy for Ctrl-C and SIGTERM."""
 
 from __future__ import annotations
 
@@ -110,13 +110,13 @@ async def run_crawl(
 ) -> SessionSummary:
     """Crawl `site` into `db`, with the dashboard if asked (and the web `page`, a
     `trio_crawl.ui.web.LiveHub`, if given); a signal cancels it (`stop`)."""
-    from ..stores import RecordTable, SqliteStore
+    from ..stores import RecordTable, open_store
 
     records = RecordTable.for_site(site)
     # Known before the store opens, so that every line the log file gets from here on names it.
     session_id = session_id_filter.session_id = uuid.uuid4().hex
     async with (
-        SqliteStore.open(db, per_page=site.per_page, records=records) as store,
+        open_store(db, per_page=site.per_page, records=records) as store,
         open_session(config, site=site, store=store, session_id=session_id) as session,
     ):
         stop.session = session
@@ -203,7 +203,10 @@ async def run_demo(
         else:
             what = f"demo catalogue: {catalogue.total} products on {catalogue.last_page} pages at "
             where = f"{server.base_url} (faults: {args.faults}, markup: {args.markup})"
-        console.print(f"{what}{where} → {args.db}", soft_wrap=True)
+        from ..stores.location import locate
+
+        shown = locate(args.db).shown  # (a server's database: without its password)
+        console.print(f"{what}{where} → {shown}", soft_wrap=True)
         site = Bookshop(server.base_url) if books else MatterCatalogue(server.base_url)
         summary = await run_crawl(
             stop, config, site, args.db, console, not args.no_dashboard, page
@@ -218,16 +221,12 @@ async def run_demo(
 
 def _demo_port(db: str) -> int:
     """The port of the base URL the database at `db` recorded (0, any free port, if none)."""
-    import sqlite3
-    from contextlib import closing
+    from ..stores.location import recorded_base_url
+    from ..stores.schema import StoreOpenError
 
-    if not Path(db).is_file():
-        return 0
     try:
-        uri = Path(db).resolve().as_uri() + "?mode=ro"
-        with closing(sqlite3.connect(uri, uri=True)) as connection:
-            row = connection.execute("SELECT base_url FROM catalogue_shape").fetchone()
-    except sqlite3.Error:
-        return 0
-    port = urlsplit(row[0]).port if row and row[0] else None
+        base_url = recorded_base_url(db)
+    except StoreOpenError:
+        return 0  # opening the store says why it cannot be used
+    port = urlsplit(base_url).port if base_url else None
     return port or 0

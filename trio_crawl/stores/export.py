@@ -22,6 +22,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Literal, TextIO, TypeAlias
 
+from .location import locate
 from .records import MATTER_RECORDS
 from .schema import SchemaState, StoreOpenError, inspect
 
@@ -43,7 +44,14 @@ def export_products(db_path: str | os.PathLike[str], fmt: ExportFormat, out: Tex
     format, `StoreOpenError` for a file that is not a trio_crawl database of this version.
     """
     writer = _writer_for(fmt)
-    path = Path(db_path)
+    where = locate(db_path)
+    if where.backend == "postgres":
+        from .postgres.status_read import export_records
+
+        return export_records(
+            where.target, where.shown, lambda rows, names: writer(rows, names, out)
+        )
+    path = Path(where.target)
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "no database to export", str(path))
     with closing(sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)) as connection:
@@ -134,13 +142,16 @@ def check_output(db_path: str | os.PathLike[str], out: str | os.PathLike[str]) -
     WAL or shared-memory file) or any other SQLite file, which a crawl may be keeping. Opening
     the output for writing truncates it before a single record is read, so this comes first."""
     target = Path(out)
+    where = locate(db_path)
     try:
         found = target.stat()
     except FileNotFoundError:
         return  # a new file
     except OSError:
         return  # opening it says why it cannot be written
-    for own in (Path(db_path), *(Path(f"{os.fspath(db_path)}{tail}") for tail in _SIDE_FILES)):
+    # (A server's database is no file here: only the SQLite check below applies.)
+    files = [where.target, *(f"{where.target}{tail}" for tail in _SIDE_FILES)]
+    for own in (Path(file) for file in files if where.is_file):
         try:
             mine = own.stat()
         except OSError:

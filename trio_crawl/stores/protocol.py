@@ -11,7 +11,12 @@ per concern over one connection (`stores.sqlite`), the SQL in those modules only
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .ledger import Ledger
+
+if TYPE_CHECKING:
+    from .records import RecordTable
 
 
 class Store(Protocol):
@@ -43,3 +48,19 @@ class RunHeartbeat(Protocol):
     async def heartbeat(self, session_id: str) -> None:
         """Say that session `session_id` is still running."""
         ...
+
+
+class DatabaseStore(Store, Ledger, RunHeartbeat, Protocol):
+    """What `stores.open_store` returns, whichever the backend: a `Store` that is also a
+    `stores.ledger.Ledger` and a `RunHeartbeat`, with the reads tests and tools make."""
+
+    @property
+    def records(self) -> RecordTable:
+        """The table the catalogue's items are kept in."""
+        ...
+
+    async def count_products(self) -> int: ...
+
+    async def fetch_products(self) -> list[dict[str, Any]]: ...
+
+    async def runs(self) -> list[dict[str, Any]]: ...

@@ -7,12 +7,15 @@ failed, the last runs and the command that carries on. The read model only: a st
 
 from __future__ import annotations
 
+import json
 import shlex
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from ..positions import site_page_of
+from ..positions import pages_with_work, site_page_of, total_products
+from . import liveness
 
 __all__ = [
     "CrawlStatus",
@@ -241,3 +244,152 @@ class CrawlStatus:
             "failed_items": [record.to_dict() for record in self.failed],
             "continue_command": self.continue_with,
         }
+
+
+# -- what every backend's status read shares: the SQL differs, the reading of it does not ------
+
+
+def assemble(
+    path: str,
+    shape: ShapeSeen | None,
+    *,
+    pages_done: int,
+    products_done: int,
+    products_delisted: int,
+    done: Sequence[int],
+    not_done: tuple[NotDoneGroup, ...],
+    runs: tuple[RunRecord, ...],
+    failed: tuple[FailedRecord, ...],
+) -> CrawlStatus:
+    """The status from what a backend read: `done` are the oldest indexes of the shape's done
+    (and listed) positions, ascending."""
+    if shape is None:
+        return CrawlStatus(
+            path=path,
+            shape=None,
+            pages_done=0,
+            pages_expected=None,
+            products_done=products_done,
+            products_expected=None,
+            holes=0,
+            hole_range_count=0,
+            hole_ranges=(),
+            pages_left=None,
+            products_left=None,
+            not_done=not_done,
+            runs=runs,
+            products_delisted=products_delisted,
+            failed=failed,
+        )
+    holes = list(hole_runs(done))
+    # The planner's own rule, so that "pages left" is what the next crawl will read.
+    pages_left = pages_with_work(
+        last_page=shape.last_page,
+        on_last=shape.on_last,
+        per_page=shape.per_page,
+        done=set(done),
+        ordering=shape.ordering,
+    )
+    return CrawlStatus(
+        path=path,
+        shape=shape,
+        pages_done=pages_done,
+        pages_expected=shape.last_page,
+        products_done=products_done,
+        products_expected=shape.total,
+        holes=sum(last - first + 1 for first, last in holes),
+        hole_range_count=len(holes),
+        hole_ranges=tuple(
+            HoleRange(first, last, tuple(range(shape.page_of(last), shape.page_of(first) + 1)))
+            for first, last in holes[:HOLE_RANGES_SHOWN]
+        ),
+        pages_left=len(pages_left),
+        products_left=shape.total - len(done),
+        not_done=not_done,
+        runs=runs,
+        products_delisted=products_delisted,
+        failed=failed,
+    )
+
+
+def checked_shape(shape: ShapeSeen, path: str) -> ShapeSeen:
+    """`shape`, or `StoreOpenError` when its counts cannot hold its total (a damaged row)."""
+    from .schema import StoreOpenError
+
+    try:
+        consistent = total_products(shape.last_page, shape.on_last, shape.per_page) == shape.total
+    except ValueError:
+        consistent = False
+    if not consistent:
+        raise StoreOpenError(
+            path,
+            f"{path} is a damaged trio_crawl database (catalogue_shape: {shape.last_page} pages"
+            f" of {shape.per_page}, {shape.on_last} on the last, cannot hold {shape.total})",
+        )
+    return shape
+
+
+def hole_runs(done: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """The (first, last) runs of indexes missing from ascending `done` below its largest."""
+    expected = 0
+    for index in done:
+        if index > expected:
+            yield expected, index - 1
+        expected = index + 1
+
+
+def invocation_of(config_json: str | None) -> tuple[str | None, str | None]:
+    """The ``--site`` and ``--config`` a run recorded in its config (None each, if it did not)."""
+    try:
+        found = json.loads(config_json).get("invocation") if config_json else None
+    except (ValueError, AttributeError):
+        found = None
+    if not isinstance(found, dict):
+        return None, None
+    site, config = found.get("site"), found.get("config_file")
+    return (site if isinstance(site, str) else None, config if isinstance(config, str) else None)
+
+
+def run_record(row: Mapping[str, Any], here: str, now: str) -> RunRecord:
+    """A `crawl_runs` row (with ``beat``: its heartbeat, else its start) as a status shows it.
+    A ``running`` one is only looked at, never marked: a status does not write."""
+    status = row["status"]
+    gone = (
+        liveness.gone(row["pid"], row["host"], row["beat"], here, now)
+        if status == "running"
+        else None
+    )
+    return RunRecord(
+        row["session_id"],
+        status,
+        row["started_at"],
+        row["finished_at"],
+        row["pages_ok"],
+        row["pages_failed"],
+        row["products_saved"],
+        row["products_failed"],
+        run_reason(row["error_json"]),
+        gone,
+        row["products_cancelled"],
+    )
+
+
+def run_reason(error_json: str | None) -> str | None:
+    """The reason a run recorded (`reason`, else `kind: message`); None when the JSON is
+    missing, malformed or says neither — it is optional and written by other versions."""
+    if error_json is None:
+        return None
+    try:
+        error = json.loads(error_json)
+    except ValueError:
+        return None
+    if not isinstance(error, dict):
+        return None
+    reason = error.get("reason")
+    if isinstance(reason, str) and reason:
+        return reason
+    message = error.get("message")
+    if isinstance(message, str) and message:
+        kind = error.get("kind")
+        return f"{kind}: {message}" if isinstance(kind, str) and kind else message
+    return None

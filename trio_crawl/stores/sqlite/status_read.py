@@ -10,7 +10,6 @@ snapshot without blocking the writer).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sqlite3
@@ -22,22 +21,22 @@ from typing import Any
 
 import attrs
 
-from ...positions import pages_with_work, total_products
-from .. import liveness
 from ..records import MATTER_RECORDS
 from ..schema import SchemaState, StoreOpenError, inspect
 from ..status import (
     FAILED_SHOWN,
     FAILURES_SHOWN,
-    HOLE_RANGES_SHOWN,
     RUNS_SHOWN,
     URLS_SHOWN,
     CrawlStatus,
     FailedRecord,
-    HoleRange,
     NotDoneGroup,
     RunRecord,
     ShapeSeen,
+    assemble,
+    checked_shape,
+    invocation_of,
+    run_record,
 )
 
 
@@ -89,68 +88,30 @@ def read_status(path: str | os.PathLike[str], failures: int | None = FAILURES_SH
 def _read(connection: sqlite3.Connection, path: str) -> CrawlStatus:
     shape = _shape(connection, path)
     table = _record_table(connection)
-    products_done = _scalar(
-        connection,
-        "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
-        f" AND url NOT IN ({_delisted(table)})",
-    )
-    products_delisted = _scalar(connection, f"SELECT COUNT(*) FROM ({_delisted(table)})")
-    not_done = tuple(_not_done(connection))
-    runs = tuple(_runs(connection))
-    failed = tuple(_failures(connection, FAILED_SHOWN, ("failed", "cancelled")))
-    if shape is None:
-        return CrawlStatus(
-            path=path,
-            shape=None,
-            pages_done=0,
-            pages_expected=None,
-            products_done=products_done,
-            products_expected=None,
-            holes=0,
-            hole_range_count=0,
-            hole_ranges=(),
-            pages_left=None,
-            products_left=None,
-            not_done=not_done,
-            runs=runs,
-            products_delisted=products_delisted,
-            failed=failed,
+    pages_done = 0
+    done: list[int] = []
+    if shape is not None:
+        pages_done = _scalar(
+            connection,
+            "SELECT COUNT(DISTINCT page) FROM crawl_ledger WHERE item = 'page'"
+            " AND state = 'done' AND total = ? AND page BETWEEN 1 AND ?",
+            (shape.total, shape.last_page),
         )
-    pages_done = _scalar(
-        connection,
-        "SELECT COUNT(DISTINCT page) FROM crawl_ledger WHERE item = 'page' AND state = 'done'"
-        " AND total = ? AND page BETWEEN 1 AND ?",
-        (shape.total, shape.last_page),
-    )
-    done = _done_positions(connection, shape, table)
-    holes = list(_holes(done))
-    # The planner's own rule, so that "pages left" is what the next crawl will read.
-    pages_left = pages_with_work(
-        last_page=shape.last_page,
-        on_last=shape.on_last,
-        per_page=shape.per_page,
-        done=set(done),
-        ordering=shape.ordering,
-    )
-    return CrawlStatus(
-        path=path,
-        shape=shape,
+        done = _done_positions(connection, shape, table)
+    return assemble(
+        path,
+        shape,
         pages_done=pages_done,
-        pages_expected=shape.last_page,
-        products_done=products_done,
-        products_expected=shape.total,
-        holes=sum(last - first + 1 for first, last in holes),
-        hole_range_count=len(holes),
-        hole_ranges=tuple(
-            HoleRange(first, last, tuple(range(shape.page_of(last), shape.page_of(first) + 1)))
-            for first, last in holes[:HOLE_RANGES_SHOWN]
+        products_done=_scalar(
+            connection,
+            "SELECT COUNT(*) FROM crawl_ledger WHERE item = 'product' AND state = 'done'"
+            f" AND url NOT IN ({_delisted(table)})",
         ),
-        pages_left=len(pages_left),
-        products_left=shape.total - len(done),
-        not_done=not_done,
-        runs=runs,
-        products_delisted=products_delisted,
-        failed=failed,
+        products_delisted=_scalar(connection, f"SELECT COUNT(*) FROM ({_delisted(table)})"),
+        done=done,
+        not_done=tuple(_not_done(connection)),
+        runs=tuple(_runs(connection)),
+        failed=tuple(_failures(connection, FAILED_SHOWN, ("failed", "cancelled"))),
     )
 
 
@@ -159,20 +120,7 @@ def _shape(connection: sqlite3.Connection, path: str) -> ShapeSeen | None:
         "SELECT base_url, last_page, on_last, per_page, total, session_id, seen_at, ordering"
         " FROM catalogue_shape WHERE id = 1"
     ).fetchone()
-    if row is None:
-        return None
-    shape = ShapeSeen(*row)
-    try:
-        consistent = total_products(shape.last_page, shape.on_last, shape.per_page) == shape.total
-    except ValueError:
-        consistent = False
-    if not consistent:
-        raise StoreOpenError(
-            path,
-            f"{path} is a damaged trio_crawl database (catalogue_shape: {shape.last_page} pages"
-            f" of {shape.per_page}, {shape.on_last} on the last, cannot hold {shape.total})",
-        )
-    return shape
+    return None if row is None else checked_shape(ShapeSeen(*row), path)
 
 
 def _record_table(connection: sqlite3.Connection) -> str:
@@ -199,28 +147,12 @@ def _done_positions(connection: sqlite3.Connection, shape: ShapeSeen, table: str
     return [int(oldest) for (oldest,) in rows]
 
 
-def _holes(done: Sequence[int]) -> Iterator[tuple[int, int]]:
-    """The (first, last) runs of indexes missing from ascending `done` below its largest."""
-    expected = 0
-    for index in done:
-        if index > expected:
-            yield expected, index - 1
-        expected = index + 1
-
-
 def _invocation(connection: sqlite3.Connection) -> tuple[str | None, str | None]:
     """The ``--site`` and ``--config`` the last run recorded (None each, if it did not)."""
     row = connection.execute(
         "SELECT config_json FROM crawl_runs ORDER BY started_at DESC, session_id DESC LIMIT 1"
     ).fetchone()
-    try:
-        found = json.loads(row[0]).get("invocation") if row and row[0] else None
-    except ValueError:
-        found = None
-    if not isinstance(found, dict):
-        return None, None
-    site, config = found.get("site"), found.get("config_file")
-    return (site if isinstance(site, str) else None, config if isinstance(config, str) else None)
+    return invocation_of(row[0] if row else None)
 
 
 def _failures(
@@ -257,64 +189,35 @@ def _not_done(connection: sqlite3.Connection) -> Iterator[NotDoneGroup]:
 
 
 def _runs(connection: sqlite3.Connection) -> Iterator[RunRecord]:
-    rows = connection.execute(
-        "SELECT session_id, status, started_at, finished_at, pages_ok, pages_failed,"
-        " products_saved, products_failed, error_json, pid, host,"
-        " COALESCE(heartbeat_at, started_at), products_cancelled FROM crawl_runs"
-        " ORDER BY started_at DESC, session_id DESC LIMIT ?",
-        (RUNS_SHOWN,),
-    )
-    here, now = socket.gethostname(), datetime.now(UTC).isoformat(timespec="microseconds")
-    for (
-        session_id,
-        status,
-        started_at,
-        finished_at,
-        *counts,
-        error_json,
-        pid,
-        host,
-        beat,
-        cut,
-    ) in rows:
-        pages_ok, pages_failed, products_saved, products_failed = counts
-        # Only looked at, never marked: a status does not write (the next crawl marks it).
-        gone = liveness.gone(pid, host, beat, here, now) if status == "running" else None
-        yield RunRecord(
-            session_id,
-            status,
-            started_at,
-            finished_at,
-            pages_ok,
-            pages_failed,
-            products_saved,
-            products_failed,
-            _reason(error_json),
-            gone,
-            cut,
-        )
-
-
-def _reason(error_json: str | None) -> str | None:
-    """The reason a run recorded (`reason`, else `kind: message`); None when the JSON is
-    missing, malformed or says neither — it is optional and written by other versions."""
-    if error_json is None:
-        return None
+    connection.row_factory = sqlite3.Row
     try:
-        error = json.loads(error_json)
-    except ValueError:
-        return None
-    if not isinstance(error, dict):
-        return None
-    reason = error.get("reason")
-    if isinstance(reason, str) and reason:
-        return reason
-    message = error.get("message")
-    if isinstance(message, str) and message:
-        kind = error.get("kind")
-        return f"{kind}: {message}" if isinstance(kind, str) and kind else message
-    return None
+        rows = connection.execute(
+            "SELECT session_id, status, started_at, finished_at, pages_ok, pages_failed,"
+            " products_saved, products_failed, error_json, pid, host,"
+            " COALESCE(heartbeat_at, started_at) AS beat, products_cancelled FROM crawl_runs"
+            " ORDER BY started_at DESC, session_id DESC LIMIT ?",
+            (RUNS_SHOWN,),
+        ).fetchall()
+    finally:
+        connection.row_factory = None
+    here, now = socket.gethostname(), datetime.now(UTC).isoformat(timespec="microseconds")
+    for row in rows:
+        yield run_record(row, here, now)
 
 
 def _scalar(connection: sqlite3.Connection, query: str, params: Sequence[Any] = ()) -> int:
     return int(connection.execute(query, params).fetchone()[0])
+
+
+def recorded_base_url(path: str) -> str | None:
+    """The base URL the last crawl into the file at `path` recorded (None: no file, not a
+    database, or no crawl yet); read-only, nothing is created."""
+    if not Path(path).is_file():
+        return None
+    try:
+        uri = Path(path).resolve().as_uri() + "?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            row = connection.execute("SELECT base_url FROM catalogue_shape").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row and row[0] else None
