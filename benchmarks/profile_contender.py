@@ -28,6 +28,7 @@ from run import (
     BY_NAME,
     VENVS,
     Contender,
+    compile_bytecode,
     ensure_project_python,
     ensure_venv,
     load_site_module,
@@ -122,6 +123,11 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (py-spy --gil): Python's CPU, not waits",
+    )
     args = parser.parse_args()
     ensure_project_python()
     problem = ensure_venv(TOOLS)
@@ -129,6 +135,7 @@ def main() -> int:
         sys.exit(f"cannot install py-spy: {problem}")
     py_spy = VENVS / "tools" / "bin" / "py-spy"
     contender = BY_NAME[args.contender]
+    compile_bytecode()
     site_module = load_site_module()
     with (
         site_module.serve_site(args.products) as site,
@@ -136,6 +143,7 @@ def main() -> int:
     ):
         raw_path = Path(folder) / "stacks.txt"
         prefix = [str(py_spy), "record", "--format", "raw", "--rate", str(args.rate)]
+        prefix += ["--gil"] if args.gil else []
         prefix += ["--output", str(raw_path), "--"]
         result, _, tail = run_contender(
             contender, site.base_url, concurrency=args.concurrency, timeout=600, prefix=prefix
