@@ -190,6 +190,7 @@ async def open_session(
             session_id,
             list_concurrency=config.concurrency.list_pages,
             fetch_url=crawl.fetch_list_url,
+            lists=crawl,
         )
         async with _configured(
             config,
