@@ -644,9 +644,16 @@ def compile_bytecode() -> None:
     """Compile trio_crawl's modules (and the contenders' shared one) to bytecode files, as pip
     does when it installs a package: the peers' packages come compiled, and a source tree run
     with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile trio_crawl again in every
-    contender process, start-up CPU that no installed copy pays."""
+    contender process, start-up CPU that no installed copy pays. Both trees: the one a
+    contender imports (an editable install's link tree, say) and the source tree the parse
+    process imports."""
     for folder in (REPO / "trio_crawl", CONTENDERS_DIR):
         compileall.compile_dir(folder, quiet=1)
+    imported = (
+        "import compileall, pathlib, trio_crawl;"
+        "compileall.compile_dir(pathlib.Path(trio_crawl.__file__).parent, quiet=1)"
+    )
+    subprocess.run([sys.executable, "-c", imported], cwd="/", check=False)
 
 
 def results_stem(quick: bool, products: int | None, rounds: int | None, only: str | None) -> str:
