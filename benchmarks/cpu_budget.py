@@ -58,6 +58,8 @@ class Tally:
         self.title = title
         self.per_thread: dict[str, list[float]] = collections.defaultdict(list)
         self.totals: list[float] = []
+        self.rates: list[float] = []
+        """pages/s of each round (crawl time as the contender measured it)."""
 
     def print(self, pages: int) -> None:
         if not self.totals:
@@ -69,6 +71,8 @@ class Tally:
             f"  {1e6 * total / pages:8.1f} µs  all processes (os.wait4 + orphans), {total:.2f} s"
             f" (rounds: {', '.join(f'{t:.2f}' for t in self.totals)})"
         )
+        rate = statistics.median(self.rates)
+        print(f"  {rate:8,.0f} pages/s (median; the machine's load moves it)")
         rows = sorted(self.per_thread.items(), key=lambda item: -statistics.median(item[1]))
         for key, values in rows:
             cpu = statistics.median(values)
@@ -102,6 +106,8 @@ def one_round(
     for key, cpu in seen.items():
         tally.per_thread[key].append(cpu)
     tally.totals.append(measures["cpu"])
+    pages = int(result["list_pages"]) + int(result["details"])
+    tally.rates.append(pages / float(result["seconds"]))
 
 
 @contextlib.contextmanager
