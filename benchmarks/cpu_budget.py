@@ -57,6 +57,8 @@ class Tally:
     def __init__(self, title: str) -> None:
         self.title = title
         self.per_thread: dict[str, list[float]] = collections.defaultdict(list)
+        self.system: dict[str, list[float]] = collections.defaultdict(list)
+        """Each thread's kernel seconds, by round."""
         self.totals: list[float] = []
         self.rates: list[float] = []
         """pages/s of each round (crawl time as the contender measured it)."""
@@ -76,7 +78,11 @@ class Tally:
         rows = sorted(self.per_thread.items(), key=lambda item: -statistics.median(item[1]))
         for key, values in rows:
             cpu = statistics.median(values)
-            print(f"  {1e6 * cpu / pages:8.1f} µs  {key} ({cpu:.2f} s)")
+            system = statistics.median(self.system[key])
+            print(
+                f"  {1e6 * cpu / pages:8.1f} µs  {key} ({cpu:.2f} s, of which kernel"
+                f" {1e6 * system / pages:.1f} µs)"
+            )
 
 
 def one_round(
@@ -99,12 +105,14 @@ def one_round(
         log(f"{tally.title}: round not counted ({result and result.get('status')}; {tail})")
         return
     seen: dict[str, float] = collections.defaultdict(float)
+    kernel: dict[str, float] = collections.defaultdict(float)
     for thread in sampler.threads():
-        seen[label(thread.process, thread.thread, sampler.root, thread.pid, thread.tid)] += (
-            thread.cpu
-        )
+        key = label(thread.process, thread.thread, sampler.root, thread.pid, thread.tid)
+        seen[key] += thread.cpu
+        kernel[key] += thread.system
     for key, cpu in seen.items():
         tally.per_thread[key].append(cpu)
+        tally.system[key].append(kernel[key])
     tally.totals.append(measures["cpu"])
     pages = int(result["list_pages"]) + int(result["details"])
     tally.rates.append(pages / float(result["seconds"]))

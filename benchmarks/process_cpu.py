@@ -80,6 +80,8 @@ class Stat:
     comm: str
     cpu: float
     """user + system seconds."""
+    system: float = 0.0
+    """Of which system (kernel) seconds."""
 
 
 def _read_stat(path: Path) -> Stat | None:
@@ -92,7 +94,8 @@ def _read_stat(path: Path) -> Stat | None:
     pid_text, _, comm = head.partition(" (")
     fields = rest.split()
     # fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-    return Stat(int(pid_text), int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / TICKS)
+    user, system = int(fields[11]) / TICKS, int(fields[12]) / TICKS
+    return Stat(int(pid_text), int(fields[1]), comm, user + system, system)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,8 @@ class ThreadCpu:
     """The process's command name (``comm`` of its main thread)."""
     thread: str
     cpu: float
+    system: float = 0.0
+    """Of which system (kernel) seconds."""
 
 
 class TreeSampler:
@@ -142,7 +147,9 @@ class TreeSampler:
                 stat = _read_stat(Path(f"/proc/{pid}/task/{tid}/stat"))
                 if stat is not None:
                     process = name.comm if name is not None else "?"
-                    self._last[pid, tid] = ThreadCpu(pid, tid, process, stat.comm, stat.cpu)
+                    self._last[pid, tid] = ThreadCpu(
+                        pid, tid, process, stat.comm, stat.cpu, stat.system
+                    )
 
     def _tree(self) -> list[int]:
         parents: dict[int, int] = {}

@@ -254,6 +254,7 @@ def run_contender(
     prefix: Sequence[str] = (),
     interpreter_args: Sequence[str] = (),
     on_start: Callable[[int], None] | None = None,
+    tail_lines: int = 6,
 ) -> tuple[dict[str, Any] | None, dict[str, float], str]:
     """Run one contender process to the end; (its JSON line or None, OS measures, stderr tail).
 
@@ -313,7 +314,7 @@ def run_contender(
             except ValueError:
                 continue
             break
-    tail = " | ".join(stderr.strip().splitlines()[-6:])
+    tail = " | ".join(stderr.strip().splitlines()[-tail_lines:])
     if process.returncode != 0 and wall >= timeout:
         tail = f"killed after {timeout:.0f} s timeout. {tail}"
     return result, measures, tail
