@@ -5,6 +5,7 @@ the parses, and a change is still found."""
 from __future__ import annotations
 
 import collections
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import trio
 import trio.testing
 
 from trio_crawl import crawl
-from trio_crawl.crawling.list_reads import fingerprint
+from trio_crawl.crawling.list_reads import Fingerprints, fingerprint
 from trio_crawl.demo import DemoCatalogue
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.sites.response import Response
@@ -90,3 +91,14 @@ def test_the_fingerprint_sees_what_a_parse_sees_and_not_the_date() -> None:
     assert fingerprint(Response(url, 200, page.body, latin)) != same
     assert fingerprint(Response(url + "x", 200, page.body, head)) != same
     assert fingerprint(Response(url, 203, page.body, head)) != same
+
+
+def test_the_fingerprints_of_a_million_products_list_pages_take_about_8_bytes_a_page() -> None:
+    prints = Fingerprints()
+    prints[83_334] = 7
+    prints[2] = 5
+    prints[0] = 9  # no such page: ignored
+    assert prints.get(83_334) == 7 and prints.get(2) == 5
+    assert prints.get(1) is None and prints.get(83_335) is None and prints.get(0) is None
+    # (8 bytes a page and the array's room to grow; a dict of ints would take ~8 times more.)
+    assert sys.getsizeof(prints._prints) < 83_334 * 8 * 1.2

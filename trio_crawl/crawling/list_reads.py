@@ -12,6 +12,7 @@ again and compared entry by entry as before, so a change is found just as surely
 from __future__ import annotations
 
 import hashlib
+from array import array
 from typing import Protocol
 
 from ..sites.records import ListPage
@@ -37,6 +38,33 @@ def fingerprint(response: Response) -> int:
     digest.update(b"\n")
     digest.update(response.body)
     return int.from_bytes(digest.digest(), "big")
+
+
+class Fingerprints:
+    """The fingerprint of each numbered list page read, by page number: 8 bytes a page in one
+    array (a catalogue of a million products has ~83,000 list pages), 0 for a page not read."""
+
+    __slots__ = ("_prints",)
+
+    def __init__(self) -> None:
+        self._prints = array("Q")
+
+    def __setitem__(self, page: int, value: int) -> None:
+        index = page - 1
+        if index < 0:
+            return  # no such page: nothing to remember
+        prints = self._prints
+        if index >= len(prints):
+            prints.frombytes(bytes(prints.itemsize * (index + 1 - len(prints))))
+        prints[index] = value
+
+    def get(self, page: int) -> int | None:
+        """The page's fingerprint, or None if it was not read (or fingerprinted 0, once in
+        2**64: then it is parsed again, which is always safe)."""
+        index = page - 1
+        if 0 <= index < len(self._prints):
+            return self._prints[index] or None
+        return None
 
 
 class ListReads(Protocol):

@@ -35,7 +35,7 @@ from ..sites.records import ListPage
 from ..stores.ledger import Ledger, LedgerPage, LedgerShape, Listed, Relisting
 from ..stores.protocol import Store
 from .last_page import CatalogueShape, FetchList, find_last_page, shows
-from .list_reads import ListReads
+from .list_reads import Fingerprints, ListReads
 
 FetchUrl = Callable[[str], Awaitable[ListPage]]
 
@@ -69,8 +69,8 @@ class Sweep:
     problem: str
     urls: Mapping[int, str] = attrs.field(factory=dict)
     """Where each page was read, for a site followed by its links (else `Site.list_url`)."""
-    fingerprints: Mapping[int, int] = attrs.field(factory=dict)
-    """Of the response each page in `pages` was parsed from, when read through `ListReads`."""
+    fingerprints: Fingerprints = attrs.field(factory=Fingerprints, eq=False)
+    """Of the response each page was parsed from, when read through `ListReads`."""
 
     @property
     def complete(self) -> bool:
@@ -115,7 +115,7 @@ class CataloguePlanner:
         self,
         context: PlanContext,
         seen: dict[int, ListPage],
-        prints: dict[int, int],
+        prints: Fingerprints,
         before: Sweep | None = None,
     ) -> FetchList:
         async def fetch(page: int) -> ListPage:
@@ -135,14 +135,14 @@ class CataloguePlanner:
 
         return fetch
 
-    async def _read(self, page: int, prints: dict[int, int], before: Sweep | None) -> ListPage:
+    async def _read(self, page: int, prints: Fingerprints, before: Sweep | None) -> ListPage:
         """List page `page`; its fingerprint into `prints` when `lists` reads it. A page read
         before (in `before`) that came back as it was is that reading, not parsed again."""
         lists = self.lists
         if lists is None:
             return await self.fetch_list(page)
         known = before.fingerprints.get(page) if before is not None else None
-        if before is not None and known is not None:
+        if before is not None and known is not None and page in before.pages:
             again, prints[page] = await lists.read_list_again(page, known)
             return before.pages[page] if again is None else again
         listing, prints[page] = await lists.read_list(page)
@@ -154,7 +154,7 @@ class CataloguePlanner:
         comes back as it was in `before` is not parsed again."""
         per_page = self.site.per_page
         seen: dict[int, ListPage] = {}
-        prints: dict[int, int] = {}
+        prints = Fingerprints()
         fetch = self._fetcher(context, seen, prints, before)
         first = await fetch(1)
         if first.next_url is not None:
@@ -185,8 +185,7 @@ class CataloguePlanner:
             for page in range(1, shape.last_page + 1):
                 if page not in pages:
                     nursery.start_soon(read, page)
-        kept = {page: prints[page] for page in pages if page in prints}
-        return Sweep(shape, pages, failed, self._problem(shape, pages), fingerprints=kept)
+        return Sweep(shape, pages, failed, self._problem(shape, pages), fingerprints=prints)
 
     async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
         """Every page of a site paginated by links (cursor, "next"): one after the other, each
@@ -409,7 +408,7 @@ class CataloguePlanner:
                 unread = f"list page(s) {pages} could not be read again"
         else:
             seen = {}
-            fetch = self._fetcher(context, seen, {}, before=sweep)
+            fetch = self._fetcher(context, seen, Fingerprints(), before=sweep)
             shape = await find_last_page(fetch, per_page)
         after = total_products(shape.last_page, shape.on_last, per_page)
         changed = []
