@@ -7,8 +7,9 @@ py-spy (and pyinstrument, for the fallback) are installed on first use into
 ``benchmarks/.venvs/tools``. The contender runs exactly as in run.py, under
 ``py-spy record --format raw``; the collapsed stacks are summed three ways and printed:
 self time by library (httpcore, h11, trio, lxml, trio_crawl.engine, …), self time by function,
-and inclusive time by function. The raw stacks are kept in ``benchmarks/.profiles/NAME.txt``
-(git-ignored), ready for any collapsed-stack flame graph tool.
+and inclusive time by function; then the budget: each sample given to the first of `PARTS`
+whose frame it passes through (so each share counts once). The raw stacks are kept in
+``benchmarks/.profiles/NAME.txt`` (git-ignored), ready for any collapsed-stack flame graph tool.
 
 If py-spy cannot attach (no ptrace permission), pyinstrument runs inside the contender instead.
 """
@@ -28,6 +29,7 @@ from run import (
     BY_NAME,
     VENVS,
     Contender,
+    compile_bytecode,
     ensure_project_python,
     ensure_venv,
     load_site_module,
@@ -76,6 +78,48 @@ def short(frame: str) -> str:
     return f"{match['function']} ({path})"
 
 
+PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("SQLite thread (the store's writes)", ("WorkerThread._work (trio/_core/_thread_cache.py",)),
+    ("events (bus, subscriber)", ("EventBus.emit", "Subscription.", "_emit_progress")),
+    (
+        "parse: hand-off to the parse process (and pages parsed here while it starts)",
+        ("ParsePool.", "Worker.read_loop", "Worker.write_loop"),
+    ),
+    ("parse: in this thread", ("parse_list (", "parse_detail (")),
+    ("planner: list pages read at the start and again at the end", ("CataloguePlanner.",)),
+    (
+        "HTTP: request, transport, response",
+        ("Fetcher.get ", "ClientSession._request", "ClientResponse.read", "_request (aiohttp"),
+    ),
+    (
+        "saving: rows and ledger (this thread's share)",
+        ("CatalogueCrawl.saving", "Ledger", "ledger"),
+    ),
+    ("engine: stages, batches, session", ("trio_crawl/engine/",)),
+    ("trio / asyncio: scheduler and I/O waits", ("unrolled_run (trio", "run_forever (asyncio")),
+    ("start-up and exit (imports, before and after the crawl)", ("",)),
+)
+"""A page's work, by where it happens; the first part whose frame a sample passes through gets
+it (the SQLite thread first, so its samples are never called HTTP)."""
+
+
+def budget(raw: str) -> list[tuple[str, float]]:
+    """Each of `PARTS` and its share of the samples."""
+    counts = collections.Counter[str]()
+    total = 0
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        total += int(count_text)
+        frames = stack.split(";")
+        for name, markers in PARTS:
+            if any(marker in frame for frame in frames for marker in markers):
+                counts[name] += int(count_text)
+                break
+    return [(name, counts[name] / total if total else 0.0) for name, _ in PARTS]
+
+
 def summarise(raw: str, top: int) -> str:
     self_by_lib: collections.Counter[str] = collections.Counter()
     self_by_fn: collections.Counter[str] = collections.Counter()
@@ -111,17 +155,23 @@ def summarise(raw: str, top: int) -> str:
     out += table("self time by library:", self_by_lib)
     out += table("self time by function:", self_by_fn)
     out += table("inclusive time by function:", total_by_fn)
+    out.append("budget (each sample once, in the first part it passes through):")
+    out += [f"  {100 * share:5.1f} %  {name}" for name, share in budget(raw)]
     return "\n".join(out)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    own = [name for name, contender in BY_NAME.items() if contender.venv is None]
-    parser.add_argument("--contender", default="trio_crawl", choices=own)
+    parser.add_argument("--contender", default="trio_crawl", choices=list(BY_NAME))
     parser.add_argument("--products", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL (py-spy --gil): Python's CPU, not waits",
+    )
     args = parser.parse_args()
     ensure_project_python()
     problem = ensure_venv(TOOLS)
@@ -129,6 +179,10 @@ def main() -> int:
         sys.exit(f"cannot install py-spy: {problem}")
     py_spy = VENVS / "tools" / "bin" / "py-spy"
     contender = BY_NAME[args.contender]
+    problem = ensure_venv(contender)
+    if problem:
+        sys.exit(f"cannot install {contender.name}: {problem}")
+    compile_bytecode()
     site_module = load_site_module()
     with (
         site_module.serve_site(args.products) as site,
@@ -136,6 +190,7 @@ def main() -> int:
     ):
         raw_path = Path(folder) / "stacks.txt"
         prefix = [str(py_spy), "record", "--format", "raw", "--rate", str(args.rate)]
+        prefix += ["--gil"] if args.gil else []
         prefix += ["--output", str(raw_path), "--"]
         result, _, tail = run_contender(
             contender, site.base_url, concurrency=args.concurrency, timeout=600, prefix=prefix

@@ -12,21 +12,24 @@ the contenders (each its own process, see ``contenders/``) alternately — A B C
 ``benchmarks/.venvs/<name>`` (git-ignored) and reused after; none is a dependency of trio_crawl.
 
 For every run: the crawl time the contender reports (from just before its crawl starts, after
-its imports, to the end), the process's wall time, CPU time and peak RSS (`os.wait4`), and a
+its imports, to the end), the process's wall time and peak RSS (`os.wait4`), the CPU time of the
+contender and of every process it started (`process_cpu`: children it waited for are in
+`os.wait4`'s figure, orphans it left are adopted and reaped here), that CPU per page, and a
 check that it read every list page and every product (counts, plus a digest of model,
 manufacturer and certificate id compared with the catalogue's own). A run that missed pages is
 INVALID and does not count. pages/s = (list pages + detail pages) / crawl seconds.
 
 Writes ``results/latest.json`` and ``results/latest.md`` (``quick.*`` for ``--quick`` or any
 other partial run, so the committed full results stay); the last line printed is
-``ratios trio_crawl/scrapy=X.XX trio_crawl/crawlee=X.XX trio_crawl/raw_httpx=X.XX
-trio_crawl/aiohttp=X.XX`` (median pages/s of trio_crawl over the peer's; nan when either
-has no valid run).
+``ratios trio_crawl/scrapy=X.XX …`` (median pages/s of trio_crawl over the peer's; nan when
+either has no valid run), after ``cpu per page trio_crawl/aiohttp=X.XX …`` (trio_crawl's median
+CPU per page over the peer's: < 1 means trio_crawl spends less) and a line for the issue's goals.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import importlib.util
 import json
@@ -44,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from process_cpu import become_subreaper, children_of, reap_orphans
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -231,10 +236,11 @@ class Run:
     wall: float = math.nan
     """Process wall time, interpreter start to exit."""
     cpu: float = math.nan
-    """User + system CPU seconds of the process."""
+    """User + system CPU seconds of the process and of every process it started."""
     peak_rss_mib: float = math.nan
     pages: int = 0
     pages_per_sec: float = math.nan
+    cpu_ms_per_page: float = math.nan
     result: dict[str, Any] = field(default_factory=dict)
 
 
@@ -248,6 +254,7 @@ def run_contender(
     prefix: Sequence[str] = (),
     interpreter_args: Sequence[str] = (),
     on_start: Callable[[int], None] | None = None,
+    tail_lines: int = 6,
 ) -> tuple[dict[str, Any] | None, dict[str, float], str]:
     """Run one contender process to the end; (its JSON line or None, OS measures, stderr tail).
 
@@ -266,6 +273,8 @@ def run_contender(
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(PYTHONUNBUFFERED="1", **(extra_env or {}))
+    adopts = become_subreaper()
+    ours_before = set(children_of(os.getpid())) if adopts else set()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(
@@ -284,6 +293,7 @@ def run_contender(
         finally:
             timer.cancel()
         wall = time.perf_counter() - started
+        orphans_cpu, orphans = reap_orphans(ours_before) if adopts else (0.0, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -291,7 +301,8 @@ def run_contender(
         stderr = err.read().decode(errors="replace")
     measures = {
         "wall": wall,
-        "cpu": usage.ru_utime + usage.ru_stime,
+        "cpu": usage.ru_utime + usage.ru_stime + orphans_cpu,
+        "orphans": float(orphans),
         "peak_rss_mib": usage.ru_maxrss / 1024,
         "returncode": float(process.returncode),
     }
@@ -303,7 +314,7 @@ def run_contender(
             except ValueError:
                 continue
             break
-    tail = " | ".join(stderr.strip().splitlines()[-6:])
+    tail = " | ".join(stderr.strip().splitlines()[-tail_lines:])
     if process.returncode != 0 and wall >= timeout:
         tail = f"killed after {timeout:.0f} s timeout. {tail}"
     return result, measures, tail
@@ -345,6 +356,7 @@ def judge(
     run.seconds = float(result["seconds"])
     run.pages = int(result["list_pages"]) + int(result["details"])
     run.pages_per_sec = run.pages / run.seconds if run.seconds > 0 else math.nan
+    run.cpu_ms_per_page = 1000 * run.cpu / run.pages if run.pages > 0 else math.nan
     problems = []
     if measures["returncode"] != 0:
         problems.append(f"exit {int(measures['returncode'])}")
@@ -386,6 +398,7 @@ def summarise(runs: Sequence[Run], names: Sequence[str]) -> dict[str, dict[str, 
             "seconds": spread([run.seconds for run in valid]),
             "wall": spread([run.wall for run in valid]),
             "cpu": spread([run.cpu for run in valid]),
+            "cpu_ms_per_page": spread([run.cpu_ms_per_page for run in valid]),
             "peak_rss_mib": spread([run.peak_rss_mib for run in valid]),
         }
     return summary
@@ -402,6 +415,46 @@ def ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 def ratio_line(values: dict[str, float]) -> str:
     return "ratios " + " ".join(f"trio_crawl/{peer}={values[peer]:.2f}" for peer in RATIO_PEERS)
+
+
+def cpu_ratios(summary: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """trio_crawl's median CPU per page over each peer's (< 1: trio_crawl spends less)."""
+    ours = summary.get("trio_crawl", {}).get("cpu_ms_per_page", {}).get("median", math.nan)
+    out = {}
+    for peer in RATIO_PEERS:
+        theirs = summary.get(peer, {}).get("cpu_ms_per_page", {}).get("median", math.nan)
+        out[peer] = ours / theirs if theirs and not math.isnan(theirs) else math.nan
+    return out
+
+
+def cpu_ratio_line(values: dict[str, float]) -> str:
+    return "cpu per page " + " ".join(
+        f"trio_crawl/{peer}={values[peer]:.2f}" for peer in RATIO_PEERS
+    )
+
+
+GOALS = (
+    ("pages/s vs aiohttp", "pages", "aiohttp", ">=", 1.0),
+    ("CPU per page vs aiohttp", "cpu", "aiohttp", "<=", 1.2),
+    ("pages/s vs scrapy", "pages", "scrapy", ">=", 5.0),
+    ("pages/s vs crawlee", "pages", "crawlee", ">=", 3.0),
+)
+"""Issue 29's goals, each one ratio of this run against a bound."""
+
+
+def goals_line(speed: dict[str, float], cpu: dict[str, float]) -> str:
+    """Each goal of issue 29 with this run's ratio and whether it is met (n/a: a side had no
+    valid run)."""
+    parts = []
+    for what, kind, peer, sense, bound in GOALS:
+        value = (speed if kind == "pages" else cpu).get(peer, math.nan)
+        if math.isnan(value):
+            verdict = "n/a"
+        else:
+            met = value >= bound if sense == ">=" else value <= bound
+            verdict = "met" if met else "NOT met"
+        parts.append(f"{what} {value:.2f} (goal {sense} {bound:g}: {verdict})")
+    return "goals: " + "; ".join(parts)
 
 
 def cpu_model() -> str:
@@ -468,20 +521,23 @@ def fmt(values: dict[str, float], digits: int = 0) -> str:
 def table(report: dict[str, Any]) -> list[str]:
     """The results table (markdown), one row per contender."""
     lines = [
-        "| contender | valid | pages/s | crawl s | wall s | CPU s | peak RSS MiB | "
-        "trio_crawl ÷ it |",
-        "|---|---|---|---|---|---|---|---|",
+        "| contender | valid | pages/s | crawl s | wall s | CPU s | CPU ms/page | peak RSS MiB | "
+        "trio_crawl ÷ it | trio_crawl CPU/page ÷ it |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in report["summary"].items():
         ratio = report["ratios"].get(name)
         ratio_text = "—" if ratio is None or math.isnan(ratio) else f"{ratio:.2f}"
+        cpu_ratio = report.get("cpu_ratios", {}).get(name)
+        cpu_text = "—" if cpu_ratio is None or math.isnan(cpu_ratio) else f"{cpu_ratio:.2f}"
         valid = (
             "absent" if name in report.get("absent", {}) else f"{row['valid_runs']}/{row['runs']}"
         )
         lines.append(
             f"| {name} | {valid} | {fmt(row['pages_per_sec'])} | "
             f"{fmt(row['seconds'], 2)} | {fmt(row['wall'], 2)} | {fmt(row['cpu'], 2)} | "
-            f"{fmt(row['peak_rss_mib'])} | {ratio_text} |"
+            f"{fmt(row['cpu_ms_per_page'], 3)} | {fmt(row['peak_rss_mib'])} | {ratio_text} | "
+            f"{cpu_text} |"
         )
     return lines
 
@@ -511,12 +567,19 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "Medians, with (min-max) over the valid runs. pages/s = (list + detail pages) / crawl "
         "time as the contender measured it after its imports; wall = whole process; CPU = user "
-        "+ system seconds of the process; RSS = its peak resident set (`os.wait4`). "
-        "Ratio = trio_crawl's median pages/s over the contender's (> 1: trio_crawl faster).",
+        "+ system seconds of the process and of every process it started (its parse process, "
+        "say), start-up included; CPU ms/page = that CPU over the pages; RSS = the main "
+        "process's peak resident set (`os.wait4`). Ratio = trio_crawl's median pages/s over "
+        "the contender's (> 1: trio_crawl faster); CPU/page ratio = trio_crawl's median CPU "
+        "per page over the contender's (< 1: trio_crawl spends less).",
         "",
         *table(report),
         "",
         f"`{report['ratio_line']}`",
+        "",
+        f"`{report.get('cpu_ratio_line', '')}`",
+        "",
+        f"`{report.get('goals_line', '')}`",
         "",
     ]
     invalid = {name: row["problems"] for name, row in report["summary"].items() if row["problems"]}
@@ -578,6 +641,22 @@ def engine_overhead() -> str:
     return output
 
 
+def compile_bytecode() -> None:
+    """Compile trio_crawl's modules (and the contenders' shared one) to bytecode files, as pip
+    does when it installs a package: the peers' packages come compiled, and a source tree run
+    with ``PYTHONDONTWRITEBYTECODE`` set would otherwise compile trio_crawl again in every
+    contender process, start-up CPU that no installed copy pays. Both trees: the one a
+    contender imports (an editable install's link tree, say) and the source tree the parse
+    process imports."""
+    for folder in (REPO / "trio_crawl", CONTENDERS_DIR):
+        compileall.compile_dir(folder, quiet=1)
+    imported = (
+        "import compileall, pathlib, trio_crawl;"
+        "compileall.compile_dir(pathlib.Path(trio_crawl.__file__).parent, quiet=1)"
+    )
+    subprocess.run([sys.executable, "-c", imported], cwd="/", check=False)
+
+
 def results_stem(quick: bool, products: int | None, rounds: int | None, only: str | None) -> str:
     """``latest`` for the full run the committed results come from; ``quick`` for any other
     (``--quick``, another size, fewer rounds, some contenders), so that a try never overwrites
@@ -620,6 +699,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"{name}: ABSENT — {problem}")
     present = [name for name in names if name not in absent]
 
+    compile_bytecode()
     site_module = load_site_module()
     revision = git_revision()
     digest = expected_digest(products)
@@ -647,7 +727,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 log(
                     f"round {round_}/{rounds} {name:<10} {run.pages_per_sec:8,.0f} pages/s "
                     f"crawl {run.seconds:6.2f} s wall {run.wall:6.2f} s "
-                    f"cpu {run.cpu:6.2f} s rss {run.peak_rss_mib:6.1f} MiB  {state}"
+                    f"cpu {run.cpu:6.2f} s ({run.cpu_ms_per_page:5.3f} ms/page) "
+                    f"rss {run.peak_rss_mib:6.1f} MiB  {state}"
                 )
         site_info = {**site.as_dict(), "pages": site.pages}
 
@@ -655,6 +736,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = summarise(runs, names)
     values = ratios(summary)
     line = ratio_line(values)
+    cpu_values = cpu_ratios(summary)
+    cpu_line = cpu_ratio_line(cpu_values)
+    goals = goals_line(values, cpu_values)
     host = machine(site_module)
     if host["trio_crawl_commit"] != revision:
         host["trio_crawl_commit"] = (
@@ -674,6 +758,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary": summary,
         "ratios": values,
         "ratio_line": line,
+        "cpu_ratios": cpu_values,
+        "cpu_ratio_line": cpu_line,
+        "goals_line": goals,
         "runs": [run.__dict__ for run in runs],
         "engine_overhead": overhead,
     }
@@ -683,6 +770,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.output / f"{stem}.md").write_text(markdown(report))
     log(f"wrote {args.output / f'{stem}.md'} and {stem}.json")
     print("\n".join(table(report)), flush=True)
+    print(goals, flush=True)
+    print(cpu_line, flush=True)
     print(line, flush=True)
     return 0
 

@@ -66,15 +66,20 @@ def recorded_config(config: CrawlConfig) -> dict[str, Any]:
     return data
 
 
+_BUILT_IN_SITES = {
+    "trio_crawl.sites.matter:MatterCatalogue": "matter",
+    "trio_crawl.sites.bookshop:Bookshop": "bookshop",
+}
+"""The ``--site`` name of each built-in site's class (exactly that class, not a subclass)."""
+
+
 def invocation(site: Site[Any], config: CrawlConfig) -> dict[str, Any]:
     """How to crawl the same way again, recorded with the run beside its config (under
     ``invocation``): the ``--site`` factory and the ``--config`` file, so that a status read
-    later can print a command that continues this crawl rather than another."""
-    from .sites.bookshop import Bookshop
-    from .sites.matter import MatterCatalogue
-
+    later can print a command that continues this crawl rather than another. The built-in sites
+    are told by their class's name, so that a crawl does not import the ones it does not use."""
     kind = type(site)
-    spec = {MatterCatalogue: "matter", Bookshop: "bookshop"}.get(kind)
+    spec = _BUILT_IN_SITES.get(f"{kind.__module__}:{kind.__qualname__}")
     return {
         "invocation": {
             "site": spec or f"{kind.__module__}:{kind.__qualname__}",
@@ -190,6 +195,7 @@ async def open_session(
             session_id,
             list_concurrency=config.concurrency.list_pages,
             fetch_url=crawl.fetch_list_url,
+            lists=crawl,
         )
         async with _configured(
             config,

@@ -13,7 +13,8 @@ listed (kept, marked delisted). The list pages are not read again: the pages wit
 the refs found on them. A listing that contradicts itself (a product on two pages, a page short
 of products) was read while the catalogue moved; it is read once more, and if it still does,
 the run fails saying so. After the batches the status check runs again: a catalogue that moved
-during the crawl keeps the run from being `completed` (the next run settles it).
+during the crawl keeps the run from being `completed` (the next run settles it). A page read
+again that came back as it was is not parsed again (`list_reads`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ..sites.records import ListPage
 from ..stores.ledger import Ledger, LedgerPage, LedgerShape, Listed, Relisting
 from ..stores.protocol import Store
 from .last_page import CatalogueShape, FetchList, find_last_page, shows
+from .list_reads import Fingerprints, ListReads
 
 FetchUrl = Callable[[str], Awaitable[ListPage]]
 
@@ -67,6 +69,8 @@ class Sweep:
     problem: str
     urls: Mapping[int, str] = attrs.field(factory=dict)
     """Where each page was read, for a site followed by its links (else `Site.list_url`)."""
+    fingerprints: Fingerprints = attrs.field(factory=Fingerprints, eq=False)
+    """Of the response each page was parsed from, when read through `ListReads`."""
 
     @property
     def complete(self) -> bool:
@@ -93,6 +97,7 @@ class CataloguePlanner:
         session_id: str = "",
         list_concurrency: int = 5,
         fetch_url: FetchUrl | None = None,
+        lists: ListReads | None = None,
     ) -> None:
         self.site = site
         self.store = store
@@ -102,15 +107,24 @@ class CataloguePlanner:
         self.session_id = session_id
         self.list_concurrency = max(1, list_concurrency)
         self.fetch_url = fetch_url
+        self.lists = lists
         self.shape: CatalogueShape | None = None
         self.relisting = Relisting()
 
-    def _fetcher(self, context: PlanContext, seen: dict[int, ListPage]) -> FetchList:
+    def _fetcher(
+        self,
+        context: PlanContext,
+        seen: dict[int, ListPage],
+        prints: Fingerprints,
+        before: Sweep | None = None,
+    ) -> FetchList:
         async def fetch(page: int) -> ListPage:
             if page in seen:  # read once per reading of the catalogue
                 return seen[page]
             try:
-                listing = await context.retry(lambda: self.fetch_list(page), policy="status_check")
+                listing = await context.retry(
+                    functools.partial(self._read, page, prints, before), policy="status_check"
+                )
             except StageError as error:
                 # Many sites answer a page past the end with 404: that is the end, not a fault.
                 if page > 1 and error.kind is ErrorKind.client_error and error.status == 404:
@@ -121,12 +135,27 @@ class CataloguePlanner:
 
         return fetch
 
-    async def sweep(self, context: PlanContext) -> Sweep:
+    async def _read(self, page: int, prints: Fingerprints, before: Sweep | None) -> ListPage:
+        """List page `page`; its fingerprint into `prints` when `lists` reads it. A page read
+        before (in `before`) that came back as it was is that reading, not parsed again."""
+        lists = self.lists
+        if lists is None:
+            return await self.fetch_list(page)
+        known = before.fingerprints.get(page) if before is not None else None
+        if before is not None and known is not None and page in before.pages:
+            again, prints[page] = await lists.read_list_again(page, known)
+            return before.pages[page] if again is None else again
+        listing, prints[page] = await lists.read_list(page)
+        return listing
+
+    async def sweep(self, context: PlanContext, before: Sweep | None = None) -> Sweep:
         """The status check, then every list page it did not read already (or, for a site whose
-        pages link to the next by URL, each page in turn, following the links)."""
+        pages link to the next by URL, each page in turn, following the links). A page that
+        comes back as it was in `before` is not parsed again."""
         per_page = self.site.per_page
         seen: dict[int, ListPage] = {}
-        fetch = self._fetcher(context, seen)
+        prints = Fingerprints()
+        fetch = self._fetcher(context, seen, prints, before)
         first = await fetch(1)
         if first.next_url is not None:
             return await self._follow(context, first)
@@ -143,7 +172,8 @@ class CataloguePlanner:
                 for _ in range(2):
                     try:
                         pages[page] = await context.retry(
-                            functools.partial(self.fetch_list, page), policy="status_check"
+                            functools.partial(self._read, page, prints, before),
+                            policy="status_check",
                         )
                     except StageError as error:
                         failed[page] = error  # its products are unknown
@@ -155,7 +185,7 @@ class CataloguePlanner:
             for page in range(1, shape.last_page + 1):
                 if page not in pages:
                     nursery.start_soon(read, page)
-        return Sweep(shape, pages, failed, self._problem(shape, pages))
+        return Sweep(shape, pages, failed, self._problem(shape, pages), fingerprints=prints)
 
     async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
         """Every page of a site paginated by links (cursor, "next"): one after the other, each
@@ -371,14 +401,15 @@ class CataloguePlanner:
         before = total_products(sweep.shape.last_page, sweep.shape.on_last, per_page)
         unread = ""
         if stored_some or sweep.urls:
-            again = await self.sweep(context)
+            again = await self.sweep(context, before=sweep)
             shape, seen = again.shape, dict(again.pages)
             if again.failed:
                 pages = ", ".join(str(page) for page in sorted(again.failed))
                 unread = f"list page(s) {pages} could not be read again"
         else:
             seen = {}
-            shape = await find_last_page(self._fetcher(context, seen), per_page)
+            fetch = self._fetcher(context, seen, Fingerprints(), before=sweep)
+            shape = await find_last_page(fetch, per_page)
         after = total_products(shape.last_page, shape.on_last, per_page)
         changed = []
         if after != before:

@@ -16,6 +16,7 @@ from ..sites.response import Response
 from ..stores.ledger import Ledger, LedgerFailure, LedgerPage
 from ..stores.protocol import Store
 from .http import Fetcher
+from .list_reads import fingerprint
 from .parsing import ParsePool
 from .planner import PageJob, not_found
 
@@ -50,7 +51,19 @@ class CatalogueCrawl:
         return Response(fetched.url, fetched.status, fetched.body, fetched.headers)
 
     async def fetch_list(self, page: int) -> ListPage:
-        return await self.fetch_list_url(self.site.list_url(page))
+        listing, _ = await self.read_list(page)
+        return listing
+
+    async def read_list(self, page: int) -> tuple[ListPage, int]:
+        response = await self._fetch(self.site.list_url(page))
+        return await self.parser.parse_list(response), fingerprint(response)
+
+    async def read_list_again(self, page: int, known: int) -> tuple[ListPage | None, int]:
+        response = await self._fetch(self.site.list_url(page))
+        seen = fingerprint(response)
+        if seen == known:
+            return None, seen
+        return await self.parser.parse_list(response), seen
 
     async def fetch_list_url(self, url: str) -> ListPage:
         return await self.parser.parse_list(await self._fetch(url))

@@ -55,6 +55,10 @@ _converter = cattrs.Converter()
 for _type in (datetime.date, datetime.datetime, datetime.time):
     _converter.register_unstructure_hook(_type, lambda value: value.isoformat())
 _converter.register_unstructure_hook(decimal.Decimal, str)
+# One encoder of each kind, not one a call: `json.dumps` with any option builds a new encoder
+# every time, once or twice a row.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 @attrs.frozen
@@ -172,7 +176,7 @@ class RecordTable:
             "page_id": ref.page_id,
             "index_in_page": ref.index_in_page,
             "id": ref.id,
-            "card": json.dumps(_converter.unstructure(dict(ref.card)), ensure_ascii=False),
+            "card": _JSON.encode(_converter.unstructure(dict(ref.card))),
             "created_at": now,
             "updated_at": now,
             "listed_at": now,
@@ -181,7 +185,7 @@ class RecordTable:
         for column in self.columns:
             value = data.get(column.field)
             if column.as_json and value is not None:
-                value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+                value = _JSON_SORTED.encode(value)
             elif isinstance(value, bool):
                 value = int(value)
             row[column.name] = value
