@@ -62,6 +62,7 @@ async def weigh(tmp_path: Path, total: int) -> Weights:
     return Weights(held, batches, settle, products)
 
 
+@pytest.mark.slow  # two catalogues planned under tracemalloc: seconds
 async def test_what_a_plan_holds_does_not_grow_with_the_catalogue(tmp_path: Path) -> None:
     small = await weigh(tmp_path, SMALL)
     large = await weigh(tmp_path, LARGE)
