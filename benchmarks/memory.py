@@ -1,14 +1,16 @@
-"""Memory scaling: trio_crawl's peak RSS crawling 10k- and 100k-product catalogues.
+"""Memory scaling: the peak RSS of all of trio_crawl's processes crawling catalogues of each size.
 
     .venv/bin/python benchmarks/memory.py [--sizes 10000,100000] [--server auto|nginx|demo]
                                           [--keep-sites]
 
 Same contender as run.py (``contenders/crawl_trio_crawl.py``: the real `crawl`, SQLite store,
-events, one parse process), one crawl per size. Peak RSS comes from `os.wait4`: the larger of
-the crawl process and its parse process, not their sum. RSS is also sampled from
-``/proc/PID/status`` while it runs, to show whether it grows with the crawl or stays flat, and
-summed with its parse process's, since a user's machine holds both. Goal (issue 4): flat in
-crawl size, ≤ 120 MiB at 100k products, the two processes together.
+events, one parse process), one crawl per size. A user's machine holds every process at once,
+so the figure that counts is **all processes**: the crawl process's own peak (`getrusage`, which
+it reports at its end) plus the peak of each parse process below it (``VmHWM`` in
+``/proc/PID/status``, read twice a second while it lives). Summing peaks reached at different
+moments overstates the peak of the sum, never understates it. RSS is also sampled, to show
+whether it grows with the crawl or stays flat. Goal (issue 29): ≤ 100 MiB at 1,000,000
+products, all processes together, measured at that size.
 
 The 100k site is ~100k files (~0.7 GB of HTML, ~1.4 GB on disk, ~20 s to write); sites of
 50k products or more are deleted afterwards unless ``--keep-sites``.
@@ -29,14 +31,14 @@ from run import BY_NAME, RESULTS, ensure_project_python, load_site_module, log, 
 _SAMPLE_SECS = 0.5
 
 
-def _rss_mib(pid: int) -> float | None:
-    """VmRSS of `pid` in MiB (None once it is gone)."""
+def _status_mib(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory line (VmRSS, VmHWM) of `pid`'s status in MiB (None once it is gone)."""
     try:
         text = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
     for line in text.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return None
 
@@ -53,12 +55,13 @@ def _descendants(pid: int) -> list[int]:
 
 
 class RssSampler:
-    """Reads the RSS of a process, and of it with its descendants (its parse process), every
-    half second until stopped."""
+    """Reads the RSS of a process, and of it with its descendants (its parse processes), and
+    each descendant's peak, every half second until stopped."""
 
     def __init__(self) -> None:
         self.samples: list[tuple[float, float]] = []  # (seconds since start, MiB): the crawl
         self.with_children: list[float] = []  # MiB: the crawl and its descendants, summed
+        self.child_peaks: dict[int, float] = {}  # MiB: each descendant's VmHWM, last read
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -69,11 +72,17 @@ class RssSampler:
     def _sample(self, pid: int) -> None:
         started = time.perf_counter()
         while not self._stop.wait(_SAMPLE_SECS):
-            own = _rss_mib(pid)
+            own = _status_mib(pid)
             if own is None:
                 return
             self.samples.append((time.perf_counter() - started, own))
-            self.with_children.append(own + sum(_rss_mib(c) or 0.0 for c in _descendants(pid)))
+            children = 0.0
+            for child in _descendants(pid):
+                children += _status_mib(child) or 0.0
+                peak = _status_mib(child, "VmHWM")
+                if peak is not None:
+                    self.child_peaks[child] = max(peak, self.child_peaks.get(child, 0.0))
+            self.with_children.append(own + children)
 
     def stop(self) -> None:
         self._stop.set()
@@ -119,12 +128,21 @@ def main() -> int:
             and result["list_pages"] == site.last_page
             and result["products"] == site.products
         )
+        # The crawl's own peak, as it reported it (else the larger of it and its children).
+        crawl_peak = (
+            result["self_peak_rss_kib"] / 1024
+            if result and result.get("self_peak_rss_kib")
+            else measures["peak_rss_mib"]
+        )
+        parse_peaks = sorted(sampler.child_peaks.values(), reverse=True)
         row = {
             "products": products,
             "pages": site.pages,
             "server": site.server,
             "valid": ok,
-            "peak_rss_mib": round(measures["peak_rss_mib"], 1),
+            "peak_rss_all_processes_mib": round(crawl_peak + sum(parse_peaks), 1),
+            "peak_rss_mib": round(crawl_peak, 1),
+            "parse_processes_peak_rss_mib": [round(peak, 1) for peak in parse_peaks],
             "rss_quartiles_mib": sampler.quartiles(),
             "peak_rss_with_parse_process_mib": round(max(sampler.with_children, default=0), 1),
             "crawl_seconds": result["seconds"] if result else None,
@@ -134,9 +152,10 @@ def main() -> int:
         rows.append(row)
         verdict = "ok" if ok else "INVALID"
         print(
-            f"trio_crawl {products:>7,} products ({site.pages:,} pages, {site.server}): "
-            f"peak RSS {row['peak_rss_mib']:.1f} MiB, RSS at 25/50/75/100 % "
-            f"{row['rss_quartiles_mib']}, with its parse process (sampled) "
+            f"trio_crawl {products:>9,} products ({site.pages:,} pages, {site.server}): "
+            f"peak RSS of all processes {row['peak_rss_all_processes_mib']:.1f} MiB (crawl "
+            f"{row['peak_rss_mib']:.1f}, parse processes {row['parse_processes_peak_rss_mib']}),"
+            f" crawl RSS at 25/50/75/100 % {row['rss_quartiles_mib']}, sampled sum "
             f"{row['peak_rss_with_parse_process_mib']:.1f} MiB, {row['crawl_seconds']} s, "
             f"{row['pages_per_sec']} pages/s  {verdict}",
             flush=True,
@@ -146,9 +165,13 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "memory.json").write_text(json.dumps(rows, indent=2) + "\n")
     largest = max(rows, key=lambda row: row["products"])
-    total = max(largest["peak_rss_mib"], largest["peak_rss_with_parse_process_mib"])
-    goal = "met" if largest["valid"] and total <= 120 else "NOT met"
-    print(f"goal <= 120 MiB at {largest['products']:,} products: {goal}", flush=True)
+    total = largest["peak_rss_all_processes_mib"]
+    goal = "met" if largest["valid"] and total <= 100 else "NOT met"
+    if largest["products"] < 1_000_000:
+        goal += " (the goal is measured at 1,000,000 products)"
+    print(
+        f"goal <= 100 MiB, all processes, at {largest['products']:,} products: {goal}", flush=True
+    )
     return 0 if all(row["valid"] for row in rows) else 1
 
 

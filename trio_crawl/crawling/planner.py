@@ -15,46 +15,36 @@ of products) was read while the catalogue moved; it is read once more, and if it
 the run fails saying so. After the batches the status check runs again: a catalogue that moved
 during the crawl keeps the run from being `completed` (the next run settles it). A page read
 again that came back as it was is not parsed again (`list_reads`).
+
+The pages read wait on disk (`ListingSpool`), and each batch's jobs are made from them when the
+session reaches it (`BatchesOnDemand`): what the planner holds does not grow with the catalogue.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from array import array
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 import trio
 
 from ..config.model import CrawlSettings
-from ..engine.planning import Plan, PlanContext, batches_of
+from ..engine.planning import BatchesOnDemand, Plan, PlanContext
 from ..engine.results import ErrorKind, StageError
-from ..positions import oldest_pages_first, position, total_products
+from ..positions import oldest_pages_first, position
 from ..sites.protocol import Site
 from ..sites.records import ListPage
 from ..stores.ledger import Ledger, LedgerPage, LedgerShape, Listed, Relisting
 from ..stores.protocol import Store
 from .last_page import CatalogueShape, FetchList, find_last_page, shows
 from .list_reads import Fingerprints, ListReads
+from .listing_spool import ListingSpool
+from .page_jobs import PageJob as PageJob
+from .settling import catalogue_moved, listing_changes
 
 FetchUrl = Callable[[str], Awaitable[ListPage]]
-
-
-@attrs.frozen
-class PageJob:
-    """A list page to crawl, with the catalogue shape its positions are computed against.
-
-    `refs` are the refs to fetch that the planner's reading of the page found: the list stage
-    does not read it again. A page the planner could not read has `refs` None: the list stage
-    reads it (retried under its policy) and skips the urls in `stored` and the positions in
-    `held` (listed products the planner could not move, since the listing was incomplete)."""
-
-    page: int
-    url: str
-    shape: CatalogueShape
-    refs: tuple[Any, ...] | None = None
-    stored: frozenset[str] = frozenset()
-    held: frozenset[int] = frozenset()
 
 
 @attrs.frozen
@@ -65,6 +55,7 @@ class Sweep:
 
     shape: CatalogueShape
     pages: Mapping[int, ListPage]
+    """A `ListingSpool` in a crawl: read back a page at a time."""
     failed: Mapping[int, StageError]
     problem: str
     urls: Mapping[int, str] = attrs.field(factory=dict)
@@ -160,12 +151,19 @@ class CataloguePlanner:
         if first.next_url is not None:
             return await self._follow(context, first)
         shape = await find_last_page(fetch, per_page)
-        pages = {page: seen[page] for page in range(1, shape.last_page + 1) if page in seen}
+        pages = ListingSpool()
+        for page in sorted(seen):
+            if page <= shape.last_page:
+                pages[page] = seen[page]
+        seen.clear()
         failed: dict[int, StageError] = {}
-        limiter = trio.CapacityLimiter(self.list_concurrency)
+        known = set(pages)
+        # `list_concurrency` readers take the pages in turn: a task per page would hold as
+        # many tasks as the catalogue has pages.
+        todo = (page for page in range(1, shape.last_page + 1) if page not in known)
 
-        async def read(page: int) -> None:
-            async with limiter:
+        async def read() -> None:
+            for page in todo:
                 # The status check's reading, of every page: its policy, and one more round for
                 # a page that still fails (as the list stage would give it), so that a page
                 # failing now and then does not leave the listing incomplete.
@@ -179,12 +177,11 @@ class CataloguePlanner:
                         failed[page] = error  # its products are unknown
                     else:
                         failed.pop(page, None)
-                        return
+                        break
 
         async with trio.open_nursery() as nursery:
-            for page in range(1, shape.last_page + 1):
-                if page not in pages:
-                    nursery.start_soon(read, page)
+            for _ in range(self.list_concurrency):
+                nursery.start_soon(read)
         return Sweep(shape, pages, failed, self._problem(shape, pages), fingerprints=prints)
 
     async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
@@ -195,7 +192,8 @@ class CataloguePlanner:
             raise StageError(
                 ErrorKind.configuration, "this crawl cannot follow the site's next links"
             )
-        pages, urls = {1: first}, {1: self.site.list_url(1)}
+        pages, urls = ListingSpool(), {1: self.site.list_url(1)}
+        pages[1] = first
         read = set(urls.values())
         url = first.next_url
         while url is not None:
@@ -206,30 +204,27 @@ class CataloguePlanner:
             listing = await context.retry(functools.partial(fetch_url, url), policy="status_check")
             if not listing.entries:
                 break  # an empty page is past the end
-            page = len(pages) + 1
+            page = len(urls) + 1
             pages[page], urls[page] = listing, url
             read.add(url)
             url = listing.next_url
-        last = len(pages)
+        last = len(urls)
         shape = CatalogueShape(last, len(pages[last].entries))
         return Sweep(shape, pages, {}, self._problem(shape, pages, linked=True), urls)
 
-    def _problem(
-        self, shape: CatalogueShape, pages: Mapping[int, ListPage], linked: bool = False
-    ) -> str:
+    def _problem(self, shape: CatalogueShape, pages: ListingSpool, linked: bool = False) -> str:
         per_page = self.site.per_page
-        where: dict[str, int] = {}
-        for page in sorted(pages):
+        for page in pages:
             listing = pages[page]
             if not linked and not shows(listing, page):
                 return f"list page {page} shows page {listing.current}"
             wanted = shape.on_last if page == shape.last_page else per_page
             if len(listing.entries) != wanted:
                 return f"list page {page} shows {len(listing.entries)} products, not {wanted}"
-            for entry in listing.entries:
-                if entry.url in where:
-                    return f"{entry.url} is on list page {where[entry.url]} and on page {page}"
-                where[entry.url] = page
+            twice = pages.claim(page, [entry.url for entry in listing.entries])
+            if twice is not None:
+                url, first = twice
+                return f"{url} is on list page {first} and on page {page}"
         return ""
 
     async def __call__(self, context: PlanContext) -> Plan:
@@ -258,7 +253,6 @@ class CataloguePlanner:
         shape = sweep.shape
         self.shape = shape
         per_page = self.site.per_page
-        listing = self._listing(sweep)
         stored: frozenset[str] = frozenset()
         held: frozenset[int] = frozenset()
         if ledger is not None and view is not None:
@@ -266,124 +260,136 @@ class CataloguePlanner:
             if not sweep.complete:
                 held = frozenset(page_id * per_page + index for page_id, index in view.done)
             self.relisting = await context.retry(
-                lambda: ledger.relist(
-                    [found for found, _ in listing.values()], sweep.complete, self.session_id
-                ),
+                lambda: ledger.relist(self._listed(sweep), sweep.complete, self.session_id),
                 policy="saving",
             )
-        jobs, beyond = self._jobs(sweep, listing, stored, held)
+        everything = self.settings.strategy.value != "continue_from_db"
+        jobs, products, beyond = self._jobs(sweep, stored, held, everything)
         if ledger is not None:
-            with_work = {job.page for job in jobs} | set(beyond)
-            pages = [
-                LedgerPage(
-                    page,
-                    sweep.urls.get(page) or self.site.list_url(page),
-                    page not in with_work,
-                )
-                for page in range(1, shape.last_page + 1)
-            ]
+            with_work = bytearray(shape.last_page + 1)
+            for pages in (jobs, beyond):
+                for page in pages:
+                    with_work[page] = 1
             ledger_shape = LedgerShape(
                 self.site.base_url, shape.last_page, shape.on_last, per_page, self.site.ordering
             )
             await context.retry(
-                lambda: ledger.open_shape(ledger_shape, pages, self.session_id), policy="saving"
+                lambda: ledger.open_shape(
+                    ledger_shape, self._ledger_pages(sweep, with_work), self.session_id
+                ),
+                policy="saving",
             )
         # `completed` means every planned page and product was stored (engine.summary).
-        expected = {
-            "pages_ok": len(jobs),
-            "products_saved": sum(len(job.refs) for job in jobs if job.refs is not None),
-        }
-        notes = [self._changes(sweep, listing, stored)]
+        expected = {"pages_ok": len(jobs), "products_saved": products}
+        notes = [listing_changes(sweep.failed, sweep.pages, self.relisting, stored)]
         if beyond:
-            left = sum(len(listing_refs) for listing_refs in beyond.values())
+            left = sum(beyond.values())
             notes.append(
                 f"page_range_limit {self.settings.page_range_limit} reached: {len(beyond)} more"
                 f" pages hold {left} products not stored yet"
             )
         note = "; ".join(n for n in notes if n)
+        make = functools.partial(self._job, sweep, stored, held, everything)
         return Plan(
-            batches_of(jobs, self.settings.batch_size),
+            BatchesOnDemand(jobs, self.settings.batch_size, make),
             expected,
             note,
             settle=lambda: self.settle(context, sweep, expected["products_saved"] > 0),
         )
 
-    def _listing(self, sweep: Sweep) -> dict[str, tuple[Listed, Any]]:
-        """Every product the pages read show, by url: where it is now, and its card."""
+    def _found(self, sweep: Sweep, page: int, read: ListPage) -> Iterator[tuple[Any, Listed]]:
+        """The cards of a page read, each with where the listing shows it now."""
         shape, site = sweep.shape, self.site
-        found: dict[str, tuple[Listed, Any]] = {}
-        for page in sorted(sweep.pages):
-            for index, entry in enumerate(sweep.pages[page].entries):
-                page_id, index_in_page, product_id = position(
-                    page,
-                    index,
-                    last_page=shape.last_page,
-                    on_last=shape.on_last,
-                    per_page=site.per_page,
-                    ordering=site.ordering,
-                )
-                found[entry.url] = (Listed(entry.url, page_id, index_in_page, product_id), entry)
-        return found
+        for index, entry in enumerate(read.entries):
+            page_id, index_in_page, product_id = position(
+                page,
+                index,
+                last_page=shape.last_page,
+                on_last=shape.on_last,
+                per_page=site.per_page,
+                ordering=site.ordering,
+            )
+            yield entry, Listed(entry.url, page_id, index_in_page, product_id)
 
-    def _jobs(
+    def _listed(self, sweep: Sweep) -> Iterator[Listed]:
+        """Every product the pages read show, where it is now (read back from the spool as the
+        ledger takes it)."""
+        for page in sweep.pages:
+            for _, found in self._found(sweep, page, sweep.pages[page]):
+                yield found
+
+    def _ledger_pages(self, sweep: Sweep, with_work: bytearray) -> Iterator[LedgerPage]:
+        for page in range(1, sweep.shape.last_page + 1):
+            url = sweep.urls.get(page) or self.site.list_url(page)
+            yield LedgerPage(page, url, not with_work[page])
+
+    def _wanted(
         self,
         sweep: Sweep,
-        listing: Mapping[str, tuple[Listed, Any]],
         stored: frozenset[str],
         held: frozenset[int],
-    ) -> tuple[list[PageJob], dict[int, tuple[Any, ...]]]:
-        """The pages to crawl, in crawl order, and the pages with work `page_range_limit` left
-        for later (with the refs they hold)."""
+        everything: bool,
+        page: int,
+        read: ListPage,
+    ) -> list[tuple[Any, Listed]]:
+        """The cards of a page read to fetch, with their positions."""
+        per_page = self.site.per_page
+        wanted = []
+        for entry, found in self._found(sweep, page, read):
+            if not everything and entry.url in stored:
+                continue
+            oldest = found.page_id * per_page + found.index_in_page
+            if oldest in held and entry.url not in stored:
+                continue  # a listed product the planner could not move sits there
+            wanted.append((entry, found))
+        return wanted
+
+    def _jobs(
+        self, sweep: Sweep, stored: frozenset[str], held: frozenset[int], everything: bool
+    ) -> tuple[array[int], int, dict[int, int]]:
+        """The pages to crawl, in crawl order, the products they hold to fetch, and the pages
+        with work `page_range_limit` left for later (with how many products each holds)."""
         site, shape = self.site, sweep.shape
-        per_page = site.per_page
         strategy = self.settings.strategy.value
         limit = self.settings.page_range_limit
         order = list(oldest_pages_first(shape.last_page, site.ordering))
         if strategy == "newest_first":
             order = list(reversed(order))[:limit]
-        everything = strategy != "continue_from_db"
-        jobs: list[PageJob] = []
-        beyond: dict[int, tuple[Any, ...]] = {}
+        jobs: array[int] = array("q")
+        products = 0
+        beyond: dict[int, int] = {}
         for page in order:
-            url = sweep.urls.get(page) or site.list_url(page)
             read = sweep.pages.get(page)
             if read is None:
-                jobs.append(PageJob(page, url, shape, None, stored, held))
+                jobs.append(page)
                 continue
-            refs = []
-            for entry in read.entries:
-                found, _ = listing[entry.url]
-                oldest = found.page_id * per_page + found.index_in_page
-                if not everything and entry.url in stored:
-                    continue
-                if oldest in held and entry.url not in stored:
-                    continue  # a listed product the planner could not move sits there
-                refs.append(site.ref(entry, found.page_id, found.index_in_page, found.id))
-            if not refs and not everything:
+            wanted = len(self._wanted(sweep, stored, held, everything, page, read))
+            if not wanted and not everything:
                 continue
-            job = PageJob(page, url, shape, tuple(refs))
             if strategy == "continue_from_db" and len(jobs) >= limit:
-                beyond[page] = job.refs or ()
+                beyond[page] = wanted
             else:
-                jobs.append(job)
-        return jobs, beyond
+                jobs.append(page)
+                products += wanted
+        return jobs, products, beyond
 
-    def _changes(self, sweep: Sweep, listing: Mapping[str, Any], stored: frozenset[str]) -> str:
-        """What the listing changed in the store, for the summary."""
-        if sweep.failed:
-            pages = ", ".join(str(page) for page in sorted(sweep.failed))
-            return (
-                f"list page(s) {pages} could not be read at the start: positions and"
-                " delistings not refreshed this run"
-            )
-        change = self.relisting
-        new = sum(1 for url in listing if url not in stored)
-        if not stored or not (new or change.delisted or change.relisted or change.moved):
-            return ""
-        return (
-            f"catalogue: {len(listing)} listed, {new} new to the store, {change.delisted}"
-            f" delisted, {change.relisted} listed again, {change.moved} moved"
-        )
+    def _job(
+        self,
+        sweep: Sweep,
+        stored: frozenset[str],
+        held: frozenset[int],
+        everything: bool,
+        page: int,
+    ) -> PageJob:
+        """A page's job, made from its reading when its batch starts."""
+        site, shape = self.site, sweep.shape
+        url = sweep.urls.get(page) or site.list_url(page)
+        read = sweep.pages.get(page)
+        if read is None:
+            return PageJob(page, url, shape, None, stored, held)
+        wanted = self._wanted(sweep, stored, held, everything, page, read)
+        refs = tuple(site.ref(entry, f.page_id, f.index_in_page, f.id) for entry, f in wanted)
+        return PageJob(page, url, shape, refs)
 
     async def settle(self, context: PlanContext, sweep: Sweep, stored_some: bool) -> str:
         """After the batches: is the catalogue still what the run stored? A run that stored
@@ -398,31 +404,21 @@ class CataloguePlanner:
                 " moves were not applied; one more run settles it"
             )
         per_page = self.site.per_page
-        before = total_products(sweep.shape.last_page, sweep.shape.on_last, per_page)
         unread = ""
+        prints = Fingerprints()
         if stored_some or sweep.urls:
             again = await self.sweep(context, before=sweep)
-            shape, seen = again.shape, dict(again.pages)
+            shape, seen, prints = again.shape, again.pages, again.fingerprints
             if again.failed:
                 pages = ", ".join(str(page) for page in sorted(again.failed))
                 unread = f"list page(s) {pages} could not be read again"
         else:
-            seen = {}
-            fetch = self._fetcher(context, seen, Fingerprints(), before=sweep)
-            shape = await find_last_page(fetch, per_page)
-        after = total_products(shape.last_page, shape.on_last, per_page)
-        changed = []
-        if after != before:
-            changed.append(f"{before} products when the run began, {after} now")
-        differ = [
-            page
-            for page in sorted(seen)
-            if page in sweep.pages and seen[page].entries != sweep.pages[page].entries
-        ]
-        if differ:
-            shown = ", ".join(str(page) for page in differ[:5])
-            more = f" and {len(differ) - 5} more" if len(differ) > 5 else ""
-            changed.append(f"list page(s) {shown}{more} show other products than they did")
+            read: dict[int, ListPage] = {}
+            shape = await find_last_page(self._fetcher(context, read, prints, sweep), per_page)
+            seen = read
+        changed = catalogue_moved(
+            sweep.shape, sweep.pages, sweep.fingerprints, shape, seen, prints, per_page
+        )
         if not changed:
             return f"{unread}: the run cannot tell it stored all it lists" if unread else ""
         return (

@@ -21,6 +21,7 @@ from .oneshot import OneshotReceiver as OneshotReceiver
 from .oneshot import OneshotSender as OneshotSender
 from .oneshot import SenderClosedError as SenderClosedError
 from .oneshot import oneshot as oneshot
+from .planning import BatchesOnDemand as BatchesOnDemand
 from .planning import Plan as Plan
 from .planning import PlanContext as PlanContext
 from .planning import Planner as Planner

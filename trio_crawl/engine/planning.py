@@ -7,7 +7,7 @@ check plus the smart range); it returns a `Plan`, or just the batches.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import attrs
 import trio
@@ -38,6 +38,8 @@ class Plan:
 
     @property
     def items(self) -> int:
+        if isinstance(self.batches, BatchesOnDemand):
+            return self.batches.items  # without building every batch
         return sum(len(batch) for batch in self.batches)
 
 
@@ -72,6 +74,43 @@ def as_plan(answer: Plan | Sequence[Sequence[Any]]) -> Plan:
 def batches_of(items: Sequence[Any], size: int) -> list[list[Any]]:
     """Split `items` into batches of at most `size`."""
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+class BatchesOnDemand(Sequence[list[T]]):
+    """Batches whose items are made when the session reaches them, from a key each (batches of
+    `size` keys, in order): a plan of a large catalogue then holds its keys, not every item
+    of every batch at once. A slice is batches on demand too."""
+
+    def __init__(self, keys: Sequence[Any], size: int, make: Callable[[Any], T]) -> None:
+        self.keys = keys
+        self.size = max(1, size)
+        self.make = make
+
+    @property
+    def items(self) -> int:
+        return len(self.keys)
+
+    def __len__(self) -> int:
+        return -(-len(self.keys) // self.size)
+
+    @overload
+    def __getitem__(self, index: int) -> list[T]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> BatchesOnDemand[T]: ...
+
+    def __getitem__(self, index: int | slice) -> list[T] | BatchesOnDemand[T]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                raise ValueError("batches on demand are sliced in order")
+            keys = self.keys[start * self.size : stop * self.size]
+            return BatchesOnDemand(keys, self.size, self.make)
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return [self.make(key) for key in self.keys[index * self.size : (index + 1) * self.size]]
 
 
 def static_planner(items: Sequence[Any]) -> Planner:

@@ -13,7 +13,7 @@ shared by many workers (say, on Redis) implements the same six calls; the stages
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
@@ -102,11 +102,12 @@ class Ledger(Protocol):
         ...
 
     async def open_shape(
-        self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
+        self, shape: LedgerShape, pages: Iterable[LedgerPage], session_id: str
     ) -> None:
         """Record `shape` as the one `session_id` crawls against, with a row for each of its
         `pages` (rows of another shape's pages are dropped: their page numbers meant other
-        products; product rows stay, their positions do not move)."""
+        products; product rows stay, their positions do not move). `pages` is read once, as
+        it is written: a large catalogue's pages need not all be in memory at once."""
         ...
 
     async def page_listed(
@@ -125,8 +126,9 @@ class Ledger(Protocol):
         """Mark the items a run gave up on; a done item stays done."""
         ...
 
-    async def relist(self, listing: Sequence[Listed], complete: bool, session_id: str) -> Relisting:
+    async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """The catalogue as the list pages show it now (`complete` when every page was read):
         stored products take the positions it shows them at, the ones it no longer shows are
-        kept and marked delisted, and work left on items no longer listed is dropped."""
+        kept and marked delisted, and work left on items no longer listed is dropped.
+        `listing` is read once, in slices, as it is written (it may be read from disk)."""
         ...

@@ -9,7 +9,7 @@ a temporary table in one statement (`unnest` of one array per column), emptied a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
@@ -43,7 +43,7 @@ class PostgresLedger(PostgresConnection):
 
         return await self._run(query)
 
-    async def relist(self, listing: Sequence[Listed], complete: bool, session_id: str) -> Relisting:
+    async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one
         transaction. Without a complete listing nothing moves."""
@@ -82,7 +82,7 @@ class PostgresLedger(PostgresConnection):
         return await self._write(write)
 
     async def open_shape(
-        self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
+        self, shape: LedgerShape, pages: Iterable[LedgerPage], session_id: str
     ) -> None:
         now = utc_timestamp()
         rows = [

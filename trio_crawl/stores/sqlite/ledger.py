@@ -7,8 +7,9 @@ A list page read is deferred to the next write (`SqliteConnection.defer`); a pro
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
@@ -40,7 +41,7 @@ class SqliteLedger(SqliteConnection):
 
         return await self._run(query)
 
-    async def relist(self, listing: Sequence[Listed], complete: bool, session_id: str) -> Relisting:
+    async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one
         transaction. Without a complete listing nothing moves: a product not seen may hold a
@@ -48,21 +49,13 @@ class SqliteLedger(SqliteConnection):
         if not complete:
             return Relisting()
         table = self._table
-        rows = [
-            {
-                "url": item.url,
-                "page_id": item.page_id,
-                "index_in_page": item.index_in_page,
-                "id": item.id,
-            }
-            for item in listing
-        ]
         now = utc_timestamp()
 
         def write(connection: sqlite3.Connection) -> Relisting:
             connection.execute(_LISTING_TABLE)
             connection.execute("DELETE FROM temp.listing")
-            insert_many(connection, _LISTING_ROWS, rows)
+            for rows in _slices(listing):
+                insert_many(connection, _LISTING_ROWS, rows)
             counts = connection.execute(_RELIST_COUNTS.format(table=table)).fetchone()
             delisted = connection.execute(
                 f'UPDATE "{table}" SET delisted_at = ? WHERE delisted_at IS NULL'
@@ -85,10 +78,10 @@ class SqliteLedger(SqliteConnection):
         return await self._write(write)
 
     async def open_shape(
-        self, shape: LedgerShape, pages: Sequence[LedgerPage], session_id: str
+        self, shape: LedgerShape, pages: Iterable[LedgerPage], session_id: str
     ) -> None:
         now = utc_timestamp()
-        rows = [
+        rows = (
             {
                 "url": page.url,
                 "page": page.page,
@@ -98,7 +91,7 @@ class SqliteLedger(SqliteConnection):
                 "updated_at": now,
             }
             for page in pages
-        ]
+        )
         shape_row = {
             "base_url": shape.base_url,
             "last_page": shape.last_page,
@@ -186,6 +179,21 @@ class SqliteLedger(SqliteConnection):
             return None if row[0] is None else int(row[0])
 
         return await self._run(query)
+
+
+def _slices(listing: Iterable[Listed], size: int = 4096) -> Iterator[list[dict[str, Any]]]:
+    """The listing as rows, a slice at a time."""
+    items = iter(listing)
+    while chunk := list(itertools.islice(items, size)):
+        yield [
+            {
+                "url": item.url,
+                "page_id": item.page_id,
+                "index_in_page": item.index_in_page,
+                "id": item.id,
+            }
+            for item in chunk
+        ]
 
 
 _SHAPE_UPSERT = (
