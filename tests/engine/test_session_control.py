@@ -240,3 +240,53 @@ async def test_a_failing_outcome_hook_is_noted_in_the_summary_not_raised(
     assert summary.status == "completed"
     assert "recording the session's outcome failed" in summary.reason
     assert "disk full" in summary.reason
+
+
+async def test_a_pause_holds_the_planners_reads_too_at_the_start_and_in_the_settle_check(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The planner reads (the catalogue's list pages) through `PlanContext.retry`, before the
+    batches and again after them (the settle check): a pause must hold those reads as it holds
+    the batches' items, or a paused crawl goes on fetching."""
+    from trio_crawl.engine import Plan, PlanContext
+
+    reads: list[float] = []
+
+    async def read() -> int:
+        reads.append(trio.current_time())
+        await trio.sleep(1)
+        return 0
+
+    async def fetch(item: int) -> int:
+        await trio.sleep(1)
+        return item
+
+    async def planner(context: PlanContext) -> Plan:
+        for _ in range(5):
+            await context.retry(read, policy="list_pages")
+
+        async def settle() -> str:
+            for _ in range(5):
+                await context.retry(read, policy="list_pages")
+            return ""
+
+        return Plan([[0, 1]], settle=settle)
+
+    stages = [Stage("product_details", fetch)]
+    async with open_session(quick_config(), stages=stages, planner=planner) as s:
+        await trio.sleep(1.5)  # the planner's second read is in flight
+        s.pause()
+        await trio.sleep(100)
+        assert len(reads) == 2, reads  # the read in flight finished; no other started
+        s.resume()
+        await trio.sleep(4.5)  # the planning reads are done, the batch is running (1 s)
+        s.pause()
+        await trio.sleep(100)
+        held = len(reads)
+        assert held <= 6, reads  # the settle check has not read past its first page
+        s.resume()
+        summary = await s.wait()
+    assert summary.status == "completed"
+    assert len(reads) == 10
+    assert all(at >= 101.5 for at in reads[2:])
+    assert all(at >= 206 for at in reads[held:])

@@ -290,11 +290,14 @@ class SessionControl:
     session stops for it, and `open_session` re-raises it once all is done.
     """
 
-    __slots__ = ("bus", "interrupt", "paused", "stopping")
+    __slots__ = ("bus", "gate", "interrupt", "paused", "stopping")
 
     def __init__(self, grace_secs: float, bus: EventBus | None = None) -> None:
         self.stopping = Stopping(grace_secs)
         self.paused = False
+        self.gate = Gate()
+        """Shut while the session is paused: the work outside any batch (the planner's reads,
+        before the batches and in the settle check after them) waits on it."""
         self.interrupt: BaseException | None = None
         self.bus = bus
 
@@ -306,6 +309,10 @@ class SessionControl:
             if pause == self.paused or (pause and not self.stopping.may_start()):
                 return False
             self.paused = pause
+            if pause:
+                self.gate.pause()
+            else:
+                self.gate.resume()
             if self.bus is not None:
                 self.bus.emit(SessionPaused if pause else SessionResumed)
             return True
@@ -322,6 +329,7 @@ class SessionControl:
         A stop opens every shut gate: draining must not wait for a resume that will not come."""
         if self.paused:
             self.paused = False
+            self.gate.resume()
             if self.bus is not None:
                 self.bus.emit(SessionResumed)
         first, escalated = self.stopping.stop(request)

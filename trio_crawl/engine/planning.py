@@ -51,10 +51,13 @@ class PlanContext:
     runtime: Runtime
 
     async def retry(self, operation: Callable[[], Awaitable[T]], *, policy: str) -> T:
-        """Run `operation`, retrying its `StageError`s under the named policy's settings."""
+        """Run `operation`, retrying its `StageError`s under the named policy's settings. No
+        attempt starts while the session is paused (the one in flight finishes)."""
+        gate = self.runtime.control.gate
         attempts = 0
         while True:
             attempts += 1
+            await gate.wait_open()
             try:
                 return await operation()
             except StageError as error:
