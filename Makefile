@@ -46,13 +46,18 @@ postgres:
 	@test -n "$(PG_INITDB)" || (apt-get update && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y postgresql) || echo "WARNING: PostgreSQL not installed: the PostgreSQL tests will be SKIPPED"
 
+# One pytest worker per core (pytest-xdist): one pytest process keeps about one core busy, so a
+# second core would otherwise sit idle. Work stealing keeps both busy to the end, where the long
+# crawls through the command line would otherwise queue on one worker.
+PYTEST_WORKERS := -n auto --dist worksteal
+
 test: $(STAMP) lint browser postgres
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and
 # killed, whole crawls through the command line, real timeouts). `make test` runs those too.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_WORKERS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --quick

@@ -27,6 +27,8 @@ from ..crawling.http_server import Reply, Request, serve_routes
 from .test_interrupted_runs import CLI, child_env, stop
 
 LEVELS = 60_000  # about 8 s for one parse on this project's machines
+# Every retry backs off by 1 ms: the crawl runs on the real clock, and the hostile list page is
+# read again under the list and status-check policies (seconds of backoff that check nothing).
 CONFIG = """\
 [crawl]
 strategy = "full"
@@ -35,6 +37,12 @@ parse_timeout_secs = {timeout}
 [rate_limit]
 requests_per_second = 0
 [retry.product_details]
+base_delay_ms = 1
+jitter_ms = 0
+[retry.list_pages]
+base_delay_ms = 1
+jitter_ms = 0
+[retry.status_check]
 base_delay_ms = 1
 jitter_ms = 0
 """
