@@ -25,9 +25,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+_worker_notes: set[str] = set()
+"""Under pytest-xdist each worker process starts its own server: what each said, gathered in the
+controlling process (`pytest_testnodedown`) so that a skip is as loud as without xdist."""
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)  # set in an xdist worker only
     note = shared_note()
-    if note is not None:
+    if output is not None and note is not None:
+        output["postgres_note"] = note
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    note = getattr(node, "workeroutput", {}).get("postgres_note")
+    if note:
+        _worker_notes.add(note)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    own = shared_note()
+    for note in sorted(_worker_notes | ({own} if own is not None else set())):
         terminalreporter.write_line(note, yellow="SKIPPED" in note, bold=True)
 
 
