@@ -22,6 +22,7 @@ from rich.console import Console
 from ..config.errors import ConfigError
 from ..interrupted import interrupted
 from ..ui.dashboard import summary_table
+from .collector import crawl_collector
 from .logs import setup_logging
 from .parser import UsageError, build_parser
 from .runs import StoppedAtStart, interruptible, load_config, run_crawl, run_demo, with_page
@@ -55,7 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _web(args, console)
         if args.command == "demo":
             demo = functools.partial(run_demo, args=args, console=console)
-            summary = trio.run(interruptible, with_page, args, console, demo)
+            with crawl_collector():
+                summary = trio.run(interruptible, with_page, args, console, demo)
         else:
             config = load_config(args.config)
             from ..api import check_crawl_config
@@ -73,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console=console,
                 dashboard=not args.no_dashboard,
             )
-            summary = trio.run(interruptible, with_page, args, console, crawl)
+            with crawl_collector():
+                summary = trio.run(interruptible, with_page, args, console, crawl)
         # The session has ended: a Ctrl-C now (a second one, say) must not cut the summary.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except BrokenPipeError:

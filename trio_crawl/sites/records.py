@@ -14,6 +14,8 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
+from .pickling import positional_pickle
+
 R = TypeVar("R")
 
 
@@ -24,6 +26,7 @@ class Entry(Protocol):
     def url(self) -> str: ...
 
 
+@positional_pickle
 @attrs.frozen
 class Card:
     """One item as any site's list page shows it: its detail URL and the card's own fields."""
@@ -32,6 +35,7 @@ class Card:
     fields: Mapping[str, Any] = attrs.field(factory=dict, hash=False)
 
 
+@positional_pickle
 @attrs.frozen
 class Found:
     """A card with its position (counted from the oldest item, or in listing order for an
@@ -44,6 +48,7 @@ class Found:
     id: str
 
 
+@positional_pickle
 @attrs.frozen
 class Record(Generic[R]):
     """An item ready to store: where it was found, and the record its detail page gave."""
@@ -56,6 +61,7 @@ class Record(Generic[R]):
         return self.ref.url
 
 
+@positional_pickle
 @attrs.frozen
 class ListEntry:
     """One product as a list page shows it."""
@@ -66,6 +72,7 @@ class ListEntry:
     certificate_id: str
 
 
+@positional_pickle
 @attrs.frozen
 class ListPage:
     """A parsed list page. `current` is the page the site says it shows (it may differ from the
@@ -82,6 +89,7 @@ class ListPage:
     next_url: str | None = None
 
 
+@positional_pickle
 @attrs.frozen
 class ProductRef:
     """A list entry with its stable position, counted from the oldest product."""
@@ -104,6 +112,7 @@ class ProductRef:
         }
 
 
+@positional_pickle
 @attrs.frozen
 class ProductDetail:
     """Everything a detail page says about a product. Missing fields are None."""
@@ -129,6 +138,7 @@ class ProductDetail:
     program_type: str | None = None
 
 
+@positional_pickle
 @attrs.frozen
 class Product:
     """A product ready to store: where it sits in the catalogue and what its page says."""
