@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from . import redis_server
 from .postgres_server import close_shared, shared_note, shared_server
 
 DEFAULT_SEEDS = 200
@@ -26,13 +27,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    note = shared_note()
-    if note is not None:
-        terminalreporter.write_line(note, yellow="SKIPPED" in note, bold=True)
+    for note in (shared_note(), redis_server.shared_note()):
+        if note is not None:
+            terminalreporter.write_line(note, yellow="SKIPPED" in note, bold=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     close_shared()
+    redis_server.close_shared()
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +46,19 @@ def pg_server() -> Any:
 def pg_url(pg_server: Any) -> str:
     """A fresh, empty database of its own on the session's server."""
     return str(pg_server.new_database())
+
+
+# -- the real redis-server (tests/redis_server.py) ---------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_server_() -> Any:
+    return redis_server.shared_server()
+
+
+@pytest.fixture
+def redis_target(redis_server_: Any) -> tuple[str, str]:
+    """The session's server URL and a key prefix of this test's own."""
+    return str(redis_server_.url()), str(redis_server_.new_prefix())
 
 
 BACKENDS = ("sqlite", "postgres")
