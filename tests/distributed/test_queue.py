@@ -104,7 +104,10 @@ async def test_a_long_silence_loses_the_lease_and_renewing_keeps_it(queue: WorkQ
     ids = [t.id for t in held]
     await _silent_for(queue, "w1", ids, LONG_LEASE_MS + 1000)
     # w1 renews the first only: the second, silent past the lease, goes to w2.
-    await queue.renew("w1", ids[:1])
+    assert await queue.renew("w1", ids[:1]) == 1
     claimed = await queue.take("w2", count=2, lease_ms=LONG_LEASE_MS, block_ms=10)
     assert [(t.id, t.reclaimed) for t in claimed] == [(ids[1], True)]
+    assert await queue.holders() == {ids[0]: "w1", ids[1]: "w2"}
+    # w1, back from its silence, cannot renew what w2 reclaimed: w2 keeps it.
+    assert await queue.renew("w1", ids) == 1
     assert await queue.holders() == {ids[0]: "w1", ids[1]: "w2"}

@@ -9,7 +9,8 @@ Redis does the bookkeeping a distributed crawl needs, so none of it is written h
 - the pending list is the lease: an entry whose consumer has not touched it for `lease_ms`
   (killed, partitioned, hung) is claimed by the next worker that asks for work
   (``XAUTOCLAIM``), and a worker busy with a long batch keeps its entries by touching them
-  (`renew`, an ``XCLAIM`` to itself that resets their idle time);
+  (`renew`, an ``XCLAIM`` to itself that resets their idle time, only of the entries it still
+  holds);
 - the crawl is finished when planning is done, every entry has been delivered and nothing is
   pending in any consumer (`finished`): a known end, which a list popped by workers lacks.
 
@@ -109,10 +110,15 @@ class WorkQueue:
         entries = () if not read else read.get(self.stream, ())
         return [_taken(entry, reclaimed=False) for entry in entries]
 
-    async def renew(self, consumer: str, ids: Sequence[str]) -> None:
-        """Keep `consumer`'s lease on `ids` (their idle time starts again)."""
-        if ids:
-            await self.client.xclaim(self.stream, GROUP, consumer, 0, list(ids), justid=True)
+    async def renew(self, consumer: str, ids: Sequence[str]) -> int:
+        """Keep `consumer`'s lease on `ids` (their idle time starts again); how many it still
+        held. An entry already reclaimed by another consumer stays with that one: the check
+        and the claim are one script, so no reclaim comes between them."""
+        if not ids:
+            return 0
+        script = self.client.register_script(_RENEW)
+        kept: object = await script(keys=[self.stream], args=[GROUP, consumer, *ids])
+        return int(str(kept))
 
     async def ack(self, ids: Sequence[str]) -> int:
         """Done with `ids` for good; how many were still pending."""
@@ -146,6 +152,19 @@ class WorkQueue:
             pending=int(group["pending"] or 0),
             undelivered=_stream_id(delivered) < _stream_id(last),
         )
+
+
+_RENEW = """
+local kept = 0
+for i = 3, #ARGV do
+  local entry = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if entry[1] and entry[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    kept = kept + 1
+  end
+end
+return kept
+"""
 
 
 def _stream_id(text: str) -> tuple[int, int]:
