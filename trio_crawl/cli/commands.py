@@ -65,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_crawl_config(config, None if args.config is None else str(args.config))
 
             site = load_site(args.site, args.base_url, config.site)
+            if args.command in ("plan", "worker"):
+                from .distributed import run_plan, run_worker
+
+                command = run_plan if args.command == "plan" else run_worker
+                return trio.run(command, args, config, site)
             crawl = functools.partial(
                 run_crawl,
                 config=config,
@@ -146,10 +151,13 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
 
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    from ..distributed.client import RedisUnavailable
     from ..sites.loading import SiteLoadError
 
     if isinstance(exc, UsageError | SiteLoadError):
         return f"error: {exc}"
+    if isinstance(exc, RedisUnavailable):
+        return f"redis error: {exc}"
     if isinstance(exc, ConfigError):
         return f"config error: {' | '.join(str(exc).splitlines())}"
     if isinstance(exc, StoreOpenError):

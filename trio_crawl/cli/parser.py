@@ -198,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
     _add_web_options(crawl)
 
+    from .distributed import add_commands
+
+    add_commands(commands, common, base_url, DB_HELP)
+
     export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help=DB_HELP)
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)
