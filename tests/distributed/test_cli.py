@@ -87,3 +87,44 @@ async def test_plan_and_workers_from_the_command_line(
     assert "worker finished: consumer late, taken 0" in output
     # The whole crawl's status, as the store holds it: every worker's products.
     assert re.search(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output), output
+
+
+async def test_crawl_with_workers_plans_runs_them_and_prints_one_status(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=4))
+            )
+            crawled = await _run(
+                _command("crawl", server.base_url, db, redis_url, prefix, config),
+                "--workers", "2",
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()
+    output = crawled.stdout.decode()
+    assert crawled.returncode == 0, output[-3000:]
+    tallies = re.findall(
+        r"^w(\d): exit 0; worker finished: consumer \S+, taken (\d+)", output, re.M
+    )
+    assert sorted(number for number, _ in tallies) == ["1", "2"], output
+    assert sum(int(taken) for _, taken in tallies) == PRODUCTS // 12
+    assert len(re.findall(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output)) == 1, output
+    _, rows = _select(db, "SELECT COUNT(*) FROM matter")
+    assert rows == [(PRODUCTS,)]
+
+
+@pytest.mark.parametrize("option", [["--workers", "2"], ["--redis", "redis://127.0.0.1:1/0"]])
+def test_workers_and_redis_go_together(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trio_crawl.cli import main
+
+    db = str(tmp_path / "x.db")
+    assert main(["crawl", "--base-url", "http://127.0.0.1:9", "--db", db, *option]) == 2
+    assert "--workers N and --redis URL go together" in capsys.readouterr().err
+    assert not Path(db).exists()

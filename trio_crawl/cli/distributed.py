@@ -23,6 +23,17 @@ DEFAULT_QUEUE = "trio-crawl"
 DEFAULT_LEASE_SECS = 60.0
 
 
+def add_crawl_options(crawl: argparse.ArgumentParser, positive_int: Any) -> None:
+    """`crawl --workers N --redis URL`: the plan, then N local worker processes."""
+    crawl.add_argument(
+        "--workers", type=positive_int, help="plan, then run N worker processes (needs --redis)"
+    )
+    crawl.add_argument("--redis", help="redis://host:port/db, for --workers")
+    crawl.add_argument(
+        "--queue", default=DEFAULT_QUEUE, help=f"the crawl's Redis key prefix ({DEFAULT_QUEUE})"
+    )
+
+
 def add_commands(
     commands: Any, common: argparse.ArgumentParser, base_url: Any, db_help: str
 ) -> None:
@@ -96,3 +107,44 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     # The whole crawl, as the store holds it: every worker's items.
     print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
     return 0
+
+
+async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
+    """Plan, then `args.workers` worker processes on this machine; each worker's tally and
+    the whole crawl's status once at the end. 0 when the plan and every worker succeeded."""
+    import sys
+
+    import trio
+
+    from ..stores import read_status
+    from ..ui.status_text import status_lines
+
+    status = await run_plan(args, config, site)
+    if status != 0:
+        return status
+    command = [
+        sys.executable, "-m", "trio_crawl", "worker", "--base-url", args.base_url,
+        "--db", args.db, "--redis", args.redis, "--queue", args.queue, "--site", args.site,
+    ]  # fmt: skip
+    if args.config is not None:
+        command += ["--config", str(args.config)]
+    name = f"{socket.gethostname()}-{os.getpid()}"
+    finished: dict[int, Any] = {}
+
+    async def worker(number: int) -> None:
+        finished[number] = await trio.run_process(
+            [*command, "--name", f"{name}-w{number}"], capture_stdout=True, check=False
+        )
+
+    async with trio.open_nursery() as nursery:
+        for number in range(1, args.workers + 1):
+            nursery.start_soon(worker, number)
+    failed = 0
+    for number in sorted(finished):
+        done = finished[number]
+        lines = done.stdout.decode(errors="replace").splitlines()
+        tally = next((line for line in lines if line.startswith("worker finished")), "")
+        print(f"w{number}: exit {done.returncode}; {tally or 'no tally'}", flush=True)
+        failed += done.returncode != 0
+    print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+    return 0 if failed == 0 else 1
