@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test test-fast lint bench clean browser postgres
+.PHONY: demo test test-fast lint bench clean browser postgres redis
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -46,12 +46,19 @@ postgres:
 	@test -n "$(PG_INITDB)" || (apt-get update && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y postgresql) || echo "WARNING: PostgreSQL not installed: the PostgreSQL tests will be SKIPPED"
 
+# The distributed crawl's tests (Redis Streams) start their own redis-server
+# (tests/redis_server.py): installed once where it is not on PATH. Where it cannot be, those
+# tests skip, saying so.
+redis:
+	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y redis-server) || echo "WARNING: redis-server not installed: the Redis tests will be SKIPPED"
+
 # One pytest worker per core (pytest-xdist): one pytest process keeps about one core busy, so a
 # second core would otherwise sit idle. Work stealing keeps both busy to the end, where the long
 # crawls through the command line would otherwise queue on one worker.
 PYTEST_WORKERS := -n auto --dist worksteal
 
-test: $(STAMP) lint browser postgres
+test: $(STAMP) lint browser postgres redis
 	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and

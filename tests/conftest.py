@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from . import redis_server
 from .postgres_server import close_shared, shared_note, shared_server
 
 DEFAULT_SEEDS = 200
@@ -26,31 +27,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
 
 _worker_notes: set[str] = set()
-"""Under pytest-xdist each worker process starts its own server: what each said, gathered in the
-controlling process (`pytest_testnodedown`) so that a skip is as loud as without xdist."""
+"""Under pytest-xdist each worker process starts its own servers: what each said, gathered in
+the controlling process (`pytest_testnodedown`) so that a skip is as loud as without xdist."""
+
+
+def _notes() -> list[str]:
+    return [note for note in (shared_note(), redis_server.shared_note()) if note is not None]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     output = getattr(session.config, "workeroutput", None)  # set in an xdist worker only
-    note = shared_note()
-    if output is not None and note is not None:
-        output["postgres_note"] = note
+    if output is not None:
+        output["server_notes"] = _notes()
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:
-    note = getattr(node, "workeroutput", {}).get("postgres_note")
-    if note:
-        _worker_notes.add(note)
+    _worker_notes.update(getattr(node, "workeroutput", {}).get("server_notes", ()))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    own = shared_note()
-    for note in sorted(_worker_notes | ({own} if own is not None else set())):
+    for note in sorted(_worker_notes | set(_notes())):
         terminalreporter.write_line(note, yellow="SKIPPED" in note, bold=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     close_shared()
+    redis_server.close_shared()
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +64,19 @@ def pg_server() -> Any:
 def pg_url(pg_server: Any) -> str:
     """A fresh, empty database of its own on the session's server."""
     return str(pg_server.new_database())
+
+
+# -- the real redis-server (tests/redis_server.py) ---------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_server_() -> Any:
+    return redis_server.shared_server()
+
+
+@pytest.fixture
+def redis_target(redis_server_: Any) -> tuple[str, str]:
+    """The session's server URL and a key prefix of this test's own."""
+    return str(redis_server_.url()), str(redis_server_.new_prefix())
 
 
 BACKENDS = ("sqlite", "postgres")

@@ -122,12 +122,15 @@ async def open_session(
     rng: random.Random | None = None,
     session_id: str | None = None,
     on_finish: SessionHook | None = None,
+    route_plan: Callable[[Planner], Planner] | None = None,
 ) -> AsyncIterator[Session]:
     """Open a running session; see `trio_crawl.engine.open_session` for its semantics.
 
     Either `site=` and `store=` (a catalogue crawl), or `stages=` with `planner=`/`items=`
     (and, if you like, an `on_finish` hook). Raises `ConfigError` when the config names a
-    stage the session does not have.
+    stage the session does not have. A catalogue crawl's `route_plan` is handed its planner and
+    returns the one the session runs: a distributed crawl's planning session enqueues the plan
+    instead of running it, and a worker's session runs the batches it took.
     """
     if site is None and store is None:
         if stages is None:
@@ -197,11 +200,12 @@ async def open_session(
             fetch_url=crawl.fetch_list_url,
             lists=crawl,
         )
+        routed: Planner = planner if route_plan is None else route_plan(planner)
         async with _configured(
             config,
             keys,
             stages=crawl_stages,
-            planner=planner,
+            planner=routed,
             rng=rng,
             session_id=session_id,
             on_finish=record,

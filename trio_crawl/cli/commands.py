@@ -67,6 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_crawl_config(config, None if args.config is None else str(args.config))
 
             site = load_site(args.site, args.base_url, config.site)
+            from .distributed import run_crawl_with_workers, run_plan, run_worker
+
+            if args.command in ("plan", "worker"):
+                command = run_plan if args.command == "plan" else run_worker
+                return trio.run(command, args, config, site)
+            if check_workers(args):
+                return trio.run(run_crawl_with_workers, args, config, site)
             crawl = functools.partial(
                 run_crawl,
                 config=config,
@@ -149,10 +156,13 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
 
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
+    from ..distributed.client import RedisUnavailable
     from ..sites.loading import SiteLoadError
 
     if isinstance(exc, UsageError | SiteLoadError):
         return f"error: {exc}"
+    if isinstance(exc, RedisUnavailable):
+        return f"redis error: {exc}"
     if isinstance(exc, ConfigError):
         return f"config error: {' | '.join(str(exc).splitlines())}"
     if isinstance(exc, StoreOpenError):
@@ -169,6 +179,14 @@ def operator_error(exc: BaseException, args: argparse.Namespace | None = None) -
             option = "--port"
         return f"error: cannot listen on {where}: {exc.strerror}; choose another {option} (0 = any)"
     return None
+
+
+def check_workers(args: argparse.Namespace) -> bool:
+    """Whether `crawl` runs through Redis; `UsageError` for one of the two options alone."""
+    workers, redis = getattr(args, "workers", None), getattr(args, "redis", None)
+    if (workers is None) != (redis is None):
+        raise UsageError("crawl: --workers N and --redis URL go together")
+    return workers is not None
 
 
 def _fail(message: str) -> int:

@@ -198,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
     _add_web_options(crawl)
 
+    from .distributed import add_commands, add_crawl_options
+
+    add_crawl_options(crawl, positive_int)
+    add_commands(commands, common, base_url, DB_HELP)
+
     export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help=DB_HELP)
     export.add_argument("--format", choices=("jsonl", "csv"), required=True)

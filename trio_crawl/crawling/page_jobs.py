@@ -24,3 +24,6 @@ class PageJob:
     refs: tuple[Any, ...] | None = None
     stored: frozenset[str] = frozenset()
     held: frozenset[int] = frozenset()
+    only: frozenset[str] | None = None
+    """When given, the list stage keeps only these urls of the page it reads (a distributed
+    worker's job: the refs the planner found, by url, read again where the worker runs)."""

@@ -93,7 +93,7 @@ class CatalogueCrawl:
             )
         refs = []
         for index, entry in enumerate(listing.entries):
-            if entry.url in job.stored:
+            if entry.url in job.stored or (job.only is not None and entry.url not in job.only):
                 continue
             page_id, index_in_page, product_id = position(
                 job.page,

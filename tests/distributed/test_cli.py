@@ -1,0 +1,130 @@
+"""`trio-crawl plan` and `trio-crawl worker` as processes: two workers started before the
+plan wait for it and crawl the catalogue between them; a worker started after the end exits
+at once, printing the whole crawl's status."""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from trio_crawl.demo import DemoCatalogue, serve_demo
+
+from ..e2e.test_interrupted_runs import _select, child_env
+
+pytestmark = pytest.mark.slow
+
+PRODUCTS = 60
+GUARD_SECS = 90  # against a hang, not a wait for work
+
+
+CONFIG = """\
+[crawl]
+strategy = "full"
+batch_size = 1
+
+[rate_limit]
+requests_per_second = 0
+"""
+
+
+def _command(
+    name: str, base_url: str, db: str, redis_url: str, prefix: str, config: Path
+) -> list[str]:
+    return [
+        sys.executable, "-m", "trio_crawl", name, "--base-url", base_url, "--db", db,
+        "--redis", redis_url, "--queue", prefix, "--config", str(config),
+    ]  # fmt: skip
+
+
+async def _run(command: list[str], *extra: str) -> subprocess.CompletedProcess[bytes]:
+    return await trio.run_process(
+        [*command, *extra], capture_stdout=True, stderr=subprocess.STDOUT, check=False,
+        env=child_env(),
+    )  # fmt: skip
+
+
+async def test_plan_and_workers_from_the_command_line(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    catalogue = DemoCatalogue(products=PRODUCTS, seed=2)
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(functools.partial(serve_demo, catalogue))
+            worker = _command("worker", server.base_url, db, redis_url, prefix, config)
+            plan = _command("plan", server.base_url, db, redis_url, prefix, config)
+            done: list[subprocess.CompletedProcess[bytes]] = []
+
+            async def run_worker(name: str) -> None:
+                done.append(await _run(worker, "--name", name, "--lease-secs", "5"))
+
+            async with trio.open_nursery() as workers:
+                workers.start_soon(run_worker, "early-1")
+                workers.start_soon(run_worker, "early-2")
+                planned = await _run(plan)
+                assert planned.returncode == 0, planned.stdout.decode()
+            late = await _run(worker, "--name", "late")
+            nursery.cancel_scope.cancel()
+    for finished in done:
+        assert finished.returncode == 0, finished.stdout.decode()[-2000:]
+    assert "enqueued" in planned.stdout.decode()
+    _, rows = _select(db, "SELECT COUNT(*) FROM matter")
+    assert rows == [(PRODUCTS,)]
+    taken = [int(out.stdout.decode().split("taken ")[1].split(",")[0]) for out in done]
+    assert sum(taken) == PRODUCTS // 12  # one list page a batch
+    output = late.stdout.decode()
+    assert late.returncode == 0, output
+    assert "worker finished: consumer late, taken 0" in output
+    # The whole crawl's status, as the store holds it: every worker's products.
+    assert re.search(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output), output
+
+
+async def test_crawl_with_workers_plans_runs_them_and_prints_one_status(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=4))
+            )
+            crawled = await _run(
+                _command("crawl", server.base_url, db, redis_url, prefix, config),
+                "--workers", "2",
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()
+    output = crawled.stdout.decode()
+    assert crawled.returncode == 0, output[-3000:]
+    tallies = re.findall(
+        r"^w(\d): exit 0; worker finished: consumer \S+, taken (\d+)", output, re.M
+    )
+    assert sorted(number for number, _ in tallies) == ["1", "2"], output
+    assert sum(int(taken) for _, taken in tallies) == PRODUCTS // 12
+    assert len(re.findall(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output)) == 1, output
+    _, rows = _select(db, "SELECT COUNT(*) FROM matter")
+    assert rows == [(PRODUCTS,)]
+
+
+@pytest.mark.parametrize("option", [["--workers", "2"], ["--redis", "redis://127.0.0.1:1/0"]])
+def test_workers_and_redis_go_together(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trio_crawl.cli import main
+
+    db = str(tmp_path / "x.db")
+    assert main(["crawl", "--base-url", "http://127.0.0.1:9", "--db", db, *option]) == 2
+    assert "--workers N and --redis URL go together" in capsys.readouterr().err
+    assert not Path(db).exists()
