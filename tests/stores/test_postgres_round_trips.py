@@ -4,6 +4,7 @@ batch the server refuses leaves nothing of itself, nor of what was deferred to i
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 from psycopg import pq
 
 from trio_crawl.engine.results import ErrorKind, StageError
-from trio_crawl.stores import PostgresStore
+from trio_crawl.sites.records import Found, Record
+from trio_crawl.stores import PostgresStore, open_store
 from trio_crawl.stores.ledger import LedgerPage
+from trio_crawl.stores.records import RecordTable
 
-from .test_postgres import sql
+from .test_postgres import Reading, sql
 from .test_sqlite import page
 
 LISTED = LedgerPage(3, "https://example.test/list/3")
@@ -73,3 +76,19 @@ async def test_a_batch_the_server_refuses_stores_nothing_and_keeps_what_was_defe
     assert ledger(pg_url) == sorted(
         [(LISTED.url, "page", "done")] + [(p.ref.url, "product", "done") for p in products]
     )
+
+
+async def test_floats_json_cannot_say_are_stored_as_they_are(pg_url: str) -> None:
+    # The batch travels as JSON, which has no NaN or infinity.
+    table = RecordTable("weather", Reading)
+    values = [math.nan, math.inf, -math.inf, 1e308, 0.1, 7]
+    records = [
+        Record(Found(f"https://x.test/r/{i}", {}, 0, i, f"p0000i{i:02d}"),
+               Reading(f"https://x.test/r/{i}", "north", celsius))
+        for i, celsius in enumerate(values)
+    ]  # fmt: skip
+    async with open_store(pg_url, records=table) as store:
+        assert await store.save_products(records) == len(values)
+        stored = [row["celsius"] for row in await store.fetch_products()]
+    assert math.isnan(stored[0])
+    assert stored[1:] == values[1:]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,7 +41,8 @@ class PostgresUpserts(PostgresConnection):
         now = utc_timestamp()
         records = self._records
         flags = [c.name for c in records.columns if c.sql_type == "BOOLEAN"]
-        rows = [_typed(records.row(item, now), flags) for item in winners]
+        reals = [c.name for c in records.columns if c.sql_type == "REAL"]
+        rows = [_typed(records.row(item, now), flags, reals) for item in winners]
         rows.sort(key=lambda row: row["url"])  # two writers lock rows in one order
         parameters = (_JSON.encode(rows), session_id, now)
         statement = save_statement(records.name, records.column_names)
@@ -71,11 +73,16 @@ class PostgresUpserts(PostgresConnection):
         return await self._run(lambda connection: list(connection.execute(query)))
 
 
-def _typed(row: Row, flags: Sequence[str]) -> Row:
-    """`RecordTable.row` keeps booleans as 0/1 (SQLite's way); PostgreSQL has the type."""
+def _typed(row: Row, flags: Sequence[str], reals: Sequence[str]) -> Row:
+    """`RecordTable.row` keeps booleans as 0/1 (SQLite's way); PostgreSQL has the type. JSON
+    has no NaN or infinity: those go as the text PostgreSQL reads them from."""
     for name in flags:
         if row[name] is not None:
             row[name] = bool(row[name])
+    for name in reals:
+        value = row[name]
+        if isinstance(value, float) and not math.isfinite(value):
+            row[name] = str(value)
     return row
 
 
