@@ -59,6 +59,11 @@ def server_cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
+def seconds(value: float) -> str:
+    """CPU seconds as printed, or "—" for a measure the store has not (no server of its own)."""
+    return f"{'—':>6}  " if math.isnan(value) else f"{value:6.2f} s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=1000)
@@ -112,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"round {round_}/{args.rounds} {store:<10}"
                         f" {judged.pages_per_sec:8,.0f} pages/s"
                         f"  crawl cpu {judged.cpu:6.2f} s"
-                        f"  server cpu {line['server_cpu']:6.2f} s  {state}"
+                        f"  server cpu {seconds(line['server_cpu'])}  {state}"
                     )
     finally:
         database.close()
@@ -126,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for store, values in medians.items():
         print(
             f"{store:<10} {values['pages_per_sec']:8,.0f} pages/s  crawl cpu"
-            f" {values['crawl_cpu']:6.2f} s  server cpu {values['server_cpu']:6.2f} s"
+            f" {seconds(values['crawl_cpu'])}  server cpu {seconds(values['server_cpu'])}"
             f"  (median of {sum(r['valid'] for r in results[store])} valid runs)",
             flush=True,
         )

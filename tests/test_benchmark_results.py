@@ -87,3 +87,19 @@ def test_cpu_per_page_and_its_ratios_reach_the_table() -> None:
     assert "CPU per page vs aiohttp 2.00 (goal <= 1.2: NOT met)" in goals
     assert "pages/s vs aiohttp 1.00 (goal >= 1: met)" in goals
     assert "pages/s vs scrapy nan (goal >= 5: n/a)" in goals
+
+
+def load_stores() -> Any:
+    spec = importlib.util.spec_from_file_location("benchmarks_stores", BENCHMARKS / "stores.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stores_benchmark_prints_a_dash_for_a_store_without_a_server() -> None:
+    seconds = load_stores().seconds
+    assert seconds(math.nan).strip() == "—"
+    assert seconds(0.14) == "  0.14 s"
+    # The columns stay aligned whichever is printed.
+    assert len(seconds(math.nan)) == len(seconds(1.5))

@@ -6,13 +6,13 @@ does. psycopg errors become `StageError`s in one place, `map_postgres_errors`. A
 server dropped (a restart, a network cut) is replaced by a new one on the next call, so a crawl
 whose saving stage retries `database_error` carries on once the server is back.
 
-Every write is one transaction, which first writes the rows deferred to it (`defer`).
+Every write is one transaction, which first writes the rows deferred to it (`defer`); a save
+sends all of it in one go (`_write`'s `pipelined`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -100,23 +100,6 @@ def insert_many(connection: Connection, statement: ManyRows, rows: Sequence[Row]
         )
 
 
-@functools.lru_cache(maxsize=64)
-def upsert_statement(table: str, columns: tuple[str, ...]) -> ManyRows:
-    """Upsert by url of `columns` into `table` (every column but url and created_at updated)."""
-    names = ", ".join(f'"{column}"' for column in columns)
-    updates = ", ".join(
-        f'"{column}" = excluded."{column}"'
-        for column in columns
-        if column not in ("url", "created_at")
-    )
-    return ManyRows(
-        f'INSERT INTO "{table}" ({names})',
-        "(" + ", ".join(["%s"] * len(columns)) + ")",
-        f" ON CONFLICT (url) DO UPDATE SET {updates}",
-        tuple(columns),
-    )
-
-
 def connect(conninfo: str) -> Connection:
     """A new connection in autocommit mode (transactions are explicit: `transaction()`)."""
     return psycopg.connect(conninfo, autocommit=True, row_factory=dict_row)
@@ -180,9 +163,16 @@ class PostgresConnection:
             self._connection = connect(self._conninfo)
         return fn(self._connection)
 
-    async def _write(self, fn: Callable[[Connection], T]) -> T:
+    async def _write(self, fn: Callable[[Connection], T], *, pipelined: bool = False) -> T:
         """Run `fn` in one transaction (rolled back if it fails), after the rows deferred
-        since the last write (see `defer`)."""
+        since the last write (see `defer`).
+
+        `pipelined` (for an `fn` that reads no result back): the deferred rows and `fn`'s
+        statements go to the server together, closed by one Sync, and are answered together
+        (psycopg's pipeline mode), so the write waits for the server once, not once a
+        statement. Statements up to a Sync outside BEGIN are one implicit transaction (the
+        protocol's rule): committed at the Sync if every one succeeded, else rolled back, the
+        rest skipped. An explicit BEGIN/COMMIT would cost psycopg a Sync each."""
         deferred, self._deferred = self._deferred, []
 
         def write(connection: Connection) -> T:
@@ -190,8 +180,13 @@ class PostgresConnection:
                 _write_deferred(connection, deferred)
                 return fn(connection)
 
+        def write_pipelined(connection: Connection) -> T:
+            with connection.pipeline():
+                _write_deferred(connection, deferred)
+                return fn(connection)
+
         try:
-            return await self._run(write)
+            return await self._run(write_pipelined if pipelined else write)
         except BaseException:
             self._deferred[:0] = deferred  # not written: the next write takes them
             raise

@@ -169,7 +169,9 @@ class PostgresLedger(PostgresConnection):
             for failure in failures
         ]
         if rows or self._deferred:
-            await self._write(lambda connection: insert_many(connection, _FAILED, rows))
+            await self._write(
+                lambda connection: insert_many(connection, _FAILED, rows), pipelined=True
+            )
 
     async def newest_position(self) -> int | None:
         per_page = self._per_page

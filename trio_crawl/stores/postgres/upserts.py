@@ -1,23 +1,24 @@
 """Storing a catalogue's items in PostgreSQL: idempotent upserts by url (``INSERT … ON
-CONFLICT``, a batch in one round trip) into the site's record table (`stores.records`), each batch
-marked done in the crawl ledger in the same transaction, so that `done` rows and the stored
-items always agree."""
+CONFLICT``) into the site's record table (`stores.records`), each batch marked done in the crawl
+ledger by the same statement, so that `done` rows and the stored items always agree.
+
+A batch is one statement whatever its size (`save_statement`): its rows travel as one JSON
+parameter that ``json_populate_recordset`` turns into rows of the record table's own type, and
+the rows the upsert returns are the ledger's done rows (a data-modifying ``WITH``). One
+statement is atomic on its own, and one shape of statement is parsed and planned once (psycopg
+prepares it after a few uses); a save is then one round trip, the rows deferred to it included
+(`PostgresConnection._write`)."""
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import RecordTable
-from ..sqlite.upserts import LEDGER_DONE_COLUMNS, latest_per_url_and_position
-from .connection import (
-    Connection,
-    PostgresConnection,
-    Row,
-    insert_many,
-    upsert_statement,
-    utc_timestamp,
-)
+from ..sqlite.upserts import latest_per_url_and_position
+from .connection import Connection, PostgresConnection, Row, utc_timestamp
 
 
 class PostgresUpserts(PostgresConnection):
@@ -40,9 +41,17 @@ class PostgresUpserts(PostgresConnection):
         now = utc_timestamp()
         records = self._records
         flags = [c.name for c in records.columns if c.sql_type == "BOOLEAN"]
-        rows = [_typed(records.row(item, now), flags) for item in winners]
-        done_rows = [_done_row(item, session_id, now) for item in winners]
-        return await self._write(lambda connection: _save(connection, records, rows, done_rows))
+        reals = [c.name for c in records.columns if c.sql_type == "REAL"]
+        rows = [_typed(records.row(item, now), flags, reals) for item in winners]
+        rows.sort(key=lambda row: row["url"])  # two writers lock rows in one order
+        parameters = (_JSON.encode(rows), session_id, now)
+        statement = save_statement(records.name, records.column_names)
+
+        def save(connection: Connection) -> int:
+            connection.execute(statement, parameters)
+            return len(rows)
+
+        return await self._write(save, pipelined=True)
 
     async def count_products(self) -> int:
         """How many items are stored."""
@@ -64,31 +73,40 @@ class PostgresUpserts(PostgresConnection):
         return await self._run(lambda connection: list(connection.execute(query)))
 
 
-def _typed(row: Row, flags: Sequence[str]) -> Row:
-    """`RecordTable.row` keeps booleans as 0/1 (SQLite's way); PostgreSQL has the type."""
+def _typed(row: Row, flags: Sequence[str], reals: Sequence[str]) -> Row:
+    """`RecordTable.row` keeps booleans as 0/1 (SQLite's way); PostgreSQL has the type. JSON
+    has no NaN or infinity: those go as the text PostgreSQL reads them from."""
     for name in flags:
         if row[name] is not None:
             row[name] = bool(row[name])
+    for name in reals:
+        value = row[name]
+        if isinstance(value, float) and not math.isfinite(value):
+            row[name] = str(value)
     return row
 
 
-def _done_row(product: Any, session_id: str | None, now: str) -> Row:
-    ref = product.ref
-    return {
-        "url": ref.url,
-        "item": "product",
-        "page_id": ref.page_id,
-        "index_in_page": ref.index_in_page,
-        "state": "done",
-        "stage": None,
-        "error_kind": None,
-        "last_error": None,
-        "session_id": session_id,
-        "updated_at": now,
-    }
+_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
-def _save(connection: Connection, records: RecordTable, rows: list[Row], done: list[Row]) -> int:
-    insert_many(connection, upsert_statement(records.name, records.column_names), rows)
-    insert_many(connection, upsert_statement("crawl_ledger", LEDGER_DONE_COLUMNS), done)
-    return len(rows)
+@functools.lru_cache(maxsize=64)
+def save_statement(table: str, columns: tuple[str, ...]) -> str:
+    """Upsert by url the rows of a JSON array into `table` (every column but url and created_at
+    updated), in url order, and mark each row written done in the ledger."""
+    updates = ", ".join(
+        f'"{column}" = excluded."{column}"'
+        for column in columns
+        if column not in ("url", "created_at")
+    )
+    return (
+        f'WITH saved AS (INSERT INTO "{table}"'
+        f' SELECT * FROM json_populate_recordset(NULL::"{table}", %s::json) ORDER BY url'
+        f" ON CONFLICT (url) DO UPDATE SET {updates} RETURNING url, page_id, index_in_page)"
+        " INSERT INTO crawl_ledger (url, item, page_id, index_in_page, state, session_id,"
+        " updated_at) SELECT url, 'product', page_id, index_in_page, 'done', %s, %s"
+        " FROM saved ORDER BY url"
+        " ON CONFLICT (url) DO UPDATE SET item = excluded.item, page_id = excluded.page_id,"
+        " index_in_page = excluded.index_in_page, state = 'done', stage = NULL,"
+        " error_kind = NULL, last_error = NULL, session_id = excluded.session_id,"
+        " updated_at = excluded.updated_at"
+    )
