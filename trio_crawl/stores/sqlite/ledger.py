@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
+from ..ledger_rows import failure_rows, listed_rows
 from .connection import ManyRows, SqliteConnection, insert_many, utc_timestamp
 
 
@@ -117,52 +118,14 @@ class SqliteLedger(SqliteConnection):
     async def page_listed(
         self, page: LedgerPage, refs: Sequence[Any], total: int, session_id: str
     ) -> None:
-        now = utc_timestamp()
-        page_row = {
-            "url": page.url,
-            "page": page.page,
-            "total": total,
-            "session_id": session_id,
-            "updated_at": now,
-        }
+        page_row, products = listed_rows(page, refs, total, session_id, utc_timestamp())
         self.defer(_PAGE_LISTED, [page_row])
-        self.defer(
-            _PRODUCT_PENDING,
-            [
-                {
-                    "url": ref.url,
-                    "page": page.page,
-                    "total": total,
-                    "page_id": ref.page_id,
-                    "index_in_page": ref.index_in_page,
-                    "session_id": session_id,
-                    "updated_at": now,
-                }
-                for ref in refs
-            ],
-        )
+        self.defer(_PRODUCT_PENDING, products)
 
     async def record_failures(self, failures: Sequence[LedgerFailure], session_id: str) -> None:
         """Mark the items a run gave up on (and write the list pages read since the last
         write: a session ends with this call)."""
-        now = utc_timestamp()
-        rows = [
-            {
-                "url": failure.url,
-                "item": failure.item,
-                "page": failure.page,
-                "page_id": failure.page_id,
-                "index_in_page": failure.index_in_page,
-                "state": failure.state,
-                "stage": failure.stage,
-                "error_kind": failure.kind,
-                "attempts": failure.attempts,
-                "last_error": failure.last_error,
-                "session_id": session_id,
-                "updated_at": now,
-            }
-            for failure in failures
-        ]
+        rows = failure_rows(failures, session_id, utc_timestamp())
 
         if rows or self._deferred:
             await self._write(lambda connection: connection.executemany(_FAILED, rows))
