@@ -128,3 +128,29 @@ def test_workers_and_redis_go_together(
     assert main(["crawl", "--base-url", "http://127.0.0.1:9", "--db", db, *option]) == 2
     assert "--workers N and --redis URL go together" in capsys.readouterr().err
     assert not Path(db).exists()
+
+
+async def test_crawl_with_workers_exits_1_when_the_store_says_products_are_left(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    """Every worker ends well (exit 0) when the queue is finished, even when some products
+    failed for good: the whole crawl's exit status must say what the store says, not what
+    the workers say."""
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    catalogue = DemoCatalogue(products=PRODUCTS, seed=4)
+    catalogue.break_links([catalogue.serial_at(5)])  # listed, its detail page a 404
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(functools.partial(serve_demo, catalogue))
+            crawled = await _run(
+                _command("crawl", server.base_url, db, redis_url, prefix, config),
+                "--workers", "2",
+            )  # fmt: skip
+            nursery.cancel_scope.cancel()
+    output = crawled.stdout.decode()
+    assert re.findall(r"^w\d: exit 0;", output, re.M) == ["w1: exit 0;", "w2: exit 0;"], output
+    assert re.search(rf"products:\s+{PRODUCTS - 1} of {PRODUCTS} stored", output), output
+    assert crawled.returncode == 1, output[-3000:]

@@ -111,7 +111,9 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
 
 async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
     """Plan, then `args.workers` worker processes on this machine; each worker's tally and
-    the whole crawl's status once at the end. 0 when the plan and every worker succeeded."""
+    the whole crawl's status once at the end. 0 only when the plan and every worker succeeded
+    and the store holds every product of the catalogue: a worker ends well once the queue is
+    finished, even when some of its products failed for good."""
     import sys
 
     import trio
@@ -146,5 +148,6 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
         tally = next((line for line in lines if line.startswith("worker finished")), "")
         print(f"w{number}: exit {done.returncode}; {tally or 'no tally'}", flush=True)
         failed += done.returncode != 0
-    print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
-    return 0 if failed == 0 else 1
+    status_now = read_status(args.db, 10)
+    print("\n".join(status_lines(status_now)), flush=True)
+    return 0 if failed == 0 and status_now.continue_with is None else 1
