@@ -182,7 +182,10 @@ class CataloguePlanner:
         async with trio.open_nursery() as nursery:
             for _ in range(self.list_concurrency):
                 nursery.start_soon(read)
-        return Sweep(shape, pages, failed, self._problem(shape, pages), fingerprints=prints)
+        # The reading again after the batches is compared page by page (`settle`); whether it
+        # contradicts itself is asked of the first reading only, which plans from it.
+        problem = self._problem(shape, pages) if before is None else ""
+        return Sweep(shape, pages, failed, problem, fingerprints=prints)
 
     async def _follow(self, context: PlanContext, first: ListPage) -> Sweep:
         """Every page of a site paginated by links (cursor, "next"): one after the other, each
