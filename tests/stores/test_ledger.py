@@ -394,3 +394,22 @@ async def test_a_version_1_database_is_upgraded_with_its_products_done(tmp_path:
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     check.close()
+
+
+async def test_stored_among_names_only_the_asked_urls_that_are_stored(backend: Backend) -> None:
+    """What a distributed batch asks about its own urls: stored ones, listed or delisted,
+    never a url it did not ask about, nor one merely pending or failed."""
+    old, new, failed = (
+        product(0, i, url=f"https://example.test/csa_product/{name}/")
+        for i, name in enumerate(("old", "new", "failed"))
+    )
+    others = page(1)
+    async with backend.open() as store:
+        await store.save_done([old, new, *others], "s1")
+        await store.relist([Listed(new.url, 0, 1, new.ref.id)], True, "s1")  # old delisted
+        await store.record_failures([failure(failed.url)], "s1")
+        asked = [old.url, new.url, failed.url, "https://example.test/csa_product/never/"]
+        assert await store.stored_among(asked) == {old.url, new.url}
+        assert await store.stored_among([]) == frozenset()
+        many = [f"https://example.test/csa_product/x{i}/" for i in range(1200)]
+        assert await store.stored_among([*many, others[3].url]) == {others[3].url}

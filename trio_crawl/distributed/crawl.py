@@ -46,7 +46,9 @@ def encode_job(job: PageJob) -> dict[str, Any]:
         "last_page": job.shape.last_page,
         "on_last": job.shape.on_last,
         "only": None if only is None else sorted(only),
-        "stored": sorted(job.stored),
+        # A job that names its urls needs no list of what not to fetch (the worker asks the
+        # ledger about those urls); only a page the planner could not read carries it.
+        "stored": sorted(job.stored) if only is None else [],
         "held": sorted(job.held),
     }
 
@@ -111,8 +113,9 @@ def batch_runner(
     ledger: Ledger = store
 
     async def run_batch(taken: Taken) -> bool:
-        stored = (await ledger.view()).stored
-        jobs: Sequence[PageJob] = [decode_job(item, stored) for item in taken.items]
+        jobs: Sequence[PageJob] = [
+            decode_job(item, stored) for item, stored in await _stored_now(ledger, taken.items)
+        ]
 
         def route(_planner: Planner) -> Planner:
             async def these(context: PlanContext) -> Plan:
@@ -127,6 +130,19 @@ def batch_runner(
         return summary.status in SETTLED
 
     return run_batch
+
+
+async def _stored_now(
+    ledger: Ledger, items: Sequence[dict[str, Any]]
+) -> list[tuple[dict[str, Any], frozenset[str]]]:
+    """Each job of a batch with the urls of it stored by now. The ledger is asked about the
+    batch's own urls, so a batch costs the same on a catalogue of any size; a page the planner
+    could not read names no urls, and only for such a page is every stored url read."""
+    named = [url for item in items if item["only"] is not None for url in item["only"]]
+    stored = await ledger.stored_among(named) if named else frozenset()
+    if any(item["only"] is None for item in items):
+        stored |= (await ledger.view()).stored
+    return [(item, stored) for item in items]
 
 
 async def work(

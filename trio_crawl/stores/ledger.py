@@ -8,7 +8,7 @@ session touched it last; the planner crawls whatever is not done.
 
 A product is ``done`` exactly when it is stored: `save_done` stores it and marks it in one step
 (the SQLite store does both in one transaction, so no kill can come between them). A ledger
-shared by many workers (say, on Redis) implements the same six calls; the stages do not change.
+shared by many workers (say, on Redis) implements the same seven calls; the stages do not change.
 """
 
 from __future__ import annotations
@@ -99,6 +99,11 @@ class Relisting:
 class Ledger(Protocol):
     async def view(self) -> LedgerView:
         """The shape last seen and every done product."""
+        ...
+
+    async def stored_among(self, urls: Iterable[str]) -> frozenset[str]:
+        """Which of `urls` are stored (listed or delisted): what a batch of a distributed crawl
+        must not fetch again, asked about its own urls rather than the whole catalogue."""
         ...
 
     async def open_shape(

@@ -44,6 +44,20 @@ class PostgresLedger(PostgresConnection):
 
         return await self._run(query)
 
+    async def stored_among(self, urls: Iterable[str]) -> frozenset[str]:
+        wanted = list(dict.fromkeys(urls))
+        table = self._table
+
+        def query(connection: Connection) -> frozenset[str]:
+            found = connection.execute(
+                f'SELECT l.url FROM crawl_ledger AS l JOIN "{table}" AS s ON s.url = l.url'
+                " WHERE l.item = 'product' AND l.state = 'done' AND l.url = ANY(%s)",
+                (wanted,),
+            )
+            return frozenset(row["url"] for row in found)
+
+        return await self._run(query)
+
     async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one

@@ -42,6 +42,28 @@ class SqliteLedger(SqliteConnection):
 
         return await self._run(query)
 
+    async def stored_among(self, urls: Iterable[str]) -> frozenset[str]:
+        wanted = list(dict.fromkeys(urls))
+        table = self._table
+
+        def query(connection: sqlite3.Connection) -> frozenset[str]:
+            stored: set[str] = set()
+            # A slice at a time: SQLite bounds the parameters of one statement.
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                stored.update(
+                    url
+                    for (url,) in connection.execute(
+                        f'SELECT l.url FROM crawl_ledger AS l JOIN "{table}" AS s ON s.url = l.url'
+                        f" WHERE l.item = 'product' AND l.state = 'done' AND l.url IN ({marks})",
+                        chunk,
+                    )
+                )
+            return frozenset(stored)
+
+        return await self._run(query)
+
     async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one

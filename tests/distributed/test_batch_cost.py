@@ -1,0 +1,64 @@
+"""A distributed batch asks the ledger about its own urls, not about the whole catalogue:
+`ledger.view()` (every stored url) is read by planning only, never once a batch."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import trio
+
+from trio_crawl.demo import DemoCatalogue, serve_demo
+from trio_crawl.distributed.client import connect
+from trio_crawl.distributed.crawl import plan_crawl, work
+from trio_crawl.distributed.queue import WorkQueue
+from trio_crawl.sites import MatterCatalogue
+from trio_crawl.stores import open_store
+
+from .crawl_config import distributed_config
+
+PRODUCTS = 48  # 4 list pages, 4 batches
+
+
+async def test_batches_ask_the_ledger_about_their_urls_not_every_stored_url(
+    pg_url: str, redis_target: tuple[str, str]
+) -> None:
+    redis_url, prefix = redis_target
+    config = distributed_config()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=1))
+            )
+            site = MatterCatalogue(base_url=server.base_url)
+            async with connect(redis_url) as client, open_store(pg_url, per_page=12) as store:
+                queue = WorkQueue(client, prefix)
+                planned = await plan_crawl(config, site=site, store=store, queue=queue)
+                assert planned.batches == PRODUCTS // 12
+                views: list[Any] = []
+                asked: list[int] = []
+                whole_view = store.view
+                among = getattr(store, "stored_among", None)  # the old code had none
+
+                async def counted_view() -> Any:
+                    views.append(1)
+                    return await whole_view()
+
+                async def counted_among(urls: Any) -> frozenset[str]:
+                    urls = list(urls)
+                    asked.append(len(urls))
+                    assert among is not None
+                    found: frozenset[str] = await among(urls)
+                    return found
+
+                store.view = counted_view  # type: ignore[method-assign]
+                if among is not None:
+                    store.stored_among = counted_among  # type: ignore[method-assign]
+                tally = await work(
+                    config, site=site, store=store, queue=queue, consumer="w", lease_ms=60_000
+                )
+                assert await store.count_products() == PRODUCTS
+            nursery.cancel_scope.cancel()
+    assert tally.acknowledged == PRODUCTS // 12
+    assert views == []
+    assert asked == [12] * (PRODUCTS // 12)  # each batch: its own page's urls
