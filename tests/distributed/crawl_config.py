@@ -9,11 +9,11 @@ from trio_crawl import CrawlConfig
 QUICK_RETRY = {"base_delay_ms": 10, "max_delay_ms": 50, "jitter_ms": 0}
 
 
-def distributed_config() -> CrawlConfig:
+def distributed_config(strategy: str = "full") -> CrawlConfig:
     return CrawlConfig.from_dict(
         {
             "crawl": {
-                "strategy": "full",
+                "strategy": strategy,
                 "batch_size": 1,
                 "page_range_limit": 1000,
                 "request_timeout_secs": 10,

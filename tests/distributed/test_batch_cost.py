@@ -54,11 +54,13 @@ async def test_batches_ask_the_ledger_about_their_urls_not_every_stored_url(
                 store.view = counted_view  # type: ignore[method-assign]
                 if among is not None:
                     store.stored_among = counted_among  # type: ignore[method-assign]
-                tally = await work(
+                worked = await work(
                     config, site=site, store=store, queue=queue, consumer="w", lease_ms=60_000
                 )
                 assert await store.count_products() == PRODUCTS
             nursery.cancel_scope.cancel()
-    assert tally.acknowledged == PRODUCTS // 12
+    assert worked.tally.acknowledged == PRODUCTS // 12
     assert views == []
-    assert asked == [12] * (PRODUCTS // 12)  # each batch: its own page's urls
+    # Each batch asks about its own page's urls; the end of the crawl (its summary) once
+    # about every url of the plan.
+    assert asked == [12] * (PRODUCTS // 12) + [PRODUCTS]

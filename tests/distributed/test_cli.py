@@ -85,8 +85,8 @@ async def test_plan_and_workers_from_the_command_line(
     output = late.stdout.decode()
     assert late.returncode == 0, output
     assert "worker finished: consumer late, taken 0" in output
-    # The whole crawl's status, as the store holds it: every worker's products.
-    assert re.search(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output), output
+    # The whole crawl's summary: every worker's products.
+    assert re.search(rf"\) completed: {PRODUCTS} of {PRODUCTS} planned products stored", output)
 
 
 async def test_crawl_with_workers_plans_runs_them_and_prints_one_status(
@@ -113,7 +113,8 @@ async def test_crawl_with_workers_plans_runs_them_and_prints_one_status(
     )
     assert sorted(number for number, _ in tallies) == ["1", "2"], output
     assert sum(int(taken) for _, taken in tallies) == PRODUCTS // 12
-    assert len(re.findall(rf"products:\s+{PRODUCTS} of {PRODUCTS} stored", output)) == 1, output
+    whole = rf"\) completed: {PRODUCTS} of {PRODUCTS} planned products stored, 0 failed"
+    assert len(re.findall(whole, output)) == 1, output
     _, rows = _select(db, "SELECT COUNT(*) FROM matter")
     assert rows == [(PRODUCTS,)]
 
@@ -152,5 +153,11 @@ async def test_crawl_with_workers_exits_1_when_the_store_says_products_are_left(
             nursery.cancel_scope.cancel()
     output = crawled.stdout.decode()
     assert re.findall(r"^w\d: exit 0;", output, re.M) == ["w1: exit 0;", "w2: exit 0;"], output
-    assert re.search(rf"products:\s+{PRODUCTS - 1} of {PRODUCTS} stored", output), output
+    # The summary accounts for every product of the plan: stored + failed for good = planned.
+    assert re.search(
+        rf"\) partial: {PRODUCTS - 1} of {PRODUCTS} planned products stored, 1 failed for good,"
+        " 0 unaccounted",
+        output,
+    ), output
+    assert re.search(r"failed: \S+/csa_product/\S+ \(product_details client_error", output), output
     assert crawled.returncode == 1, output[-3000:]

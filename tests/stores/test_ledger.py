@@ -413,3 +413,24 @@ async def test_stored_among_names_only_the_asked_urls_that_are_stored(backend: B
         assert await store.stored_among([]) == frozenset()
         many = [f"https://example.test/csa_product/x{i}/" for i in range(1200)]
         assert await store.stored_among([*many, others[3].url]) == {others[3].url}
+
+
+async def test_failed_among_gives_the_asked_items_failed_for_good_with_their_reasons(
+    backend: Backend,
+) -> None:
+    dead, gone, done = (f"https://example.test/csa_product/{n}/" for n in ("dead", "gone", "ok"))
+    async with backend.open() as store:
+        await store.save_done([product(0, 0, url=done)], "s1")
+        await store.record_failures(
+            [
+                failure(dead, kind="client_error", attempts=1, last_error="404 Not Found"),
+                failure(gone, state="cancelled"),
+                failure(done),  # a done item stays done
+            ],
+            "s1",
+        )
+        found = await store.failed_among([dead, gone, done, "https://example.test/never/"])
+        assert await store.failed_among([]) == []
+    assert [(f.url, f.kind, f.attempts, f.last_error, f.stage) for f in found] == [
+        (dead, "client_error", 1, "404 Not Found", "product_details")
+    ]

@@ -229,4 +229,8 @@ def _status(args: argparse.Namespace) -> int:
 
     status = read_status(args.db, None if args.failures else 10)
     print(json.dumps(status.to_dict(), indent=2) if args.json else "\n".join(status_lines(status)))
+    if args.redis:
+        from .distributed import distributed_status
+
+        print("\n".join(trio.run(distributed_status, args.redis, args.queue)))
     return 0

@@ -62,6 +62,8 @@ def add_commands(
 
 
 async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
+    """0 when the plan is in the queue, or when nothing was planned because the crawl is
+    planned already (the message says so); 1 when planning failed."""
     from ..distributed.client import connect
     from ..distributed.crawl import plan_crawl
     from ..distributed.queue import WorkQueue
@@ -75,9 +77,13 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
         planned = await plan_crawl(
             config, site=site, store=store, queue=WorkQueue(client, args.queue)
         )
+    if planned.refused:
+        print(f"plan: {planned.refused}", flush=True)
+        return 0
     summary = planned.summary
     assert summary is not None
-    print(f"plan {summary.status}: {summary.note or summary.reason}", flush=True)
+    number = "" if planned.round is None else f" (round {planned.round.round})"
+    print(f"plan{number} {summary.status}: {summary.note or summary.reason}", flush=True)
     return 0 if summary.status == "completed" else 1
 
 
@@ -85,8 +91,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     from ..distributed.client import connect
     from ..distributed.crawl import work
     from ..distributed.queue import WorkQueue
-    from ..stores import RecordTable, open_store, read_status
-    from ..ui.status_text import status_lines
+    from ..stores import RecordTable, open_store
 
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     records = RecordTable.for_site(site)
@@ -94,7 +99,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
         connect(args.redis) as client,
         open_store(args.db, per_page=site.per_page, records=records) as store,
     ):
-        tally = await work(
+        worked = await work(
             config,
             site=site,
             store=store,
@@ -102,24 +107,27 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             consumer=name,
             lease_ms=int(args.lease_secs * 1000),
         )
-    fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(tally).items())
+    fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(worked.tally).items())
     print(f"worker finished: {fields}", flush=True)
-    # The whole crawl, as the store holds it: every worker's items.
-    print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+    # The whole crawl: every worker's counts and every failed item.
+    print("\n".join(worked.summary.lines()), flush=True)
     return 0
 
 
 async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
     """Plan, then `args.workers` worker processes on this machine; each worker's tally and
-    the whole crawl's status once at the end. 0 only when the plan and every worker succeeded
-    and the store holds every product of the catalogue: a worker ends well once the queue is
-    finished, even when some of its products failed for good."""
+    the whole crawl's summary once at the end. 0 only when the plan and every worker succeeded
+    and the whole crawl completed: a worker ends well once the queue is finished, even when
+    some of its products failed for good. A crawl planned already and not finished is not
+    planned again: the workers finish it."""
     import sys
 
     import trio
 
+    from ..distributed.client import connect
+    from ..distributed.queue import WorkQueue
+    from ..distributed.summary import stored_summary
     from ..stores import read_status
-    from ..ui.status_text import status_lines
 
     status = await run_plan(args, config, site)
     if status != 0:
@@ -148,6 +156,56 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
         tally = next((line for line in lines if line.startswith("worker finished")), "")
         print(f"w{number}: exit {done.returncode}; {tally or 'no tally'}", flush=True)
         failed += done.returncode != 0
-    status_now = read_status(args.db, 10)
-    print("\n".join(status_lines(status_now)), flush=True)
-    return 0 if failed == 0 and status_now.continue_with is None else 1
+    async with connect(args.redis) as client:
+        whole = await stored_summary(WorkQueue(client, args.queue))
+    if whole is None:
+        print("no summary of the whole crawl: no worker concluded it", flush=True)
+    else:
+        print("\n".join(whole.lines()), flush=True)
+    left = read_status(args.db, 10).continue_with
+    done_well = whole is not None and whole.status == "completed"
+    return 0 if failed == 0 and done_well and left is None else 1
+
+
+def add_status_options(status: argparse.ArgumentParser) -> None:
+    """`status --redis URL --queue Q`: the distributed crawl's round, summary and workers."""
+    status.add_argument("--redis", help="redis://host:port/db: also show a distributed crawl")
+    status.add_argument(
+        "--queue", default=DEFAULT_QUEUE, help=f"the crawl's Redis key prefix ({DEFAULT_QUEUE})"
+    )
+
+
+async def distributed_status(redis_url: str, prefix: str) -> list[str]:
+    """The distributed crawl `prefix` as `status` prints it: its round and progress, the whole
+    crawl's summary once it is finished, and every worker that beats (or went silent)."""
+    from ..distributed.client import connect
+    from ..distributed.heartbeat import workers_seen
+    from ..distributed.queue import WorkQueue
+    from ..distributed.rounds import current_round
+    from ..distributed.summary import stored_summary
+
+    async with connect(redis_url) as client:
+        queue = WorkQueue(client, prefix)
+        crawl = await current_round(queue)
+        if crawl is None:
+            return [f"distributed crawl {prefix!r}: not planned yet"]
+        progress = await queue.progress()
+        whole = await stored_summary(queue)
+        seen = await workers_seen(queue)
+    lines = [
+        f"distributed crawl {prefix!r}: crawl {crawl.id}, round {crawl.round},"
+        + (
+            f" planned {crawl.planned_at}: {crawl.batches} batches, {crawl.products} products"
+            if progress.planned
+            else " planning"
+        )
+    ]
+    if whole is not None:
+        lines += whole.lines()
+    elif progress.planned:
+        state = "finished, concluding" if progress.finished else "running"
+        lines.append(f"  {state}: {progress.pending} batches in workers' hands")
+    lost = sum(1 for worker in seen if worker.lost)
+    lines.append(f"  workers: {len(seen) - lost} live, {lost} lost")
+    lines += [worker.line() for worker in seen]
+    return lines

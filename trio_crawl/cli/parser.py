@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
     _add_web_options(crawl)
 
-    from .distributed import add_commands, add_crawl_options
+    from .distributed import add_commands, add_crawl_options, add_status_options
 
     add_crawl_options(crawl, positive_int)
     add_commands(commands, common, base_url, DB_HELP)
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--failures", action="store_true", help="list every failed item (the first 10 otherwise)"
     )
+    add_status_options(status)
 
     web = commands.add_parser(
         "web", parents=[common], help="serve the status of a database as a web page"

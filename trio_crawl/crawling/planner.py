@@ -101,6 +101,8 @@ class CataloguePlanner:
         self.lists = lists
         self.shape: CatalogueShape | None = None
         self.relisting = Relisting()
+        self.swept: Sweep | None = None
+        """The reading the last plan was made from (a distributed plan records it in Redis)."""
 
     def _fetcher(
         self,
@@ -254,7 +256,7 @@ class CataloguePlanner:
                 " run again",
             )
         shape = sweep.shape
-        self.shape = shape
+        self.shape, self.swept = shape, sweep
         per_page = self.site.per_page
         stored: frozenset[str] = frozenset()
         held: frozenset[int] = frozenset()

@@ -12,14 +12,22 @@ what that worker did not store (dedup through the ledger, not the queue).
 A batch is settled, and acknowledged, when its session ended `completed` or `partial`: its
 items are then done or recorded as failed for good in the ledger. A session stopped, timed
 out or failed leaves its batch pending for the lease.
+
+Every session of a round runs under the round's crawl id, carried by each job (`rounds`,
+`run_part`); a worker beats while it works (`heartbeat`), reports each batch's counts
+(`summary.record_batch`), and once the queue is finished reads, or makes, the whole crawl's
+summary (`ending.conclude`, which runs the settle check of `settle`).
 """
 
 from __future__ import annotations
 
+import datetime
+import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
+import trio
 
 from ..api import open_session
 from ..config.model import CrawlConfig
@@ -29,14 +37,20 @@ from ..engine.planning import Plan, PlanContext, Planner, as_plan
 from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
 from ..stores.ledger import Ledger
-from ..stores.protocol import Store
+from ..stores.protocol import RunHeartbeat, Store
+from .ending import conclude
+from .heartbeat import HEARTBEAT_SECS, WorkerState, keep_beating, leave
 from .queue import Taken, WorkQueue
+from .rounds import CrawlRound, PlanRefused, planning, record_plan
+from .run_part import CrawlPart
+from .settle import record_listing, recorded_sweep, settle_route
+from .summary import CrawlSummary, record_batch
 from .worker import WorkerTally, run_worker
 
 SETTLED = frozenset({"completed", "partial"})
 
 
-def encode_job(job: PageJob) -> dict[str, Any]:
+def encode_job(job: PageJob, crawl_id: str = "") -> dict[str, Any]:
     only = job.only
     if job.refs is not None:
         only = frozenset(str(ref.url) for ref in job.refs)
@@ -50,6 +64,7 @@ def encode_job(job: PageJob) -> dict[str, Any]:
         # ledger about those urls); only a page the planner could not read carries it.
         "stored": sorted(job.stored) if only is None else [],
         "held": sorted(job.held),
+        "crawl": crawl_id,
     }
 
 
@@ -70,34 +85,57 @@ def decode_job(data: dict[str, Any], stored: frozenset[str]) -> PageJob:
 
 @attrs.define
 class Planned:
-    """What the planning session put in the queue."""
+    """What the planning session put in the queue; `refused` says why it planned nothing."""
 
     summary: SessionSummary | None = None
     batches: int = 0
     items: int = 0
+    round: CrawlRound | None = None
+    refused: str = ""
 
 
 async def plan_crawl(
     config: CrawlConfig, *, site: Site[Any], store: Store, queue: WorkQueue
 ) -> Planned:
     """Plan the crawl once and put its batches in `queue`, then mark planning done. A plan
-    that fails marks nothing: workers keep waiting for a `plan` that succeeds."""
+    that fails marks nothing: workers keep waiting for a `plan` that succeeds. A crawl planned
+    and not finished is not planned again (`refused` says so); a finished one is planned
+    again as a new round over what the store does not hold (`rounds`)."""
     planned = Planned()
+    try:
+        async with planning(queue) as this:
+            planned.round = this
 
-    def route(planner: Planner) -> Planner:
-        async def enqueue(context: PlanContext) -> Plan:
-            plan = as_plan(await planner(context))
-            batches = [[encode_job(job) for job in batch] for batch in plan.batches]
-            await queue.enqueue(batches)
-            await queue.mark_planned()
-            planned.batches, planned.items = len(batches), plan.items
-            note = f"{len(batches)} batches of {plan.items} list pages enqueued for the workers"
-            return Plan((), note="; ".join(n for n in (note, plan.note) if n))
+            def route(planner: Planner) -> Planner:
+                async def enqueue(context: PlanContext) -> Plan:
+                    plan = as_plan(await planner(context))
+                    batches = [[encode_job(job, this.id) for job in b] for b in plan.batches]
+                    swept = getattr(planner, "swept", None)
+                    if swept is not None:
+                        await record_listing(queue, swept)
+                    await queue.enqueue(batches)
+                    done = attrs.evolve(
+                        this,
+                        planned_at=datetime.datetime.now(datetime.UTC).isoformat("T", "seconds"),
+                        batches=len(batches),
+                        pages=plan.items,
+                        products=plan.expected.get("products_saved", 0),
+                    )
+                    await record_plan(queue, done)
+                    await queue.mark_planned()
+                    planned.batches, planned.items, planned.round = len(batches), plan.items, done
+                    note = f"{len(batches)} batches of {plan.items} list pages enqueued"
+                    return Plan((), note="; ".join(n for n in (note, plan.note) if n))
 
-        return enqueue
+                return enqueue
 
-    async with open_session(config, site=site, store=store, route_plan=route) as session:
-        planned.summary = await session.wait()
+            part = cast(Store, CrawlPart(store, planning=True))
+            async with open_session(
+                config, site=site, store=part, session_id=this.id, route_plan=route
+            ) as session:
+                planned.summary = await session.wait()
+    except PlanRefused as refused:
+        planned.refused = str(refused)
     return planned
 
 
@@ -106,16 +144,21 @@ def batch_runner(
     site: Site[Any],
     store: Store,
     summaries: list[SessionSummary] | None = None,
+    report: Callable[[Taken, SessionSummary, int], Awaitable[None]] | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
-    """Runs a taken batch in a session of its own; True once the ledger holds its outcome."""
+    """Runs a taken batch in a session of its own; True once the ledger holds its outcome.
+    `report` hears of each batch's summary and how many of its products were stored before
+    it began."""
     if not isinstance(store, Ledger):
         raise TypeError(f"a distributed crawl needs a store with a ledger, not {store!r}")
     ledger: Ledger = store
+    part = cast(Store, CrawlPart(store))
 
     async def run_batch(taken: Taken) -> bool:
-        jobs: Sequence[PageJob] = [
-            decode_job(item, stored) for item, stored in await _stored_now(ledger, taken.items)
-        ]
+        found = await _stored_now(ledger, taken.items)
+        jobs: Sequence[PageJob] = [decode_job(item, stored) for item, stored in found]
+        skipped = sum(len(stored & set(item["only"] or ())) for item, stored in found)
+        crawl_id = next((str(item.get("crawl") or "") for item in taken.items), "")
 
         def route(_planner: Planner) -> Planner:
             async def these(context: PlanContext) -> Plan:
@@ -123,10 +166,14 @@ def batch_runner(
 
             return these
 
-        async with open_session(config, site=site, store=store, route_plan=route) as session:
+        async with open_session(
+            config, site=site, store=part, session_id=crawl_id or None, route_plan=route
+        ) as session:
             summary = await session.wait()
         if summaries is not None:
             summaries.append(summary)
+        if report is not None:
+            await report(taken, summary, skipped)
         return summary.status in SETTLED
 
     return run_batch
@@ -145,6 +192,14 @@ async def _stored_now(
     return [(item, stored) for item in items]
 
 
+@attrs.frozen
+class Worked:
+    """What a worker did, and the whole crawl's summary once it was finished."""
+
+    tally: WorkerTally
+    summary: CrawlSummary
+
+
 async def work(
     config: CrawlConfig,
     *,
@@ -155,7 +210,64 @@ async def work(
     lease_ms: int,
     block_ms: int = 1000,
     summaries: list[SessionSummary] | None = None,
-) -> WorkerTally:
-    """Take and run the crawl's batches as `consumer` until the crawl is finished."""
-    run_batch = batch_runner(config, site, store, summaries)
-    return await run_worker(queue, consumer, run_batch, lease_ms=lease_ms, block_ms=block_ms)
+    beat_secs: float = HEARTBEAT_SECS,
+) -> Worked:
+    """Take and run the crawl's batches as `consumer` until the crawl is finished, beating
+    all the while; then the whole crawl's summary (concluding the crawl if no one has)."""
+    state = WorkerState(consumer, lease_ms / 1000)
+    crawl_ids: set[str] = set()
+
+    async def report(taken: Taken, summary: SessionSummary, skipped: int) -> None:
+        counts = {
+            "batches": 1,
+            "reclaimed": int(taken.reclaimed),
+            "pages_ok": summary.pages_ok,
+            "pages_failed": summary.pages_failed,
+            "products_saved": summary.products_saved,
+            "products_failed": summary.products_failed,
+            "products_skipped": skipped,
+        }
+        for name, value in counts.items():
+            state.counts[name] = state.counts.get(name, 0) + value
+        crawl_ids.update(str(item.get("crawl") or "") for item in taken.items)
+        await record_batch(queue, consumer, counts)
+
+    async def also_beat() -> None:
+        # The crawl's one run row stays `running` while any worker works on it.
+        if isinstance(store, RunHeartbeat):
+            for crawl_id in crawl_ids - {""}:
+                await store.heartbeat(crawl_id)
+
+    run_batch = batch_runner(config, site, store, summaries, report)
+
+    async def holding(taken: Taken) -> bool:
+        state.batch = taken.id
+        try:
+            return await run_batch(taken)
+        finally:
+            state.batch = None
+
+    async def settle(crawl: CrawlRound) -> str:
+        before = await recorded_sweep(queue)
+        if before is None:
+            return "the plan recorded no reading of the catalogue to compare with"
+        route = settle_route(before, crawl.products > 0)
+        part = cast(Store, CrawlPart(store))
+        async with open_session(
+            config, site=site, store=part, session_id=crawl.id, route_plan=route
+        ) as session:
+            checked = await session.wait()
+        if checked.status in SETTLED:
+            return checked.reason
+        return f"the settle check ended {checked.status}: {checked.reason}"
+
+    assert isinstance(store, Ledger)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(
+            functools.partial(keep_beating, queue, state, every_secs=beat_secs, also=also_beat)
+        )
+        tally = await run_worker(queue, consumer, holding, lease_ms=lease_ms, block_ms=block_ms)
+        whole = await conclude(queue, store, store, consumer, settle)
+        nursery.cancel_scope.cancel()
+    await leave(queue, consumer)
+    return Worked(tally, whole)

@@ -77,6 +77,10 @@ class WorkQueue:
             await self.client.xgroup_create(self.stream, GROUP, "0", mkstream=True)
         self._group_ready = True
 
+    def forget_group(self) -> None:
+        """The stream was dropped (a new round): create its group again before using it."""
+        self._group_ready = False
+
     async def enqueue(self, batches: Sequence[Sequence[Any]]) -> list[str]:
         """Append one entry a batch; their ids, in order."""
         await self.ensure_group()

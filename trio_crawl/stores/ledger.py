@@ -8,7 +8,7 @@ session touched it last; the planner crawls whatever is not done.
 
 A product is ``done`` exactly when it is stored: `save_done` stores it and marks it in one step
 (the SQLite store does both in one transaction, so no kill can come between them). A ledger
-shared by many workers (say, on Redis) implements the same seven calls; the stages do not change.
+shared by many workers (say, on Redis) implements the same eight calls; the stages do not change.
 """
 
 from __future__ import annotations
@@ -104,6 +104,11 @@ class Ledger(Protocol):
     async def stored_among(self, urls: Iterable[str]) -> frozenset[str]:
         """Which of `urls` are stored (listed or delisted): what a batch of a distributed crawl
         must not fetch again, asked about its own urls rather than the whole catalogue."""
+        ...
+
+    async def failed_among(self, urls: Iterable[str]) -> list[LedgerFailure]:
+        """The items of `urls` given up on for good, with their reasons: the failed items of a
+        distributed crawl's summary, asked about the urls it planned."""
         ...
 
     async def open_shape(

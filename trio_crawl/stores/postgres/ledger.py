@@ -58,6 +58,18 @@ class PostgresLedger(PostgresConnection):
 
         return await self._run(query)
 
+    async def failed_among(self, urls: Iterable[str]) -> list[LedgerFailure]:
+        wanted = list(dict.fromkeys(urls))
+
+        def query(connection: Connection) -> list[LedgerFailure]:
+            found = connection.execute(
+                f"{_FAILED_AMONG} AND url = ANY(%s) ORDER BY url",
+                (wanted,),
+            )
+            return [LedgerFailure(**row) for row in found]
+
+        return await self._run(query)
+
     async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one
@@ -243,3 +255,10 @@ _FAILED = ManyRows(
         "attempts", "last_error", "session_id", "updated_at",
     ),
 )  # fmt: skip
+
+
+_FAILED_AMONG = (
+    "SELECT url, item, state, COALESCE(stage, '') AS stage, COALESCE(error_kind, state) AS kind,"
+    " attempts, COALESCE(last_error, '') AS last_error, page, page_id, index_in_page"
+    " FROM crawl_ledger WHERE state = 'failed'"
+)

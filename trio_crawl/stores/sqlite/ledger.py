@@ -64,6 +64,24 @@ class SqliteLedger(SqliteConnection):
 
         return await self._run(query)
 
+    async def failed_among(self, urls: Iterable[str]) -> list[LedgerFailure]:
+        wanted = list(dict.fromkeys(urls))
+
+        def query(connection: sqlite3.Connection) -> list[LedgerFailure]:
+            found: list[LedgerFailure] = []
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                found.extend(
+                    LedgerFailure(*row)
+                    for row in connection.execute(
+                        f"{_FAILED_AMONG} AND url IN ({marks}) ORDER BY url", chunk
+                    )
+                )
+            return found
+
+        return await self._run(query)
+
     async def relist(self, listing: Iterable[Listed], complete: bool, session_id: str) -> Relisting:
         """Give every stored product in `listing` the position the listing shows it at, and
         (with a `complete` listing) mark every other stored product delisted, in one
@@ -263,4 +281,11 @@ _FAILED = (
     " index_in_page = COALESCE(excluded.index_in_page, crawl_ledger.index_in_page)"
     # A stored product stays done; a list page that failed when read again did fail.
     " WHERE crawl_ledger.state <> 'done' OR excluded.item = 'page'"
+)
+
+
+_FAILED_AMONG = (
+    "SELECT url, item, state, COALESCE(stage, '') AS stage, COALESCE(error_kind, state) AS kind,"
+    " attempts, COALESCE(last_error, '') AS last_error, page, page_id, index_in_page"
+    " FROM crawl_ledger WHERE state = 'failed'"
 )
