@@ -117,6 +117,9 @@ async def test_crawl_with_workers_plans_runs_them_and_prints_one_status(
     assert len(re.findall(whole, output)) == 1, output
     _, rows = _select(db, "SELECT COUNT(*) FROM matter")
     assert rows == [(PRODUCTS,)]
+    # One crawl, one run row (not one for the plan and one for each batch).
+    _, rows = _select(db, "SELECT status, products_saved, products_failed FROM crawl_runs")
+    assert rows == [("completed", PRODUCTS, 0)]
 
 
 @pytest.mark.parametrize("option", [["--workers", "2"], ["--redis", "redis://127.0.0.1:1/0"]])
@@ -161,3 +164,87 @@ async def test_crawl_with_workers_exits_1_when_the_store_says_products_are_left(
     ), output
     assert re.search(r"failed: \S+/csa_product/\S+ \(product_details client_error", output), output
     assert crawled.returncode == 1, output[-3000:]
+
+
+def _status(db: str, redis_url: str, prefix: str) -> list[str]:
+    return [
+        sys.executable, "-m", "trio_crawl", "status", "--db", db, "--redis", redis_url,
+        "--queue", prefix,
+    ]  # fmt: skip
+
+
+async def test_plan_twice_enqueues_once_and_status_shows_the_crawl_and_its_workers(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    """A second `plan` of a crawl planned and not finished enqueues nothing; `status` shows
+    the crawl's progress and every worker that beats, live or silent past its lease; once the
+    workers are done, one summary, one run row."""
+    import time
+
+    from trio_crawl.distributed.client import connect
+    from trio_crawl.distributed.heartbeat import WorkerState, beat
+    from trio_crawl.distributed.queue import WorkQueue
+
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery, connect(redis_url) as client:
+            queue = WorkQueue(client, prefix)
+            server = await nursery.start(
+                functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=9))
+            )
+            plan = _command("plan", server.base_url, db, redis_url, prefix, config)
+            first, second = await _run(plan), await _run(plan)
+            entries = (await queue.progress()).entries
+            # Two workers' beats as a worker writes them: one just now, one two minutes ago.
+            await beat(queue, WorkerState("alive", 60.0), time.time())
+            await beat(queue, WorkerState("silent", 60.0), time.time() - 120)
+            during = await _run(_status(db, redis_url, prefix))
+            await client.delete([f"{prefix}:workers"])
+            worker = _command("worker", server.base_url, db, redis_url, prefix, config)
+            finished = await _run(worker, "--name", "only")
+            after = await _run(_status(db, redis_url, prefix))
+            nursery.cancel_scope.cancel()
+    assert first.returncode == 0, first.stdout.decode()
+    assert second.returncode == 0, second.stdout.decode()
+    assert "planned and not finished" in second.stdout.decode()
+    assert entries == PRODUCTS // 12  # not twice as many
+    shown = during.stdout.decode()
+    assert during.returncode == 0, shown
+    assert "running: 0 batches in workers' hands" in shown, shown
+    assert "workers: 1 live, 1 lost" in shown, shown
+    assert re.search(r"alive on \S+ pid \d+: live, last beat \d+\.\d s ago", shown), shown
+    assert re.search(r"silent on \S+ pid \d+: LOST \(silent past its lease\)", shown), shown
+    assert finished.returncode == 0, finished.stdout.decode()
+    shown = after.stdout.decode()
+    assert re.search(rf"\) completed: {PRODUCTS} of {PRODUCTS} planned products stored", shown)
+    assert "workers: 0 live, 0 lost" in shown, shown  # the worker left cleanly
+    _, rows = _select(db, "SELECT status, products_saved FROM crawl_runs")
+    assert rows == [("completed", PRODUCTS)]  # one crawl, one run row
+
+
+async def test_an_item_inserted_after_plan_keeps_the_crawl_from_completed(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    redis_url, prefix = redis_target
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = pg_server.new_database()
+    catalogue = DemoCatalogue(products=PRODUCTS, seed=10)
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(functools.partial(serve_demo, catalogue))
+            planned = await _run(_command("plan", server.base_url, db, redis_url, prefix, config))
+            catalogue.insert(25)  # the catalogue moves under the crawl
+            worker = _command("worker", server.base_url, db, redis_url, prefix, config)
+            worked = await _run(worker, "--name", "w")
+            nursery.cancel_scope.cancel()
+    assert planned.returncode == 0, planned.stdout.decode()
+    output = worked.stdout.decode()
+    assert worked.returncode == 0, output
+    assert re.search(r"\) partial: ", output), output
+    assert "settle: the catalogue changed during the crawl" in output, output
+    _, rows = _select(db, "SELECT status FROM crawl_runs")
+    assert rows == [("partial",)]
