@@ -1,7 +1,8 @@
 """A real redis-server for the tests, started once per test session.
 
 `redis-server` on a free 127.0.0.1 port, in a temporary directory of its own, with nothing
-persisted (`--save ''`, `--appendonly no`): the tests' streams live as long as the session.
+persisted (`--save ''`, `--appendonly no`) unless asked (`persist`, for a test that kills the
+server and starts it again): the tests' streams live as long as the session.
 Each test gets a key prefix of its own (`RedisServer.new_prefix`), so tests never meet each
 other's streams and no test needs to flush the server.
 
@@ -37,7 +38,10 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server in its own directory; `close()` stops it and removes the directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, persist: bool = False) -> None:
+        self.persist = persist
+        """Keep every write in an append-only file synced at once: a server killed and
+        started again (`kill`, `start`) comes back with its streams, as a production one does."""
         try:
             import coredis  # noqa: F401
         except ImportError as exc:
@@ -64,7 +68,8 @@ class RedisServer:
                 "--port", str(self.port),
                 "--dir", str(self.dir),
                 "--save", "",
-                "--appendonly", "no",
+                "--appendonly", "yes" if self.persist else "no",
+                "--appendfsync", "always",
                 "--logfile", str(self.log),
                 "--daemonize", "no",
                 "--protected-mode", "yes",
@@ -96,6 +101,12 @@ class RedisServer:
         except OSError:
             return False
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash or an OOM kill would stop it."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
@@ -123,9 +134,9 @@ class RedisServer:
         ).stdout.strip()
 
 
-def start_server() -> RedisServer:
+def start_server(*, persist: bool = False) -> RedisServer:
     """A started server, or `ServerUnavailable` (its directory removed) saying why not."""
-    server = RedisServer()
+    server = RedisServer(persist=persist)
     try:
         server.start()
     except BaseException:

@@ -88,25 +88,42 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
 
 
 async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
+    """0 once the crawl is finished (its summary printed); 1, with one line naming the
+    server, when Redis or the store stayed away longer than the retry policy waits."""
+    import sys
+
     from ..distributed.client import connect
-    from ..distributed.crawl import work
+    from ..distributed.crawl import Worked, work
+    from ..distributed.outage import first_lost
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store
+    from ..stores.location import locate
 
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     records = RecordTable.for_site(site)
-    async with (
-        connect(args.redis) as client,
-        open_store(args.db, per_page=site.per_page, records=records) as store,
-    ):
-        worked = await work(
-            config,
-            site=site,
-            store=store,
-            queue=WorkQueue(client, args.queue),
-            consumer=name,
-            lease_ms=int(args.lease_secs * 1000),
-        )
+    worked: Worked | None = None
+    try:
+        async with (
+            connect(args.redis) as client,
+            open_store(args.db, per_page=site.per_page, records=records) as store,
+        ):
+            worked = await work(
+                config,
+                site=site,
+                store=store,
+                queue=WorkQueue(client, args.queue),
+                consumer=name,
+                lease_ms=int(args.lease_secs * 1000),
+                redis_name=f"Redis at {_shown(args.redis)}",
+                store_name=f"the store at {locate(args.db).shown}",
+            )
+    except BaseException as error:
+        lost = first_lost(error)
+        if lost is None or worked is not None:
+            raise
+        print(f"worker {name} stopped: {lost}", file=sys.stderr, flush=True)
+        return 1
+    assert worked is not None
     fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(worked.tally).items())
     print(f"worker finished: {fields}", flush=True)
     # The whole crawl: every worker's counts and every failed item.
@@ -165,6 +182,18 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     left = read_status(args.db, 10).continue_with
     done_well = whole is not None and whole.status == "completed"
     return 0 if failed == 0 and done_well and left is None else 1
+
+
+def _shown(url: str) -> str:
+    """`url` without its password, for messages."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}").geturl()
 
 
 def add_status_options(status: argparse.ArgumentParser) -> None:

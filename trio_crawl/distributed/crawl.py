@@ -34,12 +34,14 @@ from ..config.model import CrawlConfig
 from ..crawling.last_page import CatalogueShape
 from ..crawling.planner import PageJob
 from ..engine.planning import Plan, PlanContext, Planner, as_plan
+from ..engine.retry import RetryPolicy
 from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
 from ..stores.ledger import Ledger
 from ..stores.protocol import RunHeartbeat, Store
 from .ending import conclude
 from .heartbeat import HEARTBEAT_SECS, WorkerState, keep_beating, leave
+from .outage import STORE_DOWN, RetryingQueue, ServerLost, Servers
 from .queue import Taken, WorkQueue
 from .rounds import CrawlRound, PlanRefused, planning, record_plan
 from .run_part import CrawlPart
@@ -145,17 +147,20 @@ def batch_runner(
     store: Store,
     summaries: list[SessionSummary] | None = None,
     report: Callable[[Taken, SessionSummary, int], Awaitable[None]] | None = None,
+    servers: Servers | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
     """Runs a taken batch in a session of its own; True once the ledger holds its outcome.
     `report` hears of each batch's summary and how many of its products were stored before
-    it began."""
+    it began. A batch during which the store went away is run again once the store is back
+    (`servers` says for how long it is waited for, and what the error names when it is not)."""
     if not isinstance(store, Ledger):
         raise TypeError(f"a distributed crawl needs a store with a ledger, not {store!r}")
     ledger: Ledger = store
     part = cast(Store, CrawlPart(store))
+    servers = servers or Servers(_server_policy(config))
 
-    async def run_batch(taken: Taken) -> bool:
-        found = await _stored_now(ledger, taken.items)
+    async def run_once(taken: Taken) -> tuple[SessionSummary, int]:
+        found = await servers.store_call(lambda: _stored_now(ledger, taken.items))
         jobs: Sequence[PageJob] = [decode_job(item, stored) for item, stored in found]
         skipped = sum(len(stored & set(item["only"] or ())) for item, stored in found)
         crawl_id = next((str(item.get("crawl") or "") for item in taken.items), "")
@@ -169,7 +174,18 @@ def batch_runner(
         async with open_session(
             config, site=site, store=part, session_id=crawl_id or None, route_plan=route
         ) as session:
-            summary = await session.wait()
+            return await session.wait(), skipped
+
+    async def run_batch(taken: Taken) -> bool:
+        for _ in range(servers.policy.max_attempts):
+            summary, skipped = await run_once(taken)
+            if not _store_failed(summary):
+                break
+            # The store went away during the batch: what it lost is not the batch's outcome.
+            # Wait for the store under the policy (or stop: `ServerLost`), then run it again.
+            await servers.store_call(lambda: ledger.stored_among([STORE_PROBE]))
+        else:
+            raise ServerLost(f"lost {servers.store}: every run of batch {taken.id} met it away")
         if summaries is not None:
             summaries.append(summary)
         if report is not None:
@@ -177,6 +193,21 @@ def batch_runner(
         return summary.status in SETTLED
 
     return run_batch
+
+
+STORE_PROBE = "trio-crawl:is-the-store-back"
+
+
+def _server_policy(config: CrawlConfig) -> RetryPolicy:
+    """The store's retry policy (`[retry.saving]`) also paces a worker's waits for a server."""
+    return config.retry.for_stage("saving") or RetryPolicy()
+
+
+def _store_failed(summary: SessionSummary) -> bool:
+    kinds = {failed.kind for failed in summary.failed_items}
+    if summary.error is not None:
+        kinds.add(summary.error.kind)
+    return bool(kinds & STORE_DOWN)
 
 
 async def _stored_now(
@@ -211,9 +242,15 @@ async def work(
     block_ms: int = 1000,
     summaries: list[SessionSummary] | None = None,
     beat_secs: float = HEARTBEAT_SECS,
+    redis_name: str = "Redis",
+    store_name: str = "the store",
 ) -> Worked:
     """Take and run the crawl's batches as `consumer` until the crawl is finished, beating
-    all the while; then the whole crawl's summary (concluding the crawl if no one has)."""
+    all the while; then the whole crawl's summary (concluding the crawl if no one has).
+    Raises `ServerLost` (in an exception group) when Redis or the store, named by
+    `redis_name` and `store_name`, stays away longer than the `saving` retry policy waits."""
+    servers = Servers(_server_policy(config), redis_name, store_name)
+    queue = RetryingQueue(queue, lost=redis_name, policy=servers.policy)
     state = WorkerState(consumer, lease_ms / 1000)
     crawl_ids: set[str] = set()
 
@@ -230,7 +267,7 @@ async def work(
         for name, value in counts.items():
             state.counts[name] = state.counts.get(name, 0) + value
         crawl_ids.update(str(item.get("crawl") or "") for item in taken.items)
-        await record_batch(queue, consumer, counts)
+        await servers.redis_call(lambda: record_batch(queue, consumer, counts))
 
     async def also_beat() -> None:
         # The crawl's one run row stays `running` while any worker works on it.
@@ -238,7 +275,7 @@ async def work(
             for crawl_id in crawl_ids - {""}:
                 await store.heartbeat(crawl_id)
 
-    run_batch = batch_runner(config, site, store, summaries, report)
+    run_batch = batch_runner(config, site, store, summaries, report, servers)
 
     async def holding(taken: Taken) -> bool:
         state.batch = taken.id
@@ -267,7 +304,7 @@ async def work(
             functools.partial(keep_beating, queue, state, every_secs=beat_secs, also=also_beat)
         )
         tally = await run_worker(queue, consumer, holding, lease_ms=lease_ms, block_ms=block_ms)
-        whole = await conclude(queue, store, store, consumer, settle)
+        whole = await servers.both(lambda: conclude(queue, store, store, consumer, settle))
         nursery.cancel_scope.cancel()
-    await leave(queue, consumer)
+    await servers.redis_call(lambda: leave(queue, consumer))
     return Worked(tally, whole)

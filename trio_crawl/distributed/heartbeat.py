@@ -107,18 +107,17 @@ async def keep_beating(
 ) -> None:
     """Beat now and every `every_secs` until cancelled. A beat that cannot be written is
     skipped: losing Redis is the worker loop's to judge, not its heartbeat's. `also` runs
-    with each beat after the first (the crawl's run row beats with it)."""
+    with each beat (the crawl's run row beats with it)."""
     state.started = state.started or clock()
-    await beat(queue, state, clock())
     task_status.started()
     while True:
-        await trio.sleep(every_secs)
         try:
             await beat(queue, state, clock())
             if also is not None:
                 await also()
         except Exception as error:  # any Redis failure: the next beat tries again
             logger.warning("%s could not beat: %s", state.name, error)
+        await trio.sleep(every_secs)
 
 
 async def leave(queue: WorkQueue, name: str) -> None:
