@@ -26,6 +26,7 @@ from trio_crawl import crawl
 from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
 from trio_crawl.distributed.client import connect
 from trio_crawl.distributed.crawl import plan_crawl
+from trio_crawl.distributed.ending import account
 from trio_crawl.distributed.queue import WorkQueue
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.stores import open_store
@@ -137,6 +138,13 @@ async def test_a_worker_killed_mid_run_loses_nothing_and_fetches_nothing_twice(
     reclaimed = sum(t["reclaimed"] for t in tallies)
     assert reclaimed >= 1, tallies
     assert (await _progress(redis_url, prefix)).finished
+    # The whole crawl's account (what its summary says) covers every product of the plan,
+    # the killed worker's batch included.
+    assert planned.round is not None
+    async with connect(redis_url) as client, open_store(db, per_page=12) as store:
+        whole = await account(WorkQueue(client, prefix), store, planned.round, "", "test")
+    assert (whole.planned_products, whole.products_stored) == (PRODUCTS, PRODUCTS)
+    assert (whole.products_failed, whole.unaccounted, whole.status) == (0, 0, "completed")
 
     # Row for row the clean single-process crawl's rows.
     assert differences(snapshot(clean_db, clean_base), snapshot(db, server.base_url)) == []
