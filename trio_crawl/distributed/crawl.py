@@ -34,6 +34,7 @@ from ..config.model import CrawlConfig
 from ..crawling.last_page import CatalogueShape
 from ..crawling.planner import PageJob
 from ..engine.planning import Plan, PlanContext, Planner, as_plan
+from ..engine.results import StageError
 from ..engine.retry import RetryPolicy
 from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
@@ -176,14 +177,26 @@ def batch_runner(
         ) as session:
             return await session.wait(), skipped
 
+    async def store_was_away() -> bool:
+        """Whether the store is away now; if so, wait for it under the policy (or stop:
+        `ServerLost`). A store that answers at once failed the batch's items for their own
+        sake (a value it refuses), not by going away."""
+        try:
+            await ledger.stored_among([STORE_PROBE])
+        except StageError as error:
+            if error.kind not in STORE_DOWN:
+                raise
+            await servers.store_call(lambda: ledger.stored_among([STORE_PROBE]))
+            return True
+        return False
+
     async def run_batch(taken: Taken) -> bool:
         for _ in range(servers.policy.max_attempts):
             summary, skipped = await run_once(taken)
-            if not _store_failed(summary):
-                break
             # The store went away during the batch: what it lost is not the batch's outcome.
-            # Wait for the store under the policy (or stop: `ServerLost`), then run it again.
-            await servers.store_call(lambda: ledger.stored_among([STORE_PROBE]))
+            # Once it is back, the batch runs again (the ledger skips what it stored).
+            if not (_store_failed(summary) and await store_was_away()):
+                break
         else:
             raise ServerLost(f"lost {servers.store}: every run of batch {taken.id} met it away")
         if summaries is not None:
