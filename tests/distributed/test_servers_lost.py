@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -117,15 +118,19 @@ class Crawl:
             assert worker.poll() is None, "the worker ended before the server could be killed"
             await trio.sleep(0.01)
 
-    async def wait_holding(self, queue: Any, name: str, worker: trio.Process) -> str:
-        """Until `name` holds a batch and has stored some: the entry it holds."""
+    async def stop_holding(self, queue: Any, name: str, worker: trio.Process) -> None:
+        """Once `name` has stored some: freeze it (SIGSTOP) at a moment it holds a batch, so
+        that the batch is still in its hands when the test kills Redis. Continue it with
+        SIGCONT."""
         await self.wait_saved(24, worker)
-        while True:  # Redis answers in well under a batch's time: the kill comes in time
+        while True:
             assert worker.poll() is None, self.output(name)
-            held = [e for e, holder in (await queue.holders()).items() if holder == name]
-            if held:
-                return str(held[0])
-            await trio.sleep(0.001)
+            worker.send_signal(signal.SIGSTOP)
+            await trio.sleep(0.05)  # what it sent before it stopped reaches Redis
+            if name in (await queue.holders()).values():
+                return
+            worker.send_signal(signal.SIGCONT)  # between two batches: try again
+            await trio.sleep(0.01)
 
     async def wait_for_line(self, name: str, pattern: str, worker: trio.Process) -> None:
         """Until the worker's stderr says `pattern` (it noticed the server away)."""
@@ -169,8 +174,9 @@ async def test_a_worker_that_loses_redis_for_good_stops_clearly_and_its_batch_go
     async with a_crawl(tmp_path, pg_url, own_redis.url(), SHORT_WINDOW) as crawl:
         worker = await crawl.start_worker("w1")
         async with connect(own_redis.url()) as client:
-            await crawl.wait_holding(WorkQueue(client, "lost"), "w1", worker)
-            own_redis.kill()
+            await crawl.stop_holding(WorkQueue(client, "lost"), "w1", worker)
+        own_redis.kill()
+        worker.send_signal(signal.SIGCONT)
         with trio.fail_after(60):
             await worker.wait()
         kept, done_not_stored = await trio.to_thread.run_sync(stored, pg_url)
