@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "web":
             return _web(args, console)
+        if args.command in ("pause", "resume", "cancel"):
+            from .steer import run_steer
+
+            return trio.run(run_steer, args)
         if args.command == "demo":
             demo = functools.partial(run_demo, args=args, console=console)
             with crawl_collector():

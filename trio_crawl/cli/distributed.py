@@ -13,6 +13,7 @@ import argparse
 import os
 import socket
 from pathlib import Path
+from signal import SIGINT, SIGTERM
 from typing import Any
 
 import attrs
@@ -21,6 +22,8 @@ from ..config.model import CrawlConfig
 
 DEFAULT_QUEUE = "trio-crawl"
 DEFAULT_LEASE_SECS = 60.0
+CANCELLED_EXIT = 130
+"""A worker or crawl stopped before the crawl was finished (as `crawl` exits when cancelled)."""
 
 
 def add_crawl_options(crawl: argparse.ArgumentParser, positive_int: Any) -> None:
@@ -82,16 +85,22 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
 
 
 async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
+    """Work until the crawl is finished (exit 0) or stopped: cancelled, or Ctrl-C/SIGTERM
+    (exit 130, with what is left and the command that continues)."""
     from ..distributed.client import connect
     from ..distributed.crawl import work
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store, read_status
     from ..ui.status_text import status_lines
+    from .steer import continue_line, steered_worker
 
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     records = RecordTable.for_site(site)
     async with (
         connect(args.redis) as client,
+        steered_worker(
+            client, args.queue, lambda line: print(f"{name}: {line}", flush=True)
+        ) as steering,
         open_store(args.db, per_page=site.per_page, records=records) as store,
     ):
         tally = await work(
@@ -101,12 +110,21 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             queue=WorkQueue(client, args.queue),
             consumer=name,
             lease_ms=int(args.lease_secs * 1000),
+            steering=steering,
         )
-    fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(tally).items())
-    print(f"worker finished: {fields}", flush=True)
+    fields = ", ".join(
+        f"{key} {value}" for key, value in attrs.asdict(tally).items() if key != "stopped"
+    )
+    ended = f"cancelled ({tally.stopped})" if tally.stopped else "finished"
+    print(f"worker {ended}: {fields}", flush=True)
     # The whole crawl, as the store holds it: every worker's items.
     print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
-    return 0
+    if not tally.stopped:
+        return 0
+    left = continue_line(args, cancelled=bool(steering.state.cancelled))
+    if left:
+        print(left, flush=True)
+    return CANCELLED_EXIT
 
 
 async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
@@ -116,10 +134,10 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     finished, even when some of its products failed for good."""
     import sys
 
-    import trio
-
     from ..stores import read_status
     from ..ui.status_text import status_lines
+    from .steer import continue_line
+    from .worker_processes import run_workers
 
     status = await run_plan(args, config, site)
     if status != 0:
@@ -131,23 +149,23 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     if args.config is not None:
         command += ["--config", str(args.config)]
     name = f"{socket.gethostname()}-{os.getpid()}"
-    finished: dict[int, Any] = {}
-
-    async def worker(number: int) -> None:
-        finished[number] = await trio.run_process(
-            [*command, "--name", f"{name}-w{number}"], capture_stdout=True, check=False
-        )
-
-    async with trio.open_nursery() as nursery:
-        for number in range(1, args.workers + 1):
-            nursery.start_soon(worker, number)
-    failed = 0
-    for number in sorted(finished):
-        done = finished[number]
-        lines = done.stdout.decode(errors="replace").splitlines()
-        tally = next((line for line in lines if line.startswith("worker finished")), "")
-        print(f"w{number}: exit {done.returncode}; {tally or 'no tally'}", flush=True)
-        failed += done.returncode != 0
+    workers = await run_workers(command, args.workers, name)
+    failed = stopped = 0
+    for worker in workers.processes:
+        ended = ("worker finished", "worker cancelled")
+        tally = next((line for line in worker.lines if line.startswith(ended)), "")
+        print(f"w{worker.number}: exit {worker.returncode}; {tally or 'no tally'}", flush=True)
+        # A SIGTERM passed on before a worker could catch it ends it as a signal does.
+        signalled = workers.interrupted and worker.returncode in (-SIGTERM, -SIGINT)
+        stopped += worker.returncode == CANCELLED_EXIT or signalled
+        failed += worker.returncode not in (0, CANCELLED_EXIT) and not signalled
     status_now = read_status(args.db, 10)
     print("\n".join(status_lines(status_now)), flush=True)
+    if failed == 0 and stopped:
+        why = "interrupted by signal" if workers.interrupted else "cancelled"
+        print(f"crawl cancelled: {why}; {stopped} of {args.workers} workers stopped", flush=True)
+        left = continue_line(args, cancelled=True)
+        if left:
+            print(left, flush=True)
+        return CANCELLED_EXIT
     return 0 if failed == 0 and status_now.continue_with is None else 1

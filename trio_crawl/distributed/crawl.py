@@ -30,6 +30,7 @@ from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
 from ..stores.ledger import Ledger
 from ..stores.protocol import Store
+from .control import ControlChannel, Steering
 from .queue import Taken, WorkQueue
 from .worker import WorkerTally, run_worker
 
@@ -81,6 +82,8 @@ async def plan_crawl(
     """Plan the crawl once and put its batches in `queue`, then mark planning done. A plan
     that fails marks nothing: workers keep waiting for a `plan` that succeeds."""
     planned = Planned()
+    # A new plan is a new run of the crawl: a cancel of the last one no longer holds.
+    await ControlChannel(queue.client, queue.prefix).send("plan")
 
     def route(planner: Planner) -> Planner:
         async def enqueue(context: PlanContext) -> Plan:
@@ -104,11 +107,14 @@ def batch_runner(
     site: Site[Any],
     store: Store,
     summaries: list[SessionSummary] | None = None,
+    steering: Steering | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
-    """Runs a taken batch in a session of its own; True once the ledger holds its outcome."""
+    """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
+    cancel); True once the ledger holds its outcome."""
     if not isinstance(store, Ledger):
         raise TypeError(f"a distributed crawl needs a store with a ledger, not {store!r}")
     ledger: Ledger = store
+    steering = steering or Steering()
 
     async def run_batch(taken: Taken) -> bool:
         stored = (await ledger.view()).stored
@@ -121,7 +127,8 @@ def batch_runner(
             return these
 
         async with open_session(config, site=site, store=store, route_plan=route) as session:
-            summary = await session.wait()
+            with steering.steer(session):
+                summary = await session.wait()
         if summaries is not None:
             summaries.append(summary)
         return summary.status in SETTLED
@@ -139,7 +146,12 @@ async def work(
     lease_ms: int,
     block_ms: int = 1000,
     summaries: list[SessionSummary] | None = None,
+    steering: Steering | None = None,
 ) -> WorkerTally:
-    """Take and run the crawl's batches as `consumer` until the crawl is finished."""
-    run_batch = batch_runner(config, site, store, summaries)
-    return await run_worker(queue, consumer, run_batch, lease_ms=lease_ms, block_ms=block_ms)
+    """Take and run the crawl's batches as `consumer` until the crawl is finished or
+    `steering` stops it."""
+    steering = steering or Steering()
+    run_batch = batch_runner(config, site, store, summaries, steering)
+    return await run_worker(
+        queue, consumer, run_batch, lease_ms=lease_ms, block_ms=block_ms, steering=steering
+    )
