@@ -72,6 +72,10 @@ async def _crawl(
     return Crawl(server.base_url, pg_server.new_database(), redis_url, prefix, config), counter
 
 
+def _says(log: Path, text: str) -> bool:
+    return text in log.read_text()
+
+
 def _with_db(command: list[str], db: str) -> list[str]:
     """`command` with `--db` given as the test's URL (the printed one has no password)."""
     at = command.index("--db") + 1
@@ -96,7 +100,8 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
             assert paused.returncode == 0, paused.stdout.decode()
             assert "the crawl is paused" in paused.stdout.decode()
             for log in logs:
-                await until(lambda log=log: "crawl paused" in log.read_text(), f"{log.name} paused")
+                said = functools.partial(_says, log, "crawl paused")
+                await until(said, f"{log.name} to say it is paused")
             # Items in flight finish; then nothing more is asked of the server while paused
             # (a real-time window: the absence of requests is what is measured).
             await trio.sleep(1.0)
