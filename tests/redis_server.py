@@ -37,7 +37,8 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server in its own directory; `close()` stops it and removes the directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         try:
             import coredis  # noqa: F401
         except ImportError as exc:
@@ -60,14 +61,15 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
-                "--bind", "127.0.0.1",
+                "--bind", self.host,
                 "--port", str(self.port),
                 "--dir", str(self.dir),
                 "--save", "",
                 "--appendonly", "no",
                 "--logfile", str(self.log),
                 "--daemonize", "no",
-                "--protected-mode", "yes",
+                # Off only off loopback: the tests' namespaced workers come from other hosts.
+                "--protected-mode", "yes" if self.host == "127.0.0.1" else "no",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -90,14 +92,14 @@ class RedisServer:
 
     def _answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+            with socket.create_connection((self.host, self.port), timeout=1) as connection:
                 connection.sendall(b"PING\r\n")
                 return connection.recv(16).startswith(b"+PONG")
         except OSError:
             return False
 
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://{self.host}:{self.port}/{db}"
 
     def new_prefix(self) -> str:
         """A key prefix no other test of this session uses."""
@@ -123,9 +125,9 @@ class RedisServer:
         ).stdout.strip()
 
 
-def start_server() -> RedisServer:
+def start_server(host: str = "127.0.0.1") -> RedisServer:
     """A started server, or `ServerUnavailable` (its directory removed) saying why not."""
-    server = RedisServer()
+    server = RedisServer(host)
     try:
         server.start()
     except BaseException:
