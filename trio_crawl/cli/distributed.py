@@ -89,6 +89,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     (exit 130, with what is left and the command that continues)."""
     from ..distributed.client import connect
     from ..distributed.crawl import work
+    from ..distributed.events import publishing
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store, read_status
     from ..ui.status_text import status_lines
@@ -101,6 +102,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
         steered_worker(
             client, args.queue, lambda line: print(f"{name}: {line}", flush=True)
         ) as steering,
+        publishing(client, args.queue, name) as publisher,
         open_store(args.db, per_page=site.per_page, records=records) as store,
     ):
         tally = await work(
@@ -111,6 +113,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             consumer=name,
             lease_ms=int(args.lease_secs * 1000),
             steering=steering,
+            publisher=publisher,
         )
     fields = ", ".join(
         f"{key} {value}" for key, value in attrs.asdict(tally).items() if key != "stopped"

@@ -230,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         help="where to serve (127.0.0.1:8765; 0 = any free port)",
     )
+    web.add_argument(
+        "--redis", help="redis://host:port/db: show the whole Redis-shared crawl, every worker"
+    )
+    web.add_argument("--queue", default="trio-crawl", help="with --redis: the crawl's key prefix")
 
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
+import trio
 
 from ..api import open_session
 from ..config.model import CrawlConfig
@@ -31,6 +32,7 @@ from ..sites.protocol import Site
 from ..stores.ledger import Ledger
 from ..stores.protocol import Store
 from .control import ControlChannel, Steering
+from .events import EventPublisher
 from .queue import Taken, WorkQueue
 from .worker import WorkerTally, run_worker
 
@@ -108,9 +110,10 @@ def batch_runner(
     store: Store,
     summaries: list[SessionSummary] | None = None,
     steering: Steering | None = None,
+    publisher: EventPublisher | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
     """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
-    cancel); True once the ledger holds its outcome."""
+    cancel), its events to `publisher`; True once the ledger holds its outcome."""
     if not isinstance(store, Ledger):
         raise TypeError(f"a distributed crawl needs a store with a ledger, not {store!r}")
     ledger: Ledger = store
@@ -128,7 +131,10 @@ def batch_runner(
 
         async with open_session(config, site=site, store=store, route_plan=route) as session:
             with steering.steer(session):
-                summary = await session.wait()
+                async with trio.open_nursery() as nursery:
+                    if publisher is not None:
+                        nursery.start_soon(publisher.follow, session.session_id, session.events())
+                    summary = await session.wait()
         if summaries is not None:
             summaries.append(summary)
         return summary.status in SETTLED
@@ -147,11 +153,12 @@ async def work(
     block_ms: int = 1000,
     summaries: list[SessionSummary] | None = None,
     steering: Steering | None = None,
+    publisher: EventPublisher | None = None,
 ) -> WorkerTally:
     """Take and run the crawl's batches as `consumer` until the crawl is finished or
     `steering` stops it."""
     steering = steering or Steering()
-    run_batch = batch_runner(config, site, store, summaries, steering)
+    run_batch = batch_runner(config, site, store, summaries, steering, publisher)
     return await run_worker(
         queue, consumer, run_batch, lease_ms=lease_ms, block_ms=block_ms, steering=steering
     )
