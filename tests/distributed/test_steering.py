@@ -53,14 +53,20 @@ class Server:
 
     def __init__(self) -> None:
         self.products: list[str] = []
+        self.requests = 0
 
     def seen(self, path: str) -> None:
+        self.requests += 1
         if "/csa_product/" in path:
             self.products.append(path)
 
 
 async def _crawl(
-    nursery: trio.Nursery, pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+    nursery: trio.Nursery,
+    pg_server: Any,
+    redis_target: tuple[str, str],
+    tmp_path: Path,
+    rate: int = 40,
 ) -> tuple[Crawl, Server]:
     redis_url, prefix = redis_target
     counter = Server()
@@ -68,7 +74,7 @@ async def _crawl(
         functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=6))
     )
     server.on_request = counter.seen
-    config = write_config(tmp_path, rate=40)
+    config = write_config(tmp_path, rate=rate)
     return Crawl(server.base_url, pg_server.new_database(), redis_url, prefix, config), counter
 
 
@@ -219,5 +225,31 @@ async def test_ctrl_c_on_a_single_worker_stops_it_and_gives_its_batch_back(
     assert "worker cancelled (interrupted by signal): consumer w1" in output
     assert re.search(r"continue with: trio-crawl worker ", output), output
     assert 0 < kept < PRODUCTS
+    assert rerun.returncode == 0, rerun.stdout.decode()[-3000:]
+    assert stored(crawl.db) == PRODUCTS
+
+
+async def test_sigterm_while_crawl_with_workers_plans_stops_it_and_its_line_finishes(
+    pg_server: Any, redis_target: tuple[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "crawl.log"
+    with trio.fail_after(GUARD_SECS):
+        async with trio.open_nursery() as nursery:
+            # Slow enough that the planning's reads are still going when the signal comes.
+            crawl, server = await _crawl(nursery, pg_server, redis_target, tmp_path, rate=4)
+            parent = await start(crawl.command("crawl", "--workers", "2"), log)
+            await until(lambda: server.requests >= 2, "the planning to start")
+            parent.send_signal(signal.SIGTERM)
+            with trio.fail_after(60):
+                code = await parent.wait()
+            output = log.read_text()
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
+            rerun = await run(_with_db(continue_command(output), crawl.db))
+            nursery.cancel_scope.cancel()
+    assert code == 130, output
+    assert "Traceback" not in output, output
+    assert "crawl cancelled: interrupted by signal while planning" in output
+    assert not re.search(r"^w\d: ", output, re.M), output  # no worker was started
+    assert re.search(r"continue with: trio-crawl crawl .* --workers 2 --redis ", output), output
     assert rerun.returncode == 0, rerun.stdout.decode()[-3000:]
     assert stored(crawl.db) == PRODUCTS

@@ -10,6 +10,7 @@ crawls can share a Redis server.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 from pathlib import Path
@@ -140,11 +141,15 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     from ..stores import read_status
     from ..ui.status_text import status_lines
     from .steer import continue_line
-    from .worker_processes import run_workers
+    from .worker_processes import run_workers, unless_interrupted
 
-    status = await run_plan(args, config, site)
+    status, interrupted = await unless_interrupted(functools.partial(run_plan, args, config, site))
+    if interrupted:
+        print("crawl cancelled: interrupted by signal while planning", flush=True)
+        print(continue_line(args, cancelled=True), flush=True)
+        return CANCELLED_EXIT
     if status != 0:
-        return status
+        return status or 1
     command = [
         sys.executable, "-m", "trio_crawl", "worker", "--base-url", args.base_url,
         "--db", args.db, "--redis", args.redis, "--queue", args.queue, "--site", args.site,

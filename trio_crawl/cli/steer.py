@@ -108,21 +108,26 @@ def distributed_command(args: argparse.Namespace, command: str, db: str, *extra:
 
 def continue_line(args: argparse.Namespace, cancelled: bool) -> str:
     """What is left and the commands that finish the crawl ("" when the store holds it all):
-    after a cancel of the whole crawl a new `plan` first (it lifts the cancel)."""
+    after a cancel of the whole crawl a new `plan` first (it lifts the cancel). A crawl
+    stopped before its planning recorded the catalogue's shape has no count to give."""
     from ..stores import StoreOpenError, read_status
+    from ..stores.location import locate
 
     try:
         status = read_status(args.db)
     except StoreOpenError:
+        status = None
+    if status is not None and status.shape is not None and not status.products_left:
         return ""
-    if status.shape is None or not status.products_left:
-        return ""
+    db = locate(args.db).shown if status is None else status.path
     if args.command == "crawl":
-        then = distributed_command(args, "crawl", status.path, "--workers", str(args.workers))
+        then = distributed_command(args, "crawl", db, "--workers", str(args.workers))
     else:
-        then = distributed_command(args, "worker", status.path)
+        then = distributed_command(args, "worker", db)
         if cancelled:
-            then = f"{distributed_command(args, 'plan', status.path)}, then {then}"
+            then = f"{distributed_command(args, 'plan', db)}, then {then}"
+    if status is None or status.shape is None:
+        return f"continue with: {then}"
     pages = "page" if status.pages_left == 1 else "pages"
     return (
         f"left: {status.products_left} products on {status.pages_left} {pages};"

@@ -12,10 +12,33 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import attrs
 import trio
+
+T = TypeVar("T")
+
+
+async def unless_interrupted(fn: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:
+    """`await fn()` (the planning) with Ctrl-C and SIGTERM cancelling it: its result, and
+    whether a signal came (then the result is None: the planning session ended cancelled)."""
+    result: T | None = None
+    interrupted = False
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                nonlocal interrupted
+                async for _ in signals:
+                    interrupted = True
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            result = await fn()
+            nursery.cancel_scope.cancel()
+    return (None if interrupted else result), interrupted
 
 
 @attrs.define
