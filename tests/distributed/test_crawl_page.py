@@ -163,6 +163,7 @@ async def test_the_page_merges_every_workers_events_and_steers_them_all(
             nursery.cancel_scope.cancel()
     assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
     assert seen["mode"] == "crawl" and seen["queue"] == prefix
+    assert seen["progress"]["finished"] is True
     rows = {row["name"]: row for row in seen["workers"]}
     assert set(rows) == {"w1", "w2"}
     assert sum(row["counts"]["products_saved"] for row in rows.values()) == PRODUCTS

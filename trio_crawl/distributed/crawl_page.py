@@ -4,7 +4,8 @@
 `CrawlFold` folds the records the workers publish (`distributed/events.py`) into counts per
 worker and for the whole crawl, with no I/O, so it is tested directly. `CrawlView` is the
 page's source (`trio_crawl.ui.web.app.PageSource`): it follows the events stream and the
-control stream, reads the store's status now and then (what is stored, whoever stored it), and
+control stream, reads the queue's progress and the store's status now and then (what is
+stored, whoever stored it), and
 sends the page a new snapshot when something changed, at most one per `update_secs`.
 """
 
@@ -23,6 +24,7 @@ from ..stores import StoreOpenError, read_status
 from ..ui.status_text import status_lines
 from ..ui.web.hub import Message
 from .control import ControlChannel, CrawlState
+from .queue import WorkQueue
 
 COUNTS = ("pages_ok", "pages_failed", "products_saved", "products_failed", "retries")
 RECENT_KEPT = 50
@@ -118,6 +120,8 @@ class CrawlView:
         self.fold = CrawlFold()
         self.control_state = CrawlState()
         self.status_lines: list[str] = []
+        self.progress: dict[str, Any] = {}
+        self.queue = WorkQueue(client, prefix)
         self.update_secs = update_secs
         self.status_secs = status_secs
         self.block_ms = block_ms
@@ -161,6 +165,11 @@ class CrawlView:
                 self._bump()
 
     async def _read_status(self) -> None:
+        progress = await self.queue.progress()
+        now = {**attrs.asdict(progress), "finished": progress.finished}
+        if now != self.progress:
+            self.progress = now
+            self._bump()
         try:
             lines = status_lines(await trio.to_thread.run_sync(read_status, self.db, 10))
         except StoreOpenError as exc:  # no crawl has written to it yet, say
@@ -181,6 +190,7 @@ class CrawlView:
             seq=self.version,
             queue=self.prefix,
             control=attrs.asdict(self.control_state),
+            progress=self.progress,
             lines=self.status_lines,
         )
         return data

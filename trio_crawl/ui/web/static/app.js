@@ -224,7 +224,8 @@
 
   function drawCrawl(data) {
     const control = data.control;
-    const status = control.cancelled ? "cancelled" : control.paused ? "paused" : "running";
+    const finished = data.progress && data.progress.finished;
+    const status = control.cancelled ? "cancelled" : control.paused ? "paused" : finished ? "finished" : "running";
     text("status", "crawl " + data.queue + ": " + status);
     $("status").className = "badge " + status;
     text("access", canSteer ? "" : "read-only (open the URL with its ?token= to steer)");
