@@ -38,11 +38,12 @@ GUARD_SECS = 90  # against a hang, not a wait for work
 def test_the_fold_counts_each_worker_and_the_whole_crawl() -> None:
     fold = CrawlFold()
     ended = functools.partial(ev.SessionCompleted, status="completed")
-    for worker, saved in (("a", 12), ("b", 12), ("a", 11)):
-        record = event_record(worker, "s", ended(seq=9, ts=1.0, summary=None))
+    for seq, (worker, saved) in enumerate((("a", 12), ("b", 12), ("a", 11))):
+        record = event_record(worker, "s", ended(seq=seq, ts=1.0, summary=None))
         data = json.loads(record["data"])
         data.update(products_saved=saved, products_failed=12 - saved, pages_ok=1)
         fold.apply({**record, "data": json.dumps(data)})
+        fold.apply({**record, "data": json.dumps(data)})  # written twice: folded once
     fold.apply(
         event_record(
             "b", "s", ev.ItemFailed(3, 2.0, 1, "product_details", "x", "http://h/x", "gone", 5, "")

@@ -54,8 +54,14 @@ class CrawlFold:
         self.totals: dict[str, int] = dict.fromkeys((*COUNTS, "batches"), 0)
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT_KEPT)
         self.events = 0
+        self._seen: set[tuple[str, str]] = set()
 
     def apply(self, record: dict[str, str]) -> None:
+        """Fold one record; one already folded (a write Redis took twice) changes nothing."""
+        key = (record.get("session", ""), record.get("seq", ""))
+        if key in self._seen:
+            return
+        self._seen.add(key)
         name, kind = record["worker"], record["type"]
         data = json.loads(record.get("data", "{}"))
         ts = float(record.get("ts", 0.0))

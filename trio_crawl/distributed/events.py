@@ -5,7 +5,7 @@ Publishing never holds the crawl up. The publisher is one more subscriber of eac
 session (the engine never blocks on a subscriber); what it takes goes, as a small JSON-ready
 record, into a bounded buffer in memory, and a task of its own writes the buffer to Redis. A
 slow or silent Redis fills the buffer, not the crawl: further records are dropped and counted
-(`dropped`), and the worker's last flush is bounded (`close`). The stream is capped
+(`dropped`), and the worker's last flush is bounded (`drain`). The stream is capped
 (``XADD … MAXLEN ~``), so a long crawl does not grow it without end.
 
 Progress events (item progress, heartbeats) are not published: the page counts finished
@@ -38,7 +38,7 @@ BUFFER = 1000
 RETRY_SECS = 1.0
 """After Redis refused a write, the next is tried this much later (meanwhile records drop)."""
 
-FLUSH_SECS = 2.0
+FLUSH_SECS = 5.0
 """How long a worker that ends waits for Redis to take what its buffer holds."""
 
 
@@ -80,6 +80,8 @@ class EventPublisher:
         self.published = 0
         self.failed = 0
         self._waiting = trio.Event()
+        self._drained = trio.Event()  # set while the buffer is empty
+        self._drained.set()
 
     def record(self, session_id: str, event: ev.Event) -> None:
         """Queue `event` for Redis at once, never waiting; dropped (and counted) when full."""
@@ -87,6 +89,8 @@ class EventPublisher:
             self.dropped += 1
             return
         self.buffer.append(event_record(self.worker, session_id, event))
+        if self._drained.is_set():
+            self._drained = trio.Event()
         self._waiting.set()
 
     async def follow(self, session_id: str, subscription: ev.Subscription) -> None:
@@ -111,7 +115,11 @@ class EventPublisher:
                 self.failed += 1
                 self.dropped += len(self.buffer)
                 self.buffer.clear()
+                self._drained.set()
                 await trio.sleep(RETRY_SECS)
+                continue
+            if not self.buffer:
+                self._drained.set()
 
     async def _write(self) -> None:
         while self.buffer:
@@ -126,13 +134,12 @@ class EventPublisher:
             self.buffer.popleft()
             self.published += 1
 
-    async def close(self, wait_secs: float = FLUSH_SECS) -> None:
-        """Write what is left, for at most `wait_secs`; what Redis did not take is dropped."""
+    async def drain(self, wait_secs: float = FLUSH_SECS) -> None:
+        """Let the writing task empty the buffer, for at most `wait_secs` (never cancelling a
+        write half done, which Redis may have taken: it would be written twice); what is
+        still in the buffer then is dropped."""
         with trio.move_on_after(wait_secs):
-            try:
-                await self._write()
-            except (coredis.exceptions.RedisError, OSError):
-                self.failed += 1
+            await self._drained.wait()
         self.dropped += len(self.buffer)
         self.buffer.clear()
 
@@ -148,6 +155,6 @@ async def publishing(
         try:
             yield publisher
         finally:
+            with trio.CancelScope(shield=True):
+                await publisher.drain()
             nursery.cancel_scope.cancel()
-    with trio.CancelScope(shield=True):
-        await publisher.close()
