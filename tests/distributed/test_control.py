@@ -90,3 +90,15 @@ async def test_a_worker_stopped_mid_batch_gives_it_back_and_takes_no_other(
     assert ran == ["a", "a", "b"]
     assert (second.taken, second.reclaimed, second.acknowledged) == (2, 1, 2)
     assert (await queue.progress()).finished
+
+
+@pytest.mark.parametrize("action", ["pause", "resume", "cancel"])
+def test_a_redis_that_cannot_be_reached_is_one_line_and_exit_2(
+    action: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trio_crawl.cli import main
+
+    assert main([action, "--redis", "redis://127.0.0.1:1/0", "--queue", "q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trio-crawl: redis error: cannot reach Redis at redis://127.0.0.1:1/0")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err

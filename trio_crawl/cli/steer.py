@@ -50,13 +50,9 @@ def describe(state: CrawlState) -> str:
 
 
 async def run_steer(args: argparse.Namespace) -> int:
-    from ..distributed.client import connect
-    from ..distributed.control import ControlChannel
+    from ..distributed.control import steer
 
-    async with connect(args.redis) as client:
-        state = await ControlChannel(client, args.queue).send(
-            args.command, getattr(args, "reason", "")
-        )
+    state = await steer(args.redis, args.queue, args.command, getattr(args, "reason", ""))
     print(f"crawl {args.queue}: {args.command} sent; the crawl is {describe(state)}", flush=True)
     return 0
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import attrs
 import coredis
+import coredis.exceptions
 import trio
 
 ACTIONS = ("pause", "resume", "cancel")
@@ -98,6 +99,18 @@ elseif action == 'plan' then cancelled = '' end
 return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'action', action,
   'reason', ARGV[2], 'paused', paused, 'cancelled', cancelled)
 """
+
+
+async def steer(url: str, prefix: str, action: str, reason: str = "") -> CrawlState:
+    """Send one command to the crawl `prefix` on the Redis at `url` (`trio-crawl pause` …);
+    `RedisUnavailable`, one line, when that Redis cannot be reached."""
+    from .client import RedisUnavailable, connect
+
+    try:
+        async with connect(url) as client:
+            return await ControlChannel(client, prefix).send(action, reason)
+    except* (coredis.exceptions.ConnectionError, OSError) as group:
+        raise RedisUnavailable(f"cannot reach Redis at {url}: {group.exceptions[0]}") from None
 
 
 def _state(fields: Any) -> CrawlState:
