@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # The package's folders: adding or removing a module changes one, and reinstalls (see below).
 PACKAGE_DIRS := $(shell find trio_crawl -type d -not -name __pycache__)
 
-.PHONY: demo test test-fast lint bench clean browser postgres redis
+.PHONY: demo test test-fast lint bench clean browser postgres redis netns
 
 # A strict editable install: site-packages gets a plain path to a tree of symlinks under build/
 # (setuptools' default import hook is invisible to mypy and other type checkers, so a program
@@ -53,12 +53,19 @@ redis:
 	@command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y redis-server) || echo "WARNING: redis-server not installed: the Redis tests will be SKIPPED"
 
+# The test of workers on separate hosts puts each in a network namespace of its own
+# (tests/netns.py), made with iproute2's `ip`: installed once where it is not on PATH. Where it
+# cannot be (or the machine forbids namespaces: not root, a container), that test skips, saying so.
+netns:
+	@command -v ip >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y iproute2) || echo "WARNING: iproute2 not installed: the separate-hosts test will be SKIPPED"
+
 # One pytest worker per core (pytest-xdist): one pytest process keeps about one core busy, so a
 # second core would otherwise sit idle. Work stealing keeps both busy to the end, where the long
 # crawls through the command line would otherwise queue on one worker.
 PYTEST_WORKERS := -n auto --dist worksteal
 
-test: $(STAMP) lint browser postgres redis
+test: $(STAMP) lint browser postgres redis netns
 	$(BIN)/python -m pytest -q $(PYTEST_WORKERS)
 
 # For the edit-test loop: everything but the tests marked slow (crawl processes started and

@@ -60,7 +60,11 @@ class PostgresServer:
     """One server in its own directory; `start()`, `stop()`, and `kill()`/`start()` again (the
     same port and data) for the tests of a server lost mid-crawl."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", clients: str | None = None) -> None:
+        """Listening on `host`; `clients` (a network, e.g. 10.1.2.0/24) may log in over TCP
+        too, besides loopback (the tests of workers in network namespaces of their own)."""
+        self.host = host
+        self.clients = clients
         try:
             import psycopg  # noqa: F401
         except ImportError as exc:
@@ -123,13 +127,16 @@ class PostgresServer:
             "--locale=C",
             "--no-sync",
         )  # fmt: skip
+        if self.clients is not None:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.clients} scram-sha-256\n")
 
     def start(self) -> None:
         # fsync off: the tests never crash the machine, only the server, and the OS keeps what
         # was written. synchronous_commit stays on: with it off, a server killed mid-crawl
         # (tests/e2e/test_postgres_server_lost.py) loses commits the crawl was told are done.
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}"
+            f"-c listen_addresses={self.host} -p {self.port} -k {self.dir}"
             " -c fsync=off -c full_page_writes=off -c max_connections=200"
         )
         self._run(
@@ -155,7 +162,7 @@ class PostgresServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, database: str = "postgres", password: str = PASSWORD) -> str:
-        return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://{USER}:{password}@{self.host}:{self.port}/{database}"
 
     def admin(self) -> Any:
         import psycopg
@@ -183,9 +190,9 @@ class PostgresServer:
         return pids
 
 
-def start_server() -> PostgresServer:
+def start_server(host: str = "127.0.0.1", clients: str | None = None) -> PostgresServer:
     """A started server, or `ServerUnavailable` (its directory removed) saying why not."""
-    server = PostgresServer()
+    server = PostgresServer(host, clients)
     try:
         server.init()
         server.start()

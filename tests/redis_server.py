@@ -38,7 +38,8 @@ def _free_port() -> int:
 class RedisServer:
     """One redis-server in its own directory; `close()` stops it and removes the directory."""
 
-    def __init__(self, *, persist: bool = False) -> None:
+    def __init__(self, host: str = "127.0.0.1", *, persist: bool = False) -> None:
+        self.host = host
         self.persist = persist
         """Keep every write in an append-only file synced at once: a server killed and
         started again (`kill`, `start`) comes back with its streams, as a production one does."""
@@ -64,7 +65,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
-                "--bind", "127.0.0.1",
+                "--bind", self.host,
                 "--port", str(self.port),
                 "--dir", str(self.dir),
                 "--save", "",
@@ -72,7 +73,8 @@ class RedisServer:
                 "--appendfsync", "always",
                 "--logfile", str(self.log),
                 "--daemonize", "no",
-                "--protected-mode", "yes",
+                # Off only off loopback: the tests' namespaced workers come from other hosts.
+                "--protected-mode", "yes" if self.host == "127.0.0.1" else "no",
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -95,7 +97,7 @@ class RedisServer:
 
     def _answers(self) -> bool:
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as connection:
+            with socket.create_connection((self.host, self.port), timeout=1) as connection:
                 connection.sendall(b"PING\r\n")
                 return connection.recv(16).startswith(b"+PONG")
         except OSError:
@@ -108,7 +110,7 @@ class RedisServer:
             self.process.wait(timeout=10)
 
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://{self.host}:{self.port}/{db}"
 
     def new_prefix(self) -> str:
         """A key prefix no other test of this session uses."""
@@ -134,9 +136,9 @@ class RedisServer:
         ).stdout.strip()
 
 
-def start_server(*, persist: bool = False) -> RedisServer:
+def start_server(host: str = "127.0.0.1", *, persist: bool = False) -> RedisServer:
     """A started server, or `ServerUnavailable` (its directory removed) saying why not."""
-    server = RedisServer(persist=persist)
+    server = RedisServer(host, persist=persist)
     try:
         server.start()
     except BaseException:

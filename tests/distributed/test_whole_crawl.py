@@ -102,6 +102,7 @@ async def test_one_summary_accounts_for_every_planned_product_and_one_run_row_ho
     summaries = {worked.summary for worked in done}
     assert len(summaries) == 1  # every worker hands back the one summary
     (summary,) = summaries
+    assert summary is not None
     assert summary.crawl_id == planned.round.id
     assert (summary.planned_products, summary.products_stored) == (PRODUCTS, PRODUCTS - 1)
     assert (summary.products_failed, summary.unaccounted) == (1, 0)
@@ -140,6 +141,7 @@ async def test_a_worker_started_after_the_end_returns_at_once_with_the_summary(
         with trio.fail_after(5):
             late = await crawl.work("late")
         assert crawl.server.stats.requests == requests  # nothing fetched, nothing settled
+    assert first.summary is not None and late.summary is not None
     assert first.summary.status == "completed"
     assert (late.tally.taken, late.summary) == (0, first.summary)
     assert late.summary.settled_by == "w1"
@@ -155,6 +157,7 @@ async def test_an_item_inserted_during_the_crawl_keeps_it_from_completed(
         (worked,) = await crawl.workers("w1")
         runs = await crawl.runs()
     summary = worked.summary
+    assert summary is not None
     assert summary.status == "partial", summary
     assert "the catalogue changed during the crawl" in summary.settle
     assert [run["status"] for run in runs] == ["partial"]
@@ -193,6 +196,7 @@ async def test_plan_after_the_end_is_a_new_round_over_what_is_left(
     assert first.round is not None and again.round is not None
     assert (first.round.round, again.round.round) == (1, 2)
     assert again.round.id != first.round.id
+    assert one.summary is not None and two.summary is not None
     assert one.summary.products_failed == 1
     # The second round planned only what the store did not hold: the one failed product.
     assert (again.batches, two.summary.planned_products) == (1, 1)

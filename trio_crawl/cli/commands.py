@@ -54,6 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "web":
             return _web(args, console)
+        if args.command in ("pause", "resume", "cancel"):
+            from .steer import run_steer
+
+            return trio.run(run_steer, args)
         if args.command == "demo":
             demo = functools.partial(run_demo, args=args, console=console)
             with crawl_collector():
@@ -217,6 +221,11 @@ def _web(args: argparse.Namespace, console: Console) -> int:
     def announce(url: str) -> None:
         console.print(f"database page: {url} (Ctrl-C to stop)", markup=False, soft_wrap=True)
 
+    if getattr(args, "redis", None) is not None:
+        from ..distributed.crawl_page import serve_crawl
+
+        trio.run(serve_crawl, args.redis, args.queue, args.db, address, announce)
+        return 0
     trio.run(serve_database, args.db, address, announce)
     return 0
 

@@ -10,9 +10,11 @@ crawls can share a Redis server.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import socket
 from pathlib import Path
+from signal import SIGINT, SIGTERM
 from typing import Any
 
 import attrs
@@ -21,6 +23,8 @@ from ..config.model import CrawlConfig
 
 DEFAULT_QUEUE = "trio-crawl"
 DEFAULT_LEASE_SECS = 60.0
+CANCELLED_EXIT = 130
+"""A worker or crawl stopped before the crawl was finished (as `crawl` exits when cancelled)."""
 
 
 def add_crawl_options(crawl: argparse.ArgumentParser, positive_int: Any) -> None:
@@ -88,16 +92,21 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
 
 
 async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
-    """0 once the crawl is finished (its summary printed); 1, with one line naming the
-    server, when Redis or the store stayed away longer than the retry policy waits."""
+    """0 once the crawl is finished (its summary printed); 130 when stopped: cancelled, or
+    Ctrl-C/SIGTERM (with what is left and the command that continues); 1, with one line
+    naming the server, when Redis or the store stayed away longer than the retry policy
+    waits."""
     import sys
 
     from ..distributed.client import connect
     from ..distributed.crawl import Worked, work
+    from ..distributed.events import publishing
     from ..distributed.outage import first_lost
     from ..distributed.queue import WorkQueue
-    from ..stores import RecordTable, open_store
+    from ..stores import RecordTable, open_store, read_status
     from ..stores.location import locate
+    from ..ui.status_text import status_lines
+    from .steer import continue_line, steered_worker
 
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     records = RecordTable.for_site(site)
@@ -105,6 +114,10 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     try:
         async with (
             connect(args.redis) as client,
+            steered_worker(
+                client, args.queue, lambda line: print(f"{name}: {line}", flush=True)
+            ) as steering,
+            publishing(client, args.queue, name) as publisher,
             open_store(args.db, per_page=site.per_page, records=records) as store,
         ):
             worked = await work(
@@ -116,6 +129,8 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
                 lease_ms=int(args.lease_secs * 1000),
                 redis_name=f"Redis at {_shown(args.redis)}",
                 store_name=f"the store at {locate(args.db).shown}",
+                steering=steering,
+                publisher=publisher,
             )
     except BaseException as error:
         lost = first_lost(error)
@@ -124,11 +139,22 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
         print(f"worker {name} stopped: {lost}", file=sys.stderr, flush=True)
         return 1
     assert worked is not None
-    fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(worked.tally).items())
-    print(f"worker finished: {fields}", flush=True)
-    # The whole crawl: every worker's counts and every failed item.
-    print("\n".join(worked.summary.lines()), flush=True)
-    return 0
+    tally = worked.tally
+    fields = ", ".join(
+        f"{key} {value}" for key, value in attrs.asdict(tally).items() if key != "stopped"
+    )
+    ended = f"cancelled ({tally.stopped})" if tally.stopped else "finished"
+    print(f"worker {ended}: {fields}", flush=True)
+    if worked.summary is not None:
+        # The whole crawl: every worker's counts and every failed item.
+        print("\n".join(worked.summary.lines()), flush=True)
+        return 0
+    # Stopped before the end: what the store holds so far, and how to go on.
+    print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+    left = continue_line(args, cancelled=bool(steering.state.cancelled))
+    if left:
+        print(left, flush=True)
+    return CANCELLED_EXIT
 
 
 async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
@@ -139,16 +165,21 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     planned again: the workers finish it."""
     import sys
 
-    import trio
-
     from ..distributed.client import connect
     from ..distributed.queue import WorkQueue
     from ..distributed.summary import stored_summary
     from ..stores import read_status
+    from ..ui.status_text import status_lines
+    from .steer import continue_line
+    from .worker_processes import run_workers, unless_interrupted
 
-    status = await run_plan(args, config, site)
+    status, interrupted = await unless_interrupted(functools.partial(run_plan, args, config, site))
+    if interrupted:
+        print("crawl cancelled: interrupted by signal while planning", flush=True)
+        print(continue_line(args, cancelled=True), flush=True)
+        return CANCELLED_EXIT
     if status != 0:
-        return status
+        return status or 1
     command = [
         sys.executable, "-m", "trio_crawl", "worker", "--base-url", args.base_url,
         "--db", args.db, "--redis", args.redis, "--queue", args.queue, "--site", args.site,
@@ -156,32 +187,33 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     if args.config is not None:
         command += ["--config", str(args.config)]
     name = f"{socket.gethostname()}-{os.getpid()}"
-    finished: dict[int, Any] = {}
-
-    async def worker(number: int) -> None:
-        finished[number] = await trio.run_process(
-            [*command, "--name", f"{name}-w{number}"], capture_stdout=True, check=False
-        )
-
-    async with trio.open_nursery() as nursery:
-        for number in range(1, args.workers + 1):
-            nursery.start_soon(worker, number)
-    failed = 0
-    for number in sorted(finished):
-        done = finished[number]
-        lines = done.stdout.decode(errors="replace").splitlines()
-        tally = next((line for line in lines if line.startswith("worker finished")), "")
-        print(f"w{number}: exit {done.returncode}; {tally or 'no tally'}", flush=True)
-        failed += done.returncode != 0
+    workers = await run_workers(command, args.workers, name)
+    failed = stopped = 0
+    for worker in workers.processes:
+        ended = ("worker finished", "worker cancelled")
+        tally = next((line for line in worker.lines if line.startswith(ended)), "")
+        print(f"w{worker.number}: exit {worker.returncode}; {tally or 'no tally'}", flush=True)
+        # A SIGTERM passed on before a worker could catch it ends it as a signal does.
+        signalled = workers.interrupted and worker.returncode in (-SIGTERM, -SIGINT)
+        stopped += worker.returncode == CANCELLED_EXIT or signalled
+        failed += worker.returncode not in (0, CANCELLED_EXIT) and not signalled
+    if failed == 0 and stopped:
+        print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+        why = "interrupted by signal" if workers.interrupted else "cancelled"
+        print(f"crawl cancelled: {why}; {stopped} of {args.workers} workers stopped", flush=True)
+        left = continue_line(args, cancelled=True)
+        if left:
+            print(left, flush=True)
+        return CANCELLED_EXIT
     async with connect(args.redis) as client:
         whole = await stored_summary(WorkQueue(client, args.queue))
     if whole is None:
         print("no summary of the whole crawl: no worker concluded it", flush=True)
     else:
         print("\n".join(whole.lines()), flush=True)
-    left = read_status(args.db, 10).continue_with
+    still_left = read_status(args.db, 10).continue_with
     done_well = whole is not None and whole.status == "completed"
-    return 0 if failed == 0 and done_well and left is None else 1
+    return 0 if failed == 0 and done_well and still_left is None else 1
 
 
 def _shown(url: str) -> str:

@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _close_matches(message: str, parser: argparse.ArgumentParser) -> str:
-    """"; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
+    """ "; did you mean …?" for an invalid choice or an unknown option in argparse's `message`."""
     import difflib
     import re
 
@@ -198,10 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--no-dashboard", action="store_true", help="print only the summary")
     _add_web_options(crawl)
 
-    from .distributed import add_commands, add_crawl_options, add_status_options
+    from .distributed import DEFAULT_QUEUE, add_commands, add_crawl_options, add_status_options
+    from .steer import add_commands as add_steer_commands
 
     add_crawl_options(crawl, positive_int)
     add_commands(commands, common, base_url, DB_HELP)
+    add_steer_commands(commands, common, DEFAULT_QUEUE)
 
     export = commands.add_parser("export", parents=[common], help="export stored products")
     export.add_argument("--db", required=True, help=DB_HELP)
@@ -229,6 +231,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="[HOST:]PORT",
         help="where to serve (127.0.0.1:8765; 0 = any free port)",
     )
+    web.add_argument(
+        "--redis", help="redis://host:port/db: show the whole Redis-shared crawl, every worker"
+    )
+    web.add_argument("--queue", default="trio-crawl", help="with --redis: the crawl's key prefix")
 
     serve = commands.add_parser(
         "serve-demo", parents=[common], help="serve the demo catalogue on 127.0.0.1"

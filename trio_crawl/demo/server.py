@@ -33,14 +33,14 @@ from .markup import (
 from .renderer import Renderer
 
 
-def _loopback(host: str) -> str:
+def _loopback(host: str, private: bool = False) -> str:
     if host == "localhost":
         return "127.0.0.1"
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
         raise ValueError(f"the demo server binds loopback addresses only, got {host!r}") from None
-    if not address.is_loopback:
+    if not (address.is_loopback or (private and address.is_private)):
         raise ValueError(f"the demo server binds loopback addresses only, got {host!r}")
     return host
 
@@ -54,6 +54,7 @@ async def serve_demo(
     robots_txt: bytes | None = ROBOTS_TXT,
     markup: Markup = Markup.nested,
     bookshop: DemoBookshop | None = None,
+    private_network: bool = False,
     task_status: trio.TaskStatus[DemoServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve `catalogue` on a loopback address until cancelled.
@@ -63,9 +64,11 @@ async def serve_demo(
     picks a free port. `robots_txt` is what ``/robots.txt`` serves (None: a 404), so tests
     can disallow pages; `markup` is how list pages lay out their cards (the live nesting by
     default). `bookshop` is served under ``/books/`` (None: a fresh ``DemoBookshop()``, 47
-    books). Raises `ValueError` for a host that is not loopback.
+    books). Raises `ValueError` for a host that is not loopback; with `private_network`, a
+    private address is accepted too (a network made on this machine, such as the bridge the
+    tests of workers on separate hosts make, never a public one).
     """
-    host = _loopback(host)
+    host = _loopback(host, private_network)
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound_port = listeners[0].socket.getsockname()[1]
     stats = DemoStats()

@@ -40,7 +40,9 @@ from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
 from ..stores.ledger import Ledger
 from ..stores.protocol import RunHeartbeat, Store
+from .control import ControlChannel, Steering
 from .ending import conclude
+from .events import EventPublisher
 from .heartbeat import HEARTBEAT_SECS, WorkerState, keep_beating, leave
 from .outage import STORE_DOWN, RetryingQueue, ServerLost, Servers
 from .queue import Taken, WorkQueue
@@ -105,6 +107,8 @@ async def plan_crawl(
     and not finished is not planned again (`refused` says so); a finished one is planned
     again as a new round over what the store does not hold (`rounds`)."""
     planned = Planned()
+    # A new plan is a new run of the crawl: a cancel of the last one no longer holds.
+    await ControlChannel(queue.client, queue.prefix).send("plan")
     try:
         async with planning(queue) as this:
             planned.round = this
@@ -149,8 +153,12 @@ def batch_runner(
     summaries: list[SessionSummary] | None = None,
     report: Callable[[Taken, SessionSummary, int], Awaitable[None]] | None = None,
     servers: Servers | None = None,
+    *,
+    steering: Steering | None = None,
+    publisher: EventPublisher | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
-    """Runs a taken batch in a session of its own; True once the ledger holds its outcome.
+    """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
+    cancel), its events to `publisher`; True once the ledger holds its outcome.
     `report` hears of each batch's summary and how many of its products were stored before
     it began. A batch during which the store went away is run again once the store is back
     (`servers` says for how long it is waited for, and what the error names when it is not)."""
@@ -159,6 +167,7 @@ def batch_runner(
     ledger: Ledger = store
     part = cast(Store, CrawlPart(store))
     servers = servers or Servers(_server_policy(config))
+    steering = steering or Steering()
 
     async def run_once(taken: Taken) -> tuple[SessionSummary, int]:
         found = await servers.store_call(lambda: _stored_now(ledger, taken.items))
@@ -175,7 +184,11 @@ def batch_runner(
         async with open_session(
             config, site=site, store=part, session_id=crawl_id or None, route_plan=route
         ) as session:
-            return await session.wait(), skipped
+            with steering.steer(session):
+                async with trio.open_nursery() as nursery:
+                    if publisher is not None:
+                        nursery.start_soon(publisher.follow, session.session_id, session.events())
+                    return await session.wait(), skipped
 
     async def store_was_away() -> bool:
         """Whether the store is away now; if so, wait for it under the policy (or stop:
@@ -241,7 +254,8 @@ class Worked:
     """What a worker did, and the whole crawl's summary once it was finished."""
 
     tally: WorkerTally
-    summary: CrawlSummary
+    summary: CrawlSummary | None
+    """None when the worker was stopped (cancelled, or a signal) before the crawl finished."""
 
 
 async def work(
@@ -257,9 +271,12 @@ async def work(
     beat_secs: float = HEARTBEAT_SECS,
     redis_name: str = "Redis",
     store_name: str = "the store",
+    steering: Steering | None = None,
+    publisher: EventPublisher | None = None,
 ) -> Worked:
-    """Take and run the crawl's batches as `consumer` until the crawl is finished, beating
-    all the while; then the whole crawl's summary (concluding the crawl if no one has).
+    """Take and run the crawl's batches as `consumer` until the crawl is finished or
+    `steering` stops it, beating all the while; then, unless stopped, the whole crawl's
+    summary (concluding the crawl if no one has).
     Raises `ServerLost` (in an exception group) when Redis or the store, named by
     `redis_name` and `store_name`, stays away longer than the `saving` retry policy waits."""
     servers = Servers(_server_policy(config), redis_name, store_name)
@@ -288,7 +305,10 @@ async def work(
             for crawl_id in crawl_ids - {""}:
                 await store.heartbeat(crawl_id)
 
-    run_batch = batch_runner(config, site, store, summaries, report, servers)
+    steering = steering or Steering()
+    run_batch = batch_runner(
+        config, site, store, summaries, report, servers, steering=steering, publisher=publisher
+    )
 
     async def holding(taken: Taken) -> bool:
         state.batch = taken.id
@@ -316,8 +336,12 @@ async def work(
         await nursery.start(
             functools.partial(keep_beating, queue, state, every_secs=beat_secs, also=also_beat)
         )
-        tally = await run_worker(queue, consumer, holding, lease_ms=lease_ms, block_ms=block_ms)
-        whole = await servers.both(lambda: conclude(queue, store, store, consumer, settle))
+        tally = await run_worker(
+            queue, consumer, holding, lease_ms=lease_ms, block_ms=block_ms, steering=steering
+        )
+        whole = None
+        if not tally.stopped:
+            whole = await servers.both(lambda: conclude(queue, store, store, consumer, settle))
         nursery.cancel_scope.cancel()
     await servers.redis_call(lambda: leave(queue, consumer))
     return Worked(tally, whole)

@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable
 import attrs
 import trio
 
+from .control import Steering
 from .queue import Taken, WorkQueue
+from .release import release
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class WorkerTally:
     reclaimed: int = 0
     acknowledged: int = 0
     left_pending: int = 0
+    stopped: str = ""
+    """Why the worker stopped before the crawl was finished ("" if it did not)."""
 
 
 async def run_worker(
@@ -45,13 +49,23 @@ async def run_worker(
     *,
     lease_ms: int,
     block_ms: int = 1000,
+    steering: Steering | None = None,
 ) -> WorkerTally:
     """Take and run batches as `consumer` until the crawl is finished (planning done, every
     entry delivered, nothing pending in any consumer); a worker that starts before planning
-    waits for it, one that starts after the end returns at once."""
+    waits for it, one that starts after the end returns at once. With `steering`, no batch is
+    taken while the crawl is paused, and a stop ends the loop, its unsettled batch released
+    at once (`release`) for whichever worker asks next."""
     tally = WorkerTally(consumer)
+    steering = steering or Steering()
     while not (await queue.progress()).finished:
+        if not await steering.may_take():
+            tally.stopped = steering.stop_reason
+            break
         for taken in await queue.take(consumer, count=1, lease_ms=lease_ms, block_ms=block_ms):
+            if steering.stop_reason:  # stopped while it waited for this one
+                await release(queue, consumer, [taken.id])
+                continue
             tally.taken += 1
             tally.reclaimed += taken.reclaimed
             if taken.reclaimed:
@@ -64,6 +78,8 @@ async def run_worker(
                 tally.acknowledged += await queue.ack([taken.id])
             else:
                 tally.left_pending += 1
+                if steering.stop_reason:
+                    await release(queue, consumer, [taken.id])
     return tally
 
 

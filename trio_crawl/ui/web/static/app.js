@@ -70,6 +70,15 @@
     });
   }
 
+  for (const action of ["pause", "resume", "cancel"]) {
+    $("crawl-" + action).addEventListener("click", async () => {
+      const headers = token ? { "X-Trio-Crawl-Token": token } : {};
+      const response = await fetch("/api/" + action, { method: "POST", headers });
+      const body = await response.json();
+      $("crawl-msg").textContent = response.ok ? "sent " + action + " to every worker" : body.error || response.status;
+    });
+  }
+
   // -- drawing -----------------------------------------------------------------------------
   function text(id, value) { const el = $(id); if (el.textContent !== String(value)) el.textContent = value; }
   function secs(s) {
@@ -93,9 +102,12 @@
   function draw() {
     if (!state) return;
     const database = state.mode === "database";
-    $("live").hidden = database;
+    const crawl = state.mode === "crawl";
+    $("live").hidden = database || crawl;
     $("database").hidden = !database;
+    $("crawl").hidden = !crawl;
     if (database) { drawDatabase(state); return; }
+    if (crawl) { drawCrawl(state); return; }
     const status = state.mode === "waiting" ? "starting" : state.status;
     text("status", status);
     $("status").className = "badge " + status;
@@ -208,6 +220,33 @@
     }
     const total = db.not_done.reduce((n, g) => n + g.count, 0);
     text("db-failed-count", "(" + total + " not done" + (total > db.failed_items.length ? ", first " + db.failed_items.length + " shown" : "") + ")");
+  }
+
+  function drawCrawl(data) {
+    const control = data.control;
+    const finished = data.progress && data.progress.finished;
+    const status = control.cancelled ? "cancelled" : control.paused ? "paused" : finished ? "finished" : "running";
+    text("status", "crawl " + data.queue + ": " + status);
+    $("status").className = "badge " + status;
+    text("access", canSteer ? "" : "read-only (open the URL with its ?token= to steer)");
+    $("crawl-pause").disabled = !canSteer || control.paused;
+    $("crawl-resume").disabled = !canSteer || !control.paused;
+    $("crawl-cancel").disabled = !canSteer || !!control.cancelled;
+    const t = data.totals;
+    text("crawl-workers", data.workers.length);
+    text("crawl-batches", t.batches);
+    text("crawl-saved", t.products_saved);
+    text("crawl-failed", t.products_failed);
+    text("crawl-pages", t.pages_ok);
+    text("crawl-retries", t.retries);
+    const body = $("crawl-table").tBodies[0]; body.replaceChildren();
+    for (const w of data.workers) {
+      const row = body.insertRow(); row.className = "worker"; row.dataset.worker = w.name;
+      for (const v of [w.name, w.state, w.batches, w.counts.products_saved, w.counts.products_failed, w.counts.pages_ok, w.counts.retries]) cell(row, v);
+      cell(row, w.last_seen ? new Date(w.last_seen * 1000).toLocaleTimeString() : "");
+    }
+    fillList("crawl-recent", data.recent.slice().reverse(), (n) => new Date(n.ts * 1000).toLocaleTimeString() + "  " + n.worker + ": " + n.text);
+    text("crawl-lines", data.lines.join("\n"));
   }
 
   connect();
