@@ -64,6 +64,7 @@ def add_commands(
 async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
     from ..distributed.client import connect
     from ..distributed.crawl import plan_crawl
+    from ..distributed.politeness import open_crawl_politeness
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store
 
@@ -71,9 +72,14 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
     async with (
         connect(args.redis) as client,
         open_store(args.db, per_page=site.per_page, records=records) as store,
+        open_crawl_politeness(client, args.queue, config) as politeness,
     ):
         planned = await plan_crawl(
-            config, site=site, store=store, queue=WorkQueue(client, args.queue)
+            config,
+            site=site,
+            store=store,
+            queue=WorkQueue(client, args.queue),
+            politeness=politeness,
         )
     summary = planned.summary
     assert summary is not None
@@ -84,6 +90,7 @@ async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> 
 async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
     from ..distributed.client import connect
     from ..distributed.crawl import work
+    from ..distributed.politeness import open_crawl_politeness
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store, read_status
     from ..ui.status_text import status_lines
@@ -93,6 +100,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     async with (
         connect(args.redis) as client,
         open_store(args.db, per_page=site.per_page, records=records) as store,
+        open_crawl_politeness(client, args.queue, config) as politeness,
     ):
         tally = await work(
             config,
@@ -101,6 +109,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             queue=WorkQueue(client, args.queue),
             consumer=name,
             lease_ms=int(args.lease_secs * 1000),
+            politeness=politeness,
         )
     fields = ", ".join(f"{key} {value}" for key, value in attrs.asdict(tally).items())
     print(f"worker finished: {fields}", flush=True)

@@ -25,6 +25,7 @@ from ..api import open_session
 from ..config.model import CrawlConfig
 from ..crawling.last_page import CatalogueShape
 from ..crawling.planner import PageJob
+from ..crawling.politeness import Manners
 from ..engine.planning import Plan, PlanContext, Planner, as_plan
 from ..engine.summary import SessionSummary
 from ..sites.protocol import Site
@@ -76,7 +77,12 @@ class Planned:
 
 
 async def plan_crawl(
-    config: CrawlConfig, *, site: Site[Any], store: Store, queue: WorkQueue
+    config: CrawlConfig,
+    *,
+    site: Site[Any],
+    store: Store,
+    queue: WorkQueue,
+    politeness: Manners | None = None,
 ) -> Planned:
     """Plan the crawl once and put its batches in `queue`, then mark planning done. A plan
     that fails marks nothing: workers keep waiting for a `plan` that succeeds."""
@@ -94,7 +100,9 @@ async def plan_crawl(
 
         return enqueue
 
-    async with open_session(config, site=site, store=store, route_plan=route) as session:
+    async with open_session(
+        config, site=site, store=store, route_plan=route, politeness=politeness
+    ) as session:
         planned.summary = await session.wait()
     return planned
 
@@ -104,8 +112,10 @@ def batch_runner(
     site: Site[Any],
     store: Store,
     summaries: list[SessionSummary] | None = None,
+    politeness: Manners | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
-    """Runs a taken batch in a session of its own; True once the ledger holds its outcome."""
+    """Runs a taken batch in a session of its own; True once the ledger holds its outcome.
+    Every batch's session shares `politeness` (the crawl's, in Redis) when one is given."""
     if not isinstance(store, Ledger):
         raise TypeError(f"a distributed crawl needs a store with a ledger, not {store!r}")
     ledger: Ledger = store
@@ -120,7 +130,9 @@ def batch_runner(
 
             return these
 
-        async with open_session(config, site=site, store=store, route_plan=route) as session:
+        async with open_session(
+            config, site=site, store=store, route_plan=route, politeness=politeness
+        ) as session:
             summary = await session.wait()
         if summaries is not None:
             summaries.append(summary)
@@ -139,7 +151,8 @@ async def work(
     lease_ms: int,
     block_ms: int = 1000,
     summaries: list[SessionSummary] | None = None,
+    politeness: Manners | None = None,
 ) -> WorkerTally:
     """Take and run the crawl's batches as `consumer` until the crawl is finished."""
-    run_batch = batch_runner(config, site, store, summaries)
+    run_batch = batch_runner(config, site, store, summaries, politeness)
     return await run_worker(queue, consumer, run_batch, lease_ms=lease_ms, block_ms=block_ms)

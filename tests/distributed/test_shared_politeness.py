@@ -1,0 +1,208 @@
+"""The crawl's politeness kept in Redis (`trio_crawl.distributed.politeness`), against a real
+redis-server: the GCRA script's arithmetic, the host slots' semaphore and their lapse, and the
+two together as several workers' `SharedPoliteness` see them.
+
+Redis's clock is real (the scripts read ``TIME``), so these tests wait on real time, each for
+at most about a second."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+
+from trio_crawl.distributed.client import connect
+from trio_crawl.distributed.host_slots import HostSlots
+from trio_crawl.distributed.politeness import SharedPoliteness, open_shared_politeness
+from trio_crawl.distributed.rate import SharedRate
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture
+async def redis(redis_target: tuple[str, str]) -> AsyncIterator[tuple[object, str]]:
+    url, prefix = redis_target
+    client = connect(url)
+    async with client:
+        yield client, prefix
+
+
+async def test_gcra_lets_a_burst_go_then_asks_to_wait_one_interval(redis: tuple) -> None:
+    client, prefix = redis
+    rate = SharedRate(client)
+    key = f"{prefix}:rate"
+    # 10 a second: one interval is 0.1 s; a burst of 3 goes back to back.
+    assert [await rate.wait_for(key, 10, 3) for _ in range(3)] == [0, 0, 0]
+    booked = await client.get(key)
+    wait = await rate.wait_for(key, 10, 3)
+    assert 0.05 < wait <= 0.1
+    assert await client.get(key) == booked  # a refusal books nothing
+    await trio.sleep(wait)
+    assert await rate.wait_for(key, 10, 3) == 0
+    assert 0 < await rate.wait_for(key, 10, 3) <= 0.1
+
+
+async def test_gcra_key_lapses_once_its_time_has_passed(redis: tuple) -> None:
+    client, prefix = redis
+    key = f"{prefix}:rate"
+    assert await SharedRate(client).wait_for(key, 20, 1) == 0
+    # Booked one interval (0.05 s) ahead: the key lives about that long, then leaves nothing.
+    assert 0 < await client.pttl(key) <= 52
+    await trio.sleep(0.1)
+    assert await client.exists([key]) == 0
+
+
+async def test_gcra_holds_the_rate_summed_over_many_clients(
+    redis: tuple, redis_target: tuple[str, str]
+) -> None:
+    _, prefix = redis
+    key = f"{prefix}:rate"
+    admitted: list[float] = []
+
+    async def one_worker(number: int) -> None:
+        async with connect(redis_target[0]) as client:
+            rate = SharedRate(client)
+            with trio.move_on_after(1.0):
+                while True:
+                    await rate.acquire(key, 20, 2)
+                    admitted.append(trio.current_time())
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for number in range(4):
+            nursery.start_soon(one_worker, number)
+    # 4 workers asking as fast as they can get 20 a second between them (plus the burst),
+    # not 20 each.
+    assert 18 <= len(admitted) <= 20 + 2 + 1, len(admitted)
+    assert all(at - start <= 1.05 for at in admitted)
+
+
+async def test_host_slots_admit_up_to_the_limit_and_take_back_releases(redis: tuple) -> None:
+    client, prefix = redis
+    slots = HostSlots(client, hold_secs=10)
+    key = f"{prefix}:slots:{HOST}"
+    assert await slots.try_acquire(key, "a", 2)
+    assert await slots.try_acquire(key, "b", 2)
+    assert not await slots.try_acquire(key, "c", 2)
+    assert await slots.held(key) == 2
+    await slots.release(key, "a")
+    assert await slots.try_acquire(key, "c", 2)
+    assert not await slots.try_acquire(key, "d", 2)
+    assert await slots.held(key) == 2
+
+
+async def test_a_hold_not_renewed_lapses_and_its_slot_comes_back(redis: tuple) -> None:
+    client, prefix = redis
+    slots = HostSlots(client, hold_secs=0.3)
+    key = f"{prefix}:slots:{HOST}"
+    assert await slots.try_acquire(key, "killed", 2)
+    assert await slots.try_acquire(key, "alive", 2)
+    await trio.sleep(0.2)
+    assert await slots.renew(key, ["alive"]) == 1  # "killed" renews nothing
+    await trio.sleep(0.15)
+    # 0.35 s in: the killed holder's hold has lapsed, the renewed one has not.
+    assert await slots.held(key) == 1
+    assert await slots.try_acquire(key, "next", 2)
+    assert not await slots.try_acquire(key, "one-too-many", 2)
+    # A lapsed hold is not brought back by a late renewal: its slot is someone else's now.
+    assert await slots.renew(key, ["killed", "alive"]) == 1
+    assert await slots.held(key) == 2
+
+
+async def test_workers_share_one_per_host_limit_and_one_rate(
+    redis: tuple, redis_target: tuple[str, str]
+) -> None:
+    _, prefix = redis
+    in_flight = peak = done = 0
+
+    async def one_request(politeness: SharedPoliteness) -> None:
+        nonlocal in_flight, peak, done
+        async with politeness.request(HOST):
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await trio.sleep(0.05)
+            in_flight -= 1
+            done += 1
+
+    async def one_worker() -> None:
+        async with (
+            connect(redis_target[0]) as client,
+            open_shared_politeness(client, prefix, 0, 2) as politeness,
+            trio.open_nursery() as nursery,
+        ):
+            for _ in range(8):
+                nursery.start_soon(one_request, politeness)
+
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(one_worker)
+    # 24 requests of 0.05 s, 2 at a time over all three workers: at least 0.6 s.
+    assert (done, peak) == (24, 2)
+    assert trio.current_time() - start >= 0.55
+
+    async with connect(redis_target[0]) as client:
+        slots = HostSlots(client, hold_secs=1)
+        assert await slots.held(f"{prefix}:slots:{HOST}") == 0  # every slot given back
+
+
+async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: tuple) -> None:
+    client, prefix = redis
+    slots = HostSlots(client, hold_secs=10)
+    key = f"{prefix}:slots:{HOST}"
+    async with (
+        open_shared_politeness(client, prefix, 0, 1) as first,
+        open_shared_politeness(client, prefix, 0, 1) as second,
+    ):
+        async with first.request(HOST):
+            # The second worker's request waits for the slot in Redis, and is cancelled there.
+            with trio.move_on_after(0.1) as waited:
+                async with second.request(HOST):
+                    raise AssertionError("a second slot on a limit of one")
+            assert waited.cancelled_caught
+            assert await slots.held(key) == 1
+            assert not any(second._held.values())
+        assert await slots.held(key) == 0
+        async with second.request(HOST):
+            assert await slots.held(key) == 1
+
+
+async def test_a_reloaded_rate_applies_to_the_next_request(redis: tuple) -> None:
+    client, prefix = redis
+    async with open_shared_politeness(client, prefix, 2, 5) as politeness:
+        async with politeness.request(HOST):
+            pass
+        politeness.update(1000, 5)  # from one every 0.5 s to one every millisecond
+        start = trio.current_time()
+        for _ in range(5):
+            async with politeness.request(HOST):
+                pass
+        # The first may still wait for the old booking (0.5 s); the others do not.
+        assert trio.current_time() - start < 0.7
+
+
+async def test_a_crawl_delay_spaces_the_hosts_requests_across_workers(
+    redis: tuple, redis_target: tuple[str, str]
+) -> None:
+    _, prefix = redis
+    starts: list[float] = []
+
+    async def one_worker() -> None:
+        async with (
+            connect(redis_target[0]) as client,
+            open_shared_politeness(client, prefix, 0, 10) as politeness,
+        ):
+            politeness.pacer.set_delay(HOST, 0.2)  # each worker read the same robots.txt
+            for _ in range(2):
+                async with politeness.request(HOST):
+                    starts.append(trio.current_time())
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(2):
+            nursery.start_soon(one_worker)
+    starts.sort()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(starts) == 4
+    assert min(gaps) >= 0.18, gaps
