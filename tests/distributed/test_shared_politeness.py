@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 
+import coredis
 import pytest
 import trio
 
@@ -20,16 +21,19 @@ from trio_crawl.distributed.rate import SharedRate
 
 HOST = "127.0.0.1"
 
+Redis = tuple[coredis.Redis[str], str]
+"""A client of the session's server, and this test's key prefix."""
+
 
 @pytest.fixture
-async def redis(redis_target: tuple[str, str]) -> AsyncIterator[tuple[object, str]]:
+async def redis(redis_target: tuple[str, str]) -> AsyncIterator[Redis]:
     url, prefix = redis_target
     client = connect(url)
     async with client:
         yield client, prefix
 
 
-async def test_gcra_lets_a_burst_go_then_asks_to_wait_one_interval(redis: tuple) -> None:
+async def test_gcra_lets_a_burst_go_then_asks_to_wait_one_interval(redis: Redis) -> None:
     client, prefix = redis
     rate = SharedRate(client)
     key = f"{prefix}:rate"
@@ -44,7 +48,7 @@ async def test_gcra_lets_a_burst_go_then_asks_to_wait_one_interval(redis: tuple)
     assert 0 < await rate.wait_for(key, 10, 3) <= 0.1
 
 
-async def test_gcra_key_lapses_once_its_time_has_passed(redis: tuple) -> None:
+async def test_gcra_key_lapses_once_its_time_has_passed(redis: Redis) -> None:
     client, prefix = redis
     key = f"{prefix}:rate"
     assert await SharedRate(client).wait_for(key, 20, 1) == 0
@@ -55,7 +59,7 @@ async def test_gcra_key_lapses_once_its_time_has_passed(redis: tuple) -> None:
 
 
 async def test_gcra_holds_the_rate_summed_over_many_clients(
-    redis: tuple, redis_target: tuple[str, str]
+    redis: Redis, redis_target: tuple[str, str]
 ) -> None:
     _, prefix = redis
     key = f"{prefix}:rate"
@@ -79,7 +83,7 @@ async def test_gcra_holds_the_rate_summed_over_many_clients(
     assert all(at - start <= 1.05 for at in admitted)
 
 
-async def test_host_slots_admit_up_to_the_limit_and_take_back_releases(redis: tuple) -> None:
+async def test_host_slots_admit_up_to_the_limit_and_take_back_releases(redis: Redis) -> None:
     client, prefix = redis
     slots = HostSlots(client, hold_secs=10)
     key = f"{prefix}:slots:{HOST}"
@@ -93,7 +97,7 @@ async def test_host_slots_admit_up_to_the_limit_and_take_back_releases(redis: tu
     assert await slots.held(key) == 2
 
 
-async def test_a_hold_not_renewed_lapses_and_its_slot_comes_back(redis: tuple) -> None:
+async def test_a_hold_not_renewed_lapses_and_its_slot_comes_back(redis: Redis) -> None:
     client, prefix = redis
     slots = HostSlots(client, hold_secs=0.3)
     key = f"{prefix}:slots:{HOST}"
@@ -112,7 +116,7 @@ async def test_a_hold_not_renewed_lapses_and_its_slot_comes_back(redis: tuple) -
 
 
 async def test_workers_share_one_per_host_limit_and_one_rate(
-    redis: tuple, redis_target: tuple[str, str]
+    redis: Redis, redis_target: tuple[str, str]
 ) -> None:
     _, prefix = redis
     in_flight = peak = done = 0
@@ -148,7 +152,7 @@ async def test_workers_share_one_per_host_limit_and_one_rate(
         assert await slots.held(f"{prefix}:slots:{HOST}") == 0  # every slot given back
 
 
-async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: tuple) -> None:
+async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: Redis) -> None:
     client, prefix = redis
     slots = HostSlots(client, hold_secs=10)
     key = f"{prefix}:slots:{HOST}"
@@ -169,7 +173,7 @@ async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: tuple) -> 
             assert await slots.held(key) == 1
 
 
-async def test_a_reloaded_rate_applies_to_the_next_request(redis: tuple) -> None:
+async def test_a_reloaded_rate_applies_to_the_next_request(redis: Redis) -> None:
     client, prefix = redis
     async with open_shared_politeness(client, prefix, 2, 5) as politeness:
         async with politeness.request(HOST):
@@ -184,7 +188,7 @@ async def test_a_reloaded_rate_applies_to_the_next_request(redis: tuple) -> None
 
 
 async def test_a_crawl_delay_spaces_the_hosts_requests_across_workers(
-    redis: tuple, redis_target: tuple[str, str]
+    redis: Redis, redis_target: tuple[str, str]
 ) -> None:
     _, prefix = redis
     starts: list[float] = []
