@@ -119,6 +119,8 @@ class Scaled:
     seconds: float
     requests: int
     products: int
+    cpu: float
+    """CPU seconds of the worker processes, redis-server and PostgreSQL."""
 
     @property
     def pages_per_sec(self) -> float:
@@ -132,17 +134,18 @@ async def scale_once(
     prefix = servers.prefix()
     redis = ("--redis", servers.redis.url(), "--queue", prefix, "--config", str(config))
     await run(command("plan", server.base_url, db, *redis))
-    before = server.stats.requests
-    started = trio.current_time()
+    before, servers_before = server.stats.requests, sum(servers.cpu())
+    cpu_before, started = children_cpu(), trio.current_time()
     async with trio.open_nursery() as nursery:
         for number in range(workers):
             worker = command("worker", server.base_url, db, *redis, "--name", f"w{number}")
             nursery.start_soon(run, worker)
     seconds = trio.current_time() - started
+    cpu = children_cpu() - cpu_before + sum(servers.cpu()) - servers_before
     stored = await trio.to_thread.run_sync(count_products, db)
     if stored != products:
         raise SystemExit(f"{workers} workers stored {stored} products of {products}")
-    return Scaled(workers, seconds, server.stats.requests - before, stored)
+    return Scaled(workers, seconds, server.stats.requests - before, stored, cpu)
 
 
 def count_products(db: str) -> int:
@@ -209,7 +212,10 @@ async def main_async(args: argparse.Namespace, servers: Servers, workdir: Path) 
         server = await nursery.start(slow)
         for workers in counts:  # none: the overhead only
             result = await scale_once(servers, server, workers, scale_config, args.products)
-            log(f"{workers} worker(s): {result.pages_per_sec:.0f} pages/s ({result.seconds:.1f}s)")
+            log(
+                f"{workers} worker(s): {result.pages_per_sec:.0f} pages/s ({result.seconds:.1f}s,"
+                f" {result.cpu:.1f} CPU s; load average {os.getloadavg()[0]:.1f})"
+            )
             results.append(result)
         nursery.cancel_scope.cancel()
 
@@ -243,14 +249,14 @@ def report(
         f" at most {args.in_flight} requests in flight (latency-bound, not CPU-bound: one worker"
         f" can ask at most {1000 * args.in_flight / args.latency:.0f} pages/s)\n"
     )
-    print("| workers | seconds | pages/s | speed-up | goal ≥ 0.8·N |")
-    print("|---|---|---|---|---|")
+    print("| workers | seconds | pages/s | speed-up | goal ≥ 0.8·N | CPU s (workers, Redis, PG) |")
+    print("|---|---|---|---|---|---|")
     for result in results:
         speedup = result.pages_per_sec / base
         goal = "met" if speedup >= 0.8 * result.workers else "NOT met"
         print(
             f"| {result.workers} | {result.seconds:.1f} | {result.pages_per_sec:.0f}"
-            f" | {speedup:.2f}x | {goal} ({0.8 * result.workers:.1f}) |"
+            f" | {speedup:.2f}x | {goal} ({0.8 * result.workers:.1f}) | {result.cpu:.1f} |"
         )
     print(
         f"\n## Redis-path overhead: {args.overhead_products} products, no latency (CPU-bound),"
@@ -279,6 +285,12 @@ def report(
     )
 
 
+def machine() -> str:
+    cores = os.cpu_count()
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{cores} cores, load average {load} (1, 5, 15 min)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=2400)
@@ -290,6 +302,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from tests import postgres_server, redis_server
 
+    log(f"start: {machine()}")
+
     redis = redis_server.start_server()
     try:
         postgres = postgres_server.start_server()
@@ -300,6 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             postgres.close()
     finally:
         redis.close()
+    print(f"\nMachine at the end: {machine()}")
     return 0
 
 

@@ -91,7 +91,7 @@ async def test_host_slots_admit_up_to_the_limit_and_take_back_releases(redis: Re
     assert await slots.try_acquire(key, "b", 2)
     assert not await slots.try_acquire(key, "c", 2)
     assert await slots.held(key) == 2
-    await slots.release(key, "a")
+    await slots.release(key, ["a"])
     assert await slots.try_acquire(key, "c", 2)
     assert not await slots.try_acquire(key, "d", 2)
     assert await slots.held(key) == 2
@@ -152,6 +152,28 @@ async def test_workers_share_one_per_host_limit_and_one_rate(
         assert await slots.held(f"{prefix}:slots:{HOST}") == 0  # every slot given back
 
 
+async def test_a_busy_worker_hands_its_slots_on_and_gives_them_back(redis: Redis) -> None:
+    client, prefix = redis
+    slots = HostSlots(client, hold_secs=10)
+    key = f"{prefix}:slots:{HOST}"
+    async with open_shared_politeness(client, prefix, 0, 2) as politeness:
+        for _ in range(40):
+            async with politeness.request(HOST):
+                await trio.lowlevel.checkpoint()
+        # One slot passed from request to request, not one trip to Redis each.
+        assert politeness.slots_from_redis <= 3
+        await trio.sleep(0.05)
+        assert await slots.held(key) == 0  # idle: given back to the other workers
+        # A slot passed on for longer than REUSE_SECS (1 s) goes back to Redis, so that
+        # another worker may have its turn: one request after another for 1.3 s.
+        before = politeness.slots_from_redis
+        with trio.move_on_after(1.3):
+            while True:
+                async with politeness.request(HOST):
+                    await trio.sleep(0.02)
+        assert 2 <= politeness.slots_from_redis - before <= 6
+
+
 async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: Redis) -> None:
     client, prefix = redis
     slots = HostSlots(client, hold_secs=10)
@@ -168,6 +190,7 @@ async def test_a_request_cancelled_while_waiting_holds_no_slot(redis: Redis) -> 
             assert waited.cancelled_caught
             assert await slots.held(key) == 1
             assert not any(second._held.values())
+        await trio.sleep(0.05)  # the first worker's slot lingers for its next request a moment
         assert await slots.held(key) == 0
         async with second.request(HOST):
             assert await slots.held(key) == 1

@@ -3,9 +3,9 @@
 A host's slots are a sorted set: each member is one holder (a request in flight), scored by
 when its hold expires on Redis's clock (``TIME``). Taking a slot is one script: drop the
 expired holders, then add this one if fewer than the limit remain. A worker renews the holds
-it has while their requests run (`renew`, one script a host), and gives each back when its
-request ends (`release`); a worker that is SIGKILLed renews nothing, so its slots expire and
-come back to the others by themselves, a lease like the work queue's.
+it has while their requests run (`renew`, one script a host), and gives them back when its
+requests no longer need them (`release`); a worker that is SIGKILLed renews nothing, so its
+slots expire and come back to the others by themselves, a lease like the work queue's.
 
 A slot that is not free is asked for again after a short sleep on trio's clock, a little
 longer each time (bounded): Redis has no blocking wait on a sorted set, and a poll that holds
@@ -14,7 +14,7 @@ nothing lets a killed waiter cost nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import coredis
 import trio
@@ -89,9 +89,9 @@ class HostSlots:
             await trio.sleep(poll)
             poll = min(LAST_POLL_SECS, poll * 2)
 
-    async def release(self, key: str, holder: str) -> None:
-        """Give `holder`'s slot of `key` back."""
-        await self._client.zrem(key, [holder])
+    async def release(self, key: str, holders: Sequence[str]) -> None:
+        """Give the slots of `key` that `holders` hold back."""
+        await self._client.zrem(key, list(holders))
 
     async def renew(self, key: str, holders: Iterable[str]) -> int:
         """Extend the holds of `holders` on `key`; how many were still held."""

@@ -14,6 +14,12 @@ however many machines:
   a GCRA of one request per delay under the host's own key, so the delay holds for the crawl,
   not per worker.
 
+A slot a request is done with stays this process's for a moment (`LINGER_SECS`): the next
+request to the host takes it without asking Redis, so a busy worker asks Redis for a slot now
+and then, not for every request; a slot passed on for `REUSE_SECS` goes back to Redis, where
+the other workers wait their turn. A slot kept so is still held in Redis: the limit holds for
+the slots held, and the requests in flight are never more.
+
 Each process also keeps the per-host limit locally, so that its own waiting requests queue in
 trio rather than all polling Redis. Order is the local politeness's: a slot first, then the
 host's pace, then the rate, so a request waiting for a busy host holds no rate booking.
@@ -22,6 +28,7 @@ host's pace, then the rate, so a request waiting for a busy host holds no rate b
 from __future__ import annotations
 
 import itertools
+import math
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -38,6 +45,12 @@ from .rate import SharedRate
 HOLD_SECS = 15.0
 """How long a slot stays held without renewal: a killed worker's slots come back after it."""
 RELEASE_GRACE_SECS = 5.0
+LINGER_SECS = 0.005
+"""How long a slot given back stays this process's for its next request to the host before it
+goes back to Redis: a busy worker then asks Redis for a slot now and then, not every request."""
+REUSE_SECS = 1.0
+"""How long a slot may pass from request to request in one process before it must go back to
+Redis, so that the other workers get their turn at the host."""
 
 
 class SharedPoliteness:
@@ -68,6 +81,12 @@ class SharedPoliteness:
         self._me = uuid.uuid4().hex[:12]
         self._numbers = itertools.count()
         self._held: defaultdict[str, set[str]] = defaultdict(set)
+        self._since: dict[str, float] = {}
+        self._spare: defaultdict[str, list[str]] = defaultdict(list)
+        self._returning: defaultdict[str, list[str]] = defaultdict(list)
+        self._to_release = trio.Event()
+        self.slots_from_redis = 0
+        """Slots this process took from Redis (the rest were handed on within it)."""
 
     def rate_key(self) -> str:
         return f"{self.prefix}:rate"
@@ -93,24 +112,61 @@ class SharedPoliteness:
     async def _take_slot(self, host: str) -> str | None:
         if self.per_host <= 0:
             return None
+        spare = self._spare.get(host)
+        if spare:
+            return spare.pop()
         holder = f"{self._me}:{next(self._numbers)}"
         # Held from the moment it is asked for, so that a renewal due while the script runs
-        # covers it; `_give_back` forgets it whatever happens.
+        # covers it.
         self._held[host].add(holder)
         try:
             await self._slots.acquire(self.slots_key(host), holder, self.per_host)
         except BaseException:
             # Cancelled with the script's answer on the way, the slot may be ours in Redis.
-            await self._give_back(host, holder)
+            self._held[host].discard(holder)
+            with trio.move_on_after(RELEASE_GRACE_SECS, shield=True):
+                await self._slots.release(self.slots_key(host), [holder])
             raise
+        self._since[holder] = trio.current_time()
+        self.slots_from_redis += 1
         return holder
 
-    async def _give_back(self, host: str, holder: str) -> None:
-        self._held[host].discard(holder)
-        # Given back even when cancelled, within a bound: a Redis that does not answer leaves
-        # the slot to lapse instead.
-        with trio.move_on_after(RELEASE_GRACE_SECS, shield=True):
-            await self._slots.release(self.slots_key(host), holder)
+    def _put_back(self, host: str, holder: str) -> None:
+        """A request is done with `holder`: the next request to `host` here may have it, until
+        the releaser gives it back to Redis (at once when it has passed on for long enough)."""
+        fresh = trio.current_time() - self._since.get(holder, -math.inf) < REUSE_SECS
+        (self._spare if fresh else self._returning)[host].append(holder)
+        self._to_release.set()
+
+    async def keep_releasing(self, *, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        while True:
+            await self._to_release.wait()
+            self._to_release = trio.Event()
+            await trio.sleep(LINGER_SECS)
+            await self.release_unused()
+
+    async def release_unused(self) -> None:
+        """Give back to Redis every slot this process holds but no request uses."""
+        for pool in (self._spare, self._returning):
+            for host, holders in list(pool.items()):
+                if holders:
+                    pool[host] = []
+                    await self._release(host, holders)
+
+    async def release_all(self) -> None:
+        """Give back every slot this process holds (it is closing)."""
+        for host, holders in list(self._held.items()):
+            await self._release(host, list(holders))
+        self._spare.clear()
+        self._returning.clear()
+
+    async def _release(self, host: str, holders: list[str]) -> None:
+        for holder in holders:
+            self._held[host].discard(holder)
+            self._since.pop(holder, None)
+        if holders:
+            await self._slots.release(self.slots_key(host), holders)
 
     async def _pace_and_rate(self, host: str) -> None:
         delay = self.pacer.delay(host)
@@ -154,22 +210,20 @@ class _SharedTurn:
             self._holder = await politeness._take_slot(host)
             await politeness._pace_and_rate(host)
         except BaseException:
-            await self._give_back(limiter)
+            self._give_back(limiter)
             raise
         self._limiter = limiter
 
     async def __aexit__(self, *exc_info: object) -> None:
         limiter, self._limiter = self._limiter, None
         if limiter is not None:
-            await self._give_back(limiter)
+            self._give_back(limiter)
 
-    async def _give_back(self, limiter: trio.CapacityLimiter) -> None:
+    def _give_back(self, limiter: trio.CapacityLimiter) -> None:
         holder, self._holder = self._holder, None
-        try:
-            if holder is not None:
-                await self._politeness._give_back(self._host, holder)
-        finally:
-            limiter.release()
+        if holder is not None:
+            self._politeness._put_back(self._host, holder)
+        limiter.release()
 
 
 def open_crawl_politeness(
@@ -203,7 +257,12 @@ async def open_shared_politeness(
     )
     async with trio.open_nursery() as nursery:
         await nursery.start(politeness.keep_renewing)
+        await nursery.start(politeness.keep_releasing)
         try:
             yield politeness
         finally:
             nursery.cancel_scope.cancel()
+            # Even when cancelled, within a bound: a Redis that does not answer leaves the
+            # slots to lapse instead.
+            with trio.move_on_after(RELEASE_GRACE_SECS, shield=True):
+                await politeness.release_all()
