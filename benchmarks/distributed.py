@@ -9,11 +9,13 @@ Starts its own redis-server and PostgreSQL server (as the tests start theirs:
 
 **Scaling**: the demo server delays every response by ``--latency`` ms, and each worker keeps at
 most ``--in-flight`` requests open (``max_connections``), so one worker's throughput is bounded
-by in-flight / latency, not by the CPU; the crawl's per-host limit is set to workers · in-flight,
-so the shared politeness does not cap the crawl instead. For each worker count, in one run: a
-fresh database and queue, ``trio-crawl plan``, then N ``trio-crawl worker`` processes started
-together; timed from their start to the last one's exit (process start-up included). pages/s
-= the requests the server answered for the workers over that time. Goal: speed-up ≥ 0.8·N.
+by in-flight / latency, not by the CPU; the crawl's per-host limit is set to twice workers ·
+in-flight, so the shared politeness does not cap the crawl instead. For each worker count, in
+one run: a fresh database and queue, ``trio-crawl plan``, then N ``trio-crawl worker``
+processes started together; timed from their start to the last one's exit (process start-up
+included). pages/s = the requests the server answered for the workers over that time; the
+span (first to last request at the server, start-up left out) is printed beside it.
+Goal: speed-up ≥ 0.8·N.
 
 **Redis-path overhead**: the same catalogue without latency (CPU-bound) crawled by one
 ``trio-crawl crawl`` process and by ``trio-crawl crawl --workers 1 --redis …`` (plan, one
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import math
 import os
 import resource
 import statistics
@@ -121,6 +124,8 @@ class Scaled:
     products: int
     cpu: float
     """CPU seconds of the worker processes, redis-server and PostgreSQL."""
+    span: float
+    """From the workers' first request to their last, at the server."""
 
     @property
     def pages_per_sec(self) -> float:
@@ -134,6 +139,8 @@ async def scale_once(
     prefix = servers.prefix()
     redis = ("--redis", servers.redis.url(), "--queue", prefix, "--config", str(config))
     await run(command("plan", server.base_url, db, *redis))
+    arrivals: list[float] = []
+    server.on_request = lambda _path: arrivals.append(trio.current_time())
     before, servers_before = server.stats.requests, sum(servers.cpu())
     cpu_before, started = children_cpu(), trio.current_time()
     async with trio.open_nursery() as nursery:
@@ -145,7 +152,9 @@ async def scale_once(
     stored = await trio.to_thread.run_sync(count_products, db)
     if stored != products:
         raise SystemExit(f"{workers} workers stored {stored} products of {products}")
-    return Scaled(workers, seconds, server.stats.requests - before, stored, cpu)
+    server.on_request = None
+    span = arrivals[-1] - arrivals[0] if arrivals else math.nan
+    return Scaled(workers, seconds, server.stats.requests - before, stored, cpu, span)
 
 
 def count_products(db: str) -> int:
@@ -202,7 +211,9 @@ def log(text: str) -> None:
 async def main_async(args: argparse.Namespace, servers: Servers, workdir: Path) -> None:
     counts = [int(n) for n in args.workers.split(",") if n]
     scale_config = workdir / "scale.toml"
-    per_host = max(counts, default=1) * args.in_flight
+    # Twice what the workers can have in flight: the shared per-host limit must not be what
+    # bounds the crawl here.
+    per_host = 2 * max(counts, default=1) * args.in_flight
     scale_config.write_text(config_toml(in_flight=args.in_flight, per_host=per_host))
     results: list[Scaled] = []
     async with trio.open_nursery() as nursery:
@@ -249,14 +260,18 @@ def report(
         f" at most {args.in_flight} requests in flight (latency-bound, not CPU-bound: one worker"
         f" can ask at most {1000 * args.in_flight / args.latency:.0f} pages/s)\n"
     )
-    print("| workers | seconds | pages/s | speed-up | goal ≥ 0.8·N | CPU s (workers, Redis, PG) |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| workers | seconds | pages/s | speed-up | goal ≥ 0.8·N | CPU s (workers, Redis, PG)"
+        " | span s | pages/s over the span |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for result in results:
         speedup = result.pages_per_sec / base
         goal = "met" if speedup >= 0.8 * result.workers else "NOT met"
         print(
             f"| {result.workers} | {result.seconds:.1f} | {result.pages_per_sec:.0f}"
-            f" | {speedup:.2f}x | {goal} ({0.8 * result.workers:.1f}) | {result.cpu:.1f} |"
+            f" | {speedup:.2f}x | {goal} ({0.8 * result.workers:.1f}) | {result.cpu:.1f}"
+            f" | {result.span:.1f} | {result.requests / result.span:.0f} |"
         )
     print(
         f"\n## Redis-path overhead: {args.overhead_products} products, no latency (CPU-bound),"
@@ -268,6 +283,8 @@ def report(
     )
     print("|---|---|---|---|---|---|---|")
     medians: dict[str, float] = {}
+    if not all(spent.values()):
+        return
     for path, runs in spent.items():
         def median(key: str, runs: list[Spent] = runs) -> float:
             return float(statistics.median(getattr(run, key) for run in runs))
