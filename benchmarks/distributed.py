@@ -278,7 +278,7 @@ def report(
         f" into PostgreSQL, median of {args.rounds} rounds\n"
     )
     print(
-        "| path | seconds | pages/s | crawl CPU s | redis CPU s | PostgreSQL CPU s"
+        "| path | seconds | products/s | crawl CPU s | redis CPU s | PostgreSQL CPU s"
         " | CPU ms/product |"
     )
     print("|---|---|---|---|---|---|---|")
