@@ -28,7 +28,7 @@ from .config.watch import watch_config
 from .crawling.http import Fetcher, FetchSettings
 from .crawling.parsing import ParsePool, default_processes
 from .crawling.planner import CataloguePlanner
-from .crawling.politeness import Politeness
+from .crawling.politeness import Manners, Politeness
 from .crawling.stages import CatalogueCrawl
 from .engine.handle import Session
 from .engine.handle import open_session as open_engine_session
@@ -123,6 +123,7 @@ async def open_session(
     session_id: str | None = None,
     on_finish: SessionHook | None = None,
     route_plan: Callable[[Planner], Planner] | None = None,
+    politeness: Manners | None = None,
 ) -> AsyncIterator[Session]:
     """Open a running session; see `trio_crawl.engine.open_session` for its semantics.
 
@@ -130,7 +131,9 @@ async def open_session(
     (and, if you like, an `on_finish` hook). Raises `ConfigError` when the config names a
     stage the session does not have. A catalogue crawl's `route_plan` is handed its planner and
     returns the one the session runs: a distributed crawl's planning session enqueues the plan
-    instead of running it, and a worker's session runs the batches it took.
+    instead of running it, and a worker's session runs the batches it took. `politeness` (a
+    catalogue crawl's) replaces the session's own: a distributed crawl's workers share one
+    through Redis, so the rate and per-host limits hold for the whole crawl.
     """
     if site is None and store is None:
         if stages is None:
@@ -154,8 +157,10 @@ async def open_session(
         raise TypeError("site=/store= build their own stages, planner and outcome hook")
     _check_store_fits(site, store)
     session_id = session_id or uuid.uuid4().hex
-    rate = config.rate_limit
-    politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
+    if politeness is None:
+        rate = config.rate_limit
+        politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
+    manners: Manners = politeness
     ledger = store if isinstance(store, Ledger) else None
     processes = default_processes(config.concurrency.parse_processes)
     async with (
@@ -185,9 +190,7 @@ async def open_session(
 
         def retune(new: CrawlConfig) -> None:
             fetcher.update_settings(fetch_settings(new))
-            politeness.update(
-                new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency
-            )
+            manners.update(new.rate_limit.requests_per_second, new.rate_limit.per_host_concurrency)
 
         planner = CataloguePlanner(
             site,

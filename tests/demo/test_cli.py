@@ -43,6 +43,44 @@ async def test_the_command_serves_announces_its_url_and_stops_quietly_on_ctrl_c(
     assert process.returncode == 0
 
 
+async def test_serve_demo_latency_delays_each_response_of_the_command() -> None:
+    """The command's ``--latency`` reaches the server (a real process, so the real clock)."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "trio_crawl", "serve-demo", "--port", "0", "--products", "30",
+         "--latency", "400"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        line = b""
+        with trio.fail_after(20):
+            while not line.endswith(b"\n"):
+                chunk = await process.stdout.receive_some(1)
+                assert chunk, "the server exited before announcing itself"
+                line += chunk
+        base_url = line.decode().split(" at ", 1)[1].split(" ", 1)[0]
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            for path in ("/csa-iot_products/page/2/", "/robots.txt"):
+                started = trio.current_time()
+                response = await http.get(base_url + path)
+                assert response.status_code == 200
+                assert trio.current_time() - started >= 0.4
+    finally:
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(10):
+            await process.wait()
+
+
+@pytest.mark.parametrize("latency", ["-1", "60001", "nan", "soon"])
+def test_serve_demo_refuses_a_latency_out_of_range(latency: str) -> None:
+    from trio_crawl.cli import UsageError, build_parser
+
+    with pytest.raises(UsageError, match="--latency"):
+        build_parser().parse_args(["serve-demo", "--latency", latency])
+    assert build_parser().parse_args(["serve-demo", "--latency", "50"]).latency == 50
+
+
 def test_server_names_load_on_first_use() -> None:
     from trio_crawl.demo import DemoServer, DemoStats, run_demo_server, serve_demo
 

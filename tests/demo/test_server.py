@@ -261,3 +261,40 @@ async def test_many_concurrent_clients_are_all_answered(nursery: trio.Nursery) -
             clients.start_soon(one_client, first)
     assert len(results) == 42 and sum(results) == 500
     assert server.stats.connections == 8
+
+
+async def test_latency_delays_every_response_on_trios_clock(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        serve = functools.partial(serve_demo, DemoCatalogue(30, 3), latency_ms=50_000)
+        server: DemoServer = await nursery.start(serve)
+        async with client() as http:
+            http.timeout = httpx.Timeout(600)
+            base = server.base_url
+            for url in (server.list_url(1), base + "/robots.txt", base + "/nowhere"):
+                started = trio.current_time()
+                response = await http.get(url)
+                assert response.status_code in (200, 404)
+                # 50 s on the mock clock: the test takes no real time for it.
+                assert 50 <= trio.current_time() - started < 51
+            # Concurrent requests wait side by side, not in turn, and the server counts them.
+            started = trio.current_time()
+            async with trio.open_nursery() as requests:
+                for page in (1, 2, 3):
+                    requests.start_soon(http.get, server.list_url(page))
+            assert 50 <= trio.current_time() - started < 51
+        assert server.stats.peak_in_flight == 3
+        assert server.stats.in_flight == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_no_latency_by_default(autojump_clock: trio.testing.MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        server = await start(nursery)
+        started = trio.current_time()
+        async with client() as http:
+            assert (await http.get(server.list_url(1))).status_code == 200
+        assert trio.current_time() - started < 1
+        assert server.stats.peak_in_flight == 1
+        nursery.cancel_scope.cancel()

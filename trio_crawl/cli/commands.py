@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
             markup = Markup(args.markup)
-            serve_changed = functools.partial(run_demo_server, changes=args.change)
+            serve_changed = functools.partial(
+                run_demo_server, changes=args.change, latency_ms=args.latency
+            )
             trio.run(serve_changed, args.products, args.port, args.seed, faults, markup, args.books)
             return 0
         if args.command == "web":

@@ -65,22 +65,41 @@ def add_commands(
             )
 
 
-async def run_plan(args: argparse.Namespace, config: CrawlConfig, site: Any) -> int:
+async def run_plan(
+    args: argparse.Namespace, config: CrawlConfig, site: Any, *, stop_on_signal: bool = False
+) -> int:
     """0 when the plan is in the queue, or when nothing was planned because the crawl is
-    planned already (the message says so); 1 when planning failed."""
+    planned already (the message says so); 1 when planning failed. With `stop_on_signal`,
+    Ctrl-C or SIGTERM cancels the planning: `CANCELLED_EXIT`. Only the planning is cancelled,
+    inside the connection to Redis, so that what it holds there is given back on the way out."""
     from ..distributed.client import connect
     from ..distributed.crawl import plan_crawl
+    from ..distributed.politeness import open_crawl_politeness
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store
+    from .worker_processes import unless_interrupted
 
     records = RecordTable.for_site(site)
     async with (
         connect(args.redis) as client,
         open_store(args.db, per_page=site.per_page, records=records) as store,
+        open_crawl_politeness(client, args.queue, config) as politeness,
     ):
-        planned = await plan_crawl(
-            config, site=site, store=store, queue=WorkQueue(client, args.queue)
+        plan = functools.partial(
+            plan_crawl,
+            config,
+            site=site,
+            store=store,
+            queue=WorkQueue(client, args.queue),
+            politeness=politeness,
         )
+        if not stop_on_signal:
+            planned = await plan()
+        else:
+            maybe, interrupted = await unless_interrupted(plan)
+            if interrupted or maybe is None:
+                return CANCELLED_EXIT
+            planned = maybe
     if planned.refused:
         print(f"plan: {planned.refused}", flush=True)
         return 0
@@ -102,6 +121,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     from ..distributed.crawl import Worked, work
     from ..distributed.events import publishing
     from ..distributed.outage import first_lost
+    from ..distributed.politeness import open_crawl_politeness
     from ..distributed.queue import WorkQueue
     from ..stores import RecordTable, open_store, read_status
     from ..stores.location import locate
@@ -119,6 +139,9 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             ) as steering,
             publishing(client, args.queue, name) as publisher,
             open_store(args.db, per_page=site.per_page, records=records) as store,
+            open_crawl_politeness(
+                client, args.queue, config, lost_name=f"Redis at {_shown(args.redis)}"
+            ) as politeness,
         ):
             worked = await work(
                 config,
@@ -131,6 +154,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
                 store_name=f"the store at {locate(args.db).shown}",
                 steering=steering,
                 publisher=publisher,
+                politeness=politeness,
             )
     except BaseException as error:
         lost = first_lost(error)
@@ -171,10 +195,10 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     from ..stores import read_status
     from ..ui.status_text import status_lines
     from .steer import continue_line
-    from .worker_processes import run_workers, unless_interrupted
+    from .worker_processes import run_workers
 
-    status, interrupted = await unless_interrupted(functools.partial(run_plan, args, config, site))
-    if interrupted:
+    status = await run_plan(args, config, site, stop_on_signal=True)
+    if status == CANCELLED_EXIT:
         print("crawl cancelled: interrupted by signal while planning", flush=True)
         print(continue_line(args, cancelled=True), flush=True)
         return CANCELLED_EXIT

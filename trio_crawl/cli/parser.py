@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from ..demo.catalogue import add_change_option
+from ..demo.latency import add_latency_option
 
 DB_HELP = "SQLite file, sqlite:///path, or postgresql://user:password@host:port/database"
 
@@ -248,4 +249,5 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--faults", choices=("low", "none"), default="none", help="faults (none)")
     _add_markup_option(serve)
     add_change_option(serve)
+    add_latency_option(serve)
     return parser

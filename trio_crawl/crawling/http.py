@@ -34,7 +34,7 @@ from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
 from .failures import classify_status, map_http_errors
 from .httpx_client import parse_url
-from .politeness import Politeness
+from .politeness import Manners
 from .robots import (
     ROBOTS_MAX_BYTES,
     ROBOTS_MAX_REDIRECTS,
@@ -184,7 +184,7 @@ class Fetcher:
         "_tls",
     )
 
-    def __init__(self, settings: FetchSettings, politeness: Politeness | None) -> None:
+    def __init__(self, settings: FetchSettings, politeness: Manners | None) -> None:
         self._settings = settings
         self._politeness = politeness
         self._sender: Sender | None = None
@@ -198,7 +198,7 @@ class Fetcher:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, settings: FetchSettings | None = None, politeness: Politeness | None = None
+        cls, settings: FetchSettings | None = None, politeness: Manners | None = None
     ) -> AsyncIterator[Fetcher]:
         """A fetcher whose sender is closed on exit, even when cancelled."""
         fetcher = cls(settings if settings is not None else FetchSettings(), politeness)

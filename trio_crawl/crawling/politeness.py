@@ -21,6 +21,8 @@ in flight to one host); docs/architecture.md, "What bounds what", has them side 
 from __future__ import annotations
 
 import math
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 import trio
 
@@ -163,6 +165,25 @@ class HostPacer:
             if start is not None and start > trio.current_time():
                 await trio.sleep_until(start)
             self._next[host] = trio.current_time() + self._delays.get(host, delay)
+
+
+class Manners(Protocol):
+    """What the fetcher asks of a politeness: `Politeness` keeps the limits in one process; a
+    distributed crawl hands in one that keeps them in Redis, for every worker at once (the
+    crawl and the engine never learn which)."""
+
+    @property
+    def pacer(self) -> HostPacer:
+        """Where the fetcher books each host's robots.txt ``Crawl-delay``."""
+        ...
+
+    def request(self, host: str) -> AbstractAsyncContextManager[None]:
+        """Hold a turn on `host` for the duration of one request."""
+        ...
+
+    def update(self, requests_per_second: float, per_host_concurrency: int) -> None:
+        """Apply reloaded limits to requests not yet admitted."""
+        ...
 
 
 class Politeness:

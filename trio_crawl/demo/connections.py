@@ -83,6 +83,10 @@ class DemoStats:
     bad_requests: int = 0
     connections: int = 0
     internal_errors: int = 0
+    #: Requests being answered now, and the most there ever were at once (the server's view of
+    #: a crawl's concurrency, whatever the crawl's processes think they hold).
+    in_flight: int = 0
+    peak_in_flight: int = 0
     #: Faults injected, by `FaultKind` (a `str`: ``faults["429"]``, ``faults["reset"]``, …).
     faults: Counter[str] = attrs.field(factory=Counter)
 
@@ -101,6 +105,9 @@ class DemoServer:
     book_renderer: BookshopRenderer
     robots_txt: bytes | None = ROBOTS_TXT
     """What ``/robots.txt`` serves (None: a 404)."""
+    latency_secs: float = 0.0
+    """How long every response waits before it is answered, on trio's clock: a slow site, whose
+    latency rather than the crawler's CPU bounds a crawl."""
     on_request: Callable[[str], None] | None = None
     """Called with each request's path before it is answered: a test's hook to change the
     catalogue while a crawl reads it (say, delist a product at the 40th detail request)."""
@@ -178,7 +185,15 @@ class Connections:
             request = await self._read_request(conn, stream)
             if request is None:
                 return
-            keep_open = await self._respond(conn, stream, request)
+            stats = self.stats
+            stats.in_flight += 1
+            stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
+            try:
+                if self.server.latency_secs > 0:
+                    await trio.sleep(self.server.latency_secs)
+                keep_open = await self._respond(conn, stream, request)
+            finally:
+                stats.in_flight -= 1
             if not keep_open or conn.our_state is not h11.DONE:
                 return
             conn.start_next_cycle()

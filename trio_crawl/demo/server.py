@@ -26,6 +26,7 @@ from .bookshop_markup import BookshopRenderer
 from .catalogue import DemoCatalogue, add_change_option, apply_changes
 from .connections import Connections, DemoServer, DemoStats, base_url_of
 from .faults import FaultConfig, FaultPlan
+from .latency import add_latency_option
 from .markup import (
     ROBOTS_TXT,
     Markup,
@@ -55,6 +56,7 @@ async def serve_demo(
     markup: Markup = Markup.nested,
     bookshop: DemoBookshop | None = None,
     private_network: bool = False,
+    latency_ms: float = 0,
     task_status: trio.TaskStatus[DemoServer] = trio.TASK_STATUS_IGNORED,
 ) -> NoReturn:
     """Serve `catalogue` on a loopback address until cancelled.
@@ -64,7 +66,8 @@ async def serve_demo(
     picks a free port. `robots_txt` is what ``/robots.txt`` serves (None: a 404), so tests
     can disallow pages; `markup` is how list pages lay out their cards (the live nesting by
     default). `bookshop` is served under ``/books/`` (None: a fresh ``DemoBookshop()``, 47
-    books). Raises `ValueError` for a host that is not loopback; with `private_network`, a
+    books). `latency_ms` delays every response (on trio's clock), as a slow site would.
+    Raises `ValueError` for a host that is not loopback; with `private_network`, a
     private address is accepted too (a network made on this machine, such as the bridge the
     tests of workers on separate hosts make, never a public one).
     """
@@ -85,6 +88,7 @@ async def serve_demo(
         bookshop=shop,
         book_renderer=BookshopRenderer(shop),
         robots_txt=robots_txt,
+        latency_secs=latency_ms / 1000,
     )
     connections = Connections(server)
     async with trio.open_nursery() as nursery:
@@ -102,6 +106,7 @@ async def run_demo_server(
     markup: Markup = Markup.nested,
     books: int = 47,
     changes: Sequence[str] = (),
+    latency_ms: float = 0,
 ) -> None:
     """Serve a fresh demo catalogue and bookshop until SIGINT or SIGTERM, announcing the base
     URL on the first stdout line and the bookshop on the second; a signal ends it quietly (trio
@@ -114,7 +119,13 @@ async def run_demo_server(
         async with trio.open_nursery() as nursery:
             server: DemoServer = await nursery.start(
                 functools.partial(
-                    serve_demo, catalogue, port=port, faults=faults, markup=markup, bookshop=shop
+                    serve_demo,
+                    catalogue,
+                    port=port,
+                    faults=faults,
+                    markup=markup,
+                    bookshop=shop,
+                    latency_ms=latency_ms,
                 )
             )
             print(
@@ -149,11 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how list pages lay out their cards (nested: the live site)",
     )
     add_change_option(parser)
+    add_latency_option(parser)
     args = parser.parse_args(argv)
     faults = FaultConfig.low() if args.faults == "low" else FaultConfig()
     try:
         markup = Markup(args.markup)
-        server = functools.partial(run_demo_server, changes=args.change)
+        server = functools.partial(
+            run_demo_server, changes=args.change, latency_ms=args.latency
+        )
         trio.run(server, args.products, args.port, args.seed, faults, markup, args.books)
     except KeyboardInterrupt:
         return 0

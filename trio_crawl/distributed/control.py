@@ -23,6 +23,8 @@ import coredis
 import coredis.exceptions
 import trio
 
+from .outage import redis_down
+
 ACTIONS = ("pause", "resume", "cancel")
 """What an operator may send; `plan` is sent by planning itself."""
 
@@ -75,7 +77,15 @@ class ControlChannel:
         apply(state)
         task_status.started()
         while True:
-            read = await self.client.xread({self.stream: cursor}, count=100, block=block_ms)
+            try:
+                read = await self.client.xread({self.stream: cursor}, count=100, block=block_ms)
+            except Exception as error:
+                # Redis away: the worker's own calls wait it out or stop the worker under
+                # its policy; following the steering only waits to read again.
+                if not redis_down(error):
+                    raise
+                await trio.sleep(block_ms / 1000)
+                continue
             for entry in () if not read else read.get(self.stream, ()):
                 cursor = str(entry.identifier)
                 apply(_state(entry.field_values))

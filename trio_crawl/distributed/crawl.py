@@ -33,6 +33,7 @@ from ..api import open_session
 from ..config.model import CrawlConfig
 from ..crawling.last_page import CatalogueShape
 from ..crawling.planner import PageJob
+from ..crawling.politeness import Manners
 from ..engine.planning import Plan, PlanContext, Planner, as_plan
 from ..engine.results import StageError
 from ..engine.retry import RetryPolicy
@@ -100,7 +101,12 @@ class Planned:
 
 
 async def plan_crawl(
-    config: CrawlConfig, *, site: Site[Any], store: Store, queue: WorkQueue
+    config: CrawlConfig,
+    *,
+    site: Site[Any],
+    store: Store,
+    queue: WorkQueue,
+    politeness: Manners | None = None,
 ) -> Planned:
     """Plan the crawl once and put its batches in `queue`, then mark planning done. A plan
     that fails marks nothing: workers keep waiting for a `plan` that succeeds. A crawl planned
@@ -138,7 +144,12 @@ async def plan_crawl(
 
             part = cast(Store, CrawlPart(store, planning=True))
             async with open_session(
-                config, site=site, store=part, session_id=this.id, route_plan=route
+                config,
+                site=site,
+                store=part,
+                session_id=this.id,
+                route_plan=route,
+                politeness=politeness,
             ) as session:
                 planned.summary = await session.wait()
     except PlanRefused as refused:
@@ -156,9 +167,11 @@ def batch_runner(
     *,
     steering: Steering | None = None,
     publisher: EventPublisher | None = None,
+    politeness: Manners | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
     """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
     cancel), its events to `publisher`; True once the ledger holds its outcome.
+    Every batch's session shares `politeness` (the crawl's, in Redis) when one is given.
     `report` hears of each batch's summary and how many of its products were stored before
     it began. A batch during which the store went away is run again once the store is back
     (`servers` says for how long it is waited for, and what the error names when it is not)."""
@@ -182,7 +195,12 @@ def batch_runner(
             return these
 
         async with open_session(
-            config, site=site, store=part, session_id=crawl_id or None, route_plan=route
+            config,
+            site=site,
+            store=part,
+            session_id=crawl_id or None,
+            route_plan=route,
+            politeness=politeness,
         ) as session:
             with steering.steer(session):
                 async with trio.open_nursery() as nursery:
@@ -206,6 +224,11 @@ def batch_runner(
     async def run_batch(taken: Taken) -> bool:
         for _ in range(servers.policy.max_attempts):
             summary, skipped = await run_once(taken)
+            # Redis went away under the shared politeness for longer than the policy waits:
+            # the worker stops; the batch, not acknowledged, goes back through the lease.
+            lost = getattr(politeness, "lost", None)
+            if isinstance(lost, ServerLost):
+                raise lost
             # The store went away during the batch: what it lost is not the batch's outcome.
             # Once it is back, the batch runs again (the ledger skips what it stored).
             if not (_store_failed(summary) and await store_was_away()):
@@ -273,6 +296,7 @@ async def work(
     store_name: str = "the store",
     steering: Steering | None = None,
     publisher: EventPublisher | None = None,
+    politeness: Manners | None = None,
 ) -> Worked:
     """Take and run the crawl's batches as `consumer` until the crawl is finished or
     `steering` stops it, beating all the while; then, unless stopped, the whole crawl's
@@ -307,7 +331,9 @@ async def work(
 
     steering = steering or Steering()
     run_batch = batch_runner(
-        config, site, store, summaries, report, servers, steering=steering, publisher=publisher
+        config, site, store, summaries, report, servers, steering=steering,
+        publisher=publisher,
+        politeness=politeness,
     )
 
     async def holding(taken: Taken) -> bool:
@@ -324,7 +350,12 @@ async def work(
         route = settle_route(before, crawl.products > 0)
         part = cast(Store, CrawlPart(store))
         async with open_session(
-            config, site=site, store=part, session_id=crawl.id, route_plan=route
+            config,
+            site=site,
+            store=part,
+            session_id=crawl.id,
+            route_plan=route,
+            politeness=politeness,
         ) as session:
             checked = await session.wait()
         if checked.status in SETTLED:

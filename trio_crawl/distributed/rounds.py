@@ -16,6 +16,7 @@ queue says:
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,9 +25,13 @@ import attrs
 import coredis
 import trio
 
+from .outage import redis_down
 from .queue import WorkQueue
 
+logger = logging.getLogger(__name__)
+
 PLANNING_LEASE_MS = 60_000
+RELEASE_SECS = 5.0
 
 
 @attrs.frozen
@@ -105,7 +110,7 @@ async def planning(queue: WorkQueue) -> AsyncIterator[CrawlRound]:
             yield this
             nursery.cancel_scope.cancel()
     finally:
-        with trio.CancelScope(shield=True):
+        with trio.move_on_after(RELEASE_SECS, shield=True):
             await _release(queue, mark, token)
 
 
@@ -129,7 +134,18 @@ async def _keep(queue: WorkQueue, mark: str, token: str) -> None:
 
 
 async def _release(queue: WorkQueue, mark: str, token: str) -> None:
-    await queue.client.eval(_DELETE_IF_OURS, keys=[mark], args=[token])
+    """Give the planning mark back. A command cancelled half way (a Ctrl-C while planning)
+    can leave the connection lost: asked once more, on a fresh one; where Redis does not
+    answer, the mark lapses with its lease instead."""
+    for attempt in (1, 2):
+        try:
+            await queue.client.eval(_DELETE_IF_OURS, keys=[mark], args=[token])
+            return
+        except Exception as error:
+            if not redis_down(error):
+                raise
+            if attempt == 2:
+                logger.warning("planning mark %s not given back (%s): it lapses", mark, error)
 
 
 _RENEW_IF_OURS = """
