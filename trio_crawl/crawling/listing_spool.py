@@ -56,6 +56,18 @@ class ListingSpool(MutableMapping[int, ListPage]):
         listing: ListPage = pickle.loads(row[0])
         return listing
 
+    def keep(self, other: ListingSpool, page: int) -> None:
+        """Store `other`'s page `page` here as it is stored there, without unpickling it (the
+        settle check's pages that came back as they were)."""
+        row = other._open.execute("SELECT listing FROM pages WHERE page = ?", (page,)).fetchone()
+        if row is None:
+            raise KeyError(page)
+        self._open.execute(
+            "INSERT INTO pages (page, listing) VALUES (?, ?)"
+            " ON CONFLICT (page) DO UPDATE SET listing = excluded.listing",
+            (page, row[0]),
+        )
+
     def __delitem__(self, page: int) -> None:
         if self._open.execute("DELETE FROM pages WHERE page = ?", (page,)).rowcount == 0:
             raise KeyError(page)
