@@ -1,57 +1,57 @@
-"""What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache."""
+"""What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache, and
+one whose responses llhttp reads loads no h11. The crawl runs in a fresh interpreter against
+the demo catalogue served here (whose own server uses h11)."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
+import trio
+
+from trio_crawl.demo import DemoCatalogue
+
+from .conftest import demo_server
+
 CRAWL = """
-import functools, sys
+import sys
 import trio
 from trio_crawl import CrawlConfig, crawl
-from trio_crawl.demo import DemoCatalogue, FaultConfig, serve_demo
 from trio_crawl.sites import MatterCatalogue
 from trio_crawl.stores import open_store
 
-CACHE = sys.argv[2] if len(sys.argv) > 2 else None
+async def main(base_url, db, cache):
+    http = {"cache": True, "cache_dir": cache} if cache else {}
+    config = CrawlConfig.from_dict(
+        {"crawl": {"strategy": "full"}, "http": http, "rate_limit": {"requests_per_second": 0}}
+    )
+    async with open_store(db) as store:
+        summary = await crawl(config, site=MatterCatalogue(base_url), store=store)
+    print(summary.status, summary.products_saved)
+    print(sorted({m.split(".")[0] for m in sys.modules} & {"hishel", "anysqlite", "h11"}))
 
-async def main():
-    async with trio.open_nursery() as nursery:
-        server = await nursery.start(
-            functools.partial(serve_demo, DemoCatalogue(products=30), faults=FaultConfig())
-        )
-        http = {"cache": True, "cache_dir": CACHE} if CACHE else {}
-        config = CrawlConfig.from_dict(
-            {"crawl": {"strategy": "full"}, "http": http, "rate_limit": {"requests_per_second": 0}}
-        )
-        async with open_store(sys.argv[1]) as store:
-            summary = await crawl(config, site=MatterCatalogue(server.base_url), store=store)
-        nursery.cancel_scope.cancel()
-    print(summary.status, summary.counts.get("products_saved"))
-    print(sorted(m for m in sys.modules if m.split(".")[0] in ("hishel", "anysqlite")))
-
-trio.run(main)
+trio.run(main, *sys.argv[1:3], sys.argv[3] if len(sys.argv) > 3 else None)
 """
 
 
-def crawled(*args: str) -> tuple[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-c", CRAWL, *args], capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    summary, imported = done.stdout.splitlines()
+async def crawled(*args: str) -> tuple[str, str]:
+    async with demo_server(DemoCatalogue(products=30)) as server:
+        command = [sys.executable, "-c", CRAWL, server.base_url, *args]
+        with trio.fail_after(120):
+            done = await trio.run_process(command, capture_stdout=True, capture_stderr=True)
+    assert done.returncode == 0, done.stderr.decode()
+    summary, imported = done.stdout.decode().splitlines()
     return summary, imported
 
 
-def test_a_crawl_without_a_cache_imports_no_http_cache(tmp_path: Path) -> None:
-    summary, imported = crawled(str(tmp_path / "crawl.db"))
+async def test_a_crawl_without_a_cache_imports_no_http_cache_and_no_h11(tmp_path: Path) -> None:
+    summary, imported = await crawled(str(tmp_path / "crawl.db"))
     assert summary == "completed 30"
     assert imported == "[]"
 
 
-def test_a_crawl_with_a_cache_loads_it_when_it_opens(tmp_path: Path) -> None:
-    summary, imported = crawled(str(tmp_path / "crawl.db"), str(tmp_path / "cache"))
+async def test_a_crawl_with_a_cache_loads_it_when_it_opens(tmp_path: Path) -> None:
+    summary, imported = await crawled(str(tmp_path / "crawl.db"), str(tmp_path / "cache"))
     assert summary == "completed 30"
-    assert "hishel" in imported
+    assert "'hishel'" in imported and "'anysqlite'" in imported
     assert (tmp_path / "cache" / "http-cache.db").exists()
