@@ -34,6 +34,10 @@ class ListingSpool(MutableMapping[int, ListPage]):
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("CREATE TABLE pages (page INTEGER PRIMARY KEY, listing BLOB NOT NULL)")
         self._db.execute("CREATE TABLE claims (url TEXT PRIMARY KEY, page INTEGER NOT NULL)")
+        # One transaction for the spool's life, never committed: a commit writes every page it
+        # changed to the file, a system call a page, where the spool needs the disk only for
+        # what its page cache cannot hold (nothing outlives the connection anyway).
+        self._db.execute("BEGIN")
 
     @property
     def _open(self) -> sqlite3.Connection:
