@@ -47,3 +47,22 @@ def test_a_page_with_more_tags_than_the_bound_but_fewer_openings_is_not_scanned(
     assert nesting_over(page, 256) is None
     monkeypatch.undo()
     assert nesting_over(page, 4) == 5  # the scan still finds the depth beyond a lower bound
+
+
+class CountedBytes(bytes):
+    """Bytes that note what is counted in them."""
+
+    counted: list[bytes]
+
+    def count(self, sub: bytes, *bounds: int) -> int:  # type: ignore[override]
+        self.counted.append(sub)
+        return super().count(sub, *bounds)
+
+
+def test_a_page_with_fewer_tags_than_the_bound_is_settled_by_one_count() -> None:
+    """Every page a crawl parses goes through here: counting its closing tags as well costs
+    more than counting its tags, so it is done only for a page with more tags than the bound."""
+    page = CountedBytes(b"<html><body>" + b"<p>x</p>" * 100 + b"</body></html>")
+    page.counted = []
+    assert nesting_over(page, 2000) is None
+    assert page.counted == [b"<"]
