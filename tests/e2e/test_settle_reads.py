@@ -5,14 +5,18 @@ the parses, and a change is still found."""
 from __future__ import annotations
 
 import collections
+import pickle
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
 from trio_crawl import crawl
+from trio_crawl.crawling import listing_spool
 from trio_crawl.crawling.list_reads import Fingerprints, fingerprint
 from trio_crawl.demo import DemoCatalogue
 from trio_crawl.sites import MatterCatalogue
@@ -52,6 +56,36 @@ async def test_an_unchanged_catalogue_is_read_twice_but_each_list_page_parsed_on
     # parsed each time.)
     parses = [site.list_parses[site.list_url(page)] for page in range(1, 26)]
     assert parses == [1] * 25
+
+
+async def test_the_settle_check_keeps_unchanged_pages_as_stored_not_pickled_again(
+    tmp_path: Path, lazy_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list pages wait pickled in the listing spool; the reading again copies a page that
+    came back as it was from the first reading's spool as stored: a page is pickled once a run,
+    and unpickled for the planning and its batch, not for the settle check."""
+    counts: collections.Counter[str] = collections.Counter()
+
+    def dumps(value: Any, protocol: int) -> bytes:
+        counts["dumps"] += 1
+        return pickle.dumps(value, protocol=protocol)
+
+    def loads(blob: bytes) -> Any:
+        counts["loads"] += 1
+        return pickle.loads(blob)
+
+    counting = types.SimpleNamespace(dumps=dumps, loads=loads, HIGHEST_PROTOCOL=5)
+    monkeypatch.setattr(listing_spool, "pickle", counting)
+    catalogue = DemoCatalogue(products=300, seed=9)  # 25 pages
+    async with demo_server(catalogue) as server, SqliteStore.open(db_path(tmp_path)) as store:
+        summary = await crawl(crawl_config(), site=MatterCatalogue(server.base_url), store=store)
+    assert summary.status == "completed", summary.reason
+    assert summary.products_saved == 300
+    # Once each, but for the two or three pages the status check reads again (kept as objects,
+    # as the status check reads them); before, every page again (50 and 125).
+    assert counts["dumps"] <= 25 + 3
+    # Read back to check the listing, to relist, to plan and to make each batch's jobs.
+    assert counts["loads"] <= 4 * 25 + 3
 
 
 async def test_a_page_changed_during_the_crawl_is_parsed_again_and_keeps_it_from_completed(

@@ -213,6 +213,45 @@ async def test_a_product_whose_position_another_takes_stays_stored_until_a_listi
     assert rows(backend)[old.url]["state"] == "done"
 
 
+async def test_relisting_into_a_store_with_no_product_reads_no_listing(backend: Backend) -> None:
+    """A first run's relisting would change nothing: the listing (read back from disk, page by
+    page, in a crawl) is not even read."""
+    read = 0
+
+    def listing() -> Any:
+        nonlocal read
+        for index in range(12):
+            read += 1
+            yield Listed(f"https://example.test/csa_product/p{index}/", 0, index, f"i{index}")
+
+    async with backend.open() as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        change = await store.relist(listing(), True, "s1")
+        assert (await store.view()).stored == frozenset()
+    assert (change.moved, change.relisted, change.delisted) == (0, 0, 0)
+    assert read == 0
+
+
+async def test_a_store_with_only_work_left_in_its_ledger_is_still_relisted(
+    backend: Backend,
+) -> None:
+    """No product stored yet, but products pending from a run that stopped: one no longer
+    listed is no work left, one listed elsewhere takes its new position."""
+    products = page(0)
+    async with backend.open() as store:
+        await store.open_shape(SHAPE, list_pages(SHAPE), "s1")
+        await store.page_listed(
+            LedgerPage(3, f"{SHAPE.base_url}/list/3"), [p.ref for p in products], 36, "s1"
+        )
+        await store.record_failures([], "s1")
+        assert len(states(backend, "product")) == 12
+        moved = products[1]
+        await store.relist([Listed(moved.url, 1, 4, moved.ref.id)], True, "s2")
+    left = rows(backend, "item = 'product'")
+    assert list(left) == [moved.url]
+    assert (left[moved.url]["page_id"], left[moved.url]["index_in_page"]) == (1, 4)
+
+
 async def test_save_products_without_a_session_marks_done_too(backend: Backend) -> None:
     async with backend.open() as store:
         await store.save_products(page(2))

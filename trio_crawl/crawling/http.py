@@ -20,11 +20,11 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 import httpx
 import trio
-from hishel import AsyncSqliteStorage
 
 from trio_crawl.config.http import HttpConfig
 from trio_crawl.config.model import ConcurrencyConfig, CrawlConfig, CrawlSettings
@@ -44,6 +44,9 @@ from .robots import (
     rules_from_answer,
 )
 from .senders import Sender, open_transport
+
+if TYPE_CHECKING:
+    from hishel import AsyncSqliteStorage
 
 HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 """Media types `Fetcher.get` accepts; anything else is a `parse_error`."""
@@ -248,6 +251,9 @@ class Fetcher:
             raise RuntimeError("this Fetcher is closed")
         settings = self._settings
         if settings.cache_dir is not None:
+            # hishel (and the SQLite driver it brings) only for a crawl that caches.
+            from hishel import AsyncSqliteStorage
+
             self._cache = AsyncSqliteStorage(
                 database_path=Path(settings.cache_dir) / CACHE_FILE,
                 default_ttl=settings.http.cache_ttl_secs,

@@ -34,6 +34,10 @@ class ListingSpool(MutableMapping[int, ListPage]):
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("CREATE TABLE pages (page INTEGER PRIMARY KEY, listing BLOB NOT NULL)")
         self._db.execute("CREATE TABLE claims (url TEXT PRIMARY KEY, page INTEGER NOT NULL)")
+        # One transaction for the spool's life, never committed: a commit writes every page it
+        # changed to the file, a system call a page, where the spool needs the disk only for
+        # what its page cache cannot hold (nothing outlives the connection anyway).
+        self._db.execute("BEGIN")
 
     @property
     def _open(self) -> sqlite3.Connection:
@@ -55,6 +59,18 @@ class ListingSpool(MutableMapping[int, ListPage]):
             raise KeyError(page)
         listing: ListPage = pickle.loads(row[0])
         return listing
+
+    def keep(self, other: ListingSpool, page: int) -> None:
+        """Store `other`'s page `page` here as it is stored there, without unpickling it (the
+        settle check's pages that came back as they were)."""
+        row = other._open.execute("SELECT listing FROM pages WHERE page = ?", (page,)).fetchone()
+        if row is None:
+            raise KeyError(page)
+        self._open.execute(
+            "INSERT INTO pages (page, listing) VALUES (?, ?)"
+            " ON CONFLICT (page) DO UPDATE SET listing = excluded.listing",
+            (page, row[0]),
+        )
 
     def __delitem__(self, page: int) -> None:
         if self._open.execute("DELETE FROM pages WHERE page = ?", (page,)).rowcount == 0:

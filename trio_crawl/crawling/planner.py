@@ -3,13 +3,12 @@ pages with work.
 
 The status check (`last_page`) finds where the catalogue ends.
 
-The catalogue changes anywhere (docs/architecture.md §6):
-items are inserted and delisted in the middle, not
-only at the newest end, and a change in the middle moves every item on one side of it. Nothing
-short of reading every list page tells such a change from none (a delisting and an insertion
-leave the total as it was), so every run reads every list page once, before any detail page:
-that listing gives each stored product its position now and names the products no longer
-listed (kept, marked delisted). The list pages are not read again: the pages with work carry
+The catalogue changes anywhere (docs/architecture.md §6): items are inserted and delisted in
+the middle, not only at the newest end, and a change in the middle moves every item on one side
+of it. Nothing short of reading every list page tells such a change from none (a delisting and
+an insertion leave the total as it was), so every run reads every list page once, before any
+detail page: that listing gives each stored product its position now and names the products no
+longer listed (kept, marked delisted). The list pages are not read again: the pages with work carry
 the refs found on them. A listing that contradicts itself (a product on two pages, a page short
 of products) was read while the catalogue moved; it is read once more, and if it still does,
 the run fails saying so. After the batches the status check runs again: a catalogue that moved
@@ -116,28 +115,36 @@ class CataloguePlanner:
                 return seen[page]
             try:
                 listing = await context.retry(
-                    functools.partial(self._read, page, prints, before), policy="status_check"
+                    functools.partial(self._read, page, prints, before, None),
+                    policy="status_check",
                 )
             except StageError as error:
                 # Many sites answer a page past the end with 404: that is the end, not a fault.
                 if page > 1 and error.kind is ErrorKind.client_error and error.status == 404:
                     return PAST_THE_END
                 raise
+            assert listing is not None  # a page is kept in a spool only when one is given
             seen[page] = listing
             return listing
 
         return fetch
 
-    async def _read(self, page: int, prints: Fingerprints, before: Sweep | None) -> ListPage:
-        """List page `page`; its fingerprint into `prints` when `lists` reads it. A page read
-        before (in `before`) that came back as it was is that reading, not parsed again."""
+    async def _read(
+        self, page: int, prints: Fingerprints, before: Sweep | None, into: ListingSpool | None
+    ) -> ListPage | None:
+        """List page `page`, its fingerprint into `prints`. A page read before (in `before`) that
+        came back as it was is not parsed again: that reading, or copied into `into` (None)."""
         lists = self.lists
         if lists is None:
             return await self.fetch_list(page)
         known = before.fingerprints.get(page) if before is not None else None
         if before is not None and known is not None and page in before.pages:
             again, prints[page] = await lists.read_list_again(page, known)
-            return before.pages[page] if again is None else again
+            if again is None and into is not None and isinstance(before.pages, ListingSpool):
+                into.keep(before.pages, page)  # neither unpickled nor pickled again
+            elif again is None:
+                return before.pages[page]
+            return again
         listing, prints[page] = await lists.read_list(page)
         return listing
 
@@ -171,10 +178,12 @@ class CataloguePlanner:
                 # failing now and then does not leave the listing incomplete.
                 for _ in range(2):
                     try:
-                        pages[page] = await context.retry(
-                            functools.partial(self._read, page, prints, before),
+                        listing = await context.retry(
+                            functools.partial(self._read, page, prints, before, pages),
                             policy="status_check",
                         )
+                        if listing is not None:  # else kept as it was stored
+                            pages[page] = listing
                     except StageError as error:
                         failed[page] = error  # its products are unknown
                     else:

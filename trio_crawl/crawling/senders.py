@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from hishel import AsyncSqliteStorage
-from hishel.httpx import AsyncCacheTransport
 
 from ..transport import DEADLINE_EXTENSION, TrioTransport
 from .httpx_client import (
@@ -38,6 +36,9 @@ from .httpx_client import (
     environment_proxy,
     redirect_target,
 )
+
+if TYPE_CHECKING:
+    from hishel import AsyncSqliteStorage
 
 _NO_BODY = httpx.ByteStream(b"")
 _MAX_ORIGINS = 256
@@ -83,6 +84,8 @@ def open_transport(
 
     transport = EnvironmentProxies(httpcore) if proxy is None and trust_env else httpcore(proxy)
     if cache is not None:
+        from hishel.httpx import AsyncCacheTransport  # only for a crawl that caches
+
         transport = AsyncCacheTransport(next_transport=transport, storage=cache)
     return transport
 

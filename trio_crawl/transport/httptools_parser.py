@@ -28,12 +28,16 @@ skips the line too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httptools
 import httpx
 
 from .framing import MAX_HEAD_BYTES, framed, incomplete_body, persistent, too_large_head
-from .h11_parser import H11Parser
 from .parsed import ResponseParser
+
+if TYPE_CHECKING:
+    from .h11_parser import H11Parser
 
 _OWS = b" \t"
 
@@ -134,6 +138,8 @@ class HttptoolsParser(ResponseParser):
     def _read_by_h11(self) -> None:
         """Hand the response to h11 from its first byte; of the body it reads again, what was
         given out already is dropped."""
+        from .h11_parser import H11Parser  # h11 only for the rare response llhttp refuses
+
         given = self._body_bytes - sum(map(len, self.body))
         parser = self._h11 = H11Parser()
         parser.start(self._method)

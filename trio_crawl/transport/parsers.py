@@ -21,7 +21,6 @@ from __future__ import annotations
 from typing import Literal
 
 from .framing import MAX_HEAD_BYTES as MAX_HEAD_BYTES
-from .h11_parser import H11Parser
 from .httptools_parser import HttptoolsParser
 from .parsed import ResponseParser as ResponseParser
 
@@ -33,5 +32,7 @@ def make_parser(name: ParserName) -> ResponseParser:
     if name == "httptools":
         return HttptoolsParser()
     if name == "h11":
+        from .h11_parser import H11Parser  # loaded only for a crawl that asks for it
+
         return H11Parser()
     raise ValueError(f"unknown parser {name!r} (expected 'httptools' or 'h11')")

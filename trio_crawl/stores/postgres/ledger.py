@@ -77,16 +77,19 @@ class PostgresLedger(PostgresConnection):
         if not complete:
             return Relisting()
         table = self._table
-        latest = {item.url: item for item in listing}
-        columns = (
-            list(latest),
-            [item.page_id for item in latest.values()],
-            [item.index_in_page for item in latest.values()],
-            [item.id for item in latest.values()],
-        )
         now = utc_timestamp()
 
         def write(connection: Connection) -> Relisting:
+            nothing = connection.execute(_NOTHING_TO_RELIST.format(table=table)).fetchone()
+            if nothing is not None and nothing["nothing"]:
+                return Relisting()  # a first run: the listing is not even read
+            latest = {item.url: item for item in listing}
+            columns = (
+                list(latest),
+                [item.page_id for item in latest.values()],
+                [item.index_in_page for item in latest.values()],
+                [item.id for item in latest.values()],
+            )
             connection.execute(_LISTING_TABLE)
             connection.execute(_LISTING_ROWS, columns)
             counts = connection.execute(_RELIST_COUNTS.format(table=table)).fetchone()
@@ -196,6 +199,11 @@ _PAGE_PLANNED = ManyRows(
     " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'",
     ("url", "page", "total", "state", "session_id", "updated_at"),
 )
+_NOTHING_TO_RELIST = (
+    'SELECT NOT EXISTS (SELECT 1 FROM "{table}")'
+    " AND NOT EXISTS (SELECT 1 FROM crawl_ledger WHERE item = 'product') AS nothing"
+)
+"""No product stored and none in the ledger: the relisting would change nothing."""
 _LISTING_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS listing (url TEXT PRIMARY KEY, page_id INTEGER NOT NULL,"
     " index_in_page INTEGER NOT NULL, id TEXT NOT NULL) ON COMMIT DELETE ROWS"

@@ -93,6 +93,8 @@ class SqliteLedger(SqliteConnection):
         now = utc_timestamp()
 
         def write(connection: sqlite3.Connection) -> Relisting:
+            if connection.execute(_NOTHING_TO_RELIST.format(table=table)).fetchone()[0]:
+                return Relisting()  # a first run: the listing is not even read
             connection.execute(_LISTING_TABLE)
             connection.execute("DELETE FROM temp.listing")
             for rows in _slices(listing):
@@ -216,6 +218,12 @@ _PAGE_PLANNED = (
     " updated_at = excluded.updated_at"
     " WHERE excluded.state = 'done' AND crawl_ledger.state <> 'done'"
 )
+_NOTHING_TO_RELIST = (
+    'SELECT NOT EXISTS (SELECT 1 FROM "{table}")'
+    " AND NOT EXISTS (SELECT 1 FROM crawl_ledger WHERE item = 'product')"
+)
+"""No product stored and none in the ledger: every statement of a relisting would change
+nothing, and its counts would all be 0."""
 _LISTING_TABLE = (
     "CREATE TEMP TABLE IF NOT EXISTS listing (url TEXT PRIMARY KEY, page_id INTEGER NOT NULL,"
     " index_in_page INTEGER NOT NULL, id TEXT NOT NULL)"

@@ -1,0 +1,57 @@
+"""What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache, and
+one whose responses llhttp reads loads no h11. The crawl runs in a fresh interpreter against
+the demo catalogue served here (whose own server uses h11)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import trio
+
+from trio_crawl.demo import DemoCatalogue
+
+from .conftest import demo_server
+
+CRAWL = """
+import sys
+import trio
+from trio_crawl import CrawlConfig, crawl
+from trio_crawl.sites import MatterCatalogue
+from trio_crawl.stores import open_store
+
+async def main(base_url, db, cache):
+    http = {"cache": True, "cache_dir": cache} if cache else {}
+    config = CrawlConfig.from_dict(
+        {"crawl": {"strategy": "full"}, "http": http, "rate_limit": {"requests_per_second": 0}}
+    )
+    async with open_store(db) as store:
+        summary = await crawl(config, site=MatterCatalogue(base_url), store=store)
+    print(summary.status, summary.products_saved)
+    print(sorted({m.split(".")[0] for m in sys.modules} & {"hishel", "anysqlite", "h11"}))
+
+trio.run(main, *sys.argv[1:3], sys.argv[3] if len(sys.argv) > 3 else None)
+"""
+
+
+async def crawled(*args: str) -> tuple[str, str]:
+    async with demo_server(DemoCatalogue(products=30)) as server:
+        command = [sys.executable, "-c", CRAWL, server.base_url, *args]
+        with trio.fail_after(120):
+            done = await trio.run_process(command, capture_stdout=True, capture_stderr=True)
+    assert done.returncode == 0, done.stderr.decode()
+    summary, imported = done.stdout.decode().splitlines()
+    return summary, imported
+
+
+async def test_a_crawl_without_a_cache_imports_no_http_cache_and_no_h11(tmp_path: Path) -> None:
+    summary, imported = await crawled(str(tmp_path / "crawl.db"))
+    assert summary == "completed 30"
+    assert imported == "[]"
+
+
+async def test_a_crawl_with_a_cache_loads_it_when_it_opens(tmp_path: Path) -> None:
+    summary, imported = await crawled(str(tmp_path / "crawl.db"), str(tmp_path / "cache"))
+    assert summary == "completed 30"
+    assert "'hishel'" in imported and "'anysqlite'" in imported
+    assert (tmp_path / "cache" / "http-cache.db").exists()
