@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -27,6 +28,16 @@ START_TIMEOUT_SECS = 20.0
 
 class ServerUnavailable(Exception):
     """No redis-server can be started on this machine (the message says why)."""
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies, so a test
+    process killed mid-run (a timeout, xdist losing a worker) leaves no redis-server behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -80,6 +91,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=self.dir,
+            preexec_fn=_die_with_parent,
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_SECS
         while time.monotonic() < deadline:

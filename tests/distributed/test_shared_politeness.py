@@ -59,8 +59,13 @@ async def test_gcra_lets_a_burst_go_then_asks_to_wait_one_interval(redis: Redis)
     assert 0.5 - elapsed - 0.01 <= wait <= 0.5
     assert await client.get(key) == booked  # a refusal books nothing
     await trio.sleep(wait)
-    assert await rate.wait_for(key, 2, 3) == 0
-    assert 0 < await rate.wait_for(key, 2, 3) <= 0.5
+    # Then one goes at least (more if the sleep ran late: never more than the burst), and the
+    # next is asked to wait again.
+    admitted = 0
+    while await rate.wait_for(key, 2, 3) == 0:
+        admitted += 1
+        assert admitted <= 3, "more than the burst went back to back"
+    assert admitted >= 1
 
 
 async def test_gcra_key_lapses_once_its_time_has_passed(redis: Redis) -> None:

@@ -37,6 +37,7 @@ PRODUCTS = 240  # 20 list pages, one a batch
 GUARD_SECS = 120  # against a hang, not a wait for work
 LONG_LEASE = "600"  # longer than the guard: only a release frees a stopped worker's batch
 STARTED = 24  # product pages fetched before the crawl is steered
+PAUSED = 120  # the pause test's catalogue: a pause lands long before its end
 RELEASED = 10**9  # ms: a released entry's idle time is past any lease (a day is 8.64e7)
 
 
@@ -68,11 +69,12 @@ async def _crawl(
     redis_target: tuple[str, str],
     tmp_path: Path,
     rate: int = 40,
+    products: int = PRODUCTS,
 ) -> tuple[Crawl, Server]:
     redis_url, prefix = redis_target
     counter = Server()
     server = await nursery.start(
-        functools.partial(serve_demo, DemoCatalogue(products=PRODUCTS, seed=6))
+        functools.partial(serve_demo, DemoCatalogue(products=products, seed=6))
     )
     server.on_request = counter.seen
     config = write_config(tmp_path, rate=rate)
@@ -95,7 +97,9 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
     logs = [tmp_path / f"w{n}.log" for n in (1, 2)]
     with trio.fail_after(GUARD_SECS):
         async with trio.open_nursery() as nursery:
-            crawl, server = await _crawl(nursery, pg_server, redis_target, tmp_path)
+            crawl, server = await _crawl(
+                nursery, pg_server, redis_target, tmp_path, products=PAUSED
+            )
             planned = await run(crawl.command("plan"))
             assert planned.returncode == 0, planned.stdout.decode()
             workers = [
@@ -111,11 +115,11 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
                 await until(said, f"{log.name} to say it is paused")
             # Items in flight finish; then nothing more is asked of the server while paused
             # (a real-time window: the absence of requests is what is measured).
-            await trio.sleep(1.0)
+            await trio.sleep(0.5)
             before = len(server.products)
-            await trio.sleep(2.0)
+            await trio.sleep(1.5)  # unpaused, 60 requests at the test's rate
             assert len(server.products) == before
-            assert STARTED <= stored(crawl.db) < PRODUCTS
+            assert STARTED <= stored(crawl.db) < PAUSED
             assert all(worker.returncode is None for worker in workers)
             resumed = await run(crawl.steer("resume"))
             assert "the crawl is running" in resumed.stdout.decode()
@@ -124,7 +128,7 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
     outputs = [log.read_text() for log in logs]
     assert codes == [0, 0], outputs
     assert all("crawl running" in output for output in outputs), outputs
-    assert stored(crawl.db) == PRODUCTS
+    assert stored(crawl.db) == PAUSED
     assert sorted(server.products) == sorted(set(server.products))  # none fetched twice
 
 

@@ -100,8 +100,7 @@ class CataloguePlanner:
         self.lists = lists
         self.shape: CatalogueShape | None = None
         self.relisting = Relisting()
-        self.swept: Sweep | None = None
-        """The reading the last plan was made from (a distributed plan records it in Redis)."""
+        self.swept: Sweep | None = None  # planned from (a distributed plan records it)
 
     def _fetcher(
         self,
@@ -115,8 +114,7 @@ class CataloguePlanner:
                 return seen[page]
             try:
                 listing = await context.retry(
-                    functools.partial(self._read, page, prints, before, None),
-                    policy="status_check",
+                    functools.partial(self._read, page, prints, before, None), policy="status_check"
                 )
             except StageError as error:
                 # Many sites answer a page past the end with 404: that is the end, not a fault.
