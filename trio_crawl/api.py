@@ -9,6 +9,7 @@ running session (the engine itself reads no files).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
@@ -124,6 +125,7 @@ async def open_session(
     on_finish: SessionHook | None = None,
     route_plan: Callable[[Planner], Planner] | None = None,
     politeness: Manners | None = None,
+    tools: CrawlTools | None = None,
 ) -> AsyncIterator[Session]:
     """Open a running session; see `trio_crawl.engine.open_session` for its semantics.
 
@@ -133,7 +135,9 @@ async def open_session(
     returns the one the session runs: a distributed crawl's planning session enqueues the plan
     instead of running it, and a worker's session runs the batches it took. `politeness` (a
     catalogue crawl's) replaces the session's own: a distributed crawl's workers share one
-    through Redis, so the rate and per-host limits hold for the whole crawl.
+    through Redis, so the rate and per-host limits hold for the whole crawl. `tools` (from
+    `open_crawl_tools`) are a catalogue crawl's parse processes and fetcher kept for many
+    sessions; without them the session opens its own.
     """
     if site is None and store is None:
         if stages is None:
@@ -157,21 +161,10 @@ async def open_session(
         raise TypeError("site=/store= build their own stages, planner and outcome hook")
     _check_store_fits(site, store)
     session_id = session_id or uuid.uuid4().hex
-    if politeness is None:
-        rate = config.rate_limit
-        politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
-    manners: Manners = politeness
     ledger = store if isinstance(store, Ledger) else None
-    processes = default_processes(config.concurrency.parse_processes)
-    async with (
-        ParsePool.open(
-            site,
-            processes,
-            stuck_after=config.crawl.parse_timeout_secs,
-            max_nesting=config.crawl.max_page_nesting,
-        ) as parser,
-        Fetcher.open(fetch_settings(config), politeness) as fetcher,
-    ):
+    given = None if tools is None else contextlib.nullcontext(tools)
+    async with given or open_crawl_tools(config, site, politeness) as opened:
+        parser, fetcher, manners = opened.parser, opened.fetcher, opened.politeness
         crawl = CatalogueCrawl(site, store, fetcher, ledger, session_id, parser)
         crawl_stages = crawl.stages()
         keys = _keys(crawl_stages, (STATUS_CHECK,))
@@ -221,6 +214,38 @@ async def open_session(
             )
             async with _alongside(beat):
                 yield session
+
+
+@attrs.frozen
+class CrawlTools:
+    """What a catalogue crawl's sessions may share: its parse processes, its fetcher (with
+    its connections and the robots.txt it read) and its politeness."""
+
+    parser: ParsePool
+    fetcher: Fetcher
+    politeness: Manners
+
+
+@asynccontextmanager
+async def open_crawl_tools(
+    config: CrawlConfig, site: Site[Any], politeness: Manners | None = None
+) -> AsyncIterator[CrawlTools]:
+    """A catalogue crawl's tools, open for as long as the block runs: a distributed worker
+    runs a session a batch, and would otherwise start its parse processes and connect anew
+    for every batch."""
+    if politeness is None:
+        rate = config.rate_limit
+        politeness = Politeness(rate.requests_per_second, rate.per_host_concurrency)
+    async with (
+        ParsePool.open(
+            site,
+            default_processes(config.concurrency.parse_processes),
+            stuck_after=config.crawl.parse_timeout_secs,
+            max_nesting=config.crawl.max_page_nesting,
+        ) as parser,
+        Fetcher.open(fetch_settings(config), politeness) as fetcher,
+    ):
+        yield CrawlTools(parser, fetcher, politeness)
 
 
 def _check_store_fits(site: Site[Any], store: Store) -> None:

@@ -115,7 +115,7 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
                 await until(said, f"{log.name} to say it is paused")
             # Items in flight finish; then nothing more is asked of the server while paused
             # (a real-time window: the absence of requests is what is measured).
-            await trio.sleep(0.5)
+            await trio.sleep(1.0)
             before = len(server.products)
             await trio.sleep(1.5)  # unpaused, 60 requests at the test's rate
             assert len(server.products) == before

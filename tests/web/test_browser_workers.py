@@ -71,7 +71,7 @@ def test_the_page_shows_every_worker_and_its_pause_holds_them_all(
                 while "crawl paused" not in log.read_text():  # the worker process said so
                     assert time.monotonic() < deadline, log.read_text()[-2000:]
                     time.sleep(0.05)
-            time.sleep(0.5)  # items in flight finish
+            time.sleep(1.0)  # items in flight finish
             before = demo.requests
             time.sleep(1.5)  # unpaused, 45 requests at the test's rate
             assert demo.requests == before, "a request started while paused"

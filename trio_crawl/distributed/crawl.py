@@ -29,7 +29,7 @@ from typing import Any, cast
 import attrs
 import trio
 
-from ..api import open_session
+from ..api import CrawlTools, open_crawl_tools, open_session
 from ..config.model import CrawlConfig
 from ..crawling.last_page import CatalogueShape
 from ..crawling.planner import PageJob
@@ -168,10 +168,12 @@ def batch_runner(
     steering: Steering | None = None,
     publisher: EventPublisher | None = None,
     politeness: Manners | None = None,
+    tools: CrawlTools | None = None,
 ) -> Callable[[Taken], Awaitable[bool]]:
     """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
     cancel), its events to `publisher`; True once the ledger holds its outcome.
-    Every batch's session shares `politeness` (the crawl's, in Redis) when one is given.
+    Every batch's session shares `politeness` (the crawl's, in Redis) when one is given, and
+    `tools` (parse processes, fetcher: `politeness` is theirs then) when given.
     `report` hears of each batch's summary and how many of its products were stored before
     it began. A batch during which the store went away is run again once the store is back
     (`servers` says for how long it is waited for, and what the error names when it is not)."""
@@ -201,6 +203,7 @@ def batch_runner(
             session_id=crawl_id or None,
             route_plan=route,
             politeness=politeness,
+            tools=tools,
         ) as session:
             with steering.steer(session):
                 async with trio.open_nursery() as nursery:
@@ -330,11 +333,6 @@ async def work(
                 await store.heartbeat(crawl_id)
 
     steering = steering or Steering()
-    run_batch = batch_runner(
-        config, site, store, summaries, report, servers, steering=steering,
-        publisher=publisher,
-        politeness=politeness,
-    )
 
     async def holding(taken: Taken) -> bool:
         state.batch = taken.id
@@ -355,7 +353,7 @@ async def work(
             store=part,
             session_id=crawl.id,
             route_plan=route,
-            politeness=politeness,
+            tools=tools,
         ) as session:
             checked = await session.wait()
         if checked.status in SETTLED:
@@ -363,7 +361,13 @@ async def work(
         return f"the settle check ended {checked.status}: {checked.reason}"
 
     assert isinstance(store, Ledger)
-    async with trio.open_nursery() as nursery:
+    # One set of parse processes and one fetcher (its connections, its robots.txt) for every
+    # batch this worker runs, not one a batch.
+    async with open_crawl_tools(config, site, politeness) as tools, trio.open_nursery() as nursery:
+        run_batch = batch_runner(
+            config, site, store, summaries, report, servers, steering=steering,
+            publisher=publisher, politeness=politeness, tools=tools,
+        )  # fmt: skip
         await nursery.start(
             functools.partial(keep_beating, queue, state, every_secs=beat_secs, also=also_beat)
         )
