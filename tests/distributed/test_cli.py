@@ -248,3 +248,29 @@ async def test_an_item_inserted_after_plan_keeps_the_crawl_from_completed(
     assert "settle: the catalogue changed during the crawl" in output, output
     _, rows = _select(db, "SELECT status FROM crawl_runs")
     assert rows == [("partial",)]
+
+
+@pytest.mark.parametrize("command", ["plan", "worker", "crawl"])
+async def test_a_redis_that_is_not_there_is_one_line_and_exit_2(
+    command: str, tmp_path: Path
+) -> None:
+    """No server listens on the port: the command says so in one line, with no traceback."""
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "crawl.toml"
+    config.write_text(CONFIG)
+    db = tmp_path / "crawl.db"
+    redis_url = f"redis://127.0.0.1:{port}/0"
+    extra = ["--workers", "2"] if command == "crawl" else []
+    with trio.fail_after(GUARD_SECS):
+        done = await _run(
+            _command(command, "http://127.0.0.1:9", str(db), redis_url, "gone", config), *extra
+        )
+    output = done.stdout.decode()
+    assert done.returncode == 2, output
+    assert "Traceback" not in output, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"cannot reach Redis at {redis_url}" in lines[0], output

@@ -69,9 +69,22 @@ async def run_plan(
     args: argparse.Namespace, config: CrawlConfig, site: Any, *, stop_on_signal: bool = False
 ) -> int:
     """0 when the plan is in the queue, or when nothing was planned because the crawl is
-    planned already (the message says so); 1 when planning failed. With `stop_on_signal`,
-    Ctrl-C or SIGTERM cancels the planning: `CANCELLED_EXIT`. Only the planning is cancelled,
-    inside the connection to Redis, so that what it holds there is given back on the way out."""
+    planned already (the message says so); 1 when planning failed; 2, in one line, when Redis
+    cannot be reached. With `stop_on_signal`, Ctrl-C or SIGTERM cancels the planning:
+    `CANCELLED_EXIT`. Only the planning is cancelled, inside the connection to Redis, so that
+    what it holds there is given back on the way out."""
+    try:
+        return await _plan(args, config, site, stop_on_signal)
+    except BaseException as error:
+        unreachable = _redis_unreachable(error)
+        if unreachable is None:
+            raise
+        return _say_unreachable("plan", args.redis, unreachable)
+
+
+async def _plan(
+    args: argparse.Namespace, config: CrawlConfig, site: Any, stop_on_signal: bool
+) -> int:
     from ..distributed.client import connect
     from ..distributed.crawl import plan_crawl
     from ..distributed.politeness import open_crawl_politeness
@@ -158,8 +171,12 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             )
     except BaseException as error:
         lost = first_lost(error)
-        if lost is None or worked is not None:
+        unreachable = _redis_unreachable(error)
+        if worked is not None or (lost is None and unreachable is None):
             raise
+        if lost is None and unreachable is not None:
+            # Not there from the start (a Redis that goes away later is waited for).
+            return _say_unreachable(f"worker {name}", args.redis, unreachable)
         print(f"worker {name} stopped: {lost}", file=sys.stderr, flush=True)
         return 1
     assert worked is not None
@@ -238,6 +255,27 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     still_left = read_status(args.db, 10).continue_with
     done_well = whole is not None and whole.status == "completed"
     return 0 if failed == 0 and done_well and still_left is None else 1
+
+
+def _redis_unreachable(error: BaseException) -> BaseException | None:
+    """The failure to connect to Redis in `error` (an exception group, nested or not)."""
+    import coredis.exceptions
+
+    if isinstance(error, coredis.exceptions.ConnectionError):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = _redis_unreachable(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _say_unreachable(who: str, url: str, error: BaseException) -> int:
+    import sys
+
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    print(f"{who}: cannot reach Redis at {_shown(url)}: {reason}", file=sys.stderr, flush=True)
+    return 2
 
 
 def _shown(url: str) -> str:
