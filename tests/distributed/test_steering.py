@@ -198,6 +198,7 @@ async def test_sigterm_on_crawl_with_workers_stops_every_worker_and_its_line_fin
     assert len(re.findall(r"^w\d: exit", output, re.M)) == 2, output
     assert "crawl cancelled: interrupted by signal" in output
     assert re.search(r"continue with: trio-crawl crawl .* --workers 2 --redis ", output), output
+    assert output.count("continue with: ") == 1, output  # the crawl's, not a single crawl's
     assert 0 < kept < PRODUCTS
     assert rerun.returncode == 0, rerun.stdout.decode()[-3000:]
     assert stored(crawl.db) == PRODUCTS
@@ -229,6 +230,7 @@ async def test_ctrl_c_on_a_single_worker_stops_it_and_gives_its_batch_back(
     assert "Traceback" not in output, output
     assert "worker cancelled (interrupted by signal): consumer w1" in output
     assert re.search(r"continue with: trio-crawl worker ", output), output
+    assert output.count("continue with: ") == 1, output  # the worker's, not a single crawl's
     assert 0 < kept < PRODUCTS
     assert rerun.returncode == 0, rerun.stdout.decode()[-3000:]
     assert stored(crawl.db) == PRODUCTS

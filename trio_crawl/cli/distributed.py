@@ -136,9 +136,8 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
     from ..distributed.outage import first_lost
     from ..distributed.politeness import open_crawl_politeness
     from ..distributed.queue import WorkQueue
-    from ..stores import RecordTable, open_store, read_status
+    from ..stores import RecordTable, open_store
     from ..stores.location import locate
-    from ..ui.status_text import status_lines
     from .steer import continue_line, steered_worker
 
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
@@ -191,7 +190,7 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
         print("\n".join(worked.summary.lines()), flush=True)
         return 0
     # Stopped before the end: what the store holds so far, and how to go on.
-    print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+    print("\n".join(_stored_so_far(args.db)), flush=True)
     left = continue_line(args, cancelled=bool(steering.state.cancelled))
     if left:
         print(left, flush=True)
@@ -210,7 +209,6 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     from ..distributed.queue import WorkQueue
     from ..distributed.summary import stored_summary
     from ..stores import read_status
-    from ..ui.status_text import status_lines
     from .steer import continue_line
     from .worker_processes import run_workers
 
@@ -239,7 +237,7 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
         stopped += worker.returncode == CANCELLED_EXIT or signalled
         failed += worker.returncode not in (0, CANCELLED_EXIT) and not signalled
     if failed == 0 and stopped:
-        print("\n".join(status_lines(read_status(args.db, 10))), flush=True)
+        print("\n".join(_stored_so_far(args.db)), flush=True)
         why = "interrupted by signal" if workers.interrupted else "cancelled"
         print(f"crawl cancelled: {why}; {stopped} of {args.workers} workers stopped", flush=True)
         left = continue_line(args, cancelled=True)
@@ -255,6 +253,16 @@ async def run_crawl_with_workers(args: argparse.Namespace, config: CrawlConfig, 
     still_left = read_status(args.db, 10).continue_with
     done_well = whole is not None and whole.status == "completed"
     return 0 if failed == 0 and done_well and still_left is None else 1
+
+
+def _stored_so_far(db: str) -> list[str]:
+    """What the store holds of a crawl stopped before its end, without the single-process
+    command that `status` gives to go on: a stopped distributed crawl prints its own."""
+    from ..stores import read_status
+    from ..ui.status_text import status_lines
+
+    lines = status_lines(read_status(db, 10))
+    return [line for line in lines if "continue with: " not in line and "start with: " not in line]
 
 
 def _redis_unreachable(error: BaseException) -> BaseException | None:
