@@ -266,16 +266,9 @@ def _stored_so_far(db: str) -> list[str]:
 
 
 def _redis_unreachable(error: BaseException) -> BaseException | None:
-    """The failure to connect to Redis in `error` (an exception group, nested or not)."""
-    import coredis.exceptions
+    from ..distributed.outage import redis_unreachable
 
-    if isinstance(error, coredis.exceptions.ConnectionError):
-        return error
-    for inner in getattr(error, "exceptions", ()):
-        found = _redis_unreachable(inner)
-        if found is not None:
-            return found
-    return None
+    return redis_unreachable(error)
 
 
 def _say_unreachable(who: str, url: str, error: BaseException) -> int:

@@ -49,6 +49,17 @@ def store_down(error: BaseException) -> bool:
     return isinstance(error, StageError) and error.kind in STORE_DOWN
 
 
+def redis_unreachable(error: BaseException) -> BaseException | None:
+    """The failure to connect to Redis in `error` (an exception group, nested or not)."""
+    if isinstance(error, coredis.exceptions.ConnectionError):
+        return error
+    for inner in getattr(error, "exceptions", ()):
+        found = redis_unreachable(inner)
+        if found is not None:
+            return found
+    return None
+
+
 def first_lost(group: BaseException) -> ServerLost | None:
     """The `ServerLost` in `group` (an exception group, nested or not), if there is one."""
     if isinstance(group, ServerLost):
