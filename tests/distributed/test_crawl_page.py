@@ -187,3 +187,21 @@ async def _first_message(response: httpx.Response) -> dict[str, Any]:
             field, _, value = line.partition(": ")
             message[field] = value
     raise AssertionError("the feed ended before its first message")
+
+
+async def test_a_worker_that_takes_no_batch_is_still_on_the_page(
+    redis_target: tuple[str, str],
+) -> None:
+    """A worker that joins when every batch is taken runs no session, so it has no session
+    event to show; it says it joined, and the page lists it."""
+    redis_url, prefix = redis_target
+    with trio.fail_after(GUARD_SECS):
+        async with connect(redis_url) as client:
+            async with publishing(client, prefix, "idle"):
+                pass
+            entries = await client.xrange(f"{prefix}:events", "-", "+")
+    fold = CrawlFold()
+    for entry in entries:
+        fold.apply({str(k): str(v) for k, v in entry.field_values.items()})
+    rows = fold.snapshot()["workers"]
+    assert [(row["name"], row["state"], row["batches"]) for row in rows] == [("idle", "idle", 0)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,10 +88,22 @@ class EventPublisher:
 
     def record(self, session_id: str, event: ev.Event) -> None:
         """Queue `event` for Redis at once, never waiting; dropped (and counted) when full."""
+        self._put(event_record(self.worker, session_id, event))
+
+    def joined(self) -> None:
+        """Say that this worker has joined the crawl, so that the page lists it before its
+        first batch (one that takes no batch at all is still one of the crawl's workers)."""
+        joined = f"joined/{self.worker}/{time.time_ns()}"
+        self._put(
+            {"worker": self.worker, "session": joined, "seq": "0", "ts": repr(time.time()),
+             "type": "WorkerJoined", "data": "{}"}
+        )  # fmt: skip
+
+    def _put(self, record: dict[str, str]) -> None:
         if len(self.buffer) >= self.capacity:
             self.dropped += 1
             return
-        self.buffer.append(event_record(self.worker, session_id, event))
+        self.buffer.append(record)
         if self._drained.is_set():
             self._drained = trio.Event()
         self._waiting.set()
@@ -157,6 +170,7 @@ async def publishing(
     publisher = EventPublisher(client, prefix, worker)
     async with trio.open_nursery() as nursery:
         await nursery.start(publisher.run)
+        publisher.joined()
         try:
             yield publisher
         finally:
