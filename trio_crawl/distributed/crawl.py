@@ -172,8 +172,8 @@ def batch_runner(
 ) -> Callable[[Taken], Awaitable[bool]]:
     """Runs a taken batch in a session of its own, steered by `steering` (pause, resume,
     cancel), its events to `publisher`; True once the ledger holds its outcome.
-    Every batch's session shares `politeness` (the crawl's, in Redis) when one is given, and
-    `tools` (parse processes, fetcher: `politeness` is theirs then) when given.
+    Every batch's session shares `tools` (parse processes, fetcher and the politeness they
+    keep) when given, else `politeness` (the crawl's, in Redis) when given.
     `report` hears of each batch's summary and how many of its products were stored before
     it began. A batch during which the store went away is run again once the store is back
     (`servers` says for how long it is waited for, and what the error names when it is not)."""
@@ -183,6 +183,7 @@ def batch_runner(
     part = cast(Store, CrawlPart(store))
     servers = servers or Servers(_server_policy(config))
     steering = steering or Steering()
+    manners = politeness if tools is None else tools.politeness
 
     async def run_once(taken: Taken) -> tuple[SessionSummary, int]:
         found = await servers.store_call(lambda: _stored_now(ledger, taken.items))
@@ -202,7 +203,7 @@ def batch_runner(
             store=part,
             session_id=crawl_id or None,
             route_plan=route,
-            politeness=politeness,
+            politeness=manners,
             tools=tools,
         ) as session:
             with steering.steer(session):
@@ -229,7 +230,7 @@ def batch_runner(
             summary, skipped = await run_once(taken)
             # Redis went away under the shared politeness for longer than the policy waits:
             # the worker stops; the batch, not acknowledged, goes back through the lease.
-            lost = getattr(politeness, "lost", None)
+            lost = getattr(manners, "lost", None)
             if isinstance(lost, ServerLost):
                 raise lost
             # The store went away during the batch: what it lost is not the batch's outcome.
@@ -366,7 +367,7 @@ async def work(
     async with open_crawl_tools(config, site, politeness) as tools, trio.open_nursery() as nursery:
         run_batch = batch_runner(
             config, site, store, summaries, report, servers, steering=steering,
-            publisher=publisher, politeness=politeness, tools=tools,
+            publisher=publisher, tools=tools,
         )  # fmt: skip
         await nursery.start(
             functools.partial(keep_beating, queue, state, every_secs=beat_secs, also=also_beat)
