@@ -76,10 +76,10 @@ async def run_plan(
     try:
         return await _plan(args, config, site, stop_on_signal)
     except BaseException as error:
-        unreachable = _redis_unreachable(error)
-        if unreachable is None:
+        said = _unreachable("plan", args.redis, error)
+        if said is None:
             raise
-        return _say_unreachable("plan", args.redis, unreachable)
+        return said
 
 
 async def _plan(
@@ -170,12 +170,14 @@ async def run_worker(args: argparse.Namespace, config: CrawlConfig, site: Any) -
             )
     except BaseException as error:
         lost = first_lost(error)
-        unreachable = _redis_unreachable(error)
-        if worked is not None or (lost is None and unreachable is None):
+        if worked is not None:
             raise
-        if lost is None and unreachable is not None:
+        if lost is None:
             # Not there from the start (a Redis that goes away later is waited for).
-            return _say_unreachable(f"worker {name}", args.redis, unreachable)
+            said = _unreachable(f"worker {name}", args.redis, error)
+            if said is None:
+                raise
+            return said
         print(f"worker {name} stopped: {lost}", file=sys.stderr, flush=True)
         return 1
     assert worked is not None
@@ -265,17 +267,16 @@ def _stored_so_far(db: str) -> list[str]:
     return [line for line in lines if "continue with: " not in line and "start with: " not in line]
 
 
-def _redis_unreachable(error: BaseException) -> BaseException | None:
-    from ..distributed.outage import redis_unreachable
-
-    return redis_unreachable(error)
-
-
-def _say_unreachable(who: str, url: str, error: BaseException) -> int:
+def _unreachable(who: str, url: str, error: BaseException) -> int | None:
+    """2, said in one line, when `error` holds a failure to reach Redis; else None."""
     import sys
 
-    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    print(f"{who}: cannot reach Redis at {_shown(url)}: {reason}", file=sys.stderr, flush=True)
+    from ..distributed.outage import first_line, redis_unreachable
+
+    unreachable = redis_unreachable(error)
+    if unreachable is None:
+        return None
+    print(f"{who}: cannot reach Redis at {_shown(url)}: {first_line(unreachable)}", file=sys.stderr)
     return 2
 
 

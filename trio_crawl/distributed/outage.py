@@ -89,7 +89,7 @@ async def retrying(
         except Exception as error:
             if not down(error):
                 raise
-            reason = _first_line(error)
+            reason = first_line(error)
             if attempts >= policy.max_attempts:
                 raise ServerLost(
                     f"lost {lost}: {reason} (gave up after {attempts} attempts)"
@@ -106,7 +106,8 @@ async def retrying(
             await trio.sleep(delay)
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of what `error` says (its type's name when it says nothing)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
