@@ -20,7 +20,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -51,14 +51,30 @@ _SCALARS: Mapping[type, str] = {
     decimal.Decimal: "TEXT",
 }
 
+
+def _isoformat(value: datetime.date | datetime.time) -> str:
+    return value.isoformat()
+
+
+_AS_TEXT: Mapping[type, Callable[[Any], str]] = {
+    datetime.date: _isoformat,
+    datetime.datetime: _isoformat,
+    datetime.time: _isoformat,
+    decimal.Decimal: str,
+}
+"""How a value of these declared types is kept: the converter's hooks for them."""
+
 _converter = cattrs.Converter()
-for _type in (datetime.date, datetime.datetime, datetime.time):
-    _converter.register_unstructure_hook(_type, lambda value: value.isoformat())
-_converter.register_unstructure_hook(decimal.Decimal, str)
+for _type, _hook in _AS_TEXT.items():
+    _converter.register_unstructure_hook(_type, _hook)
 # One encoder of each kind, not one a call: `json.dumps` with any option builds a new encoder
 # every time, once or twice a row.
 _JSON = json.JSONEncoder(ensure_ascii=False)
 _JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+_AS_THEY_ARE = (str, int, float, bool)
+"""Declared types whose values cattrs unstructures as they are (its fallback is identity)."""
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+"""Value classes cattrs unstructures as they are when it dispatches on the value's class."""
 
 
 @attrs.frozen
@@ -71,17 +87,58 @@ class Column:
     as_json: bool
 
 
-def _sql_type(annotation: Any) -> tuple[str, bool]:
-    """(SQL type, stored as JSON) for a field's type."""
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``X | None`` (and ``Optional[X]``); any other annotation as it is."""
     args = typing.get_args(annotation)
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType) and type(None) in args:
         rest = [arg for arg in args if arg is not type(None)]
         if len(rest) == 1:
-            return _sql_type(rest[0])
+            return _without_none(rest[0])
+    return annotation
+
+
+def _sql_type(annotation: Any) -> tuple[str, bool]:
+    """(SQL type, stored as JSON) for a field's type."""
+    annotation = _without_none(annotation)
     if isinstance(annotation, type) and annotation in _SCALARS:
         return _SCALARS[annotation], False
     return "TEXT", True
+
+
+Reader = tuple[str, str, Callable[[Any], Any] | None]
+"""A column's name, its field, and the hook a value not None goes through (None: as it is)."""
+
+
+def _readers(
+    record_type: type, hints: Mapping[str, Any], columns: Sequence[Column]
+) -> tuple[Reader, ...] | None:
+    """How to read each column straight from a record, giving what cattrs unstructures it to;
+    None unless every field is declared a scalar of `_AS_THEY_ARE` or `_AS_TEXT` (or ``X |
+    None``), is set by ``__init__`` and keeps its name there (cattrs leaves out or renames the
+    others)."""
+    readers: list[Reader] = []
+    for field, column in zip(attrs.fields(record_type), columns, strict=True):
+        declared = _without_none(hints.get(field.name, Any))
+        if not field.init or field.alias != field.name:
+            return None
+        if declared in _AS_THEY_ARE:
+            hook = None
+        elif declared in _AS_TEXT:
+            hook = _AS_TEXT[declared]
+        else:
+            return None
+        readers.append((column.name, field.name, hook))
+    return tuple(readers)
+
+
+def _card_as_stored(card: dict[str, Any]) -> Any:
+    """The card as cattrs unstructures it: itself when every key and value is a plain value."""
+    if all(type(key) is str for key in card) and all(
+        type(value) in _PLAIN_VALUES for value in card.values()
+    ):
+        return card
+    return _converter.unstructure(card)
 
 
 class Stored(Protocol):
@@ -103,6 +160,9 @@ class RecordTable:
     name: str
     record_type: type
     columns: tuple[Column, ...] = attrs.field(init=False)
+    readers: tuple[Reader, ...] | None = attrs.field(init=False)
+    """How a row reads the record's fields without cattrs (`_readers`), which gives the same
+    values in several times the time; None: through cattrs."""
 
     def __attrs_post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -121,6 +181,7 @@ class RecordTable:
             name = f"record_{field.name}" if field.name in OWN_COLUMNS else field.name
             columns.append(Column(name, field.name, sql_type, as_json))
         object.__setattr__(self, "columns", tuple(columns))
+        object.__setattr__(self, "readers", _readers(self.record_type, hints, columns))
 
     @classmethod
     def for_site(cls, site: Any) -> RecordTable | None:
@@ -170,18 +231,26 @@ class RecordTable:
 
     def row(self, item: Stored, now: str) -> dict[str, Any]:
         ref = item.ref
-        data = _converter.unstructure(item.data)
+        record = item.data
         row: dict[str, Any] = {
             "url": ref.url,
             "page_id": ref.page_id,
             "index_in_page": ref.index_in_page,
             "id": ref.id,
-            "card": _JSON.encode(_converter.unstructure(dict(ref.card))),
+            "card": _JSON.encode(_card_as_stored(dict(ref.card))),
             "created_at": now,
             "updated_at": now,
             "listed_at": now,
             "delisted_at": None,
         }
+        if self.readers is not None and type(record) is self.record_type:
+            for name, field, hook in self.readers:
+                value = getattr(record, field)
+                if hook is not None and value is not None:
+                    value = hook(value)
+                row[name] = int(value) if isinstance(value, bool) else value
+            return row
+        data = _converter.unstructure(record)
         for column in self.columns:
             value = data.get(column.field)
             if column.as_json and value is not None:
