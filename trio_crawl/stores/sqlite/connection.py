@@ -9,18 +9,18 @@ BEGIN IMMEDIATE … COMMIT transaction, which first writes the rows deferred to 
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 import trio
 
 from ...engine.results import ErrorKind, StageError
 from ..records import MATTER_RECORDS, RecordTable
+from .many_rows import ManyRows, upsert_many
 
 T = TypeVar("T")
 
@@ -85,57 +85,6 @@ def immediate_transaction(connection: sqlite3.Connection) -> Iterator[None]:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-
-
-class ManyRows(NamedTuple):
-    """An INSERT that takes many rows in one statement (`insert_many`)."""
-
-    insert: str
-    """``INSERT INTO table (columns)``"""
-    one_row: str
-    """One row's ``(?, …)``, constants included."""
-    conflict: str
-    """`` ON CONFLICT …``"""
-    names: tuple[str, ...]
-    """The row keys the placeholders of `one_row` take, in order."""
-
-
-def insert_many(connection: sqlite3.Connection, statement: ManyRows, rows: Sequence[Row]) -> None:
-    """executemany's work in multi-row statements: one statement executes while the GIL is
-    released, where executemany would hand the GIL back and forth with the crawl once a row,
-    each time waiting for the crawl's thread to let go of it. Rows apply in order, a url
-    repeated included, as they would there."""
-    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, limit // len(statement.names))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values = [row[name] for row in chunk for name in statement.names]
-        many = ", ".join([statement.one_row] * len(chunk))
-        connection.execute(f"{statement.insert} VALUES {many}{statement.conflict}", values)
-
-
-def upsert_at_once(
-    connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: Sequence[Row]
-) -> None:
-    """Upsert `rows` by url with multi-row statements (`insert_many`). (`rows` never repeat a
-    url: `latest_per_url_and_position` saw to that.)"""
-    insert_many(connection, _upsert_of(table, tuple(columns)), rows)
-
-
-@functools.lru_cache(maxsize=64)
-def _upsert_of(table: str, columns: tuple[str, ...]) -> ManyRows:
-    names = ", ".join(f'"{column}"' for column in columns)
-    updates = ", ".join(
-        f'"{column}" = excluded."{column}"'
-        for column in columns
-        if column not in ("url", "created_at")
-    )
-    return ManyRows(
-        f'INSERT INTO "{table}" ({names})',
-        "(" + ", ".join("?" * len(columns)) + ")",
-        f" ON CONFLICT (url) DO UPDATE SET {updates}",
-        columns,
-    )
 
 
 class SqliteConnection:
@@ -235,7 +184,7 @@ def _write_deferred(connection: sqlite3.Connection, deferred: list[tuple[ManyRow
     for statement, row in deferred:
         grouped.setdefault(statement, []).append(row)
     for statement, rows in grouped.items():
-        insert_many(connection, statement, rows)
+        upsert_many(connection, statement, rows)
 
 
 def file_identity(path: str) -> tuple[int, int] | None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
 from ..ledger_rows import failure_rows, listed_rows
-from .connection import ManyRows, SqliteConnection, insert_many, utc_timestamp
+from .connection import SqliteConnection, utc_timestamp
+from .many_rows import ManyRows, upsert_many
 
 
 class SqliteLedger(SqliteConnection):
@@ -98,7 +99,7 @@ class SqliteLedger(SqliteConnection):
             connection.execute(_LISTING_TABLE)
             connection.execute("DELETE FROM temp.listing")
             for rows in _slices(listing):
-                insert_many(connection, _LISTING_ROWS, rows)
+                upsert_many(connection, _LISTING_ROWS, rows)
             counts = connection.execute(_RELIST_COUNTS.format(table=table)).fetchone()
             delisted = connection.execute(
                 f'UPDATE "{table}" SET delisted_at = ? WHERE delisted_at IS NULL'
@@ -251,31 +252,33 @@ _RELIST_LEDGER = (
 
 
 _LISTING_ROWS = ManyRows(
-    "INSERT INTO temp.listing (url, page_id, index_in_page, id)",
+    "temp.listing",
+    ("url", "page_id", "index_in_page", "id"),
     "(?, ?, ?, ?)",
-    " ON CONFLICT (url) DO NOTHING",
     ("url", "page_id", "index_in_page", "id"),
 )
 # The statements of a list page read (deferred to the next write).
 _PAGE_LISTED = ManyRows(
-    "INSERT INTO crawl_ledger (url, item, page, total, state, session_id, updated_at)",
+    "crawl_ledger",
+    ("url", "item", "page", "total", "state", "session_id", "updated_at"),
     "(?, 'page', ?, ?, 'done', ?, ?)",
-    " ON CONFLICT (url) DO UPDATE SET item = 'page', page = excluded.page,"
-    " total = excluded.total, state = 'done', stage = NULL, error_kind = NULL,"
-    " last_error = NULL, session_id = excluded.session_id, updated_at = excluded.updated_at",
     ("url", "page", "total", "session_id", "updated_at"),
+    "SET item = 'page', page = excluded.page, total = excluded.total, state = 'done',"
+    " stage = NULL, error_kind = NULL, last_error = NULL, session_id = excluded.session_id,"
+    " updated_at = excluded.updated_at",
 )
 # A product seen on a list page is pending until it is stored; a done one stays done.
 _PRODUCT_PENDING = ManyRows(
-    "INSERT INTO crawl_ledger (url, item, page, total, page_id, index_in_page, state, session_id,"
-    " updated_at)",
+    "crawl_ledger",
+    ("url", "item", "page", "total", "page_id", "index_in_page", "state", "session_id",
+     "updated_at"),
     "(?, 'product', ?, ?, ?, ?, 'pending', ?, ?)",
-    " ON CONFLICT (url) DO UPDATE SET page = excluded.page, total = excluded.total,"
-    " page_id = excluded.page_id, index_in_page = excluded.index_in_page, state = 'pending',"
-    " session_id = excluded.session_id, updated_at = excluded.updated_at"
-    " WHERE crawl_ledger.state <> 'done'",
     ("url", "page", "total", "page_id", "index_in_page", "session_id", "updated_at"),
-)
+    "SET page = excluded.page, total = excluded.total, page_id = excluded.page_id,"
+    " index_in_page = excluded.index_in_page, state = 'pending',"
+    " session_id = excluded.session_id, updated_at = excluded.updated_at",
+    "crawl_ledger.state <> 'done'",
+)  # fmt: skip
 _FAILED = (
     "INSERT INTO crawl_ledger (url, item, page, page_id, index_in_page, state, stage, error_kind,"
     " attempts, last_error, session_id, updated_at) VALUES (:url, :item, :page, :page_id,"

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from ..records import RecordTable
-from .connection import Row, SqliteConnection, upsert_at_once, utc_timestamp
+from .connection import Row, SqliteConnection, utc_timestamp
+from .many_rows import upsert_many, upsert_of
 
 T = TypeVar("T")
 
@@ -110,6 +111,7 @@ def _save(
     rows: list[Row],
     done_rows: list[Row],
 ) -> int:
-    upsert_at_once(connection, records.name, records.column_names, rows)
-    upsert_at_once(connection, "crawl_ledger", LEDGER_DONE_COLUMNS, done_rows)
+    # (`rows` never repeat a url: `latest_per_url_and_position` saw to that.)
+    upsert_many(connection, upsert_of(records.name, records.column_names), rows)
+    upsert_many(connection, upsert_of("crawl_ledger", LEDGER_DONE_COLUMNS), done_rows)
     return len(rows)
