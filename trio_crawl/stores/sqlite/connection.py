@@ -20,7 +20,7 @@ import trio
 
 from ...engine.results import ErrorKind, StageError
 from ..records import MATTER_RECORDS, RecordTable
-from .many_rows import ManyRows, upsert_many
+from .many_rows import ManyRows, Upserts
 
 T = TypeVar("T")
 
@@ -114,6 +114,7 @@ class SqliteConnection:
         self._records = MATTER_RECORDS if records is None else records
         self._table = self._records.name
         self._lock = trio.Lock()
+        self._upserts = Upserts()
         self._deferred: list[tuple[ManyRows, Row]] = []
         """Rows that go out with the next write, so that recording them costs no transaction
         of its own (the ledger's list pages read: a kill before then leaves them pending,
@@ -168,7 +169,7 @@ class SqliteConnection:
 
         def write(connection: sqlite3.Connection) -> T:
             with immediate_transaction(connection):
-                _write_deferred(connection, deferred)
+                _write_deferred(connection, self._upserts, deferred)
                 return fn(connection)
 
         try:
@@ -178,13 +179,15 @@ class SqliteConnection:
             raise
 
 
-def _write_deferred(connection: sqlite3.Connection, deferred: list[tuple[ManyRows, Row]]) -> None:
+def _write_deferred(
+    connection: sqlite3.Connection, upserts: Upserts, deferred: list[tuple[ManyRows, Row]]
+) -> None:
     """Each statement's rows in one go, statements in the order they were first deferred."""
     grouped: dict[ManyRows, list[Row]] = {}
     for statement, row in deferred:
         grouped.setdefault(statement, []).append(row)
     for statement, rows in grouped.items():
-        upsert_many(connection, statement, rows)
+        upserts.many(connection, statement, rows)
 
 
 def file_identity(path: str) -> tuple[int, int] | None:

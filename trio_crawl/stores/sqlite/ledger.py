@@ -15,7 +15,7 @@ from typing import Any
 from ..ledger import LedgerFailure, LedgerPage, LedgerShape, LedgerView, Listed, Relisting
 from ..ledger_rows import failure_rows, listed_rows
 from .connection import SqliteConnection, utc_timestamp
-from .many_rows import ManyRows, upsert_many
+from .many_rows import ManyRows
 
 
 class SqliteLedger(SqliteConnection):
@@ -92,6 +92,7 @@ class SqliteLedger(SqliteConnection):
             return Relisting()
         table = self._table
         now = utc_timestamp()
+        upserts = self._upserts
 
         def write(connection: sqlite3.Connection) -> Relisting:
             if connection.execute(_NOTHING_TO_RELIST.format(table=table)).fetchone()[0]:
@@ -99,7 +100,7 @@ class SqliteLedger(SqliteConnection):
             connection.execute(_LISTING_TABLE)
             connection.execute("DELETE FROM temp.listing")
             for rows in _slices(listing):
-                upsert_many(connection, _LISTING_ROWS, rows)
+                upserts.many(connection, _LISTING_ROWS, rows)
             counts = connection.execute(_RELIST_COUNTS.format(table=table)).fetchone()
             delisted = connection.execute(
                 f'UPDATE "{table}" SET delisted_at = ? WHERE delisted_at IS NULL'

@@ -7,9 +7,13 @@ so the copies go to a temporary file. ``INSERT … ON CONFLICT DO UPDATE`` alway
 update stops on a constraint, whatever the insert's ``OR`` says), so each upsert here is two
 statements that never stop half-way, ``OR ROLLBACK`` ending the whole transaction instead
 (which the caller would roll back anyway): ``UPDATE OR ROLLBACK … FROM`` the rows, for the
-urls stored already, then ``INSERT OR ROLLBACK … ON CONFLICT (url) DO NOTHING`` for the others
-(skipped when the update found every url). A url that comes again in the same rows waits for
-the next pair of statements, so rows still apply in order.
+urls stored already, and ``INSERT OR ROLLBACK … ON CONFLICT (url) DO NOTHING`` for the others.
+Whichever found every row last time goes first, and the other is skipped when it finds every
+row again (a first crawl's rows are new, a rerun's stored): a statement is a GIL hand-off or
+more, each waiting for the crawl's thread to let go of it. An update that follows the insert
+also meets the rows just inserted, which it leaves as they are (`ManyRows.update`). A url that
+comes again in the same rows waits for the next pair of statements, so rows still apply in
+order.
 
 Many rows in one statement, rather than executemany's statement a row: a statement executes
 while the GIL is released, where executemany would hand the GIL back and forth with the crawl
@@ -39,25 +43,45 @@ class ManyRows(NamedTuple):
     """The row keys the placeholders of `one_row` take, in order."""
     update: str | None = None
     """What a row whose url is stored already does: ``SET …``, naming the row's values
-    ``excluded.<column>`` as an upsert would; None: the stored row stays."""
+    ``excluded.<column>`` as an upsert would; None: the stored row stays. Applied to a row
+    just inserted from the same values it must change nothing (tests/stores/test_many_rows.py
+    checks each statement)."""
     update_if: str | None = None
     """The condition a stored row must meet to be updated (an upsert's ``WHERE``)."""
 
 
-def upsert_many(connection: sqlite3.Connection, statement: ManyRows, rows: Sequence[Row]) -> None:
-    """Upsert `rows` with `statement`, in order (a url repeated included), inside the caller's
-    transaction."""
-    limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    per_statement = max(1, limit // len(statement.names))
-    waves = [rows] if statement.update is None else _waves(rows)
-    for wave in waves:
-        for start in range(0, len(wave), per_statement):
-            chunk = wave[start : start + per_statement]
-            values = [row[name] for row in chunk for name in statement.names]
-            update, insert = _sql(statement, len(chunk))
-            if update is not None and connection.execute(update, values).rowcount == len(chunk):
-                continue  # every url was there: nothing to insert
-            connection.execute(insert, values)
+class Upserts:
+    """Runs `ManyRows` upserts on one connection, remembering for each statement whether its
+    last rows were new (then its insert goes first)."""
+
+    def __init__(self) -> None:
+        self._new: dict[ManyRows, bool] = {}
+
+    def many(
+        self, connection: sqlite3.Connection, statement: ManyRows, rows: Sequence[Row]
+    ) -> None:
+        """Upsert `rows` with `statement`, in order (a url repeated included), inside the
+        caller's transaction."""
+        limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per_statement = max(1, limit // len(statement.names))
+        waves = [rows] if statement.update is None else _waves(rows)
+        for wave in waves:
+            for start in range(0, len(wave), per_statement):
+                chunk = wave[start : start + per_statement]
+                values = [row[name] for row in chunk for name in statement.names]
+                update, insert = _sql(statement, len(chunk))
+                if update is None:
+                    connection.execute(insert, values)
+                elif self._new.get(statement, False):
+                    inserted = connection.execute(insert, values).rowcount
+                    if inserted < len(chunk):
+                        connection.execute(update, values)
+                    self._new[statement] = inserted > 0
+                else:
+                    updated = connection.execute(update, values).rowcount
+                    if updated < len(chunk):
+                        connection.execute(insert, values)
+                    self._new[statement] = updated == 0
 
 
 def _waves(rows: Sequence[Row]) -> Sequence[Sequence[Row]]:

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from ..records import RecordTable
 from .connection import Row, SqliteConnection, utc_timestamp
-from .many_rows import upsert_many, upsert_of
+from .many_rows import Upserts, upsert_of
 
 T = TypeVar("T")
 
@@ -36,7 +36,10 @@ class SqliteUpserts(SqliteConnection):
         records = self._records
         rows = [records.row(item, now) for item in winners]
         done_rows = [_done_row(item, session_id, now) for item in winners]
-        return await self._write(lambda connection: _save(connection, records, rows, done_rows))
+        upserts = self._upserts
+        return await self._write(
+            lambda connection: _save(connection, upserts, records, rows, done_rows)
+        )
 
     async def count_products(self) -> int:
         """How many items are stored."""
@@ -107,11 +110,12 @@ def _done_row(product: Any, session_id: str | None, now: str) -> Row:
 
 def _save(
     connection: sqlite3.Connection,
+    upserts: Upserts,
     records: RecordTable,
     rows: list[Row],
     done_rows: list[Row],
 ) -> int:
     # (`rows` never repeat a url: `latest_per_url_and_position` saw to that.)
-    upsert_many(connection, upsert_of(records.name, records.column_names), rows)
-    upsert_many(connection, upsert_of("crawl_ledger", LEDGER_DONE_COLUMNS), done_rows)
+    upserts.many(connection, upsert_of(records.name, records.column_names), rows)
+    upserts.many(connection, upsert_of("crawl_ledger", LEDGER_DONE_COLUMNS), done_rows)
     return len(rows)
