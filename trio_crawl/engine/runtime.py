@@ -5,19 +5,18 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 
-import trio
-
 from .control import SessionControl
 from .events import EventBus, ItemFailed, StageRetrying
 from .results import FailedItem, StageError
 from .retry import RetryCalculator
 from .settings import EngineSettings
+from .slots import Slots
 
 
 class Runtime:
     """One session's shared state. `settings` is replaced whole by `reconfigure`; readers look
     at it at each attempt or stage start, so a change applies from the next one, and each stage
-    key's one `trio.CapacityLimiter` (shared by all batches in flight, so a limit holds across
+    key's one `Slots` (shared by all batches in flight, so a limit holds across
     them) is resized at once."""
 
     __slots__ = (
@@ -43,7 +42,7 @@ class Runtime:
         self.bus = bus
         self.rng = rng
         self.control = control if control is not None else SessionControl(settings.grace_secs, bus)
-        self._limiters: dict[str, trio.CapacityLimiter] = {}
+        self._limiters: dict[str, Slots] = {}
         self.late_errors: list[BaseException] = []
         """Failures actors raised after they had reported (see `actor`)."""
         self._announced: dict[int, FailedItem] = {}
@@ -54,12 +53,12 @@ class Runtime:
         self.version += 1
         self.control.stopping.grace_secs = settings.grace_secs
         for key, limiter in self._limiters.items():
-            limiter.total_tokens = settings.for_stage(key).limit
+            limiter.total = settings.for_stage(key).limit
 
-    def limiter(self, key: str) -> trio.CapacityLimiter:
+    def limiter(self, key: str) -> Slots:
         limiter = self._limiters.get(key)
         if limiter is None:
-            limiter = trio.CapacityLimiter(self.settings.for_stage(key).limit)
+            limiter = Slots(self.settings.for_stage(key).limit)
             self._limiters[key] = limiter
         return limiter
 

@@ -67,7 +67,6 @@ class StageActor:
         self._last_progress = -math.inf
         self._next = 0
         self._workers = 0
-        self._spawned = 0
         self._workers_nursery: trio.Nursery | None = None
         self._gate = Gate()
         self._cancel: str | None = None
@@ -170,33 +169,29 @@ class StageActor:
                 self._unfinished.append((unit, 0, "not started"))
 
     def _add_workers(self, workers: trio.Nursery) -> None:
-        limit = int(self.runtime.limiter(self.stage.key).total_tokens)
+        limit = self.runtime.limiter(self.stage.key).total
         wanted = min(len(self._units) - self._next, limit) - self._workers
         for _ in range(max(0, wanted)):
             self._workers += 1
-            self._spawned += 1
-            workers.start_soon(self._worker, workers, self._spawned)
+            workers.start_soon(self._worker, workers)
 
-    async def _acquire(self, borrower: tuple[int, int]) -> bool:
+    async def _acquire(self) -> bool:
         """Wait for a free slot while the gate is shut; False once intake is closed."""
         gate = self._gate
         while True:
             await gate.wait_open()
             if self._intake_closed():
                 return False
-            limiter = self.runtime.limiter(self.stage.key)
-            try:
-                # A free slot is taken without a trip through the scheduler: the handler
-                # checkpoints anyway, and the nowait form still respects waiters' order.
-                limiter.acquire_on_behalf_of_nowait(borrower)
-            except trio.WouldBlock:
-                await limiter.acquire_on_behalf_of(borrower)
+            slots = self.runtime.limiter(self.stage.key)
+            # A free slot is taken without a trip through the scheduler: the handler
+            # checkpoints anyway, and the nowait form still respects waiters' order.
+            if not slots.take_nowait():
+                await slots.take()
             if not gate.paused and not self._intake_closed():
                 return True
-            limiter.release_on_behalf_of(borrower)
+            slots.give()
 
-    async def _worker(self, workers: trio.Nursery, number: int) -> None:
-        borrower = (id(self), -number)
+    async def _worker(self, workers: trio.Nursery) -> None:
         units = self._units
         current: Any = _NONE
         taken = 0
@@ -207,15 +202,15 @@ class StageActor:
                     # Slots are taken without yielding; a handler that never awaits would
                     # otherwise keep this worker from ever letting others (or a cancel) in.
                     await trio.lowlevel.checkpoint()
-                if not await self._acquire(borrower):
+                if not await self._acquire():
                     return
                 if self._next >= len(units):
-                    self.runtime.limiter(self.stage.key).release_on_behalf_of(borrower)
+                    self.runtime.limiter(self.stage.key).give()
                     return
                 index = self._next
                 self._next += 1
                 current = units[index]
-                retry = await self._attempt(index, current, borrower, 1)
+                retry = await self._attempt(index, current, 1)
                 if retry is not None:
                     workers.start_soon(self._retry, index, current, *retry)
                 current = _NONE
@@ -228,18 +223,17 @@ class StageActor:
         self, index: int, unit: Any, attempts: int, delay: float, error: StageError
     ) -> None:
         """Wait `delay`, then try `unit` again (and again) under the stage's policy."""
-        borrower = (id(self), index)
         stopping = self.runtime.control.stopping
         settled = False
         note = "waiting to retry after"
         try:
             while True:
                 await stopping.wait_retry(delay, self.stage.drain)
-                if not await self._acquire(borrower):
+                if not await self._acquire():
                     return
                 attempts += 1
                 note = "in flight after"
-                retry = await self._attempt(index, unit, borrower, attempts)
+                retry = await self._attempt(index, unit, attempts)
                 if retry is None:
                     settled = True
                     return
@@ -250,9 +244,9 @@ class StageActor:
                 self._unfinished.append((unit, attempts, f"{note} {error.message}"))
 
     async def _attempt(
-        self, index: int, unit: Any, borrower: tuple[int, int], attempts: int
+        self, index: int, unit: Any, attempts: int
     ) -> tuple[int, float, StageError] | None:
-        """One attempt at `unit`, holding `borrower`'s slot (released here). None when the
+        """One attempt at `unit`, holding a slot (given back here). None when the
         unit is settled (done, failed for good, or interrupted); else (attempts, delay,
         error) to retry."""
         stage = self.stage
@@ -274,7 +268,7 @@ class StageActor:
             self._ok += len(unit) if stage.batched else 1
             return None
         finally:
-            self.runtime.limiter(stage.key).release_on_behalf_of(borrower)
+            self.runtime.limiter(stage.key).give()
             self._emit_progress()
         delay = self.runtime.retry_delay(stage.key, stage.name, self.batch_id, error, attempts)
         if delay is None:
