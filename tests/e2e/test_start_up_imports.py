@@ -1,6 +1,7 @@
-"""What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache, and
-one whose responses llhttp reads loads no h11. The crawl runs in a fresh interpreter against
-the demo catalogue served here (whose own server uses h11)."""
+"""What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache, one
+whose responses llhttp reads loads no h11, and none loads httpx's command line (click, rich,
+pygments: see `trio_crawl.httpx_cli`). The crawl runs in a fresh interpreter against the demo
+catalogue served here (whose own server uses h11)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ async def main(base_url, db, cache):
     async with open_store(db) as store:
         summary = await crawl(config, site=MatterCatalogue(base_url), store=store)
     print(summary.status, summary.products_saved)
-    print(sorted({m.split(".")[0] for m in sys.modules} & {"hishel", "anysqlite", "h11"}))
+    loaded = {m.split(".")[0] for m in sys.modules}
+    print(sorted(loaded & {"hishel", "anysqlite", "h11", "click", "rich", "pygments"}))
 
 trio.run(main, *sys.argv[1:3], sys.argv[3] if len(sys.argv) > 3 else None)
 """
@@ -44,7 +46,9 @@ async def crawled(*args: str) -> tuple[str, str]:
     return summary, imported
 
 
-async def test_a_crawl_without_a_cache_imports_no_http_cache_and_no_h11(tmp_path: Path) -> None:
+async def test_a_crawl_without_a_cache_imports_no_http_cache_no_h11_and_no_httpx_cli(
+    tmp_path: Path,
+) -> None:
     summary, imported = await crawled(str(tmp_path / "crawl.db"))
     assert summary == "completed 30"
     assert imported == "[]"
