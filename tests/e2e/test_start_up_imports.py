@@ -1,8 +1,10 @@
 """What a crawl imports is what it uses: a crawl that caches nothing loads no HTTP cache, one
 whose responses llhttp reads loads no h11, and none loads httpx's command line (click, rich,
-pygments: see `trio_crawl.httpx_cli`). The crawl runs in a fresh interpreter against the demo
-catalogue served here (whose own server uses h11). A parse process imports what it parses
-with: no trio, no HTTP client, no store, not even `email` for a plain Content-Type."""
+pygments: see `trio_crawl.httpx_cli`) or what only a config file, a bad config, an export or
+another store needs (tomllib, difflib, csv, the export module, PostgreSQL, Redis). The crawl
+runs in a fresh interpreter against the demo catalogue served here (whose own server uses
+h11). A parse process imports what it parses with: no trio, no HTTP client, no store, not
+even `email` for a plain Content-Type."""
 
 from __future__ import annotations
 
@@ -36,7 +38,9 @@ async def main(base_url, db, cache):
         summary = await crawl(config, site=MatterCatalogue(base_url), store=store)
     print(summary.status, summary.products_saved)
     loaded = {m.split(".")[0] for m in sys.modules}
-    print(sorted(loaded & {"hishel", "anysqlite", "h11", "click", "rich", "pygments"}))
+    unused = {"hishel", "anysqlite", "h11", "click", "rich", "pygments", "tomllib", "difflib"}
+    parts = {"trio_crawl.stores.export", "trio_crawl.stores.postgres", "trio_crawl.cli"}
+    print(sorted(loaded & (unused | {"csv", "coredis", "psycopg"}) | set(sys.modules) & parts))
 
 trio.run(main, *sys.argv[1:3], sys.argv[3] if len(sys.argv) > 3 else None)
 """
