@@ -8,6 +8,10 @@ and sqlite3, and `import trio_crawl.sites` (a parse process's one import) of tri
 
 from typing import TYPE_CHECKING, Any
 
+from .httpx_cli import defer_httpx_command_line as _defer_httpx_command_line
+
+_defer_httpx_command_line()
+
 if TYPE_CHECKING:
     from .api import crawl as crawl
     from .api import open_session as open_session

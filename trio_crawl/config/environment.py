@@ -3,7 +3,6 @@ file's tables before the config is validated, each bad one reported naming its v
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +17,8 @@ ENV_PREFIX = "TRIO_CRAWL__"
 def parse_env_value(text: str) -> object:
     """Read an override the way TOML reads a value (``3``, ``2.5``, ``true``, ``["a"]``); text
     that is not a TOML value (``full``) is taken as the string itself."""
+    import tomllib  # here: a crawl without overrides never reads TOML
+
     try:
         document = tomllib.loads(f"value = {text}")
     except tomllib.TOMLDecodeError:

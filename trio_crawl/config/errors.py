@@ -23,7 +23,6 @@ that only cares "was the input bad" can catch `ValueError`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, TypeAlias
 
@@ -36,6 +35,8 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str | None:
     """The closest of `choices` to `word`, if `word` is a string and one is close enough."""
     if not isinstance(word, str):
         return None
+    import difflib  # here: only a bad config asks
+
     matches = difflib.get_close_matches(word, list(choices), n=1)
     return matches[0] if matches else None
 

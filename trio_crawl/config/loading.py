@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,6 +82,8 @@ def _read_toml(file: Path) -> Mapping[str, Any]:
         data = file.read_bytes()
     except OSError as exc:
         raise unreadable(f"cannot read: {exc.strerror or exc}", "a readable file") from exc
+    import tomllib  # here: a config built in code (`from_dict`) reads no TOML
+
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
