@@ -289,7 +289,7 @@ async def _clean_crawl(directory: Path) -> Snapshot:
     return snapshot(db, server.base_url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # (the suite runs long tests first, apart)
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """One uninterrupted crawl of the catalogue (its own trio run and server)."""
     reference = trio.run(_clean_crawl, tmp_path_factory.mktemp("clean"))
