@@ -154,6 +154,7 @@ async def test_cancel_stops_every_worker_keeping_what_they_stored_and_a_new_plan
             await _all_released(crawl)
             # A worker that joins after the cancel learns of it and takes nothing.
             late = await run(crawl.command("worker", "--name", "late"))
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             # A new plan lifts the cancel; one worker, whose lease would outlast the guard,
             # finishes: the stopped workers' batches were given back at once.
             assert (await run(crawl.command("plan"))).returncode == 0
@@ -190,6 +191,7 @@ async def test_sigterm_on_crawl_with_workers_stops_every_worker_and_its_line_fin
             output = log.read_text()
             kept = stored(crawl.db)
             await _all_released(crawl)
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             rerun = await run(_with_db(continue_command(output), crawl.db))
             nursery.cancel_scope.cancel()
     assert code == 130, output
@@ -222,6 +224,7 @@ async def test_ctrl_c_on_a_single_worker_stops_it_and_gives_its_batch_back(
             output = log.read_text()
             kept = stored(crawl.db)
             await _all_released(crawl)
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             rerun = await run(
                 [*_with_db(continue_command(output), crawl.db), "--lease-secs", LONG_LEASE]
             )
