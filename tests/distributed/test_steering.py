@@ -22,6 +22,7 @@ from trio_crawl.demo import DemoCatalogue, serve_demo
 
 from .steering_runs import (
     Crawl,
+    Warm,
     continue_command,
     pending_idle,
     run,
@@ -102,12 +103,15 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
             )
             planned = await run(crawl.command("plan"))
             assert planned.returncode == 0, planned.stdout.decode()
+            pause = await Warm.start(crawl.steer("pause"))  # (its start-up is not the moment)
             workers = [
                 await start(crawl.command("worker", "--name", f"w{n}"), log)
                 for n, log in zip((1, 2), logs, strict=True)
             ]
-            await until(lambda: len(server.products) >= STARTED, "the crawl to get going")
-            paused = await run(crawl.steer("pause"))
+            await pause.ready()
+            # Stored, not only fetched: a pause holds fetched products unsaved until resume.
+            await until(lambda: stored(crawl.db) >= STARTED, "the crawl to store some")
+            paused = await pause.run()
             assert paused.returncode == 0, paused.stdout.decode()
             assert "the crawl is paused" in paused.stdout.decode()
             for log in logs:
