@@ -62,7 +62,9 @@ netns:
 
 # One pytest worker per core (pytest-xdist): one pytest process keeps about one core busy, so a
 # second core would otherwise sit idle. Work stealing keeps both busy to the end, where the long
-# crawls through the command line would otherwise queue on one worker.
+# crawls through the command line would otherwise queue on one worker; tests/slow_first.py puts
+# the longest tests (tests/durations.json, re-recorded with `--record-durations
+# tests/durations.json`) at the front of each worker's share, so the last to run are short.
 PYTEST_WORKERS := -n auto --dist worksteal
 
 test: $(STAMP) lint browser postgres redis netns

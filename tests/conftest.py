@@ -3,12 +3,13 @@ named on the command line)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from . import redis_server
+from . import redis_server, slow_first
 from .postgres_server import close_shared, shared_note, shared_server
 
 DEFAULT_SEEDS = 200
@@ -22,6 +23,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=DEFAULT_SEEDS,
         help="seeds of the transport differential fuzz (tests/transport/test_fuzz.py)",
     )
+    parser.addoption(
+        "--record-durations",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write each test's duration to PATH (tests/durations.json orders the suite)",
+    )
+
+
+# -- the order: longest first on every xdist worker (tests/slow_first.py) ---------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    durations = slow_first.load()
+    costs = [
+        slow_first.cost(item.nodeid, item.get_closest_marker("slow") is not None, durations)
+        for item in items
+    ]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = slow_first.deal(items, costs, workers)
+
+
+_seconds: list[tuple[str, float]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _seconds.append((report.nodeid, report.duration))
 
 
 # -- the real PostgreSQL server (tests/postgres_server.py) ------------------------------------
@@ -39,6 +67,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     output = getattr(session.config, "workeroutput", None)  # set in an xdist worker only
     if output is not None:
         output["server_notes"] = _notes()
+        return
+    path = session.config.getoption("record_durations")
+    if path is not None:  # (in the controlling process, which hears every worker's reports)
+        slow_first.record(path, _seconds)
 
 
 def pytest_testnodedown(node: Any, error: Any) -> None:

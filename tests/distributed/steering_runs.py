@@ -73,6 +73,59 @@ async def start(command: list[str], log: Path) -> trio.Process:
     )
 
 
+# `trio-crawl ACTION …` with its start-up done before the moment it is needed: the command's
+# own entry point, run once a line arrives on its standard input.
+WARM = (
+    "import sys\n"
+    "import trio_crawl.cli, trio_crawl.cli.steer, trio_crawl.distributed.control\n"
+    "from trio_crawl.__main__ import run\n"
+    "sys.argv[0] = 'trio-crawl'\n"
+    "print('ready', flush=True)\n"
+    "sys.stdin.readline()\n"
+    "sys.exit(run())\n"
+)
+
+
+class Warm:
+    """A steering command started (imports and all) ahead of its moment, so that the moment
+    is not its start-up later: a crawl paced by its rate limit can end in that time on a
+    busy machine, and then there is nothing left to pause."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+
+    @classmethod
+    async def start(cls, command: list[str]) -> Warm:
+        assert command[1:3] == ["-m", "trio_crawl"], command
+        process = await trio.lowlevel.open_process(
+            [command[0], "-c", WARM, *command[3:]],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=child_env(),
+        )
+        return cls(process)
+
+    async def ready(self) -> None:
+        assert self.process.stdout is not None
+        said = b""
+        while not said.endswith(b"\n"):
+            chunk = await self.process.stdout.receive_some(64)
+            assert chunk, said
+            said += chunk
+        assert said == b"ready\n", said
+
+    async def run(self) -> subprocess.CompletedProcess[bytes]:
+        """Run the command now; its exit status and output, as `run` gives them."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        await self.process.stdin.send_all(b"go\n")
+        output = b""
+        while chunk := await self.process.stdout.receive_some(65536):
+            output += chunk
+        code = await self.process.wait()
+        return subprocess.CompletedProcess(self.process.args, code, output)
+
+
 async def until(check: Callable[[], bool], what: str, secs: float = 60.0) -> None:
     """Wait (polling, real time, bounded) until `check()` holds."""
     with trio.move_on_after(secs):

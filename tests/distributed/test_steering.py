@@ -22,6 +22,7 @@ from trio_crawl.demo import DemoCatalogue, serve_demo
 
 from .steering_runs import (
     Crawl,
+    Warm,
     continue_command,
     pending_idle,
     run,
@@ -102,12 +103,15 @@ async def test_pause_holds_every_worker_and_resume_lets_them_finish(
             )
             planned = await run(crawl.command("plan"))
             assert planned.returncode == 0, planned.stdout.decode()
+            pause = await Warm.start(crawl.steer("pause"))  # (its start-up is not the moment)
             workers = [
                 await start(crawl.command("worker", "--name", f"w{n}"), log)
                 for n, log in zip((1, 2), logs, strict=True)
             ]
-            await until(lambda: len(server.products) >= STARTED, "the crawl to get going")
-            paused = await run(crawl.steer("pause"))
+            await pause.ready()
+            # Stored, not only fetched: a pause holds fetched products unsaved until resume.
+            await until(lambda: stored(crawl.db) >= STARTED, "the crawl to store some")
+            paused = await pause.run()
             assert paused.returncode == 0, paused.stdout.decode()
             assert "the crawl is paused" in paused.stdout.decode()
             for log in logs:
@@ -154,6 +158,7 @@ async def test_cancel_stops_every_worker_keeping_what_they_stored_and_a_new_plan
             await _all_released(crawl)
             # A worker that joins after the cancel learns of it and takes nothing.
             late = await run(crawl.command("worker", "--name", "late"))
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             # A new plan lifts the cancel; one worker, whose lease would outlast the guard,
             # finishes: the stopped workers' batches were given back at once.
             assert (await run(crawl.command("plan"))).returncode == 0
@@ -190,6 +195,7 @@ async def test_sigterm_on_crawl_with_workers_stops_every_worker_and_its_line_fin
             output = log.read_text()
             kept = stored(crawl.db)
             await _all_released(crawl)
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             rerun = await run(_with_db(continue_command(output), crawl.db))
             nursery.cancel_scope.cancel()
     assert code == 130, output
@@ -222,6 +228,7 @@ async def test_ctrl_c_on_a_single_worker_stops_it_and_gives_its_batch_back(
             output = log.read_text()
             kept = stored(crawl.db)
             await _all_released(crawl)
+            write_config(tmp_path, rate=0)  # the rerun need not be slow
             rerun = await run(
                 [*_with_db(continue_command(output), crawl.db), "--lease-secs", LONG_LEASE]
             )

@@ -44,15 +44,17 @@ PRODUCTS = 240
 SEED = 11
 # The whole catalogue in one run; one list page per batch, so saves land 12 products at a time
 # (a batch of 10 pages would save 120 at once and leave few moments to stop at); 150 requests
-# a second stretch the crawl to about 3 s, so every stop lands mid-crawl.
+# a second stretch the crawl to about 3 s, so every stop lands mid-crawl. A crawl that is not
+# stopped (the reference, a rerun) need not be slow: it runs without the limit.
 CONFIG_TOML = """\
 [crawl]
 page_range_limit = 1000
 batch_size = 1
 
 [rate_limit]
-requests_per_second = 110
+requests_per_second = {rate}
 """
+STOPPED_RATE = 110
 
 # Latency, not failure: one catalogue response in twenty comes 1 s late (far inside the 30 s
 # request timeout, so nothing fails and nothing is retried; the rows are the clean crawl's).
@@ -214,9 +216,13 @@ def child_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(WORKTREE), path]))}
 
 
-def write_config(directory: Path) -> Path:
-    config = directory / "crawl.toml"
-    config.write_text(CONFIG_TOML)
+def config_path(directory: Path, rate: int = STOPPED_RATE) -> Path:
+    return directory / f"crawl-{rate}.toml"
+
+
+def write_config(directory: Path, rate: int = STOPPED_RATE) -> Path:
+    config = config_path(directory, rate)
+    config.write_text(CONFIG_TOML.format(rate=rate))
     return config
 
 
@@ -283,13 +289,13 @@ async def _clean_crawl(directory: Path) -> Snapshot:
             functools.partial(serve_demo, catalogue(), faults=FaultConfig())
         )
         db, log = str(directory / "clean.db"), directory / "clean.log"
-        status = await run_crawl(server.base_url, db, write_config(directory), log)
+        status = await run_crawl(server.base_url, db, write_config(directory, rate=0), log)
         assert status == 0, log_tail(log)
         nursery.cancel_scope.cancel()
     return snapshot(db, server.base_url)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # (the suite runs long tests first, apart)
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
     """One uninterrupted crawl of the catalogue (its own trio run and server)."""
     reference = trio.run(_clean_crawl, tmp_path_factory.mktemp("clean"))
@@ -310,7 +316,7 @@ async def kill_scenario(
     target = rng.randint(PRODUCTS // 10, PRODUCTS * 8 // 10)
     extra = rng.uniform(0, 0.3)
     log = directory / f"{sig.name}-{seed}.log"
-    config = write_config(directory)
+    config = config_path(directory)  # (written once: scenarios run at once, reading it)
     with trio.fail_after(GUARD_SECS):
         process = await start_crawl(base_url, db, config, log)
         try:
@@ -323,7 +329,7 @@ async def kill_scenario(
             await stop(process)
     saved_after_exit = saved_now(db)
     rerun_log = directory / f"{sig.name}-{seed}.rerun.log"
-    rerun_status = await run_crawl(base_url, db, config, rerun_log)
+    rerun_status = await run_crawl(base_url, db, config_path(directory, rate=0), rerun_log)
     got = snapshot(db, base_url)
     statuses = tuple(run.status for run in runs(db))
     problems = differences(clean, got)
@@ -359,6 +365,8 @@ async def test_a_rerun_after_a_stop_at_a_random_moment_stores_exactly_the_clean_
     dbs = {seed: new_db(store, tmp_path, f"{sig.name}-{seed}") for seed in seeds}
     reports: list[KillReport] = []
     started = time.monotonic()
+    write_config(tmp_path)
+    write_config(tmp_path, rate=0)
 
     async def scenario(seed: int) -> None:
         report = await kill_scenario(server.base_url, dbs[seed], tmp_path, sig, seed, clean)
@@ -428,7 +436,8 @@ async def test_a_run_whose_process_was_killed_is_marked_interrupted_with_what_it
         saved = saved_now(db)
         (stale,) = runs(db)
         assert stale.status == "running"  # what a SIGKILL leaves behind
-        assert await run_crawl(server.base_url, db, config, tmp_path / "rerun.log") == 0
+        unlimited = write_config(tmp_path, rate=0)
+        assert await run_crawl(server.base_url, db, unlimited, tmp_path / "rerun.log") == 0
     after = {run.session_id: run for run in runs(db)}[stale.session_id]
     assert after.status != "running", f"crawl_runs still says {stale.session_id} is running"
     assert after.status == "interrupted"

@@ -26,7 +26,7 @@ from .conftest import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # (the suite runs long tests first, apart)
 def partial_crawl(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     """(database, log file, what the command printed) of a demo crawl with failures."""
     where = tmp_path_factory.mktemp("partial")
