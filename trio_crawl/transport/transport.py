@@ -237,11 +237,12 @@ class TrioTransport(httpx.AsyncBaseTransport):
         chunks = parser.body
         parser.body = []
         keep = not head.close and unsent is None
-        body = ResponseStream(chunks, conn, pool, keep, read_timeout, enclosing)
+        headers = parser.headers
+        body = ResponseStream(chunks, conn, pool, keep, read_timeout, enclosing, headers)
         try:
             return httpx.Response(
                 parser.status,
-                headers=parser.headers,
+                headers=headers,
                 stream=body,
                 extensions={"http_version": parser.version, "reason_phrase": parser.reason},
             )
