@@ -76,7 +76,7 @@ from .body import ResponseStream
 from .connection import Connection, Origin
 from .parsers import ParserName, make_parser
 from .pool import ConnectionPool
-from .request_head import RequestHead, request_head
+from .request_head import KnownFields, RequestHead, request_head
 from .wire import READ_SIZE, connect, receive, send
 
 DEADLINE_EXTENSION = "trio_crawl.deadline"
@@ -119,7 +119,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
         self._parser: ParserName = parser
         self._pool = ConnectionPool(max_connections, max_keepalive_connections, keepalive_expiry)
         self._tls = ssl_context
-        self._known_fields: set[bytes] = set()  # header blocks request_head has checked
+        self._known_fields: KnownFields = {}  # header blocks request_head has checked
 
     @property
     def pool(self) -> ConnectionPool:
