@@ -1,9 +1,10 @@
 """`TrioTransport`: HTTP/1.1 for httpx straight on trio sockets, with a fast response parser.
 
 Why: a crawl spent far more CPU per page than aiohttp, most of it in httpcore's pool and h11. This
-transport keeps the per-request path short: one request head built with a single join, one
-``send_all`` for a bodyless request, ``receive_some(65536)``, a C parser (httptools) fed
-whole reads, and a pool that is a dict of lists plus one parking lot.
+transport keeps the per-request path short: one request head built with a single join (its
+header block checked once per set of headers), one send for a bodyless request and reads of
+``READ_SIZE`` straight through trio's socket on plain TCP (`wire`), a C parser (httptools)
+fed whole reads, and a pool that is a dict of lists plus one parking lot.
 
 httptools (llhttp, in C) parses a response an order of magnitude cheaper than h11, so it is
 the default ``parser``; h11 (pure Python) is kept for comparison and as a fallback where llhttp
