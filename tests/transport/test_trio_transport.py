@@ -779,7 +779,7 @@ async def test_https_verifies_the_server_with_the_given_context(
 
 def test_the_request_head_is_httpx_s_headers_verbatim() -> None:
     request = httpx.Request("GET", "http://example.com/a/b?c=d", headers={"X-Thing": "1"})
-    head = request_head(request, set())
+    head = request_head(request, {})
     assert head.data == (b"GET /a/b?c=d HTTP/1.1\r\nHost: example.com\r\nX-Thing: 1\r\n\r\n")
     assert (head.has_body, head.chunked, head.close) == (False, False, False)
 
@@ -788,7 +788,7 @@ def test_a_header_with_a_line_break_is_refused() -> None:
     request = httpx.Request("GET", "http://example.com/")
     request.headers["x-bad"] = "a\r\nx-smuggled: 1"
     with pytest.raises(httpx.LocalProtocolError):
-        request_head(request, set())
+        request_head(request, {})
 
 
 # --- more of the pool -----------------------------------------------------------------------

@@ -33,7 +33,7 @@ from trio_crawl.engine.results import ErrorKind, StageError
 from ..transport.body import ResponseStream
 from .decoding import BoundedBody, content_codings, too_large
 from .failures import classify_status, map_http_errors
-from .httpx_client import parse_url
+from .httpx_client import header_items, parse_url, raw_headers
 from .politeness import Manners
 from .robots import (
     ROBOTS_MAX_BYTES,
@@ -403,17 +403,17 @@ class Fetcher:
             response = await client.get(url, deadline)
             try:
                 headers = response.headers
-                if len(headers) > settings.max_headers:
+                raw = raw_headers(response)
+                if len(raw) > settings.max_headers:
                     raise StageError(
                         ErrorKind.client_error,
-                        f"too many response headers: {len(headers)} (at most "
-                        f"{settings.max_headers})",
+                        f"too many response headers: {len(raw)} (at most {settings.max_headers})",
                         status=response.status_code,
                     )
                 target = client.redirect(response)
                 if target is not None:
                     return target
-                items = headers.multi_items()
+                items = header_items(raw, headers)
                 fields = _framing_fields(items)
                 content_type = fields.get("content-type", "")
                 if robots:

@@ -15,7 +15,9 @@ parts of the client the crawl needs live here, each shaped to give what the clie
 - `redirect_target`: where a Location points, and the error of one that cannot be read;
 - `CLOSED_TEXT`: the error text of a request on a closed client;
 - `environment_proxy`: which proxy the environment names for a URL (``trust_env``);
-- `parse_url`: ``httpx.URL(text)`` without parsing a crawl's plain URLs from scratch.
+- `parse_url`: ``httpx.URL(text)`` without parsing a crawl's plain URLs from scratch;
+- `raw_headers`, `header_items`: a response's ``headers.raw`` and ``headers.multi_items()``
+  without copying them out of `httpx.Headers` again.
 
 `parse_url` builds an `httpx.URL` through httpx's private ``_uri_reference``: this module is
 the only one that does, it checks at import that this httpx builds URLs that way (falling back
@@ -43,6 +45,8 @@ from typing import Any
 
 import httpx
 
+from ..transport.body import ResponseStream
+
 # --- the client's request: headers, cookies, auth ---------------------------------------------
 
 
@@ -67,6 +71,26 @@ def basic_auth(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def raw_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+    """``response.headers.raw``: every header line, the name as sent. From trio_crawl's
+    transport, the parser's own list, which the response's headers were built from
+    (``Headers.raw`` makes a new list of new pairs on every call)."""
+    stream = response.stream
+    if isinstance(stream, ResponseStream):
+        return stream.raw_headers
+    return response.headers.raw
+
+
+def header_items(raw: list[tuple[bytes, bytes]], headers: httpx.Headers) -> list[tuple[str, str]]:
+    """``headers.multi_items()`` from its raw lines: httpx decodes every name and value as
+    ASCII when all of them are ASCII (nearly every response), looking its encoding up once per
+    item; other responses take httpx's own way."""
+    try:
+        return [(name.lower().decode("ascii"), value.decode("ascii")) for name, value in raw]
+    except UnicodeDecodeError:
+        return headers.multi_items()
+
+
 def _sendable(text: str | None) -> bool:
     return text is None or (text.isascii() and text.isprintable())
 
@@ -86,8 +110,10 @@ class Cookies(httpx.Cookies):
     """
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        # One pass over the raw names (two `in` lookups decode and scan every header twice).
-        if any(name.lower().startswith(b"set-cookie") for name, _ in response.headers.raw):
+        # The names joined and lower-cased once, then one search in C, instead of a loop in
+        # Python over the headers; a name that merely contains it only costs the jar's look.
+        names = b"\n".join([name for name, _ in raw_headers(response)])
+        if b"set-cookie" in names.lower():
             super().extract_cookies(response)
             jar = self.jar
             unsendable = [c for c in jar if not (_sendable(c.name) and _sendable(c.value))]

@@ -23,7 +23,7 @@ class ResponseStream(httpx.AsyncByteStream):
     connection is given back exactly once.
     """
 
-    __slots__ = ("_chunks", "_conn", "_enclosing", "_keep", "_pool", "_read_timeout")
+    __slots__ = ("_chunks", "_conn", "_enclosing", "_keep", "_pool", "_read_timeout", "raw_headers")
 
     def __init__(
         self,
@@ -33,6 +33,7 @@ class ResponseStream(httpx.AsyncByteStream):
         keep: bool,
         read_timeout: float | None,
         enclosing: float | None = None,
+        raw_headers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         self._chunks = chunks
         self._conn: Connection | None = conn
@@ -40,6 +41,10 @@ class ResponseStream(httpx.AsyncByteStream):
         self._keep = keep  # the request allows reuse (it did not say Connection: close)
         self._read_timeout = read_timeout
         self._enclosing = enclosing  # see wire.receive
+        self.raw_headers: list[tuple[bytes, bytes]] = [] if raw_headers is None else raw_headers
+        """The response's header lines as the parser read them, the list its `httpx.Headers`
+        was built from: a reader that wants them all takes them here, where
+        ``Headers.raw`` would copy them out again on every call."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:

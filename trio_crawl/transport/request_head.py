@@ -37,7 +37,21 @@ class RequestHead(NamedTuple):
     """The body's announced length (None when chunked or absent): it must be exactly that."""
 
 
-def request_head(request: httpx.Request, known: set[bytes]) -> RequestHead:
+class _Fields(NamedTuple):
+    """A header block as sent, and what it says about the body and the connection."""
+
+    data: bytes
+    has_body: bool
+    chunked: bool
+    close: bool
+    length: bytes | None
+
+
+KnownFields = dict[tuple[tuple[bytes, bytes], ...], _Fields]
+"""Header blocks already checked, by their (name, value) lines (see `request_head`)."""
+
+
+def request_head(request: httpx.Request, known: KnownFields) -> RequestHead:
     """Serialise `request`'s head: its method, ``raw_path`` and headers exactly as httpx set them.
 
     Whatever h11 would refuse to send is refused with `httpx.LocalProtocolError` before a
@@ -46,13 +60,37 @@ def request_head(request: httpx.Request, known: set[bytes]) -> RequestHead:
     LF would let a value smuggle a header or a request), a Content-Length that is not one
     number, a Transfer-Encoding other than ``chunked``.
 
-    The headers are checked as one block, by one match in C; `known` holds the blocks already
-    checked (the caller's, bounded by `KNOWN_FIELDS_MAX`), since a crawler sends the same
-    headers to an origin again and again and the set lookup costs less than the match.
+    The headers are checked as one block, by one match in C. `known` (the caller's, bounded
+    by `KNOWN_FIELDS_MAX`) keeps each block checked, with what it says, under its lines: a
+    crawler sends the same headers to an origin again and again, and looking the lines up
+    costs less than joining, reading and matching them again.
     """
     raw = request.headers.raw
     target = request.url.raw_path
     method = request.method.encode("ascii")
+    lines = tuple(raw)
+    fields = known.get(lines)
+    if fields is None:
+        fields = _fields(raw)
+        if fields is None:
+            raise _refusal(method, target, raw)
+        if len(known) >= KNOWN_FIELDS_MAX:
+            known.clear()
+        known[lines] = fields
+    if (method not in _METHODS and not _IS_TOKEN(method)) or not _IS_TARGET(target):
+        raise _refusal(method, target, raw)
+    length, chunked = fields.length, fields.chunked
+    content_length = None
+    if length is not None and not chunked:
+        if not length.isdigit():
+            raise httpx.LocalProtocolError(f"bad Content-Length {length!r}")
+        content_length = int(length)
+    data = b"".join((method, b" ", target, b" HTTP/1.1\r\n", fields.data, b"\r\n"))
+    return RequestHead(data, fields.has_body, chunked, fields.close, content_length)
+
+
+def _fields(raw: list[tuple[bytes, bytes]]) -> _Fields | None:
+    """The block of header lines and what it says, or None when h11 would not send it."""
     parts: list[bytes] = []
     has_body = chunked = close = False
     length: bytes | None = None
@@ -72,24 +110,12 @@ def request_head(request: httpx.Request, known: set[bytes]) -> RequestHead:
             has_body = chunked = True
         elif lowered == b"connection":
             close = close or b"close" in value.lower()
-    fields = b"".join(parts)
-    if fields not in known:
-        # The match alone would pass a value that carries a whole header line ("a\r\nX: 1"):
-        # the count of line ends says each part kept to its own line.
-        if _FIELDS.fullmatch(fields) is None or fields.count(b"\n") != len(raw):
-            raise _refusal(method, target, raw)
-        if len(known) >= KNOWN_FIELDS_MAX:
-            known.clear()
-        known.add(fields)
-    if (method not in _METHODS and not _IS_TOKEN(method)) or not _IS_TARGET(target):
-        raise _refusal(method, target, raw)
-    content_length = None
-    if length is not None and not chunked:
-        if not length.isdigit():
-            raise httpx.LocalProtocolError(f"bad Content-Length {length!r}")
-        content_length = int(length)
-    data = b"".join((method, b" ", target, b" HTTP/1.1\r\n", fields, b"\r\n"))
-    return RequestHead(data, has_body, chunked, close, content_length)
+    data = b"".join(parts)
+    # The match alone would pass a value that carries a whole header line ("a\r\nX: 1"):
+    # the count of line ends says each part kept to its own line.
+    if _FIELDS.fullmatch(data) is None or data.count(b"\n") != len(raw):
+        return None
+    return _Fields(data, has_body, chunked, close, length)
 
 
 def _refusal(

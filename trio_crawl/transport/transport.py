@@ -1,9 +1,10 @@
 """`TrioTransport`: HTTP/1.1 for httpx straight on trio sockets, with a fast response parser.
 
 Why: a crawl spent far more CPU per page than aiohttp, most of it in httpcore's pool and h11. This
-transport keeps the per-request path short: one request head built with a single join, one
-``send_all`` for a bodyless request, ``receive_some(65536)``, a C parser (httptools) fed
-whole reads, and a pool that is a dict of lists plus one parking lot.
+transport keeps the per-request path short: one request head built with a single join (its
+header block checked once per set of headers), one send for a bodyless request and reads of
+``READ_SIZE`` straight through trio's socket on plain TCP (`wire`), a C parser (httptools)
+fed whole reads, and a pool that is a dict of lists plus one parking lot.
 
 httptools (llhttp, in C) parses a response an order of magnitude cheaper than h11, so it is
 the default ``parser``; h11 (pure Python) is kept for comparison and as a fallback where llhttp
@@ -76,7 +77,7 @@ from .body import ResponseStream
 from .connection import Connection, Origin
 from .parsers import ParserName, make_parser
 from .pool import ConnectionPool
-from .request_head import RequestHead, request_head
+from .request_head import KnownFields, RequestHead, request_head
 from .wire import READ_SIZE, connect, receive, send
 
 DEADLINE_EXTENSION = "trio_crawl.deadline"
@@ -119,7 +120,7 @@ class TrioTransport(httpx.AsyncBaseTransport):
         self._parser: ParserName = parser
         self._pool = ConnectionPool(max_connections, max_keepalive_connections, keepalive_expiry)
         self._tls = ssl_context
-        self._known_fields: set[bytes] = set()  # header blocks request_head has checked
+        self._known_fields: KnownFields = {}  # header blocks request_head has checked
 
     @property
     def pool(self) -> ConnectionPool:
@@ -237,11 +238,12 @@ class TrioTransport(httpx.AsyncBaseTransport):
         chunks = parser.body
         parser.body = []
         keep = not head.close and unsent is None
-        body = ResponseStream(chunks, conn, pool, keep, read_timeout, enclosing)
+        headers = parser.headers
+        body = ResponseStream(chunks, conn, pool, keep, read_timeout, enclosing, headers)
         try:
             return httpx.Response(
                 parser.status,
-                headers=parser.headers,
+                headers=headers,
                 stream=body,
                 extensions={"http_version": parser.version, "reason_phrase": parser.reason},
             )

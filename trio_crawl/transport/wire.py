@@ -20,10 +20,17 @@ be the one that ends it. Scopes are not free to enter and leave, and a request h
 deadline is in force is trio's `current_effective_deadline`, a walk up every enclosing cancel
 scope (a crawl has many), unless the caller says it (`enclosing`: the deadline of a
 scope it promises encloses the operation, `transport.DEADLINE_EXTENSION`).
+
+On a plain TCP connection the bytes go straight through trio's socket (`_send_all`,
+`_receive_some`), as `trio.SocketStream` would send them but without its per-call layers (a
+concurrent-use detector, a generator-based context manager translating errors, a memoryview):
+a connection is used by one request at a time (the pool hands it out), and the errors are
+translated here anyway. A TLS stream goes through `trio.SSLStream` as it must.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import ssl
 
@@ -35,9 +42,14 @@ READ_SIZE = 65536
 
 Stream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
 
+# What a socket closed under a call raises (Unix, Windows): trio's stream says it in words.
+_CLOSED_ERRNOS = frozenset({errno.EBADF, errno.ENOTSOCK})
+
 
 def _reason(exc: BaseException) -> str:
     """The OS or TLS error underneath a trio error, which says more than trio's wrapper."""
+    if isinstance(exc, OSError) and exc.errno in _CLOSED_ERRNOS:
+        return "this socket was already closed"
     cause = exc.__cause__
     return str(cause or exc) or type(cause or exc).__name__
 
@@ -82,10 +94,10 @@ async def send(
     try:
         deadline = _own_deadline(limit, enclosing)
         if deadline is None:
-            await stream.send_all(data)
+            await _send_all(stream, data)
             return
         with trio.CancelScope(deadline=deadline):
-            await stream.send_all(data)
+            await _send_all(stream, data)
             return
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         raise httpx.WriteError(f"cannot write the request: {_reason(exc)}") from exc
@@ -99,12 +111,33 @@ async def receive(
     try:
         deadline = _own_deadline(limit, enclosing)
         if deadline is None:
-            return await stream.receive_some(READ_SIZE)
+            return await _receive_some(stream)
         with trio.CancelScope(deadline=deadline):
-            return await stream.receive_some(READ_SIZE)
+            return await _receive_some(stream)
     except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
         raise httpx.ReadError(f"cannot read the response: {_reason(exc)}") from exc
     raise httpx.ReadTimeout("timed out reading the response")
+
+
+async def _send_all(stream: Stream, data: bytes) -> None:
+    """`send_all`, on a plain TCP socket straight through trio's socket (see the module)."""
+    if type(stream) is not trio.SocketStream or not data:
+        await stream.send_all(data)
+        return
+    sock = stream.socket
+    sent = await sock.send(data)
+    if sent < len(data):  # the kernel's buffer was full: the rest, piece by piece
+        with memoryview(data) as view:
+            while sent < len(view):
+                with view[sent:] as remaining:
+                    sent += await sock.send(remaining)
+
+
+async def _receive_some(stream: Stream) -> bytes | bytearray:
+    """`receive_some(READ_SIZE)`, on a plain TCP socket straight through trio's socket."""
+    if type(stream) is not trio.SocketStream:
+        return await stream.receive_some(READ_SIZE)
+    return await stream.socket.recv(READ_SIZE)
 
 
 def _own_deadline(limit: float | None, enclosing: float | None) -> float | None:
