@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trio_crawl.stores import SqliteStore
+from trio_crawl.stores import SqliteStore, StoreOpenError
 from trio_crawl.stores.records import MATTER_RECORDS
 from trio_crawl.stores.sqlite import ledger
 from trio_crawl.stores.sqlite.many_rows import ManyRows, _sql, upsert_of
@@ -80,3 +80,18 @@ async def test_new_rows_are_inserted_first_and_stored_rows_updated_first(tmp_pat
     assert len(rows) == 36
     again = {row["url"] for row in rows if row["updated_at"] != row["created_at"]}
     assert again == {p.url for p in [*batches[0], *batches[1]]}
+
+
+async def test_an_sqlite_library_without_update_from_is_refused_at_opening_not_at_the_first_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python's sqlite3 reports the library it was linked with; a Python built against an older
+    # one (Ubuntu 20.04's 3.31, say) would store nothing and fail mid-crawl on `UPDATE … FROM`.
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    path = tmp_path / "crawl.db"
+    with pytest.raises(StoreOpenError) as caught:
+        async with SqliteStore.open(path):
+            pass
+    assert "3.31.1" in str(caught.value) and "3.33.0 or newer" in str(caught.value)
+    assert not path.exists()

@@ -50,9 +50,27 @@ async def open_connection(path: str, busy_timeout_ms: int) -> sqlite3.Connection
         delay = min(delay * 2, 1.0)
 
 
+MIN_SQLITE = (3, 33, 0)
+"""The oldest SQLite library the store's statements run on: a batch's upserts are
+``UPDATE … FROM`` (`many_rows`), which SQLite has since 3.33."""
+
+
+def _check_sqlite(path: str) -> None:
+    """Refuse, before the file is touched, an SQLite library too old for the store's SQL: one
+    clear line at opening rather than a syntax error at the first save, mid-crawl."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        needed = ".".join(map(str, MIN_SQLITE))
+        raise StoreOpenError(
+            path,
+            f"cannot open database {path}: the SQLite library Python uses is "
+            f"{sqlite3.sqlite_version}, and trio_crawl needs {needed} or newer",
+        )
+
+
 def _connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     """Open `path`, refusing (`StoreOpenError`, file unchanged) anything that is not a
     trio_crawl database or a new file; create, mark or upgrade the schema as needed."""
+    _check_sqlite(path)
     _check_path(path)
     try:
         # isolation_level=None: no implicit transactions; _immediate_transaction makes them.
