@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,21 +116,26 @@ async def crawl(
         return await session.wait()
 
 
-def stored_rows(db: str) -> list[tuple[Any, ...]]:
+def stored_rows(db: str) -> Iterator[tuple[Any, ...]]:
+    """The stored records' three fields, streamed: read after the crawl, in the same process,
+    so a list of every row would add its size to the crawl's peak RSS (which memory.py reports)."""
     query = "SELECT model, manufacturer, certificate_id FROM matter"
     if db.startswith("postgresql://"):
         import psycopg
 
-        with psycopg.connect(db) as server:
-            return server.execute(query).fetchall()
+        with psycopg.connect(db) as server, server.cursor(name="stored_rows") as cursor:
+            cursor.execute(query)
+            yield from cursor
+        return
     with contextlib.closing(sqlite3.connect(db)) as connection:
-        return connection.execute(query).fetchall()
+        yield from connection.execute(query)
 
 
 def check_database(db: str, tally: Tally) -> None:
     """Count and digest what the crawl stored (after the clock stopped)."""
-    rows = stored_rows(db)
-    for model, manufacturer, certificate_id in rows:
+    rows = 0
+    for model, manufacturer, certificate_id in stored_rows(db):
+        rows += 1
         tally.details += 1
         model, manufacturer, certificate_id = (
             clean(model),
@@ -142,7 +147,7 @@ def check_database(db: str, tally: Tally) -> None:
             tally.digest = (tally.digest + record_digest(model, manufacturer, certificate_id)) % (
                 1 << 64
             )
-    tally.notes["products_rows"] = len(rows)
+    tally.notes["products_rows"] = rows
 
 
 def main() -> None:
