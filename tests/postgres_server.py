@@ -21,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +201,21 @@ def start_server(host: str = "127.0.0.1", clients: str | None = None) -> Postgre
         server.close()
         raise
     return server
+
+
+def own_server() -> Iterator[PostgresServer]:
+    """A server of one test's own (one it kills, say), closed after it; where none can be
+    started, `pytest.skip` saying so (never a silent skip)."""
+    import pytest
+
+    try:
+        server = start_server()
+    except (ServerUnavailable, OSError) as exc:
+        pytest.skip(f"PostgreSQL tests SKIPPED, no server: {' '.join(str(exc).split())}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 _shared: PostgresServer | None = None

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 START_TIMEOUT_SECS = 20.0
@@ -157,6 +158,21 @@ def start_server(host: str = "127.0.0.1", *, persist: bool = False) -> RedisServ
         server.close()
         raise
     return server
+
+
+def own_server(*, persist: bool = False) -> Iterator[RedisServer]:
+    """A server of one test's own (one it kills, say), closed after it; where none can be
+    started, `pytest.skip` saying so (never a silent skip)."""
+    import pytest
+
+    try:
+        server = start_server(persist=persist)
+    except (ServerUnavailable, OSError) as exc:
+        pytest.skip(f"Redis tests SKIPPED, no server: {' '.join(str(exc).split())}")
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 _shared: RedisServer | None = None

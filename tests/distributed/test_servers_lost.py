@@ -26,7 +26,7 @@ from trio_crawl.distributed.queue import WorkQueue
 
 from .. import redis_server
 from ..e2e.test_interrupted_runs import _select, child_env, saved_now
-from ..postgres_server import PostgresServer, ServerUnavailable, start_server
+from ..postgres_server import PostgresServer, own_server
 
 pytestmark = pytest.mark.slow
 
@@ -54,27 +54,13 @@ def config_text(window: dict[str, int]) -> str:
 @pytest.fixture
 def own_redis() -> Iterator[redis_server.RedisServer]:
     """A Redis server of this test's own, persisting every write: it is killed."""
-    try:
-        server = redis_server.start_server(persist=True)
-    except (redis_server.ServerUnavailable, OSError) as exc:
-        pytest.skip(f"Redis tests SKIPPED, no server: {' '.join(str(exc).split())}")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from redis_server.own_server(persist=True)
 
 
 @pytest.fixture
 def own_pg() -> Iterator[PostgresServer]:
     """A PostgreSQL server of this test's own: it is killed."""
-    try:
-        server = start_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests SKIPPED, no server: {' '.join(str(exc).split())}")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from own_server()
 
 
 class Crawl:

@@ -13,7 +13,8 @@ import psycopg
 import pytest
 import trio
 
-from ..postgres_server import PostgresServer, ServerUnavailable, start_server
+from .. import postgres_server
+from ..postgres_server import PostgresServer
 from .conftest import demo_server
 from .test_interrupted_runs import (
     GUARD_SECS,
@@ -34,14 +35,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def own_server() -> Iterator[PostgresServer]:
     """A server of this test's own: it is killed, and must not take the session's with it."""
-    try:
-        server = start_server()
-    except ServerUnavailable as exc:
-        pytest.skip(f"PostgreSQL tests SKIPPED, no server: {' '.join(str(exc).split())}")
-    try:
-        yield server
-    finally:
-        server.close()
+    yield from postgres_server.own_server()
 
 
 def counts(db: str) -> dict[str, int]:
